@@ -1,0 +1,158 @@
+"""Connections and migrations: the one place that knows where the database is.
+
+``database_url()`` answers with ``XPHA_DATABASE_URL`` when it is set (docker-compose, a real
+server) and with the embedded cluster otherwise. Migrations are the numbered ``*.sql`` files in
+``sql/migrations``, applied in order, each in its own transaction, and recorded in
+``public.xpha_migrations`` so that applying them again changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from sql.cluster import LocalCluster
+from sql.errors import XphaError
+from sql.settings import Settings, get_settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+MIGRATION_LOCK = 7_341_001  # pg_advisory_xact_lock key: one migrator at a time
+
+
+class DatabaseError(XphaError):
+    """The database is unreachable or its schema is not what xpha expects."""
+
+
+def embedded_cluster(settings: Settings | None = None) -> LocalCluster:
+    """The project-managed cluster described by the settings."""
+    settings = settings or get_settings()
+    return LocalCluster(
+        data_dir=settings.pg_data_dir,
+        port=settings.pg_port,
+        superuser=settings.pg_superuser,
+        os_user=settings.pg_os_user,
+        bin_dir=settings.pg_bin_dir,
+    )
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """Where xpha's database is: ``XPHA_DATABASE_URL`` or the embedded cluster."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url
+    return embedded_cluster(settings).url(settings.pg_database)
+
+
+def connect(url: str | None = None, **kwargs: object) -> psycopg.Connection:
+    """Open a connection to xpha's database, with a clear error when it is not running."""
+    url = url or database_url()
+    try:
+        return psycopg.connect(url, **kwargs)  # type: ignore[arg-type]
+    except psycopg.OperationalError as exc:
+        hint = (
+            "start it with `xpha db start`"
+            if not get_settings().database_url
+            else "check XPHA_DATABASE_URL"
+        )
+        raise DatabaseError(f"cannot connect to the database ({_redact(url)}): {exc}; {hint}") from exc
+
+
+@contextmanager
+def transaction(url: str | None = None) -> Iterator[psycopg.Connection]:
+    """A connection whose work commits on success and rolls back entirely on error."""
+    with connect(url) as conn, conn.transaction():
+        yield conn
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+# --- migrations ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The numbered migrations in order; a misnamed or duplicate number is an error."""
+    migrations: dict[int, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = MIGRATION_NAME.match(path.name)
+        if not match:
+            raise DatabaseError(f"migration file {path.name!r} is not named NNN_name.sql")
+        version = int(match.group(1))
+        if version in migrations:
+            raise DatabaseError(
+                f"migrations {migrations[version].path.name} and {path.name} share number {version}"
+            )
+        migrations[version] = Migration(version, match.group(2), path)
+    return [migrations[v] for v in sorted(migrations)]
+
+
+def applied_migrations(conn: psycopg.Connection) -> dict[int, str]:
+    exists = conn.execute("SELECT to_regclass('public.xpha_migrations')").fetchone()
+    if not exists or exists[0] is None:
+        return {}
+    rows = conn.execute("SELECT version, checksum FROM public.xpha_migrations").fetchall()
+    return {int(v): str(c) for v, c in rows}
+
+
+def migrate(url: str | None = None, settings: Settings | None = None) -> list[Migration]:
+    """Apply every migration not yet applied; returns those applied now.
+
+    A migration's SQL may use ``{published_schema}`` and ``{tap_role}``, filled from settings.
+    """
+    settings = settings or get_settings()
+    applied_now: list[Migration] = []
+    with connect(url or database_url(settings), autocommit=True) as conn:
+        for migration in discover_migrations():
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS public.xpha_migrations ("
+                    " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                done = applied_migrations(conn)
+                if migration.version in done:
+                    continue
+                sql = migration.sql.replace("{published_schema}", settings.published_schema)
+                sql = sql.replace("{tap_role}", settings.tap_role)
+                try:
+                    conn.execute(sql.encode("utf-8"), prepare=False)
+                except psycopg.Error as exc:
+                    raise DatabaseError(
+                        f"migration {migration.path.name} failed: {exc}"
+                    ) from exc
+                conn.execute(
+                    "INSERT INTO public.xpha_migrations (version, name, checksum)"
+                    " VALUES (%s, %s, %s)",
+                    (migration.version, migration.name, migration.checksum),
+                )
+                applied_now.append(migration)
+    return applied_now
+
+
+def migration_status(url: str | None = None) -> list[tuple[Migration, bool]]:
+    """Each known migration with whether the database has it."""
+    with connect(url) as conn:
+        done = applied_migrations(conn)
+    return [(m, m.version in done) for m in discover_migrations()]

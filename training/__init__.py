@@ -1,0 +1,1 @@
+"""Training and scoring H-alpha emitter models on Gaia XP coefficients."""
