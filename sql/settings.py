@@ -58,6 +58,58 @@ class Settings(BaseSettings):
         5000, description="Rows parsed and COPYed per chunk; memory stays flat at any file size."
     )
 
+    # --- labels (SDSS H-alpha, LAMOST catalogues, crossmatch; ingest/halpha.py etc.) --------
+    halpha_rest_vacuum: float = Field(
+        6564.61, description="H-alpha rest wavelength in vacuum, A (SDSS wavelengths are vacuum)."
+    )
+    halpha_line_window: tuple[float, float] = Field(
+        (6557.61, 6571.61), description="Rest-frame vacuum band integrated for EW(H-alpha), A."
+    )
+    halpha_blue_continuum: tuple[float, float] = Field(
+        (6500.0, 6550.0), description="Blue continuum sideband (rest, vacuum), A (West et al.)."
+    )
+    halpha_red_continuum: tuple[float, float] = Field(
+        (6575.0, 6625.0), description="Red continuum sideband (rest, vacuum), A (West et al.)."
+    )
+    halpha_min_line_coverage: float = Field(
+        0.6, description="Least fraction of good pixels in the line window to measure at all."
+    )
+    halpha_min_sideband_pixels: int = Field(
+        8, description="Least good pixels in each continuum sideband to measure at all."
+    )
+    halpha_bad_and_mask: int = Field(
+        (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 18) | (1 << 24) | (1 << 25),
+        description="and_mask bits that make a pixel unusable (NOPLUG, BADTRACE, BADFLAT, "
+        "BADARC, FULLREJECT, NODATA, COMBINEREJ); ivar = 0 pixels are always unusable.",
+    )
+    halpha_sky_ratio: float = Field(
+        0.5, description="Flag sky_residual when the sky at the line peak exceeds this many "
+        "continuum levels (or BRIGHTSKY/BADSKYCHI is set there).",
+    )
+    label_min_ew: float = Field(0.75, description="Positive: EW(H-alpha) >= this, A.")
+    label_min_ew_sigma: float = Field(3.0, description="Positive: EW / EW error > this.")
+    label_min_peak_sigma: float = Field(
+        3.0, description="Positive: line peak more than this many sigma above the continuum."
+    )
+    label_min_negative_snr: float = Field(
+        10.0, description="Negative: a non-emitter whose sideband continuum S/N per pixel >= this."
+    )
+    label_star_classes: list[str] = Field(
+        ["STAR"], description="SDSS CLASS values whose measurements may become labels."
+    )
+    sdss_data_release: int = Field(17, description="SDSS data release queried and downloaded.")
+    sdss_download_dir: Path | None = Field(
+        None, description="Where spec-*.fits are downloaded; var_dir/sdss when unset."
+    )
+    sdss_measure_batch: int = Field(
+        256, description="Spectra read, measured (vectorised) and COPYed per batch."
+    )
+    xmatch_radius_arcsec: float = Field(1.0, description="Crossmatch radius, arcsec.")
+    xmatch_max_pm_mas_yr: float = Field(
+        1000.0,
+        description="Proper motions up to this size are followed: Q3C searches radius + "
+        "max_pm * |epoch difference| before the exact propagated distance is checked.",
+    )
     @property
     def pg_data_dir(self) -> Path:
         """Data directory of the embedded cluster."""
