@@ -52,6 +52,44 @@ class Settings(BaseSettings):
     tap_base_url: str | None = Field(
         None, description="Public base URL of the service (for links in VOSI/UWS documents)."
     )
+    # TAP service core (tap_service/query.py, app.py, scs.py)
+    tap_maxrec_default: int = Field(
+        10_000, ge=0, description="Rows a TAP query returns when the client gives no MAXREC."
+    )
+    tap_hard_limit: int = Field(
+        2_000_000, ge=1, description="Most rows any TAP query returns, whatever MAXREC says."
+    )
+    tap_sync_timeout_s: float = Field(
+        60.0, gt=0, description="Statement timeout of a /sync query; longer queries belong in async."
+    )
+    tap_async_timeout_s: float = Field(
+        3600.0, gt=0, description="Statement timeout of a query run by an async job."
+    )
+    tap_pool_size: int = Field(
+        8, ge=1, description="Database connections (as the TAP role) shared by sync and async."
+    )
+    tap_pool_wait_s: float = Field(
+        10.0, gt=0, description="How long a query waits for a free connection before a 503."
+    )
+    tap_fetch_rows: int = Field(
+        5000, ge=1, description="Rows fetched from the server-side cursor per batch (memory bound)."
+    )
+    tap_upload_max_bytes: int = Field(
+        20_000_000, ge=0, description="Largest TAP_UPLOAD VOTable accepted, in bytes."
+    )
+    tap_upload_max_rows: int = Field(
+        1_000_000, ge=0, description="Most rows one TAP_UPLOAD table may hold."
+    )
+    tap_catalog_ttl_s: float = Field(
+        60.0, ge=0, description="How long the TAP_SCHEMA catalogue is cached before re-reading it."
+    )
+    scs_max_sr_deg: float = Field(
+        5.0, gt=0, description="Largest cone-search radius (SR, degrees) /scs accepts."
+    )
+    scs_maxrec_default: int = Field(
+        10_000, ge=0, description="Rows a cone search returns when the client gives no MAXREC."
+    )
+
 
     # --- ingest ---------------------------------------------------------------------------
     ingest_chunk_rows: int = Field(
