@@ -91,6 +91,52 @@ class Settings(BaseSettings):
     )
 
 
+    # --- TAP async jobs (UWS 1.1, tap_service/uws) --------------------------------------------
+    uws_dir: Path | None = Field(
+        None, description="Directory of async result files; var_dir/uws when unset."
+    )
+    uws_workers: int = Field(2, ge=1, description="Worker threads executing async jobs.")
+    uws_queue_size: int = Field(
+        100,
+        ge=1,
+        description="Most jobs QUEUED at once; PHASE=RUN beyond it answers 503 TransientFault "
+        "and leaves the job PENDING, so the client can retry.",
+    )
+    uws_wait_max_s: float = Field(
+        30.0, ge=0, description="Cap of a blocking WAIT on a job (UWS 1.1), in seconds."
+    )
+    uws_execution_duration_s: int = Field(
+        3600, ge=1, description="Default executionDuration of a job, in seconds."
+    )
+    uws_execution_duration_max_s: int = Field(
+        4 * 3600, ge=1, description="Longest executionDuration a client may ask for, in seconds."
+    )
+    uws_destruction_s: int = Field(
+        7 * 86400, ge=1, description="Default lifetime of a job and its result, in seconds."
+    )
+    uws_destruction_max_s: int = Field(
+        30 * 86400, ge=1, description="Longest job lifetime a client may ask for, in seconds."
+    )
+    uws_max_attempts: int = Field(
+        2,
+        ge=1,
+        description="Executions a job may start; a job interrupted by a server crash is re-queued "
+        "until it has used them, then ends in ERROR.",
+    )
+    uws_housekeeping_s: float = Field(
+        1.0,
+        gt=0,
+        description="Period of the heartbeat, executionDuration checks and destruction reaper.",
+    )
+    uws_list_limit: int = Field(
+        1000, ge=1, description="Most jobs a job list returns (newest first) without LAST."
+    )
+
+    @property
+    def uws_results_dir(self) -> Path:
+        """Where async result files are written."""
+        return self.uws_dir or self.var_dir / "uws"
+
     # --- ingest ---------------------------------------------------------------------------
     ingest_chunk_rows: int = Field(
         5000, description="Rows parsed and COPYed per chunk; memory stays flat at any file size."

@@ -1,0 +1,406 @@
+"""The job service: creates jobs, runs them on a worker pool, enforces their limits.
+
+Workers are threads: a job spends its time waiting on PostgreSQL and writing a file, both of
+which release the GIL, and threads share one connection pool. The queue itself is the
+``uws.jobs`` table (see store.py); an in-process event only wakes idle workers at once, and a
+one-second poll picks up jobs queued by another server process. A housekeeping thread beats
+the heart of this server, recovers the jobs of servers that died (kill -9), ends jobs past their
+executionDuration (cancelling their database queries) and destroys jobs past their destruction
+time with their files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from tap_service.errors import DaliFault, TransientFault, UsageFault
+from tap_service.uws.model import Job, Phase
+from tap_service.uws.store import JobStore, QueueFull
+
+log = logging.getLogger(__name__)
+
+RESULT_FILE = "result"
+CHUNK_CHECK_BYTES = 1 << 20  # how often a streaming job looks at its cancel flag
+
+
+class QueryOutput(Protocol):
+    """What a job execution yields: ``tap_service.query.QueryResult``."""
+
+    content_type: str
+    body: Iterator[bytes]
+
+
+#: Runs one TAP request given its parameters and upload parts (tap_service.query by default).
+Executor = Callable[[Mapping[str, str], Mapping[str, bytes], "JobContext"], QueryOutput]
+
+
+@dataclass
+class JobContext:
+    """What the worker hands an execution: the job and a flag raised to stop it."""
+
+    job: Job
+    cancelled: threading.Event
+    application_name: str
+
+
+def tap_executor(
+    params: Mapping[str, str], files: Mapping[str, bytes], context: JobContext
+) -> QueryOutput:
+    """Execute the job through the synchronous TAP path (``tap_service.query.run_query``)."""
+    from tap_service.query import parse_tap_request, run_query
+
+    return run_query(parse_tap_request(params, files))
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    """The client-visible limits of jobs, from settings."""
+
+    execution_duration_s: int
+    execution_duration_max_s: int
+    destruction_s: int
+    destruction_max_s: int
+    queue_size: int
+    wait_max_s: float
+    list_limit: int
+
+
+class JobService:
+    """Everything the UWS handlers do, with no HTTP in it."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        results_dir: Path,
+        limits: JobLimits,
+        *,
+        workers: int = 2,
+        max_attempts: int = 2,
+        housekeeping_s: float = 1.0,
+        executor: Executor = tap_executor,
+    ) -> None:
+        self.store = store
+        self.results_dir = results_dir
+        self.limits = limits
+        self.server_id = str(uuid.uuid4())
+        self._workers = workers
+        self._max_attempts = max_attempts
+        self._housekeeping_s = housekeeping_s
+        self._executor = executor
+        self._wake = threading.Condition()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._running: dict[str, JobContext] = {}
+        self._running_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+
+    # --- life cycle -----------------------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Register this server, recover jobs of dead servers, start workers and housekeeping."""
+        self._loop = loop
+        self.results_dir.mkdir(parents=True, exist_ok=True)
+        self.store.register_server(self.server_id, socket.gethostname(), os.getpid())
+        self._recover()
+        for n in range(self._workers):
+            self._spawn(self._work, f"uws-worker-{n}")
+        self._spawn(self._housekeep, "uws-housekeeping")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking jobs, cancel running ones; they are re-queued by the next start."""
+        self._stopping.set()
+        with self._wake:
+            self._wake.notify_all()
+        with self._running_lock:
+            running = list(self._running.values())
+        for context in running:
+            context.cancelled.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+        # Jobs interrupted by a clean shutdown go back to the queue, as after a crash.
+        self.store.unregister_server(self.server_id)
+        self.store.recover(stale_s=3600 * 24 * 365, max_attempts=self._max_attempts + 1)
+        self.store.close()
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # --- requests -------------------------------------------------------------------------
+    def create(
+        self, params: Mapping[str, str], uploads: Mapping[str, bytes], *, run: bool
+    ) -> Job:
+        """A new PENDING job (QUEUED at once when ``run``; see :meth:`run`)."""
+        params = {k: v for k, v in params.items() if k not in ("phase",)}
+        duration = self._duration(params.pop("executionduration", None))
+        lifetime = self._lifetime(params.pop("destruction", None))
+        job = self.store.create(
+            uuid.uuid4().hex,
+            params,
+            uploads,
+            run_id=params.get("runid"),
+            execution_duration=duration,
+            lifetime_s=lifetime,
+        )
+        return self.run(job.job_id) if run else job
+
+    def get(self, job_id: str) -> Job | None:
+        return self.store.get(job_id)
+
+    def list(self, phases: list[Phase], after: datetime | None, last: int | None) -> list[Job]:
+        return self.store.list(phases, after, last, self.limits.list_limit)
+
+    def run(self, job_id: str) -> Job:
+        """PENDING -> QUEUED. A full queue is a TransientFault and the job stays PENDING."""
+        try:
+            queued = self.store.enqueue(job_id, self.limits.queue_size)
+        except QueueFull as exc:
+            raise TransientFault(
+                f"the job queue is full ({self.limits.queue_size} jobs waiting); the job stays "
+                "PENDING: send PHASE=RUN again later"
+            ) from exc
+        if queued is None:  # not PENDING: RUN changes nothing (UWS)
+            job = self.store.get(job_id)
+            if job is None:
+                raise KeyError(job_id)
+            return job
+        self._changed(job_id)
+        with self._wake:
+            self._wake.notify()
+        return queued
+
+    def abort(self, job_id: str) -> Job | None:
+        aborted = self.store.abort(job_id)
+        if aborted is not None:
+            self._cancel(job_id)
+            self._changed(job_id)
+        return aborted
+
+    def delete(self, job_id: str) -> bool:
+        """Destroy a job: abort it if running, drop its row and its files."""
+        self._cancel(job_id)
+        existed = self.store.get(job_id) is not None
+        self.store.delete(job_id)
+        self._remove_files(job_id)
+        self._changed(job_id)
+        return existed
+
+    def set_execution_duration(self, job_id: str, value: str) -> None:
+        """Only a PENDING job's duration may change (UWS); the server caps the value."""
+        self.store.set_execution_duration(job_id, self._duration(value))
+
+    def set_destruction(self, job_id: str, value: str) -> None:
+        from tap_service.uws.documents import parse_iso_time
+
+        try:
+            wanted = parse_iso_time(value)
+        except ValueError as exc:
+            raise UsageFault(f"DESTRUCTION={value!r} is not an ISO-8601 time") from exc
+        latest = datetime.now(UTC) + timedelta(seconds=self.limits.destruction_max_s)
+        self.store.set_destruction(job_id, min(wanted, latest))
+
+    def result_file(self, job: Job) -> Path | None:
+        if not job.has_result or job.result_path is None:
+            return None
+        path = Path(job.result_path)
+        return path if path.is_file() else None
+
+    def _duration(self, value: str | None) -> int:
+        if value is None:
+            return self.limits.execution_duration_s
+        try:
+            seconds = int(float(value))
+        except ValueError as exc:
+            raise UsageFault(f"EXECUTIONDURATION={value!r} is not a number of seconds") from exc
+        if seconds < 0:
+            raise UsageFault(f"EXECUTIONDURATION={value!r} is negative")
+        # 0 asks for "unlimited", which this service does not grant: the maximum it is.
+        return min(seconds or self.limits.execution_duration_max_s,
+                   self.limits.execution_duration_max_s)
+
+    def _lifetime(self, value: str | None) -> int:
+        if value is None:
+            return self.limits.destruction_s
+        from tap_service.uws.documents import parse_iso_time
+
+        try:
+            wanted = parse_iso_time(value)
+        except ValueError as exc:
+            raise UsageFault(f"DESTRUCTION={value!r} is not an ISO-8601 time") from exc
+        seconds = (wanted - datetime.now(UTC)).total_seconds()
+        return int(max(1, min(seconds, self.limits.destruction_max_s)))
+
+    # --- WAIT -----------------------------------------------------------------------------
+    async def wait(self, job_id: str, timeout: float, phase_hint: Phase | None) -> Job | None:
+        """UWS 1.1 blocking GET: return when the phase changes, the timeout passes, or at once
+        when the job is not active or its phase differs from the hint."""
+        from fastapi.concurrency import run_in_threadpool
+
+        job = await run_in_threadpool(self.store.get, job_id)
+        if job is None or not job.is_active or (phase_hint and job.phase != phase_hint):
+            return job
+        start_phase = job.phase
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(timeout, self.limits.wait_max_s)
+        event = asyncio.Event()
+        self._waiters.setdefault(job_id, set()).add(event)
+        try:
+            while (remaining := deadline - loop.time()) > 0:
+                # The event is set by this process's workers; the 1 s re-read also notices
+                # changes made by another server process.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), min(remaining, 1.0))
+                event.clear()
+                job = await run_in_threadpool(self.store.get, job_id)
+                if job is None or job.phase != start_phase:
+                    return job
+            return job
+        finally:
+            self._waiters.get(job_id, set()).discard(event)
+            if not self._waiters.get(job_id, True):
+                self._waiters.pop(job_id, None)
+
+    def _changed(self, job_id: str) -> None:
+        """Wake the WAITs on this job (called from any thread)."""
+        events = list(self._waiters.get(job_id, ()))
+        if events and self._loop is not None and not self._loop.is_closed():
+            for event in events:
+                self._loop.call_soon_threadsafe(event.set)
+
+    # --- workers --------------------------------------------------------------------------
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = self.store.claim(self.server_id)
+            except Exception:
+                log.exception("claiming a job failed")
+                job = None
+            if job is None:
+                with self._wake:
+                    self._wake.wait(timeout=1.0)
+                continue
+            self._changed(job.job_id)
+            self._execute(job)
+            self._changed(job.job_id)
+
+    def _execute(self, job: Job) -> None:
+        context = JobContext(job, threading.Event(), f"xpha-uws-{job.job_id}")
+        with self._running_lock:
+            self._running[job.job_id] = context
+        job_dir = self.results_dir / job.job_id
+        try:
+            job_dir.mkdir(parents=True, exist_ok=True)
+            partial = job_dir / f"{RESULT_FILE}.part"
+            output = self._executor(job.parameters, self.store.uploads(job.job_id), context)
+            size = self._stream(output.body, partial, context.cancelled)
+            if context.cancelled.is_set():
+                return  # aborted, timed out or shutting down: the store says which
+            final = job_dir / RESULT_FILE
+            partial.replace(final)
+            self.store.complete(job.job_id, self.server_id, str(final), output.content_type, size)
+        except DaliFault as fault:
+            kind = "transient" if fault.http_status == 503 else "fatal"
+            self.store.fail(job.job_id, self.server_id, fault_text(fault), kind)
+        except Exception as exc:
+            if not context.cancelled.is_set():
+                log.exception("job %s failed", job.job_id)
+                self.store.fail(
+                    job.job_id, self.server_id, f"FatalFault: {type(exc).__name__}: {exc}"
+                )
+        finally:
+            with self._running_lock:
+                self._running.pop(job.job_id, None)
+            if context.cancelled.is_set():
+                (job_dir / f"{RESULT_FILE}.part").unlink(missing_ok=True)
+
+    @staticmethod
+    def _stream(body: Iterator[bytes], path: Path, cancelled: threading.Event) -> int:
+        """Write the body to ``path`` chunk by chunk (flat memory); stop early when cancelled."""
+        size = since_check = 0
+        try:
+            with path.open("wb") as out:
+                for chunk in body:
+                    out.write(chunk)
+                    size += len(chunk)
+                    since_check += len(chunk)
+                    if since_check >= CHUNK_CHECK_BYTES or not chunk:
+                        since_check = 0
+                        if cancelled.is_set():
+                            break
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()  # release the database cursor of an abandoned stream
+        return size
+
+    def _cancel(self, job_id: str) -> None:
+        """Stop a job running on this server: its stream and its database query."""
+        with self._running_lock:
+            context = self._running.get(job_id)
+        if context is None:
+            return
+        context.cancelled.set()
+        self._cancel_queries(context.application_name)
+
+    def _cancel_queries(self, application_name: str) -> None:
+        try:
+            with self.store.pool.connection() as conn:
+                conn.execute(
+                    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = %s",
+                    (application_name,),
+                )
+        except Exception:
+            log.exception("cancelling the queries of %s failed", application_name)
+
+    # --- housekeeping ---------------------------------------------------------------------
+    def _housekeep(self) -> None:
+        while not self._stopping.wait(self._housekeeping_s):
+            try:
+                self.store.heartbeat(self.server_id)
+                self._recover()
+                for job_id in self.store.expire_overdue(self.server_id):
+                    self._cancel(job_id)
+                    self._changed(job_id)
+                for job_id, _ in self.store.destroy_expired():
+                    self._cancel(job_id)
+                    self._remove_files(job_id)
+                    self._changed(job_id)
+            except Exception:
+                log.exception("UWS housekeeping failed")
+
+    def _recover(self) -> None:
+        stale = max(5.0, 5 * self._housekeeping_s)
+        recovered = self.store.recover(stale_s=stale, max_attempts=self._max_attempts)
+        for job_id, phase in recovered:
+            log.warning("job %s of a stopped server is now %s", job_id, phase.value)
+            self._remove_files(job_id)
+            self._changed(job_id)
+        if any(phase == Phase.QUEUED for _, phase in recovered):
+            with self._wake:
+                self._wake.notify_all()
+
+    def _remove_files(self, job_id: str) -> None:
+        shutil.rmtree(self.results_dir / job_id, ignore_errors=True)
+
+
+def fault_text(fault: DaliFault) -> str:
+    """The errorSummary message of a fault: its DALI name first."""
+    from tap_service.errors import fault_message
+
+    return fault_message(str(fault), fault.fault_name)
+

@@ -1,0 +1,312 @@
+"""The job store: every read and write of ``uws.*``, and the queue, in PostgreSQL.
+
+The database is the single source of truth, so a job survives a restart of the server and
+several server processes may share one queue: workers claim QUEUED jobs with
+``FOR UPDATE SKIP LOCKED``, and each state change is one guarded UPDATE (``WHERE phase = ...``)
+so that a late worker can never overwrite an ABORT, a timeout or a crash recovery.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from tap_service.uws.model import Job, Phase
+
+JOB_COLUMNS = (
+    "job_id, run_id, owner_id, phase, parameters, creation_time, start_time, end_time,"
+    " execution_duration, destruction, quote, attempts, result_path, result_type, result_size,"
+    " error_type, error_message"
+)
+QUEUE_LOCK = 7_341_050  # pg_advisory_xact_lock key: serialises the queue-size check
+
+SQL_CREATE = f"""
+INSERT INTO uws.jobs (job_id, run_id, parameters, execution_duration, destruction, quote)
+VALUES (%(job_id)s, %(run_id)s, %(parameters)s, %(execution_duration)s,
+        now() + make_interval(secs => %(lifetime)s),
+        now() + make_interval(secs => %(execution_duration)s))
+RETURNING {JOB_COLUMNS}"""
+SQL_ADD_UPLOAD = "INSERT INTO uws.job_uploads (job_id, name, content) VALUES (%s, %s, %s)"
+SQL_GET = f"SELECT {JOB_COLUMNS} FROM uws.jobs WHERE job_id = %s"
+SQL_UPLOADS = "SELECT name, content FROM uws.job_uploads WHERE job_id = %s"
+SQL_DELETE = "DELETE FROM uws.jobs WHERE job_id = %s RETURNING job_id, result_path"
+SQL_QUEUED_COUNT = "SELECT count(*) FROM uws.jobs WHERE phase = 'QUEUED'"
+SQL_QUEUE = f"""
+UPDATE uws.jobs SET phase = 'QUEUED', queued_time = clock_timestamp()
+WHERE job_id = %s AND phase = 'PENDING' RETURNING {JOB_COLUMNS}"""
+SQL_CLAIM = f"""
+UPDATE uws.jobs SET phase = 'EXECUTING', start_time = now(), executor = %(server)s,
+                    attempts = attempts + 1
+WHERE job_id = (SELECT job_id FROM uws.jobs WHERE phase = 'QUEUED'
+                ORDER BY queued_time LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING {JOB_COLUMNS}"""
+SQL_COMPLETE = """
+UPDATE uws.jobs SET phase = 'COMPLETED', end_time = now(), executor = NULL,
+                    result_path = %(path)s, result_type = %(type)s, result_size = %(size)s
+WHERE job_id = %(job_id)s AND phase = 'EXECUTING' AND executor = %(server)s"""
+SQL_FAIL = """
+UPDATE uws.jobs SET phase = 'ERROR', end_time = now(), executor = NULL,
+                    error_type = %(error_type)s, error_message = %(message)s
+WHERE job_id = %(job_id)s AND phase = 'EXECUTING' AND executor = %(server)s"""
+SQL_ABORT = f"""
+UPDATE uws.jobs SET phase = 'ABORTED', end_time = now(), executor = NULL
+WHERE job_id = %s AND phase IN ('PENDING', 'QUEUED', 'EXECUTING', 'HELD', 'SUSPENDED')
+RETURNING {JOB_COLUMNS}"""
+SQL_SET_DURATION = """
+UPDATE uws.jobs SET execution_duration = %s WHERE job_id = %s AND phase = 'PENDING'"""
+SQL_SET_DESTRUCTION = "UPDATE uws.jobs SET destruction = %s WHERE job_id = %s"
+# executionDuration: jobs of this server past their deadline end in ERROR (the caller then
+# cancels their database queries).
+SQL_EXPIRE_OVERDUE = """
+UPDATE uws.jobs SET phase = 'ERROR', end_time = now(), executor = NULL, error_type = 'fatal',
+       error_message = format('execution duration exceeded: the job ran longer than its '
+                              'executionDuration of %%s s and was cancelled', execution_duration)
+WHERE phase = 'EXECUTING' AND executor = %s AND execution_duration > 0
+  AND start_time + make_interval(secs => execution_duration) < now()
+RETURNING job_id"""
+SQL_DESTROY_EXPIRED = """
+DELETE FROM uws.jobs WHERE destruction < now() RETURNING job_id, result_path"""
+SQL_REGISTER = """
+INSERT INTO uws.servers (server_id, host, pid) VALUES (%s, %s, %s)
+ON CONFLICT (server_id) DO UPDATE SET heartbeat = now()"""
+SQL_HEARTBEAT = "UPDATE uws.servers SET heartbeat = now() WHERE server_id = %s"
+SQL_UNREGISTER = "DELETE FROM uws.servers WHERE server_id = %s"
+SQL_DEAD_SERVERS = """
+DELETE FROM uws.servers WHERE heartbeat < now() - make_interval(secs => %s) RETURNING server_id"""
+# Crash recovery: EXECUTING jobs whose server is gone are re-queued while attempts remain,
+# else they end in ERROR with a message that says why. None is left EXECUTING.
+SQL_RECOVER = """
+WITH orphans AS (
+    SELECT job_id FROM uws.jobs j
+    WHERE phase = 'EXECUTING'
+      AND NOT EXISTS (SELECT 1 FROM uws.servers s WHERE s.server_id = j.executor)
+    FOR UPDATE SKIP LOCKED)
+UPDATE uws.jobs j SET
+    phase = CASE WHEN attempts < %(max_attempts)s THEN 'QUEUED' ELSE 'ERROR' END,
+    queued_time = CASE WHEN attempts < %(max_attempts)s THEN clock_timestamp() END,
+    start_time = CASE WHEN attempts < %(max_attempts)s THEN NULL ELSE start_time END,
+    end_time = CASE WHEN attempts < %(max_attempts)s THEN NULL ELSE now() END,
+    executor = NULL,
+    error_type = CASE WHEN attempts < %(max_attempts)s THEN NULL ELSE 'transient' END,
+    error_message = CASE WHEN attempts < %(max_attempts)s THEN NULL ELSE format(
+        'the server executing this job stopped (crash or kill) %%s times; '
+        'the job was not retried again: submit it anew', attempts) END
+FROM orphans WHERE j.job_id = orphans.job_id
+RETURNING j.job_id, j.phase"""
+
+
+class QueueFull(Exception):
+    """The bounded queue holds its maximum of QUEUED jobs."""
+
+
+class ConnectionPool:
+    """A few autocommit connections reused across threads (no connect per request)."""
+
+    def __init__(self, url: str, max_idle: int = 8) -> None:
+        self._url = url
+        self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue(maxsize=max_idle)
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = psycopg.connect(self._url, autocommit=True, row_factory=dict_row)
+        try:
+            yield conn
+        except BaseException:
+            conn.close()  # its state is unknown: never hand it out again
+            raise
+        if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.close()
+            return
+        try:
+            self._idle.put_nowait(conn)
+        except queue.Full:
+            conn.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+def _job(row: Mapping[str, object]) -> Job:
+    return Job(
+        job_id=str(row["job_id"]),
+        phase=Phase(str(row["phase"])),
+        parameters={str(k): str(v) for k, v in dict(row["parameters"]).items()},  # type: ignore[call-overload]
+        creation_time=row["creation_time"],  # type: ignore[arg-type]
+        execution_duration=int(row["execution_duration"]),  # type: ignore[call-overload]
+        destruction=row["destruction"],  # type: ignore[arg-type]
+        run_id=row["run_id"],  # type: ignore[arg-type]
+        owner_id=row["owner_id"],  # type: ignore[arg-type]
+        quote=row["quote"],  # type: ignore[arg-type]
+        start_time=row["start_time"],  # type: ignore[arg-type]
+        end_time=row["end_time"],  # type: ignore[arg-type]
+        attempts=int(row["attempts"]),  # type: ignore[call-overload]
+        result_path=row["result_path"],  # type: ignore[arg-type]
+        result_type=row["result_type"],  # type: ignore[arg-type]
+        result_size=row["result_size"],  # type: ignore[arg-type]
+        error_type=row["error_type"],  # type: ignore[arg-type]
+        error_message=row["error_message"],  # type: ignore[arg-type]
+    )
+
+
+class JobStore:
+    """Jobs in ``uws.jobs``; every method is one short transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.pool = ConnectionPool(url)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # --- jobs ---------------------------------------------------------------------------
+    def create(
+        self,
+        job_id: str,
+        parameters: Mapping[str, str],
+        uploads: Mapping[str, bytes],
+        *,
+        run_id: str | None,
+        execution_duration: int,
+        lifetime_s: int,
+    ) -> Job:
+        args = {
+            "job_id": job_id,
+            "run_id": run_id,
+            "parameters": Jsonb(dict(parameters)),
+            "execution_duration": execution_duration,
+            "lifetime": lifetime_s,
+        }
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(SQL_CREATE, args).fetchone()
+            with conn.cursor() as cur:
+                cur.executemany(SQL_ADD_UPLOAD, [(job_id, n, c) for n, c in uploads.items()])
+        assert row is not None
+        return _job(row)
+
+    def get(self, job_id: str) -> Job | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(SQL_GET, (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def uploads(self, job_id: str) -> dict[str, bytes]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(SQL_UPLOADS, (job_id,)).fetchall()
+        return {str(r["name"]): bytes(r["content"]) for r in rows}
+
+    def list(
+        self,
+        phases: Iterable[Phase] = (),
+        after: datetime | None = None,
+        last: int | None = None,
+        limit: int = 1000,
+    ) -> list[Job]:
+        """Newest first; UWS 1.1 PHASE / AFTER / LAST filters, all done by the database."""
+        where, args = ["phase <> 'ARCHIVED'"], []
+        wanted = [p.value for p in phases]
+        if wanted:
+            where = ["phase = ANY(%s)"]
+            args.append(wanted)
+        if after is not None:
+            where.append("creation_time > %s")
+            args.append(after)
+        args.append(min(last, limit) if last is not None else limit)
+        sql = (
+            f"SELECT {JOB_COLUMNS} FROM uws.jobs WHERE {' AND '.join(where)}"
+            " ORDER BY creation_time DESC LIMIT %s"
+        )
+        with self.pool.connection() as conn:
+            return [_job(r) for r in conn.execute(sql, args).fetchall()]
+
+    def delete(self, job_id: str) -> str | None:
+        """Remove a job; returns its result path (None when there is none or no job)."""
+        with self.pool.connection() as conn:
+            row = conn.execute(SQL_DELETE, (job_id,)).fetchone()
+        return row["result_path"] if row else None
+
+    def set_execution_duration(self, job_id: str, seconds: int) -> bool:
+        with self.pool.connection() as conn:
+            return conn.execute(SQL_SET_DURATION, (seconds, job_id)).rowcount == 1
+
+    def set_destruction(self, job_id: str, when: datetime) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(SQL_SET_DESTRUCTION, (when, job_id))
+
+    # --- the queue and execution ----------------------------------------------------------
+    def enqueue(self, job_id: str, queue_size: int) -> Job | None:
+        """PENDING -> QUEUED unless the queue is full (QueueFull); None if it was not PENDING."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (QUEUE_LOCK,))
+            count = conn.execute(SQL_QUEUED_COUNT).fetchone()
+            assert count is not None
+            if int(count["count"]) >= queue_size:
+                raise QueueFull(f"{count['count']} jobs are queued already")
+            row = conn.execute(SQL_QUEUE, (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def claim(self, server_id: str) -> Job | None:
+        """The oldest QUEUED job, now EXECUTING on this server (None when the queue is empty)."""
+        with self.pool.connection() as conn:
+            row = conn.execute(SQL_CLAIM, {"server": server_id}).fetchone()
+        return _job(row) if row else None
+
+    def complete(self, job_id: str, server_id: str, path: str, content_type: str, size: int) -> bool:
+        args = {"job_id": job_id, "server": server_id, "path": path, "type": content_type,
+                "size": size}
+        with self.pool.connection() as conn:
+            return conn.execute(SQL_COMPLETE, args).rowcount == 1
+
+    def fail(self, job_id: str, server_id: str, message: str, error_type: str = "fatal") -> bool:
+        args = {"job_id": job_id, "server": server_id, "message": message,
+                "error_type": error_type}
+        with self.pool.connection() as conn:
+            return conn.execute(SQL_FAIL, args).rowcount == 1
+
+    def abort(self, job_id: str) -> Job | None:
+        """Any not yet final job -> ABORTED; None when the job is final already (or absent)."""
+        with self.pool.connection() as conn:
+            row = conn.execute(SQL_ABORT, (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    # --- housekeeping ---------------------------------------------------------------------
+    def register_server(self, server_id: str, host: str, pid: int) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(SQL_REGISTER, (server_id, host, pid))
+
+    def heartbeat(self, server_id: str) -> None:
+        with self.pool.connection() as conn:
+            if conn.execute(SQL_HEARTBEAT, (server_id,)).rowcount == 0:
+                conn.execute(SQL_REGISTER, (server_id, "", 0))  # declared dead while paused
+
+    def unregister_server(self, server_id: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(SQL_UNREGISTER, (server_id,))
+
+    def recover(self, stale_s: float, max_attempts: int) -> list[tuple[str, Phase]]:
+        """Forget servers without a recent heartbeat and recover their EXECUTING jobs."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(SQL_DEAD_SERVERS, (stale_s,))
+            rows = conn.execute(SQL_RECOVER, {"max_attempts": max_attempts}).fetchall()
+        return [(str(r["job_id"]), Phase(str(r["phase"]))) for r in rows]
+
+    def expire_overdue(self, server_id: str) -> list[str]:
+        with self.pool.connection() as conn:
+            return [str(r["job_id"]) for r in conn.execute(SQL_EXPIRE_OVERDUE, (server_id,))]
+
+    def destroy_expired(self) -> list[tuple[str, str | None]]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(SQL_DESTROY_EXPIRED).fetchall()
+        return [(str(r["job_id"]), r["result_path"]) for r in rows]
