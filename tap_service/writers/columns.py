@@ -1,0 +1,171 @@
+"""Turn one column of a fetched batch (a tuple of Python values) into numpy arrays, once.
+
+Every writer needs the same three facts per column: which rows are NULL, the values as a typed
+array (with a fill value where NULL), and for variable-length cells the element counts. Doing
+that per column with numpy, instead of per cell in Python, is what makes the writers fast.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from itertools import chain
+
+import numpy as np
+
+from sql.errors import XphaError
+
+from .fields import FieldSpec
+
+# Big-endian element types (VOTable binary and FITS are both big-endian).
+NUMPY_TYPES = {
+    "boolean": np.dtype("S1"),
+    "unsignedByte": np.dtype("u1"),
+    "short": np.dtype(">i2"),
+    "int": np.dtype(">i4"),
+    "long": np.dtype(">i8"),
+    "float": np.dtype(">f4"),
+    "double": np.dtype(">f8"),
+}
+# The value written where a cell is NULL (and declared as VALUES null / TNULL for integers).
+NULL_VALUES: dict[str, object] = {
+    "unsignedByte": 255,
+    "short": -(2**15),
+    "int": -(2**31),
+    "long": -(2**63),
+    "float": math.nan,
+    "double": math.nan,
+    "boolean": b"?",
+}
+
+
+@dataclass
+class Numbers:
+    """A numeric/boolean column: scalars ``(n,)``, fixed arrays ``(n, k)`` or ragged ``flat``."""
+
+    null: np.ndarray
+    values: np.ndarray
+    lengths: np.ndarray | None = None  # element counts per row for variable-length arrays
+
+
+@dataclass
+class Texts:
+    """A string column: Python strings ('' where NULL) and the NULL mask."""
+
+    null: np.ndarray
+    values: list[str]
+
+
+def convert(spec: FieldSpec, column: Sequence[object]) -> Numbers | Texts:
+    """The column's values as arrays for ``spec``; raises XphaError naming the column if wrong."""
+    try:
+        if spec.datatype in ("char", "unicodeChar"):
+            return texts(column)
+        if spec.xtype in ("point", "circle", "polygon"):
+            column = [geometry(v) for v in column]
+        if not spec.is_array:
+            return scalars(spec.datatype, column)
+        return arrays(spec, column)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise XphaError(f"result column {spec.name!r} ({spec.datatype}): {exc}") from exc
+
+
+def null_mask(column: Sequence[object]) -> np.ndarray:
+    """Which cells are NULL (a fast path when none is)."""
+    n = len(column)
+    if None not in column:
+        return np.zeros(n, dtype=bool)
+    return np.fromiter((v is None for v in column), dtype=bool, count=n)
+
+
+def scalars(datatype: str, column: Sequence[object]) -> Numbers:
+    """One number (or boolean) per row."""
+    null = null_mask(column)
+    if datatype == "boolean":
+        flags = np.where(np.asarray([bool(v) for v in column], dtype=bool), b"T", b"F")
+        return Numbers(null, np.where(null, b"?", flags).astype("S1"))
+    dtype = NUMPY_TYPES[datatype]
+    if null.any():
+        fill = NULL_VALUES[datatype]
+        column = [fill if v is None else v for v in column]
+    return Numbers(null, np.asarray(column, dtype=dtype.newbyteorder("=")))
+
+
+def arrays(spec: FieldSpec, column: Sequence[object]) -> Numbers:
+    """One array per row: a fixed arraysize gives ``(n, k)``, a variable one a flat array."""
+    null = null_mask(column)
+    datatype = spec.datatype
+    fill = NULL_VALUES[datatype]
+    rows = [() if v is None else v for v in column]
+    if datatype != "boolean" and any(isinstance(v, list) and v and isinstance(v[0], list)
+                                     for v in rows[:1]):
+        rows = [_flatten(v) for v in rows]  # multi-dimensional PostgreSQL arrays
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    flat_items = chain.from_iterable(rows)
+    if datatype == "boolean":
+        flat = np.fromiter(
+            (b"?" if x is None else (b"T" if x else b"F") for x in flat_items),
+            dtype="S1", count=int(lengths.sum()),
+        )
+    else:
+        items = list(flat_items)
+        if None in items:
+            items = [fill if x is None else x for x in items]
+        flat = np.asarray(items, dtype=NUMPY_TYPES[datatype].newbyteorder("="))
+    count = spec.fixed_count
+    if count is None:
+        return Numbers(null, flat, lengths)
+    wrong = np.flatnonzero((lengths != count) & ~null)
+    if wrong.size:
+        row = int(wrong[0])
+        raise XphaError(
+            f"result column {spec.name!r} declares arraysize {spec.arraysize} "
+            f"but row {row + 1} of this batch has {int(lengths[row])} elements"
+        )
+    values = np.full((len(rows), count), fill, dtype=flat.dtype)
+    values[~null] = flat.reshape(-1, count)
+    return Numbers(null, values)
+
+
+def _flatten(value: object) -> list[object]:
+    if isinstance(value, list | tuple):
+        return [x for item in value for x in _flatten(item)]
+    return [value]
+
+
+def texts(column: Sequence[object]) -> Texts:
+    """Strings; timestamps become ISO-8601 (UTC, DALI), arrays "[a, b]", the rest ``str``."""
+    null = null_mask(column)
+    values = [v if type(v) is str else to_text(v) for v in column]
+    return Texts(null, values)
+
+
+def to_text(value: object) -> str:
+    """The text form of one non-string cell ('' for NULL)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(to_text(x) if x is not None else "null" for x in value) + "]"
+    return str(value)
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def geometry(value: object) -> object:
+    """A geometry cell as DALI doubles in degrees; pgSphere text (radians) is converted."""
+    if not isinstance(value, str):
+        return value
+    numbers = [float(x) for x in _NUMBER.findall(value)]
+    if "d" in value.replace("e", ""):  # pgSphere output in degrees ("(10d , 20d)")
+        return numbers
+    return [math.degrees(x) for x in numbers]
