@@ -1,0 +1,333 @@
+"""The bulk path into PostgreSQL: numpy-packed binary COPY, one transaction per file, ingest log.
+
+Rows travel as typed numpy columns (:class:`Column`). :func:`encode_copy` packs a whole chunk
+into PostgreSQL's binary COPY format without a Python loop over rows: rows are grouped by their
+NULL pattern (row order inside a COPY does not matter) and each group becomes one big-endian
+structured array whose bytes are exactly the COPY tuples. :func:`ingest_file` streams a file's
+chunks through a producer thread (parse + pack the next chunk while the main thread COPYs the
+current one), skips files already in ``public.ingest_log`` and rows whose key already exists, and
+commits the file with its log row, or nothing at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from tqdm import tqdm
+
+from sql.database import connect
+from sql.errors import XphaError
+
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+
+# PostgreSQL type name -> (big-endian numpy type, type OID for array headers)
+PG_SCALARS: dict[str, tuple[str, int]] = {
+    "smallint": (">i2", 21),
+    "integer": (">i4", 23),
+    "bigint": (">i8", 20),
+    "real": (">f4", 700),
+    "double precision": (">f8", 701),
+    "boolean": ("?", 16),
+}
+
+
+class IngestError(XphaError):
+    """A file cannot be loaded; names the file, and the data row and column when known."""
+
+    def __init__(self, path: Path | str, reason: str, row: int | None = None,
+                 column: str | None = None) -> None:
+        where = str(path)
+        if row is not None:
+            where += f", data row {row}"
+        if column is not None:
+            where += f", column {column!r}"
+        super().__init__(f"{where}: {reason}")
+        self.path, self.row, self.column, self.reason = str(path), row, column, reason
+
+
+@dataclass
+class Column:
+    """One column of a chunk: values (n,) or (n, length) and a NULL mask (n,) or None."""
+
+    values: np.ndarray
+    null: np.ndarray | None = None
+
+
+@dataclass
+class Chunk:
+    """Consecutive data rows of a file, ``first_row`` being the 1-based number of the first."""
+
+    first_row: int
+    n_rows: int
+    columns: dict[str, Column]
+
+
+# --- binary COPY encoding -----------------------------------------------------------------
+def pg_element(pg_type: str) -> tuple[str, int, bool]:
+    """(numpy type, OID, is_array) of a column type as ``format_type`` spells it."""
+    is_array = pg_type.endswith("[]")
+    base = pg_type[:-2] if is_array else pg_type
+    if base not in PG_SCALARS:
+        raise XphaError(f"binary COPY of type {pg_type!r} is not supported")
+    np_type, oid = PG_SCALARS[base]
+    return np_type, oid, is_array
+
+
+def encode_copy(columns: list[tuple[str, Column]], n_rows: int) -> bytes:
+    """A complete binary COPY stream (header, tuples, trailer) for the given typed columns."""
+    null_matrix = np.zeros((n_rows, len(columns)), dtype=bool)
+    for j, (_, column) in enumerate(columns):
+        if column.null is not None:
+            null_matrix[:, j] = column.null
+    pattern_keys = np.packbits(null_matrix, axis=1)
+    patterns, inverse = np.unique(pattern_keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    parts = [COPY_HEADER]
+    for g in range(len(patterns)):
+        rows = np.flatnonzero(inverse == g)
+        parts.append(_encode_group(columns, rows, null_matrix[rows[0]]))
+    parts.append(COPY_TRAILER)
+    return b"".join(parts)
+
+
+def _encode_group(columns: list[tuple[str, Column]], rows: np.ndarray,
+                  nulls: np.ndarray) -> bytes:
+    """Rows sharing one NULL pattern, packed as one structured array."""
+    fields: list[tuple] = [("nfields", ">i2")]
+    for j, (pg_type, column) in enumerate(columns):
+        fields.append((f"len{j}", ">i4"))
+        if nulls[j]:
+            continue
+        np_type, _, is_array = pg_element(pg_type)
+        if is_array:
+            length = column.values.shape[1]
+            fields.append((f"hdr{j}", ">i4", (5,)))
+            fields.append((f"val{j}", [("size", ">i4"), ("value", np_type)], (length,)))
+        else:
+            fields.append((f"val{j}", np_type))
+    packed = np.empty(len(rows), dtype=np.dtype(fields))
+    packed["nfields"] = len(columns)
+    for j, (pg_type, column) in enumerate(columns):
+        if nulls[j]:
+            packed[f"len{j}"] = -1
+            continue
+        np_type, oid, is_array = pg_element(pg_type)
+        item = np.dtype(np_type).itemsize
+        values = column.values[rows]
+        if is_array:
+            length = values.shape[1]
+            packed[f"len{j}"] = 20 + length * (4 + item)
+            packed[f"hdr{j}"] = (1, 0, oid, length, 1)  # ndim, has-null flag, element OID, dim, lbound
+            packed[f"val{j}"]["size"] = item
+            packed[f"val{j}"]["value"] = values
+        else:
+            packed[f"len{j}"] = item
+            packed[f"val{j}"] = values
+    return packed.tobytes()
+
+
+# --- database helpers -----------------------------------------------------------------------
+def table_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
+    """Column name -> type (as format_type spells it) of a table, in table order."""
+    rows = conn.execute(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+        " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        (table,),
+    ).fetchall()
+    return {str(name): str(pg_type) for name, pg_type in rows}
+
+
+def file_checksum(path: Path) -> str:
+    """sha256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def already_loaded(conn: psycopg.Connection, kind: str, checksum: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM public.ingest_log WHERE kind = %s AND checksum = %s", (kind, checksum)
+    ).fetchone()
+    return row is not None
+
+
+def record_ingest(conn: psycopg.Connection, result: IngestResult, checksum: str) -> None:
+    conn.execute(
+        "INSERT INTO public.ingest_log (kind, file_name, checksum, rows_read, rows_loaded,"
+        " duration_s) VALUES (%s, %s, %s, %s, %s, %s)",
+        (result.kind, result.file_name, checksum, result.rows_read, result.rows_loaded,
+         result.duration_s),
+    )
+
+
+# --- loading ----------------------------------------------------------------------------------
+@dataclass
+class IngestResult:
+    kind: str
+    file_name: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    duration_s: float = 0.0
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a kind of file goes: table, key column, and how a file becomes typed chunks.
+
+    ``read(path, types, chunk_rows)`` yields :class:`Chunk` objects whose columns are a subset
+    of the table's, typed as ``types`` says.
+    """
+
+    kind: str
+    table: str
+    key: str
+    read: Callable[[Path, dict[str, str], int], Iterator[Chunk]]
+
+
+class _Loader:
+    """COPYs encoded chunks into the table: straight in when no key exists, else via staging."""
+
+    def __init__(self, conn: psycopg.Connection, target: Target) -> None:
+        self.conn, self.target = conn, target
+        schema, name = target.table.split(".")
+        self.table = sql.Identifier(schema, name)
+        self.key = sql.Identifier(target.key)
+        self.staging_ready = False
+
+    def load(self, names: list[str], keys: np.ndarray, payload: bytes) -> int:
+        column_list = sql.SQL(", ").join(sql.Identifier(n) for n in names)
+        has_duplicates = len(np.unique(keys)) != len(keys)
+        existing = self.conn.execute(
+            sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} = ANY(%s))").format(
+                self.table, self.key),
+            (keys.astype(np.int64).tolist(),),
+        ).fetchone()
+        if not has_duplicates and existing is not None and not existing[0]:
+            self._copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+                self.table, column_list), payload)
+            return len(keys)
+        staging = sql.Identifier("xpha_staging")
+        if not self.staging_ready:
+            self.conn.execute(sql.SQL(
+                "CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, self.table))
+            self.staging_ready = True
+        self.conn.execute(sql.SQL("TRUNCATE {}").format(staging))
+        self._copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+            staging, column_list), payload)
+        cursor = self.conn.execute(sql.SQL(
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {} ON CONFLICT ({}) DO NOTHING").format(
+                self.table, staging, self.key, cols=column_list))
+        return cursor.rowcount
+
+    def _copy(self, statement: sql.Composable, payload: bytes) -> None:
+        with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write(payload)
+
+
+_DONE = object()
+
+
+def _produce(chunks: Iterator[Chunk], types: dict[str, str], out: queue.Queue,
+             stop: threading.Event, key: str) -> None:
+    """Parse and pack chunks ahead of the loader; errors travel through the queue."""
+    try:
+        for chunk in chunks:
+            names = list(chunk.columns)
+            payload = encode_copy([(types[n], chunk.columns[n]) for n in names], chunk.n_rows)
+            item = (chunk, names, chunk.columns[key].values, payload)
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+        out.put(_DONE)
+    except BaseException as exc:  # re-raised in the consumer thread
+        out.put(exc)
+
+
+def ingest_file(path: Path, target: Target, url: str | None = None, chunk_rows: int = 5000,
+                rows_bar: tqdm | None = None) -> IngestResult:
+    """Load one file in one transaction; a file already in the ingest log is skipped."""
+    started = time.perf_counter()
+    result = IngestResult(kind=target.kind, file_name=str(path))
+    if not path.is_file():
+        raise IngestError(path, "no such file")
+    checksum = file_checksum(path)
+    with connect(url) as conn:
+        if already_loaded(conn, target.kind, checksum):
+            result.skipped = True
+            return result
+        types = table_types(conn, target.table)
+        loader = _Loader(conn, target)
+        pending: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
+        producer = threading.Thread(
+            target=_produce, args=(target.read(path, types, chunk_rows), types, pending, stop,
+                                   target.key),
+            name=f"xpha-parse-{path.name}", daemon=True)
+        try:
+            with conn.transaction():
+                producer.start()
+                while (item := pending.get()) is not _DONE:
+                    if isinstance(item, BaseException):
+                        raise item
+                    chunk, names, keys, payload = item
+                    try:
+                        result.rows_loaded += loader.load(names, keys, payload)
+                    except psycopg.Error as exc:
+                        last = chunk.first_row + chunk.n_rows - 1
+                        raise IngestError(path, f"the database refused rows {chunk.first_row}-"
+                                          f"{last}: {exc}") from exc
+                    result.rows_read += chunk.n_rows
+                    if rows_bar is not None:
+                        rows_bar.update(chunk.n_rows)
+                result.duration_s = time.perf_counter() - started
+                record_ingest(conn, result, checksum)
+        finally:
+            stop.set()
+            producer.join()
+    return result
+
+
+def expand_paths(paths: Iterable[Path], patterns: tuple[str, ...]) -> list[Path]:
+    """Files named directly, plus the matching files of named directories in sorted order."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(patterns))
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise IngestError(path, "no such file or directory")
+    return files
+
+
+def ingest_paths(paths: Iterable[Path], target: Target, patterns: tuple[str, ...],
+                 url: str | None = None, chunk_rows: int = 5000,
+                 progress: bool = True) -> list[IngestResult]:
+    """Ingest files and directories (sorted), each file committed on its own: resumable."""
+    files = expand_paths(paths, patterns)
+    results: list[IngestResult] = []
+    with tqdm(files, desc=f"ingest {target.kind}", unit="file", disable=not progress) as bar, \
+            tqdm(desc="rows", unit="row", disable=not progress, leave=False) as rows_bar:
+        for path in bar:
+            bar.set_postfix_str(path.name)
+            results.append(ingest_file(path, target, url, chunk_rows, rows_bar))
+    return results
