@@ -1,0 +1,118 @@
+"""ADQL 2.1 as a sqlglot dialect, behind a lexical gate that only lets ADQL's own characters in.
+
+The gate walks the raw text once: string literals ('...' with '' escapes), quoted identifiers
+("..." with "" escapes) and ``--`` comments are skipped; everything else must be an ADQL
+character. So ``;``, ``$$`` dollar quoting, ``::`` casts, ``/* */`` comments, ``U&`` unicode
+escapes, ``E'...'`` backslash strings' friends ``\\``, ``@``, ``#``, ``?`` and ``[]`` never
+reach the parser. The parser is sqlglot's ANSI grammar with ``TOP``; only ``--`` comments.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from sqlglot import exp, tokens
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.parser import Parser
+from sqlglot.tokens import TokenType
+
+from tap_service.adql.errors import AdqlError, AdqlSecurityError
+
+# Outside strings, quoted identifiers and comments ADQL uses only these characters.
+ADQL_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+    " \t\r\n\f(),.*+-/=<>!|%"
+)
+
+
+class Adql(Dialect):
+    """sqlglot's dialect for ADQL: ANSI SQL plus TOP, with ``--`` as the only comment."""
+
+    NULL_ORDERING = "nulls_are_large"  # as PostgreSQL: no NULLS FIRST/LAST added
+    TYPED_DIVISION = True  # integer / integer stays PostgreSQL's integer division
+
+    class Tokenizer(tokens.Tokenizer):
+        KEYWORDS: ClassVar[dict[str, TokenType]] = {
+            **tokens.Tokenizer.KEYWORDS, "TOP": TokenType.TOP
+        }
+        COMMENTS: ClassVar[list[str | tuple[str, str]]] = ["--"]
+        NESTED_COMMENTS = False
+
+    class Parser(Parser):
+        pass
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based (line, column) of ``text[index]``."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def check_characters(adql: str) -> None:
+    """Refuse any character ADQL does not use outside literals; unterminated literals too."""
+    i, n = 0, len(adql)
+    while i < n:
+        ch = adql[i]
+        if ch in "'\"":
+            end = i + 1
+            while True:
+                end = adql.find(ch, end)
+                if end < 0:
+                    line, col = _position(adql, i)
+                    kind = "string literal" if ch == "'" else "quoted identifier"
+                    raise AdqlError(f"unterminated {kind}", line, col, adql[i : i + 20])
+                if adql.startswith(ch, end + 1):  # doubled quote: an escaped one
+                    end += 2
+                    continue
+                break
+            if "\x00" in adql[i:end]:
+                line, col = _position(adql, i)
+                raise AdqlSecurityError("NUL character in a literal", line, col, adql[i : i + 20])
+            i = end + 1
+        elif adql.startswith("--", i):
+            newline = adql.find("\n", i)
+            i = n if newline < 0 else newline + 1
+        elif ch in ADQL_CHARACTERS and not (ch == "!" and not adql.startswith("!=", i)):
+            if ch == "|" and not adql.startswith("||", i) and not adql.startswith("||", i - 1):
+                line, col = _position(adql, i)
+                raise AdqlSecurityError("character '|' is not ADQL (did you mean ||?)", line, col, ch)
+            i += 1
+        else:
+            line, col = _position(adql, i)
+            shown = ch if ch.isprintable() else f"U+{ord(ch):04X}"
+            what = (
+                "';' is not allowed: one statement only" if ch == ";"
+                else f"character '{shown}' is not allowed in ADQL"
+            )
+            raise AdqlSecurityError(what, line, col, shown)
+
+
+_HIGHLIGHT = re.compile(r"\x1b\[4m(.*?)\x1b\[0m", re.S)
+
+
+def parse(adql: str) -> exp.Expr:
+    """The parsed tree of one ADQL query, or an AdqlError naming line, column and token."""
+    if not adql or not adql.strip():
+        raise AdqlError("the query is empty")
+    check_characters(adql)
+    try:
+        trees = Adql().parse(adql)
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        token = first.get("highlight") or ""
+        message = str(first.get("description") or "")
+        detail = "incomplete expression" if "<class" in message else message.rstrip(".")
+        raise AdqlError(
+            f"syntax error ({detail})" if detail else "syntax error",
+            int(first.get("line") or 0),
+            max(1, int(first.get("col") or 0) - len(token) + 1),
+            token,
+        ) from None
+    except TokenError as exc:
+        raise AdqlError(f"cannot read the query: {exc}") from None
+    trees = [t for t in trees if t is not None]
+    if len(trees) != 1:
+        raise AdqlSecurityError("exactly one statement is allowed")
+    return trees[0]

@@ -1,0 +1,184 @@
+"""ADQL in, PostgreSQL out: parse, check the allow-list, resolve names, rewrite, generate.
+
+The SQL is generated from the checked tree with every identifier quoted, so nothing of the
+client's text reaches PostgreSQL except through a node the allow-list admitted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from sql.settings import get_settings
+from tap_service.adql import geometry
+from tap_service.adql.dialect import parse
+from tap_service.adql.errors import AdqlError
+from tap_service.adql.functions import adql_semantics
+from tap_service.adql.safety import check_tree
+from tap_service.adql.scope import Resolver, output_name
+from tap_service.catalog import Catalog, ColumnInfo
+
+QUERY_NODES = (exp.Select, exp.Union, exp.Intersect, exp.Except)
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """One result column: its name and, for a plain column or a geometry, its metadata."""
+
+    name: str
+    source: ColumnInfo | None
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The SQL to run and the columns it returns, in order."""
+
+    sql: str
+    columns: list[OutputColumn]
+
+
+def translate(
+    adql: str,
+    catalog: Catalog,
+    *,
+    row_limit: int | None = None,
+    uploads: Mapping[str, str] | None = None,
+    published_schema: str | None = None,
+) -> Translation:
+    """Translate one ADQL query; raises AdqlError (or AdqlSecurityError) naming the spot."""
+    try:
+        return _translate(adql, catalog, row_limit, uploads or {}, published_schema)
+    except AdqlError as error:
+        raise _located(error, adql) from None
+
+
+def _translate(
+    adql: str,
+    catalog: Catalog,
+    row_limit: int | None,
+    uploads: Mapping[str, str],
+    published_schema: str | None,
+) -> Translation:
+    tree = parse(adql)
+    check_tree(tree)
+    schema = (published_schema or get_settings().published_schema).lower()
+    resolver = Resolver(catalog, {schema, "tap_schema"}, uploads)
+    resolver.query(tree, {}, None)
+    infos = resolver.column_info
+    tree = _rewrite(tree, lambda node: geometry.morph_predicate(node, infos), pre=True)
+    outputs = _outputs(tree, infos)
+    tree = _rewrite(tree, geometry.geometry_value)
+    tree = _rewrite(tree, lambda node: adql_semantics(node, infos))
+    _normalise_identifiers(tree)
+    _apply_limit(tree, row_limit)
+    sql = tree.sql(dialect="postgres", identify=True, comments=False, normalize_functions="lower")
+    return Translation(sql=sql, columns=outputs)
+
+
+def _rewrite(
+    node: exp.Expr, change: Callable[[exp.Expr], exp.Expr | None], pre: bool = False
+) -> exp.Expr:
+    """Apply ``change`` to every node (children first unless ``pre``); None keeps a node."""
+    if pre:
+        replaced = change(node)
+        if replaced is not None and replaced is not node:
+            return replaced
+    for key, value in list(node.args.items()):
+        if isinstance(value, exp.Expr):
+            node.set(key, _rewrite(value, change, pre))
+        elif isinstance(value, list):
+            node.set(key, [
+                _rewrite(v, change, pre) if isinstance(v, exp.Expr) else v for v in value
+            ])
+    if pre:
+        return node
+    replaced = change(node)
+    return node if replaced is None else replaced
+
+
+def _first_select(tree: exp.Expr) -> exp.Select:
+    while not isinstance(tree, exp.Select):
+        tree = tree.this
+    return tree
+
+
+def _outputs(tree: exp.Expr, infos: Mapping[int, ColumnInfo]) -> list[OutputColumn]:
+    """Name every item of the outer select list uniquely; geometry items become DALI arrays."""
+    select = _first_select(tree)
+    items: list[exp.Expr] = []
+    columns: list[OutputColumn] = []
+    taken: set[str] = set()
+    for item in select.expressions:
+        if isinstance(item, exp.Column) and isinstance(item.this, exp.Star):
+            items.append(item)  # an upload of unknown shape: PostgreSQL names these columns
+            columns.append(OutputColumn(name="*", source=None))
+            continue
+        value = item.this if isinstance(item, exp.Alias) else item
+        name = output_name(item)
+        info = infos.get(id(value))
+        dali = geometry.dali_value(value)
+        if dali is not None:
+            value, info = dali
+        unique = _unique(name, taken)
+        items.append(exp.Alias(this=value, alias=exp.Identifier(this=unique, quoted=True)))
+        columns.append(OutputColumn(name=unique, source=info))
+    select.set("expressions", items)
+    return columns
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    taken.add(candidate.lower())
+    return candidate
+
+
+def _normalise_identifiers(tree: exp.Expr) -> None:
+    """Unquoted ADQL names are case-insensitive: emit them in PostgreSQL's lower case."""
+    for ident in tree.find_all(exp.Identifier):
+        if not ident.quoted:
+            ident.set("this", ident.this.lower())
+            ident.set("quoted", True)
+
+
+def _apply_limit(tree: exp.Expr, row_limit: int | None) -> None:
+    """The outer LIMIT is min(TOP, row_limit); TOP must be a whole number."""
+    limit = tree.args.get("limit")
+    top: int | None = None
+    if limit is not None:
+        value = limit.expression
+        if not (isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()):
+            raise AdqlError("TOP takes a whole number")
+        top = int(value.this)
+    if isinstance(tree, exp.Select) is False and top is None:
+        pass
+    for offset in tree.find_all(exp.Offset):
+        value = offset.expression
+        if not (isinstance(value, exp.Literal) and value.this.isdigit()):
+            raise AdqlError("OFFSET takes a whole number")
+    effective = min(x for x in (top, row_limit) if x is not None) if (
+        top is not None or row_limit is not None) else None
+    if effective is not None:
+        tree.set("limit", exp.Limit(expression=exp.Literal.number(effective)))
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\S")
+
+
+def _located(error: AdqlError, adql: str) -> AdqlError:
+    """Fill in line/column from the query text for errors that know only their token."""
+    if error.line or not error.token:
+        return error
+    pattern = re.compile(r"(?<![A-Za-z0-9_])" + re.escape(error.token) + r"(?![A-Za-z0-9_])",
+                         re.IGNORECASE)
+    match = pattern.search(adql)
+    if match is None:
+        return error
+    line = adql.count("\n", 0, match.start()) + 1
+    column = match.start() - (adql.rfind("\n", 0, match.start()) + 1) + 1
+    return type(error)(error.reason, line, column, error.token)
