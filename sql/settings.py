@@ -142,6 +142,16 @@ class Settings(BaseSettings):
         5000, description="Rows parsed and COPYed per chunk; memory stays flat at any file size."
     )
 
+    # --- Gaia archive fetcher (ingest/fetch_gaia.py) -------------------------------------------
+    gaia_fetch_dir: Path | None = Field(
+        None, description="Where `xpha fetch gaia-xp` keeps the archive's files (default: "
+        "<var_dir>/fetch/gaia)."
+    )
+    gaia_fetch_batch: int = Field(
+        5000, description="source_ids per DataLink request (the Gaia archive's limit is 5000)."
+    )
+    gaia_data_release: str = Field("Gaia DR3", description="DataLink data release to fetch.")
+
     # --- labels (SDSS H-alpha, LAMOST catalogues, crossmatch; ingest/halpha.py etc.) --------
     halpha_rest_vacuum: float = Field(
         6564.61, description="H-alpha rest wavelength in vacuum, A (SDSS wavelengths are vacuum)."
