@@ -1,0 +1,70 @@
+"""Q3C crossmatch of Gaia DR3 with the SDSS measurements and LAMOST entries, in the database.
+
+Each survey entry gets its nearest Gaia source within the radius, at the survey's epoch (SDSS:
+the MJD of the plate; LAMOST: J2000.0, assumed), with the number of Gaia candidates inside the
+radius so that blends can be refused downstream. Re-running rebuilds the tables in one
+transaction, so the result depends only on the current inputs and radius (idempotent).
+The SQL is in ingest/labels_queries.py.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ingest.labels_queries import candidate_pairs_sql, crossmatch_sql
+from sql.database import connect
+from sql.errors import XphaError
+from sql.settings import Settings, get_settings
+
+SURVEYS = ("sdss", "lamost")
+
+
+@dataclass
+class MatchReport:
+    survey: str
+    entries: int
+    matched: int
+    ambiguous: int
+    seconds: float
+
+
+def _params(radius_arcsec: float, settings: Settings) -> dict[str, float]:
+    if not radius_arcsec > 0:
+        raise XphaError(f"--radius-arcsec must be positive, got {radius_arcsec}")
+    return {"radius": float(radius_arcsec), "max_pm": float(settings.xmatch_max_pm_mas_yr)}
+
+
+def crossmatch(
+    survey: str,
+    radius_arcsec: float | None = None,
+    url: str | None = None,
+    settings: Settings | None = None,
+) -> MatchReport:
+    """Rebuild xmatch.gaia_<survey>: best Gaia match of every entry within the radius."""
+    if survey not in SURVEYS:
+        raise XphaError(f"unknown survey {survey!r}; choose one of {', '.join(SURVEYS)}")
+    settings = settings or get_settings()
+    params = _params(radius_arcsec or settings.xmatch_radius_arcsec, settings)
+    table = {"sdss": "labels.sdss_spectra", "lamost": "labels.lamost_els"}[survey]
+    start = time.perf_counter()
+    with connect(url) as conn, conn.transaction():
+        for statement in crossmatch_sql(survey):
+            conn.execute(statement, params if "%(" in statement else None)
+        entries = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        matched, ambiguous = conn.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE n_candidates > 1) FROM xmatch.gaia_{survey}"
+        ).fetchone()
+    return MatchReport(survey, int(entries), int(matched), int(ambiguous),
+                       time.perf_counter() - start)
+
+
+def candidate_pairs(
+    survey: str, radius_arcsec: float, url: str | None = None, settings: Settings | None = None
+) -> list[tuple]:
+    """Every (entry key..., source_id, survey_epoch, separation) pair within the radius."""
+    settings = settings or get_settings()
+    with connect(url) as conn:
+        return conn.execute(
+            candidate_pairs_sql(survey), _params(radius_arcsec, settings)
+        ).fetchall()

@@ -1,0 +1,425 @@
+"""H-alpha equivalent widths of many SDSS spectra at once, and the rule that turns them into labels.
+
+Method (West et al. 2004/2011, vacuum wavelengths as SDSS records them):
+
+* each spectrum is shifted to its rest frame with the catalogue redshift, and the pixels covering
+  the blue sideband .. red sideband (default 6500-6625 A) are cut out into one (N, K) array per
+  quantity, so everything below is numpy over the whole batch;
+* each pixel's overlap with a window is exact (fractional pixels at the edges), so the EW does
+  not jitter with the pixel phase;
+* the continuum is a straight line fitted to both sidebands (equal weights, two 3-sigma clips to
+  drop features such as [N II] in galaxies), evaluated under the line;
+* EW = sum (F / C - 1) dlambda over the line window, emission positive, in rest-frame A; its
+  error propagates the pixel variances (1/ivar) and the continuum's variance;
+* EW relative to the pipeline model: sum (F - model) / C dlambda, which sees emission that only
+  fills an absorption trough (Be / Herbig stars) where F never rises above the continuum;
+* peak significance: the largest (F - C) / sigma in the line window (and (F - model) / sigma).
+
+Masked pixels (ivar = 0 or a bad and_mask bit) in the line window are interpolated over and
+flagged; too few good pixels makes a spectrum unmeasurable with its reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ingest.sdss_spectra import SdssSpectrum
+from sql.settings import Settings, get_settings
+
+SKY_MASK_BITS = (1 << 23) | (1 << 27)  # BRIGHTSKY, BADSKYCHI
+GAP_PIXELS = 3  # a run of this many bad pixels is a gap (chip gap, bad columns)
+
+
+@dataclass(frozen=True)
+class HalphaWindows:
+    """Rest-frame vacuum wavelengths (A) of the line and continuum windows, and pixel rules."""
+
+    rest: float = 6564.61
+    line: tuple[float, float] = (6557.61, 6571.61)
+    blue: tuple[float, float] = (6500.0, 6550.0)
+    red: tuple[float, float] = (6575.0, 6625.0)
+    min_line_coverage: float = 0.6
+    min_sideband_pixels: int = 8
+    bad_and_mask: int = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 18) | (1 << 24) | (1 << 25)
+    sky_ratio: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> HalphaWindows:
+        s = settings or get_settings()
+        return cls(
+            rest=s.halpha_rest_vacuum,
+            line=tuple(s.halpha_line_window),  # type: ignore[arg-type]
+            blue=tuple(s.halpha_blue_continuum),  # type: ignore[arg-type]
+            red=tuple(s.halpha_red_continuum),  # type: ignore[arg-type]
+            min_line_coverage=s.halpha_min_line_coverage,
+            min_sideband_pixels=s.halpha_min_sideband_pixels,
+            bad_and_mask=s.halpha_bad_and_mask,
+            sky_ratio=s.halpha_sky_ratio,
+        )
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """When a measurement is a positive or a negative label (defaults: West et al. 2011).
+
+    positive: a stellar CLASS and EW >= min_ew and EW > min_ew_sigma * error and a peak more
+    than min_peak_sigma above the continuum - measured either against the sideband continuum
+    or against the pipeline model (emission filling an absorption trough);
+    negative: a stellar CLASS, not an emitter, no masked line pixels, and a continuum S/N per
+    pixel >= min_negative_snr (a weak line cannot hide in the noise);
+    anything else (galaxies, QSOs, ZWARNING, a peak on a sky residual, low S/N) is no label.
+    """
+
+    min_ew: float = 0.75
+    min_ew_sigma: float = 3.0
+    min_peak_sigma: float = 3.0
+    min_negative_snr: float = 10.0
+    star_classes: tuple[str, ...] = ("STAR",)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> LabelRule:
+        s = settings or get_settings()
+        return cls(
+            min_ew=s.label_min_ew,
+            min_ew_sigma=s.label_min_ew_sigma,
+            min_peak_sigma=s.label_min_peak_sigma,
+            min_negative_snr=s.label_min_negative_snr,
+            star_classes=tuple(c.upper() for c in s.label_star_classes),
+        )
+
+    def describe(self) -> str:
+        return (
+            f"positive: class in {list(self.star_classes)} and EW>={self.min_ew}A and "
+            f"EW>{self.min_ew_sigma}sigma and peak>{self.min_peak_sigma}sigma (vs sideband "
+            f"continuum or vs model); negative: not emitter, continuum S/N>="
+            f"{self.min_negative_snr}, no masked line pixels"
+        )
+
+
+@dataclass
+class Measurements:
+    """Per-spectrum results of one batch; NaN where unmeasurable (``reason`` says why)."""
+
+    ew: np.ndarray
+    ew_err: np.ndarray
+    ew_model: np.ndarray
+    ew_model_err: np.ndarray
+    peak_sigma: np.ndarray
+    peak_model_sigma: np.ndarray
+    continuum: np.ndarray
+    continuum_snr: np.ndarray
+    line_flux: np.ndarray
+    n_line_pix: np.ndarray
+    n_bad_pix: np.ndarray
+    flags: list[list[str]] = field(default_factory=list)
+    reason: list[str | None] = field(default_factory=list)
+    # the cut-out windows, kept for review plots: rest wavelength, flux, continuum, model
+    wave: np.ndarray | None = None
+    flux: np.ndarray | None = None
+    cont: np.ndarray | None = None
+    model: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ew)
+
+
+@dataclass
+class Verdicts:
+    is_emitter: list[bool | None]
+    label: list[str | None]
+    label_reason: list[str]
+
+
+# --- cutting the windows out -------------------------------------------------------------------
+def _cutouts(spectra: Sequence[SdssSpectrum], win: HalphaWindows) -> dict[str, np.ndarray]:
+    """(N, K) arrays of the pixels around the windows; padding has ivar = 0 and covered = False."""
+    n = len(spectra)
+    z = np.array([s.z for s in spectra], dtype=np.float64)
+    dlog = np.array(
+        [(s.loglam[-1] - s.loglam[0]) / max(len(s.loglam) - 1, 1) if len(s.loglam) > 1 else 1e-4
+         for s in spectra]
+    )
+    dlog = np.where(np.isfinite(dlog) & (dlog > 0), dlog, 1e-4)
+    lo = np.log10(win.blue[0] * (1 + z))
+    hi = np.log10(win.red[1] * (1 + z))
+    k = int(np.ceil(np.max((hi - lo) / dlog))) + 4
+    out = {
+        "flux": np.zeros((n, k), np.float64),
+        "ivar": np.zeros((n, k), np.float64),
+        "mask": np.zeros((n, k), np.int64),
+        "model": np.zeros((n, k), np.float64),
+        "sky": np.zeros((n, k), np.float64),
+        "covered": np.zeros((n, k), bool),
+        "loglam": np.zeros((n, k), np.float64),
+    }
+    for row, s in enumerate(spectra):
+        ll = s.loglam
+        start = int(np.searchsorted(ll, lo[row])) - 2
+        first = max(start, 0)
+        last = min(start + k, len(ll))
+        # the pixel grid, extended beyond the data where the window runs off the spectrum
+        base = ll[0] + (start - 0) * dlog[row] if len(ll) else lo[row]
+        out["loglam"][row] = base + np.arange(k) * dlog[row]
+        if last <= first:
+            continue
+        dst = slice(first - start, last - start)
+        out["loglam"][row, dst] = ll[first:last]
+        out["flux"][row, dst] = s.flux[first:last]
+        out["ivar"][row, dst] = s.ivar[first:last]
+        out["mask"][row, dst] = s.and_mask[first:last]
+        out["model"][row, dst] = s.model[first:last]
+        out["sky"][row, dst] = s.sky[first:last]
+        out["covered"][row, dst] = True
+    out["z"] = z
+    out["dlog"] = dlog
+    return out
+
+
+def _overlap(lo: np.ndarray, hi: np.ndarray, band: tuple[float, float]) -> np.ndarray:
+    """Fraction of each pixel [lo, hi) inside the band."""
+    return np.clip(np.minimum(hi, band[1]) - np.maximum(lo, band[0]), 0, None) / (hi - lo)
+
+
+def _longest_run(bad: np.ndarray) -> np.ndarray:
+    """Length of the longest run of True in each row."""
+    run = np.zeros(bad.shape[0], np.int64)
+    best = np.zeros(bad.shape[0], np.int64)
+    for j in range(bad.shape[1]):
+        run = np.where(bad[:, j], run + 1, 0)
+        best = np.maximum(best, run)
+    return best
+
+
+# --- measuring ----------------------------------------------------------------------------------
+def measure(spectra: Sequence[SdssSpectrum], win: HalphaWindows | None = None) -> Measurements:
+    """Measure H-alpha in every spectrum of the batch (vectorised); never raises on bad data."""
+    win = win or HalphaWindows()
+    n = len(spectra)
+    if n == 0:
+        empty = np.zeros(0)
+        return Measurements(*(empty,) * 9, np.zeros(0, int), np.zeros(0, int), [], [])
+    c = _cutouts(spectra, win)
+    z = c["z"][:, None]
+    half = c["dlog"][:, None] / 2
+    lo = 10 ** (c["loglam"] - half) / (1 + z)
+    hi = 10 ** (c["loglam"] + half) / (1 + z)
+    wave = 10 ** c["loglam"] / (1 + z)
+    width = hi - lo
+    flux, ivar, model, sky = c["flux"], c["ivar"], c["model"], c["sky"]
+
+    finite = np.isfinite(flux) & np.isfinite(ivar)
+    good = c["covered"] & finite & (ivar > 0) & ((c["mask"] & win.bad_and_mask) == 0)
+    flux = np.where(finite, flux, 0.0)
+    sigma2 = np.where(good, 1.0 / np.where(good, ivar, 1.0), np.inf)
+
+    w_line = _overlap(lo, hi, win.line)
+    w_side = np.maximum(_overlap(lo, hi, win.blue), _overlap(lo, hi, win.red))
+    in_blue = _overlap(lo, hi, win.blue) > 0.5
+    in_red = _overlap(lo, hi, win.red) > 0.5
+    in_line = w_line > 0
+    any_window = in_line | in_blue | in_red
+
+    # straight-line continuum through both sidebands, two 3-sigma clips
+    x = wave - win.rest
+    use = good & (w_side > 0.5)
+    for _ in range(3):
+        wgt = use.astype(np.float64)
+        s0, s1, s2 = wgt.sum(1), (wgt * x).sum(1), (wgt * x * x).sum(1)
+        sy, sxy = (wgt * flux).sum(1), (wgt * x * flux).sum(1)
+        det = s0 * s2 - s1 * s1
+        ok = det > 0
+        det_safe = np.where(ok, det, 1.0)
+        slope = np.where(ok, (s0 * sxy - s1 * sy) / det_safe, 0.0)
+        icept = np.where(ok, (s2 * sy - s1 * sxy) / det_safe, sy / np.maximum(s0, 1))
+        cont = icept[:, None] + slope[:, None] * x
+        resid = flux - cont
+        mad = np.median(np.abs(np.where(use, resid, np.nan)), axis=1, keepdims=True) \
+            if use.any() else np.zeros((n, 1))
+        scale = np.maximum(1.4826 * np.nan_to_num(mad), np.sqrt(np.where(good, sigma2, 0.0)))
+        use = good & (w_side > 0.5) & (np.abs(resid) <= 3 * scale)
+    # variance of the continuum at the line centre (x = 0), from the sideband pixel variances
+    a0 = wgt * (s2[:, None] - s1[:, None] * x) / det_safe[:, None]
+    var_c0 = (a0 * a0 * np.where(use, sigma2, 0.0)).sum(1)
+    c0 = icept
+
+    n_blue = (good & in_blue).sum(1)
+    n_red = (good & in_red).sum(1)
+    line_total = (w_line * width).sum(1)
+    line_good = (w_line * width * good).sum(1)
+    coverage = np.where(line_total > 0, line_good / np.maximum(line_total, 1e-12), 0.0)
+    expected_line = win.line[1] - win.line[0]
+    span_ok = line_total >= 0.99 * expected_line
+
+    # interpolate over masked line pixels (rows that have them only)
+    bad_line = in_line & ~good
+    rows_to_fix = np.flatnonzero(bad_line.any(1) & (coverage > 0))
+    flux_fixed = flux.copy()
+    model_fixed = model.copy()
+    for r in rows_to_fix:
+        g = good[r]
+        if g.sum() >= 2:
+            flux_fixed[r, bad_line[r]] = np.interp(wave[r, bad_line[r]], wave[r, g], flux[r, g])
+            model_fixed[r, bad_line[r]] = np.interp(wave[r, bad_line[r]], wave[r, g], model[r, g])
+
+    cont_safe = np.where(cont > 0, cont, np.nan)
+    dl = w_line * width
+    ew = np.nansum(dl * (flux_fixed / cont_safe - 1.0), axis=1)
+    term = np.where(good, dl / cont_safe, 0.0)
+    var_pix = np.nansum(term * term * np.where(good, sigma2, 0.0), axis=1)
+    dew_dc = -np.nansum(dl * flux_fixed / (cont_safe * cont_safe), axis=1)
+    ew_err = np.sqrt(var_pix + dew_dc * dew_dc * var_c0)
+
+    has_model = (np.abs(np.where(in_line, model, 0.0)).sum(1) > 0) & np.isfinite(model).all(1)
+    ew_model = np.nansum(dl * (flux_fixed - model_fixed) / cont_safe, axis=1)
+    ew_model_err = np.sqrt(var_pix)
+
+    sig_pix = np.sqrt(np.where(good, sigma2, np.inf) + var_c0[:, None])
+    core = in_line & good & (w_line > 0.5)
+    peak_stat = np.where(core, (flux - cont) / sig_pix, -np.inf)
+    peak_idx = np.argmax(peak_stat, axis=1)
+    peak_sigma = peak_stat[np.arange(n), peak_idx]
+    peak_model = np.where(core, (flux - model) * np.sqrt(np.where(good, ivar, 0.0)), -np.inf)
+    peak_model_sigma = peak_model.max(1)
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        noise = np.sqrt(np.nanmean(np.where(use, sigma2, np.nan), axis=1))
+        continuum_snr = c0 / noise
+
+    bad_in_windows = any_window & ~good
+    longest_gap = _longest_run(bad_in_windows & c["covered"])
+    sky_at_peak = sky[np.arange(n), peak_idx]
+    sky_bits = ((c["mask"] & SKY_MASK_BITS) != 0) & in_line
+
+    flags: list[list[str]] = []
+    reasons: list[str | None] = []
+    for r, s in enumerate(spectra):
+        f: list[str] = []
+        reason: str | None = None
+        if not span_ok[r] or not (c["covered"][r] & in_blue[r]).any() or not (
+            c["covered"][r] & in_red[r]
+        ).any():
+            reason = (
+                f"spectrum does not cover rest {win.blue[0]:.0f}-{win.red[1]:.0f} A at z={s.z:.4f}"
+            )
+        elif coverage[r] < win.min_line_coverage:
+            reason = (
+                f"only {coverage[r]:.0%} of the line window has good pixels "
+                f"(need {win.min_line_coverage:.0%})"
+            )
+        elif n_blue[r] < win.min_sideband_pixels or n_red[r] < win.min_sideband_pixels:
+            reason = (
+                f"too few good continuum pixels (blue {n_blue[r]}, red {n_red[r]}, "
+                f"need {win.min_sideband_pixels} each)"
+            )
+        elif not np.isfinite(c0[r]) or c0[r] <= 0 or not np.all(cont[r, in_line[r]] > 0):
+            reason = f"non-positive continuum ({c0[r]:.3g}) under the line"
+        elif not np.isfinite(ew[r]) or not np.isfinite(ew_err[r]):
+            reason = "EW is not finite (corrupted flux or ivar values)"
+        if reason is None:
+            if bad_line[r].any():
+                f.append("masked_pixels")
+            if (bad_in_windows[r] & ~in_line[r]).any():
+                f.append("sideband_masked")
+            if longest_gap[r] >= GAP_PIXELS:
+                f.append("gap")
+            if (c["covered"][r] & any_window[r]).sum() < any_window[r].sum():
+                f.append("window_truncated")
+            if sky_bits[r].any() or sky_at_peak[r] > win.sky_ratio * c0[r]:
+                f.append("sky_residual")
+            if not has_model[r]:
+                f.append("no_model")
+            if s.z_warning:
+                f.append("zwarning")
+        flags.append(f)
+        reasons.append(reason)
+
+    bad_row = np.array([r is not None for r in reasons])
+    no_model = ~has_model
+
+    def blank(a: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+        a = np.asarray(a, dtype=np.float64).copy()
+        a[bad_row] = np.nan
+        if extra is not None:
+            a[extra] = np.nan
+        return a
+
+    return Measurements(
+        ew=blank(ew),
+        ew_err=blank(ew_err),
+        ew_model=blank(ew_model, no_model),
+        ew_model_err=blank(ew_model_err, no_model),
+        peak_sigma=blank(peak_sigma),
+        peak_model_sigma=blank(peak_model_sigma, no_model),
+        continuum=blank(c0),
+        continuum_snr=blank(continuum_snr),
+        line_flux=blank(ew * c0 * (1 + c["z"])),
+        n_line_pix=(in_line & good).sum(1),
+        n_bad_pix=bad_in_windows.sum(1),
+        flags=flags,
+        reason=reasons,
+        wave=wave,
+        flux=flux,
+        cont=cont,
+        model=model,
+    )
+
+
+# --- the label rule -----------------------------------------------------------------------------
+def _passes(ew: float, err: float, peak: float, rule: LabelRule) -> bool:
+    return bool(
+        np.isfinite(ew) and ew >= rule.min_ew and err > 0 and ew / err > rule.min_ew_sigma
+        and peak > rule.min_peak_sigma
+    )
+
+
+def apply_rule(
+    m: Measurements, classes: Sequence[str | None], rule: LabelRule | None = None
+) -> Verdicts:
+    """The label of each measurement and the reason for it (see :class:`LabelRule`)."""
+    rule = rule or LabelRule()
+    out = Verdicts([], [], [])
+    for r, object_class in enumerate(classes):
+        if m.reason[r] is not None:
+            out.is_emitter.append(None)
+            out.label.append(None)
+            out.label_reason.append(f"unmeasurable: {m.reason[r]}")
+            continue
+        line = _passes(m.ew[r], m.ew_err[r], m.peak_sigma[r], rule)
+        filled = _passes(m.ew_model[r], m.ew_model_err[r], m.peak_model_sigma[r], rule)
+        emitter = line or filled
+        out.is_emitter.append(emitter)
+        significance = m.ew[r] / m.ew_err[r] if m.ew_err[r] > 0 else float("nan")
+        facts = f"EW={m.ew[r]:.2f}+-{m.ew_err[r]:.2f}A ({significance:.1f} sigma)"
+        cls = (object_class or "").upper()
+        if cls not in rule.star_classes:
+            label, why = None, f"class {object_class or 'unknown'} is not a stellar label"
+        elif "zwarning" in m.flags[r]:
+            label, why = None, "ZWARNING set: redshift (rest frame) unreliable"
+        elif emitter and "sky_residual" in m.flags[r]:
+            label, why = None, f"emission peak on a sky residual; {facts}"
+        elif line:
+            label, why = "positive", f"{facts}, peak {m.peak_sigma[r]:.1f} sigma"
+        elif filled:
+            label = "positive"
+            why = (
+                f"emission over the model: EW_model={m.ew_model[r]:.2f}+-"
+                f"{m.ew_model_err[r]:.2f}A, peak {m.peak_model_sigma[r]:.1f} sigma; {facts}"
+            )
+        elif "masked_pixels" in m.flags[r]:
+            label, why = None, f"no emission but masked line pixels; {facts}"
+        elif m.continuum_snr[r] >= rule.min_negative_snr:
+            label, why = "negative", f"no emission at continuum S/N {m.continuum_snr[r]:.0f}; {facts}"
+        else:
+            label = None
+            why = (
+                f"no emission but continuum S/N {m.continuum_snr[r]:.1f} < "
+                f"{rule.min_negative_snr:g}; {facts}"
+            )
+        out.label.append(label)
+        out.label_reason.append(why)
+    return out
