@@ -1,0 +1,226 @@
+"""The synthetic sky, chunk by chunk: deterministic in the seed, flat in memory.
+
+Each chunk has its own random stream spawned from the run's SeedSequence, so the output depends
+only on (seed, parameters, chunk size), never on timing or on how far a previous run got.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ingest.simulator.continua import (
+    ParentLibrary,
+    error_scale,
+    g_flux_from_bp_rp,
+    load_parents,
+    magnitude,
+)
+from ingest.simulator.lsf import LineInjector, band_model
+from ingest.simulator.population import DEFAULT_MIXTURE, EmitterClass, draw_lines
+from ingest.simulator.sky import galactic_to_equatorial, sample_galactic, source_ids
+
+G_LIMIT_XP = 17.65  # DR3 published XP continuous spectra down to G = 17.65
+TRANSIT_EXPOSURE_S = 4.4  # one BP/RP CCD integration per field-of-view transit
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Everything that determines a simulated sky (recorded in the manifest)."""
+
+    n_sources: int
+    seed: int = 0
+    chunk_rows: int = 50_000
+    density: str = "disc"
+    disc_scale: float = 0.12
+    g_min: float = 10.0
+    g_max: float = G_LIMIT_XP
+    g_slope: float = 0.35  # dN/dG ∝ 10^(slope G)
+    mixture: tuple[EmitterClass, ...] = DEFAULT_MIXTURE
+    sdss_fraction: float = 0.0
+    lamost_fraction: float = 0.0
+    u_shift: float = 0.0  # LSF pseudo-wavelength shift (docs: +0.2 centres the RP image)
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["mixture"] = [asdict(c) for c in self.mixture]
+        return data
+
+
+@dataclass
+class Chunk:
+    """n simulated sources: the gaia_source facts, the XP record and the truth."""
+
+    index: int
+    running: np.ndarray  # global running number
+    source_id: np.ndarray
+    parent: np.ndarray  # parent library row
+    ra: np.ndarray
+    dec: np.ndarray
+    l: np.ndarray  # noqa: E741
+    b: np.ndarray
+    parallax: np.ndarray
+    pmra: np.ndarray
+    pmdec: np.ndarray
+    g_mag: np.ndarray
+    g_flux: np.ndarray
+    bp_flux: np.ndarray
+    rp_flux: np.ndarray
+    bp_rp: np.ndarray
+    scale: np.ndarray  # flux ratio to the parent
+    n_transits: np.ndarray
+    bp: np.ndarray  # (n, 55), NaN rows where BP is missing
+    rp: np.ndarray
+    bp_err: np.ndarray
+    rp_err: np.ndarray
+    continuum_bp: np.ndarray  # the star before its line was added (SDSS continua, plots)
+    continuum_rp: np.ndarray
+    continuum_halpha: np.ndarray  # W m^-2 nm^-1
+    class_index: np.ndarray
+    ew: np.ndarray
+    sigma_nm: np.ndarray
+    ew_other_epoch: np.ndarray
+    in_sdss: np.ndarray
+    in_lamost: np.ndarray
+    rng_state: dict  # for the per-chunk writers that need more random numbers
+
+    def __len__(self) -> int:
+        return len(self.source_id)
+
+    def rng(self) -> np.random.Generator:
+        generator = np.random.Generator(np.random.PCG64())
+        generator.bit_generator.state = self.rng_state
+        return generator
+
+
+def target_g(rng: np.random.Generator, n: int, config: SimulationConfig) -> np.ndarray:
+    """G magnitudes with dN/dG ∝ 10^(slope G) between g_min and g_max (inverse CDF)."""
+    k = config.g_slope * np.log(10.0)
+    lo, hi = np.exp(k * config.g_min), np.exp(k * config.g_max)
+    return np.log(lo + (hi - lo) * rng.random(n)) / k
+
+
+def _noise(
+    rng: np.random.Generator, library: ParentLibrary, band: str, parent: np.ndarray, sigma
+) -> np.ndarray:
+    """Gaussian noise with per-coefficient σ and the parent's correlations where it has them."""
+    z = rng.standard_normal(sigma.shape)
+    table = library.bp_correlations if band == "bp" else library.rp_correlations
+    for row in table:
+        rows = np.flatnonzero(parent == row)
+        if rows.size:
+            z[rows] = z[rows] @ library.correlation_factor(band, row).T
+    return z * sigma
+
+
+def make_chunk(
+    config: SimulationConfig,
+    index: int,
+    start: int,
+    n: int,
+    library: ParentLibrary | None = None,
+    injector: LineInjector | None = None,
+) -> Chunk:
+    """Simulate sources start .. start + n - 1 (chunk `index`)."""
+    from training.xp_halpha import continuum_at_halpha
+
+    library = library or load_parents()
+    injector = injector or LineInjector(u_shift=config.u_shift)
+    seed = np.random.SeedSequence(config.seed).spawn(index + 1)[index]
+    rng = np.random.default_rng(seed)
+    running = np.arange(start, start + n, dtype=np.int64)
+
+    # Sky and kinematics.
+    gal_l, gal_b = sample_galactic(rng, n, config.density, config.disc_scale)
+    ra, dec = galactic_to_equatorial(gal_l, gal_b)
+    parallax = rng.lognormal(np.log(0.8), 0.8, n)  # mas: a few kpc for the disc population
+    pmra = rng.normal(0.0, 1.0, n) * (2.0 + 4.0 * parallax)
+    pmdec = rng.normal(0.0, 1.0, n) * (2.0 + 4.0 * parallax)
+
+    # Continuum: a real parent, scaled in flux, errors grown as photon + background noise.
+    parent = rng.integers(0, len(library), n)
+    g_new = target_g(rng, n, config)
+    scale = 10 ** (-0.4 * (g_new - library.g_mag[parent]))
+    grow = error_scale(scale, library.g_flux[parent])[:, None]
+    n_transits = rng.poisson(30, n) + 10
+    coefficients, errors = {}, {}
+    for band in ("bp", "rp"):
+        values = getattr(library, band)[parent]
+        parent_err = getattr(library, f"{band}_err")[parent]
+        sigma = parent_err * grow
+        # Add the noise a fainter copy would have; at least half its own errors, so that
+        # copies of one parent are distinct draws.
+        extra = np.sqrt(np.maximum(sigma**2 - (scale[:, None] * parent_err) ** 2, 0.25 * sigma**2))
+        coefficients[band] = scale[:, None] * values + _noise(rng, library, band, parent, extra)
+        errors[band] = sigma
+    continuum_halpha = continuum_at_halpha(coefficients["bp"], coefficients["rp"])
+
+    # The line: flux = EW × continuum at H-alpha, through the LSF into both bands.
+    lines = draw_lines(rng, n, config.mixture)
+    line_flux = lines.ew / 10.0 * np.nan_to_num(continuum_halpha)  # EW Å -> nm; W m^-2
+    increments = injector.increments(line_flux, lines.sigma_nm)
+    observed = {}
+    for band in ("bp", "rp"):
+        template_sq = increments[band] ** 2 / np.maximum(np.abs(line_flux), 1e-300)[:, None]
+        rate = band_model(band).photon_rate(1.0, injector.center_nm)
+        # Line photon noise: Var(Δc_k) = |E| t_k² / τ, with Δc = E t and τ the exposure time.
+        line_var = template_sq / rate / (n_transits * TRANSIT_EXPOSURE_S)[:, None]
+        observed[band] = coefficients[band] + increments[band]
+        observed[band] += rng.standard_normal((n, 55)) * np.sqrt(line_var)
+        errors[band] = np.sqrt(errors[band] ** 2 + line_var)
+
+    bp_flux = band_model("bp").integrated_rate(coefficients["bp"])
+    rp_flux = band_model("rp").integrated_rate(coefficients["rp"])
+    g_flux = g_flux_from_bp_rp(np.where(np.isfinite(bp_flux), bp_flux, rp_flux * 0.3), rp_flux)
+    survey = rng.random(n)
+    in_sdss = survey < config.sdss_fraction
+    in_lamost = (survey >= config.sdss_fraction) & (
+        survey < config.sdss_fraction + config.lamost_fraction
+    )
+    state = np.random.default_rng(seed.spawn(1)[0]).bit_generator.state
+    return Chunk(
+        index=index,
+        running=running,
+        source_id=source_ids(ra, dec, running),
+        parent=parent,
+        ra=ra,
+        dec=dec,
+        l=gal_l,
+        b=gal_b,
+        parallax=parallax,
+        pmra=pmra,
+        pmdec=pmdec,
+        g_mag=magnitude(g_flux, "g"),
+        g_flux=g_flux,
+        bp_flux=bp_flux,
+        rp_flux=rp_flux,
+        bp_rp=magnitude(bp_flux, "bp") - magnitude(rp_flux, "rp"),
+        scale=scale,
+        n_transits=n_transits,
+        bp=observed["bp"],
+        rp=observed["rp"],
+        bp_err=errors["bp"],
+        rp_err=errors["rp"],
+        continuum_bp=coefficients["bp"],
+        continuum_rp=coefficients["rp"],
+        continuum_halpha=continuum_halpha,
+        class_index=lines.class_index,
+        ew=lines.ew,
+        sigma_nm=lines.sigma_nm,
+        ew_other_epoch=lines.ew_other_epoch,
+        in_sdss=in_sdss,
+        in_lamost=in_lamost,
+        rng_state=state,
+    )
+
+
+def chunks(config: SimulationConfig) -> Iterator[Chunk]:
+    """All chunks of a run, in order."""
+    library = load_parents()
+    injector = LineInjector(u_shift=config.u_shift)
+    for index, start in enumerate(range(0, config.n_sources, config.chunk_rows)):
+        n = min(config.chunk_rows, config.n_sources - start)
+        yield make_chunk(config, index, start, n, library, injector)
