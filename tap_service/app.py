@@ -1,0 +1,106 @@
+"""The web application: TAP 1.1 under ``/tap``, cone search at ``/scs``, a landing page at ``/``.
+
+Every failure a client can see is a VOTable: DALI faults with their status (400 usage, 503
+transient, 500 fatal), unknown paths and bad methods as UsageFaults, and anything unexpected
+as a FatalFault without a traceback (the traceback goes to the log).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.exceptions import HTTPException
+
+from sql.settings import Settings, get_settings
+from tap_service.errors import VOTABLE_CONTENT_TYPE, DaliFault, error_votable
+from tap_service.handlers import landing, scs, sync, vosi
+from tap_service.query import TapEngine, set_default_engine
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The TAP + SCS application over the database the settings name."""
+    settings = settings or get_settings()
+    uws = _uws()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = TapEngine(settings)
+        await run_in_threadpool(engine.open)
+        app.state.engine = engine
+        set_default_engine(engine)  # async jobs run through tap_service.query too
+        async with AsyncExitStack() as stack:
+            if uws is not None:
+                await stack.enter_async_context(uws.job_service_lifespan(app))
+            try:
+                yield
+            finally:
+                set_default_engine(None)
+                await run_in_threadpool(engine.close)
+
+    app = FastAPI(
+        title="xpha TAP service",
+        description="IVOA TAP 1.1 and Simple Cone Search over H-alpha emitter candidates.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST",
+                       "DELETE"], allow_headers=["*"], expose_headers=["Location"])
+    app.include_router(sync.router, prefix="/tap")
+    app.include_router(vosi.router, prefix="/tap")
+    if uws is not None:
+        app.include_router(uws.async_router, prefix="/tap")
+    app.include_router(scs.router)
+    app.include_router(landing.router)
+    _install_error_handlers(app)
+    return app
+
+
+def _uws():  # -> module | None
+    """The async (UWS) package, when it provides its router and lifespan hook."""
+    try:
+        import tap_service.uws as uws
+    except ImportError:
+        return None
+    if hasattr(uws, "async_router") and hasattr(uws, "job_service_lifespan"):
+        return uws
+    return None
+
+
+def _votable(message: str, fault_name: str, status: int, query: str | None = None) -> Response:
+    return Response(error_votable(message, fault_name, query), status_code=status,
+                    media_type=VOTABLE_CONTENT_TYPE)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DaliFault)
+    async def dali_fault(request: Request, exc: DaliFault) -> Response:
+        query = getattr(request.state, "query", None)
+        return _votable(str(exc), exc.fault_name, exc.http_status, query)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        message = f"{request.method} {request.url.path}: {exc.detail}"
+        return _votable(message, "UsageFault", exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return _votable(f"bad request parameters: {exc.errors()}", "UsageFault", 400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected failure serving %s", request.url.path)
+        return _votable(
+            f"the service failed unexpectedly ({type(exc).__name__}); this is a bug", "FatalFault",
+            500,
+        )

@@ -1,0 +1,1 @@
+"""HTTP handlers: thin layers over the service modules (query, vosi, scs)."""

@@ -1,0 +1,22 @@
+"""``/tap/sync``: run a query now and stream its result."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from tap_service.handlers.params import request_params
+from tap_service.query import parse_tap_request, run_query
+
+router = APIRouter()
+
+
+@router.api_route("/sync", methods=["GET", "POST"])
+async def sync_query(request: Request) -> StreamingResponse:
+    """TAP 1.1 sync: GET or POST, urlencoded or multipart; faults become DALI VOTables."""
+    params, files = await request_params(request)
+    request.state.query = params.get("query")
+    tap_request = parse_tap_request(params, files)
+    result = await run_in_threadpool(run_query, tap_request, request.app.state.engine, sync=True)
+    return StreamingResponse(result.body, media_type=result.content_type)

@@ -1,0 +1,84 @@
+"""``/tap/capabilities``, ``/availability``, ``/tables[/{name}]`` and ``/examples``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from tap_service import vosi
+from tap_service.errors import DaliFault, UsageFault
+
+router = APIRouter()
+
+
+class TableNotFound(DaliFault):
+    """``/tables/{name}`` for a table TAP_SCHEMA does not describe."""
+
+    fault_name = "UsageFault"
+    http_status = 404
+
+
+def tap_base(request: Request) -> str:
+    """The public TAP base URL: configured, or derived from the request."""
+    configured = request.app.state.settings.tap_base_url
+    base = configured or str(request.base_url)
+    return base.rstrip("/") + ("" if configured else "/tap")
+
+
+def _xml(body: bytes) -> Response:
+    return Response(body, media_type=vosi.XML_CONTENT_TYPE)
+
+
+@router.get("/capabilities")
+async def capabilities(request: Request) -> Response:
+    return _xml(vosi.capabilities_document(tap_base(request), request.app.state.settings))
+
+
+@router.get("/availability")
+async def availability(request: Request) -> Response:
+    engine = request.app.state.engine
+
+    def check() -> tuple[bool, str]:
+        try:
+            conn = engine.getconn()
+        except DaliFault as fault:
+            return False, str(fault)
+        try:
+            return vosi.database_available(conn)
+        finally:
+            engine.putconn(conn)
+
+    available, note = await run_in_threadpool(check)
+    return _xml(vosi.availability_document(available, note))
+
+
+def _read_tableset(request: Request, only: str | None = None) -> list[vosi.SchemaRow]:
+    engine = request.app.state.engine
+    conn = engine.getconn()
+    try:
+        return vosi.read_tableset(conn, only)
+    finally:
+        engine.putconn(conn)
+
+
+@router.get("/tables")
+async def tables(request: Request) -> Response:
+    detail = {k.lower(): v for k, v in request.query_params.items()}.get("detail", "max")
+    if detail.lower() not in ("min", "max"):
+        raise UsageFault(f"detail={detail!r} must be min or max")
+    schemas = await run_in_threadpool(_read_tableset, request)
+    return _xml(vosi.tableset_document(schemas, detail.lower()))
+
+
+@router.get("/tables/{name}")
+async def table(request: Request, name: str) -> Response:
+    schemas = await run_in_threadpool(_read_tableset, request, name)
+    found = [t for s in schemas for t in s.tables]
+    if not found:
+        raise TableNotFound(f"no table {name!r}; /tap/tables lists the published tables")
+    return _xml(vosi.table_document(found[0]))
+
+
+@router.get("/examples")
+async def examples() -> Response:
+    return Response(vosi.examples_document(), media_type=vosi.XHTML_CONTENT_TYPE)

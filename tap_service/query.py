@@ -1,0 +1,344 @@
+"""Run one TAP request: parameters in, a streamed result document out.
+
+Both ``/sync`` and async jobs come through here. The order matters for clients: everything
+that can fail for a reason the client can fix (parameters, uploads, ADQL, the first rows from
+the database) happens *before* the first byte is sent, so it becomes a proper DALI error with
+HTTP 400; a failure later in the stream is closed into the same document as a trailing
+``QUERY_STATUS=ERROR`` (never a second document).
+
+Queries run on connections opened *as* the read-only TAP role (never ``SET ROLE``, which a
+query could undo), in a read-only transaction with a statement timeout, through a server-side
+cursor fetched in batches, with ``LIMIT limit+1`` so OVERFLOW is reported only when a row was
+really cut.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from sql.database import database_url
+from sql.settings import Settings, get_settings
+from tap_service.adql import AdqlError, translate
+from tap_service.catalog import Catalog, load_catalog
+from tap_service.errors import DaliFault, FatalFault, TransientFault, UsageFault
+from tap_service.uploads import UploadedTable, load_uploads, parse_upload_param
+from tap_service.writers import ResultStatus, field_specs, get_writer
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("ADQL", "ADQL-2.0", "ADQL-2.1")
+DEFAULT_FORMAT = "votable"
+_CURSOR_NAME = "tap_result"
+
+
+# --- the request ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TapRequest:
+    """A validated TAP query request (TAP 1.1 parameters, names already case-folded)."""
+
+    query: str
+    lang: str = "ADQL"
+    maxrec: int | None = None
+    responseformat: str = DEFAULT_FORMAT
+    uploads: Mapping[str, bytes] = field(default_factory=dict)  # table name -> VOTable bytes
+    runid: str | None = None
+
+
+def parse_tap_request(params: Mapping[str, str], files: Mapping[str, bytes]) -> TapRequest:
+    """Validate TAP parameters (names case-insensitive, values not); UsageFault on a bad one."""
+    p = {k.lower(): v for k, v in params.items()}
+    request = p.get("request")
+    if request is not None and request.lower() != "doquery":
+        raise UsageFault(f"REQUEST={request!r} is not supported; use REQUEST=doQuery or omit it")
+    lang = p.get("lang", "ADQL").strip() or "ADQL"
+    if lang.upper() not in LANGUAGES:
+        raise UsageFault(f"LANG={lang!r} is not supported; use one of {', '.join(LANGUAGES)}")
+    query = p.get("query")
+    if query is None or not query.strip():
+        raise UsageFault("the QUERY parameter is missing or empty")
+    maxrec = _maxrec(p.get("maxrec"))
+    responseformat = (p.get("responseformat") or p.get("format") or DEFAULT_FORMAT).strip()
+    if get_writer(responseformat) is None:
+        raise UsageFault(
+            f"RESPONSEFORMAT={responseformat!r} is not supported; see /tap/capabilities "
+            "for the output formats"
+        )
+    uploads = parse_upload_param(p.get("upload"), files)
+    return TapRequest(query, lang.upper(), maxrec, responseformat, uploads, p.get("runid"))
+
+
+def _maxrec(value: str | None) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        maxrec = int(value)
+    except ValueError:
+        raise UsageFault(f"MAXREC={value!r} is not a non-negative integer") from None
+    if maxrec < 0:
+        raise UsageFault(f"MAXREC={value!r} is not a non-negative integer")
+    return maxrec
+
+
+# --- the engine: pool + catalogue ------------------------------------------------------------
+def tap_conninfo(settings: Settings, url: str | None = None) -> str:
+    """The database URL with the TAP role as user (its password when the operator set one)."""
+    url = url or database_url(settings)
+    params = conninfo_to_dict(url)
+    params["user"] = settings.tap_role
+    if settings.tap_role_password is not None:
+        params["password"] = settings.tap_role_password.get_secret_value()
+    else:
+        params.pop("password", None)
+    params.setdefault("application_name", "xpha-tap")
+    return make_conninfo(**params)
+
+
+def _reset(conn: psycopg.Connection) -> None:
+    """Return a connection to the pool clean: no temp tables, no session state."""
+    conn.execute("DISCARD ALL")
+
+
+class TapEngine:
+    """What running queries needs: a pool of TAP-role connections and the catalogue."""
+
+    def __init__(self, settings: Settings, url: str | None = None) -> None:
+        self.settings = settings
+        self.pool = ConnectionPool(
+            tap_conninfo(settings, url),
+            min_size=1,
+            max_size=settings.tap_pool_size,
+            timeout=settings.tap_pool_wait_s,
+            kwargs={"autocommit": True, "prepare_threshold": None},
+            reset=_reset,
+            open=False,
+            name="xpha-tap",
+        )
+        self._catalog: Catalog | None = None
+        self._catalog_at = 0.0
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        self.pool.open(wait=False)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def getconn(self) -> psycopg.Connection:
+        """A pooled connection as the TAP role; a 503 TransientFault when none frees up."""
+        try:
+            return self.pool.getconn()
+        except PoolTimeout as exc:
+            raise TransientFault("the service is busy (no free database connection)") from exc
+
+    def putconn(self, conn: psycopg.Connection) -> None:
+        """Give a connection back, its transaction ended (a broken one is dropped)."""
+        _rollback(conn)
+        self.pool.putconn(conn)
+
+    def catalog(self) -> Catalog:
+        """TAP_SCHEMA as ADQL sees it, re-read after ``tap_catalog_ttl_s``."""
+        with self._lock:
+            stale = time.monotonic() - self._catalog_at > self.settings.tap_catalog_ttl_s
+            if self._catalog is None or stale:
+                conn = self.getconn()
+                try:
+                    self._catalog = load_catalog(conn)
+                finally:
+                    self.putconn(conn)
+                self._catalog_at = time.monotonic()
+            return self._catalog
+
+
+_default_engine: TapEngine | None = None
+_default_lock = threading.Lock()
+
+
+def set_default_engine(engine: TapEngine | None) -> None:
+    """Install the engine ``run_query`` uses when none is passed (the app does this)."""
+    global _default_engine
+    with _default_lock:
+        _default_engine = engine
+
+
+def default_engine() -> TapEngine:
+    """The process-wide engine, opened from the settings on first use."""
+    global _default_engine
+    with _default_lock:
+        if _default_engine is None:
+            _default_engine = TapEngine(get_settings())
+            _default_engine.open()
+        return _default_engine
+
+
+# --- running ----------------------------------------------------------------------------------
+@dataclass
+class QueryResult:
+    """A result document ready to stream."""
+
+    content_type: str
+    body: Iterator[bytes]
+
+
+def run_query(
+    request: TapRequest,
+    engine: TapEngine | None = None,
+    *,
+    sync: bool = False,
+    timeout_s: float | None = None,
+    application_name: str | None = None,
+) -> QueryResult:
+    """Execute ``request`` and return its streamed document; DaliFault before the first byte.
+
+    ``sync`` selects the /sync statement timeout (and an error that points to async);
+    ``application_name`` tags the backend so an async job's query can be cancelled.
+    """
+    engine = engine or default_engine()
+    settings = engine.settings
+    writer = get_writer(request.responseformat)
+    if writer is None:  # parse_tap_request checks too; a hand-built request may not have
+        raise UsageFault(f"RESPONSEFORMAT={request.responseformat!r} is not supported")
+    limit = min(
+        settings.tap_maxrec_default if request.maxrec is None else request.maxrec,
+        settings.tap_hard_limit,
+    )
+    timeout = timeout_s or (settings.tap_sync_timeout_s if sync else settings.tap_async_timeout_s)
+    conn = engine.getconn()
+    try:
+        catalog = engine.catalog()
+        uploaded = load_uploads(conn, request.uploads, settings) if request.uploads else []
+        catalog = _with_uploads(catalog, uploaded)
+        try:
+            translation = translate(
+                request.query,
+                catalog,
+                row_limit=limit + 1 if limit > 0 else 0,
+                uploads={t.name: t.relation for t in uploaded},
+            )
+        except AdqlError as exc:
+            raise UsageFault(str(exc)) from exc
+        cursor = _execute(conn, translation.sql, timeout, application_name)
+        fields = field_specs(cursor.description, translation.columns)
+        first = cursor.fetchmany(settings.tap_fetch_rows) if limit > 0 else []
+    except BaseException as exc:
+        engine.putconn(conn)
+        if isinstance(exc, DaliFault | KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
+        if isinstance(exc, psycopg.Error):
+            raise database_fault(exc, timeout, sync) from exc
+        log.exception("TAP query failed before streaming")
+        raise FatalFault(f"the service failed to run the query ({type(exc).__name__})") from exc
+
+    status = ResultStatus()
+    infos = {
+        "QUERY": request.query,
+        "REQUEST_DATE": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "SERVICE_PROTOCOL": "ivo://ivoa.net/std/TAP",
+    }
+    batches = _batches(cursor, first, limit, settings.tap_fetch_rows, status, timeout, sync)
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield from writer.write(fields, batches, status, infos)
+        finally:
+            engine.putconn(conn)
+
+    return QueryResult(writer.content_type, body())
+
+
+def _execute(
+    conn: psycopg.Connection, sql: str, timeout: float, app_name: str | None
+) -> psycopg.Cursor:
+    """Open a read-only transaction with the timeout and DECLARE the result cursor."""
+    conn.autocommit = False
+    conn.execute("SET TRANSACTION READ ONLY")
+    conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{int(timeout * 1000)}",))
+    if app_name:
+        conn.execute("SELECT set_config('application_name', %s, true)", (app_name,))
+    cursor = conn.cursor(_CURSOR_NAME, binary=True)
+    cursor.execute(sql)  # type: ignore[arg-type]  # translator output, no placeholders
+    return cursor
+
+
+def _batches(
+    cursor: psycopg.Cursor,
+    first: list[tuple],
+    limit: int,
+    size: int,
+    status: ResultStatus,
+    timeout: float,
+    sync: bool,
+) -> Iterator[Sequence[tuple]]:
+    """Row batches up to ``limit`` rows; OVERFLOW only when the limit+1st row exists."""
+    sent = 0
+    batch = first
+    try:
+        while batch:
+            if sent + len(batch) > limit:
+                status.overflow = True
+                batch = batch[: limit - sent]
+                if batch:
+                    yield batch
+                return
+            sent += len(batch)
+            yield batch
+            if len(batch) < size:
+                return
+            batch = cursor.fetchmany(size)
+    except psycopg.Error as exc:
+        fault = database_fault(exc, timeout, sync)
+        status.error = f"{fault.fault_name}: {fault}"
+
+
+def _rollback(conn: psycopg.Connection) -> None:
+    """End the query's transaction (closes its cursor); a broken connection is closed."""
+    try:
+        if not conn.closed:
+            conn.rollback()
+            conn.autocommit = True
+    except psycopg.Error:
+        conn.close()
+
+
+_PG_CONTEXT = re.compile(r"\s*(LINE \d+:.*|HINT:.*|CONTEXT:.*)$", re.S)
+
+
+def database_fault(exc: psycopg.Error, timeout: float, sync: bool) -> DaliFault:
+    """A database error as the client should see it: its own message, never SQL internals."""
+    message = _PG_CONTEXT.sub("", (exc.diag.message_primary or str(exc)).strip())
+    if isinstance(exc, pg_errors.QueryCanceled):
+        hint = (
+            "; run it as an async job (/tap/async) for a longer limit" if sync else ""
+        )
+        return UsageFault(f"the query was stopped after the {timeout:g} s time limit{hint}")
+    if isinstance(exc, pg_errors.InsufficientPrivilege | pg_errors.ReadOnlySqlTransaction):
+        return UsageFault(f"not allowed: {message}")
+    if isinstance(exc, pg_errors.OperationalError | psycopg.OperationalError):
+        return TransientFault(f"the database is unavailable: {message}")
+    if isinstance(
+        exc,
+        pg_errors.DataException
+        | pg_errors.SyntaxErrorOrAccessRuleViolation
+        | pg_errors.ProgramLimitExceeded,
+    ):
+        return UsageFault(f"the database rejected the query: {message}")
+    return FatalFault(f"the database failed to run the query: {message}")
+
+
+def _with_uploads(catalog: Catalog, uploaded: list[UploadedTable]) -> Catalog:
+    if not uploaded:
+        return catalog
+    tables = dict(catalog.tables)
+    for table in uploaded:
+        tables[table.info.qualified] = table.info
+    return Catalog(tables)

@@ -1,0 +1,189 @@
+"""TAP_UPLOAD: client VOTables loaded into session temp tables that ADQL can join (with Q3C).
+
+An upload lives only as long as its query: it is created on the query's pooled connection and
+``DISCARD ALL`` drops it when the connection goes back. Only inline uploads (``param:part``)
+are accepted, which is what capabilities declare.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from sql.settings import Settings
+from tap_service.catalog import ColumnInfo, TableInfo
+from tap_service.errors import UsageFault
+
+UPLOAD_SCHEMA = "tap_upload"
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_PG_TYPES = {
+    "boolean": "boolean",
+    "bit": "boolean",
+    "unsignedByte": "smallint",
+    "short": "smallint",
+    "int": "integer",
+    "long": "bigint",
+    "float": "real",
+    "double": "double precision",
+    "char": "text",
+    "unicodeChar": "text",
+}
+
+
+@dataclass(frozen=True)
+class UploadedTable:
+    """An upload as ADQL sees it (``TAP_UPLOAD.name``) and the temp table holding it."""
+
+    name: str
+    relation: str
+    info: TableInfo
+    rows: int
+
+
+def parse_upload_param(value: str | None, files: Mapping[str, bytes]) -> dict[str, bytes]:
+    """``UPLOAD=name,param:part[;name2,param:part2]`` resolved to each table's VOTable bytes."""
+    if value is None or not value.strip():
+        return {}
+    uploads: dict[str, bytes] = {}
+    for item in value.split(";"):
+        name, sep, uri = item.strip().partition(",")
+        name, uri = name.strip(), uri.strip()
+        if not sep or not name or not uri:
+            raise UsageFault(f"UPLOAD item {item!r} is not 'table_name,param:part_name'")
+        if not _IDENTIFIER.match(name):
+            raise UsageFault(f"UPLOAD table name {name!r} is not an ADQL identifier")
+        if name.lower() in uploads:
+            raise UsageFault(f"UPLOAD names table {name!r} twice")
+        if not uri.startswith("param:"):
+            raise UsageFault(
+                f"UPLOAD {name}: only inline uploads (param:part) are supported, not {uri!r}"
+            )
+        part = uri[len("param:"):]
+        if part not in files:
+            raise UsageFault(f"UPLOAD {name}: the request has no file part named {part!r}")
+        uploads[name.lower()] = files[part]
+    return uploads
+
+
+def load_uploads(
+    conn: psycopg.Connection, uploads: Mapping[str, bytes], settings: Settings
+) -> list[UploadedTable]:
+    """Create and fill one temp table per upload, in one short read-write transaction."""
+    loaded = []
+    with conn.transaction():
+        conn.execute("SET TRANSACTION READ WRITE")
+        for name, data in uploads.items():
+            loaded.append(_load_one(conn, name, data, settings))
+    return loaded
+
+
+def _load_one(conn: psycopg.Connection, name: str, data: bytes, settings: Settings) -> UploadedTable:
+    if len(data) > settings.tap_upload_max_bytes:
+        raise UsageFault(
+            f"UPLOAD {name}: {len(data)} bytes is over the {settings.tap_upload_max_bytes} byte limit"
+        )
+    table = _read_votable(name, data)
+    if len(table.array) > settings.tap_upload_max_rows:
+        raise UsageFault(
+            f"UPLOAD {name}: {len(table.array)} rows is over the {settings.tap_upload_max_rows} "
+            "row limit"
+        )
+    columns = _columns(name, table.fields)
+    relation = f"upload_{name}"
+    ddl = sql.SQL("CREATE TEMP TABLE {} ({})").format(
+        sql.Identifier(relation),
+        sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(pg_type))
+            for c, pg_type in columns
+        ),
+    )
+    conn.execute(ddl)
+    rows = _rows(table)
+    copy = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(relation))
+    with conn.cursor().copy(copy) as writer:
+        for row in rows:
+            writer.write_row(row)
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(relation)))
+    info = TableInfo(UPLOAD_SCHEMA, name, f"Uploaded table {name}", {c.name: c for c, _ in columns})
+    return UploadedTable(name, f"pg_temp.{relation}", info, len(table.array))
+
+
+def _read_votable(name: str, data: bytes):  # -> astropy.io.votable.tree.TableElement
+    import warnings
+
+    from astropy.io.votable import parse
+    from astropy.io.votable.exceptions import VOWarning
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", VOWarning)
+            document = parse(io.BytesIO(data), verify="ignore")
+        return document.get_first_table()
+    except Exception as exc:  # astropy and expat raise many types for a malformed upload
+        raise UsageFault(f"UPLOAD {name}: not a readable VOTable ({exc})") from exc
+
+
+def _columns(name: str, fields) -> list[tuple[ColumnInfo, str]]:
+    columns: list[tuple[ColumnInfo, str]] = []
+    seen: set[str] = set()
+    for field in fields:
+        column_name = re.sub(r"[^a-z0-9_]", "_", (field.name or "col").lower())
+        if not column_name[0].isalpha():
+            column_name = f"c_{column_name}"
+        while column_name in seen:
+            column_name += "_"
+        seen.add(column_name)
+        datatype = field.datatype
+        if datatype not in _PG_TYPES:
+            raise UsageFault(f"UPLOAD {name}: column {field.name!r} has unsupported type {datatype}")
+        arraysize = field.arraysize
+        is_array = arraysize is not None and datatype not in ("char", "unicodeChar")
+        pg_type = _PG_TYPES[datatype] + ("[]" if is_array else "")
+        info = ColumnInfo(
+            name=column_name,
+            datatype=datatype,
+            arraysize=None if arraysize is None else str(arraysize),
+            unit=str(field.unit) if field.unit is not None else None,
+            ucd=field.ucd,
+            description=field.description,
+            xtype=field.xtype,
+        )
+        columns.append((info, pg_type))
+    return columns
+
+
+def _rows(table) -> list[tuple]:
+    """The table's cells as Python values, masked ones as None (column by column)."""
+    import numpy as np
+
+    array = table.array
+    cells = []
+    for column_name in array.dtype.names:
+        column = array[column_name]
+        mask = np.ma.getmaskarray(column)
+        data = np.ma.getdata(column)
+        values = []
+        for value, masked in zip(data, mask.reshape(len(data), -1).any(axis=1) if mask.ndim > 1
+                                 else mask, strict=True):
+            values.append(None if masked else _python(value))
+        cells.append(values)
+    return list(zip(*cells, strict=True)) if cells else []
+
+
+def _python(value: object) -> object:
+    import numpy as np
+
+    if isinstance(value, np.ma.MaskedArray):
+        value = value.filled(np.nan) if value.dtype.kind == "f" else value.data
+    if isinstance(value, np.ndarray):
+        return [_python(v) for v in value.tolist()] if value.dtype == object else value.tolist()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
