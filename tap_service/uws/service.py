@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 RESULT_FILE = "result"
 CHUNK_CHECK_BYTES = 1 << 20  # how often a streaming job looks at its cancel flag
+STATEMENT_TIMEOUT_MARGIN_S = 2  # the database stops a query this long after the job's deadline
 
 
 class QueryOutput(Protocol):
@@ -58,10 +59,18 @@ class JobContext:
 def tap_executor(
     params: Mapping[str, str], files: Mapping[str, bytes], context: JobContext
 ) -> QueryOutput:
-    """Execute the job through the synchronous TAP path (``tap_service.query.run_query``)."""
+    """Execute the job through the TAP query path (``tap_service.query.run_query``).
+
+    The backend is tagged with the job's application_name, so ABORT and the executionDuration
+    check can cancel the query; the statement timeout backs them up a little later.
+    """
     from tap_service.query import parse_tap_request, run_query
 
-    return run_query(parse_tap_request(params, files))
+    return run_query(
+        parse_tap_request(params, files),
+        timeout_s=context.job.execution_duration + STATEMENT_TIMEOUT_MARGIN_S,
+        application_name=context.application_name,
+    )
 
 
 @dataclass(frozen=True)

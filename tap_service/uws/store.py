@@ -28,8 +28,10 @@ JOB_COLUMNS = (
 QUEUE_LOCK = 7_341_050  # pg_advisory_xact_lock key: serialises the queue-size check
 
 SQL_CREATE = f"""
-INSERT INTO uws.jobs (job_id, run_id, parameters, execution_duration, destruction, quote)
-VALUES (%(job_id)s, %(run_id)s, %(parameters)s, %(execution_duration)s,
+INSERT INTO uws.jobs (job_id, run_id, parameters, creation_time, execution_duration,
+                      destruction, quote)
+VALUES (%(job_id)s, %(run_id)s, %(parameters)s, date_trunc('milliseconds', clock_timestamp()),
+        %(execution_duration)s,
         now() + make_interval(secs => %(lifetime)s),
         now() + make_interval(secs => %(execution_duration)s))
 RETURNING {JOB_COLUMNS}"""
