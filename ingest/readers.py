@@ -342,15 +342,23 @@ def _read_votable(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
         for name in part.dtype.names:
             data = part[name]
             if data.dtype == object:
-                mask = np.ma.getmaskarray(data)
-                values = np.empty(len(data), dtype=object)
-                for i, cell in enumerate(np.ma.getdata(data)):
-                    if not mask[i] and cell is not None and np.size(cell):
-                        values[i] = np.ma.filled(np.ma.asarray(cell, dtype=float), np.nan)
-                columns[name] = values
+                columns[name] = _votable_objects(data)
             else:
                 columns[name] = data
         yield RawChunk(start + 1, len(part), columns)
+
+
+def _votable_objects(data: np.ma.MaskedArray) -> Any:
+    """Variable-length arrays as an object array of float arrays; text as pyarrow strings."""
+    mask = np.ma.getmaskarray(data)
+    cells = [None if mask[i] else cell for i, cell in enumerate(np.ma.getdata(data))]
+    if any(isinstance(cell, str | bytes) for cell in cells):
+        return pa.array([None if c is None else str(c) for c in cells], pa.string())
+    values = np.empty(len(cells), dtype=object)
+    for i, cell in enumerate(cells):
+        if cell is not None and np.size(cell):
+            values[i] = np.ma.filled(np.ma.asarray(cell, dtype=float), np.nan)
+    return values
 
 
 # --- conversion to typed columns -----------------------------------------------------------

@@ -71,18 +71,21 @@ def database_rows(url: str, table: str, columns: list[str]) -> dict[int, dict[st
     return {int(row[0]): dict(zip(columns, row, strict=True)) for row in fetched}
 
 
-def assert_same(expected: object, actual: object, column: str, label: str = "") -> None:
+def assert_same(expected: object, actual: object, column: str, label: str = "",
+                float32: bool | None = None) -> None:
     """Equal as stored: float32 columns compared at float32, arrays element by element."""
+    if float32 is None:
+        float32 = column in FLOAT32
     if expected is None:
         assert actual is None, f"{label} {column}"
         return
     assert actual is not None, f"{label} {column}"
     if isinstance(expected, np.ndarray):
-        dtype = np.float32 if column in FLOAT32 else np.float64
+        dtype = np.float32 if float32 else np.float64
         np.testing.assert_array_equal(np.asarray(actual, dtype=dtype),
                                       expected.astype(dtype), err_msg=f"{label} {column}")
     elif isinstance(expected, float):
-        dtype = np.float32 if column in FLOAT32 else np.float64
+        dtype = np.float32 if float32 else np.float64
         assert dtype(actual) == dtype(expected), f"{label} {column}"
     else:
         assert actual == expected, f"{label} {column}"
