@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 
 import numpy as np
 
@@ -31,53 +32,55 @@ def encode_rows(fields: Sequence[FieldSpec], rows: Sequence[tuple], binary2: boo
 
 def _pack(fields: Sequence[FieldSpec], data: list, n: int, binary2: bool) -> bytes:
     segments: list[list[tuple[str, np.dtype, np.ndarray]]] = [[]]
-    payloads: list[tuple[np.ndarray, np.ndarray]] = []  # (bytes as uint8, byte length per row)
+    payloads: list[list[bytes]] = []  # the variable-length part of each row, per field
     if binary2:
         nulls = np.column_stack([d.null for d in data])
         flags = np.packbits(nulls, axis=1)
         segments[0].append(("flags", np.dtype(("u1", flags.shape[1])), flags))
     for i, (spec, column) in enumerate(zip(fields, data, strict=True)):
-        name = f"f{i}"
         fixed, payload = _field_bytes(spec, column)
-        if fixed is not None:
-            segments[-1].append((name, fixed.dtype if fixed.ndim == 1 else
-                                 np.dtype((fixed.dtype, fixed.shape[1:])), fixed))
+        dtype = fixed.dtype if fixed.ndim == 1 else np.dtype((fixed.dtype, fixed.shape[1:]))
+        segments[-1].append((f"f{i}", dtype, fixed))
         if payload is not None:
             segments.append([])
             payloads.append(payload)
     blocks = [_structured(segment, n) for segment in segments]
     if not payloads:
         return blocks[0].tobytes()
-    return _interleave(blocks, payloads, n)
+    return _interleave(blocks, payloads)
 
 
-def _field_bytes(spec: FieldSpec, column: Numbers | Texts):
-    """(fixed part, variable payload) of one field; the count prefix is in the fixed part."""
+def _field_bytes(spec: FieldSpec, column: Numbers | Texts) -> tuple[np.ndarray, list | None]:
+    """(fixed part, variable payload per row) of one field; count prefixes are fixed parts."""
     if isinstance(column, Texts):
         unicode = spec.datatype == "unicodeChar"
         encoded = _encode_texts(column.values, unicode)
         count = spec.fixed_count
         if count is not None:
-            width = count * (2 if unicode else 1)
-            return np.array(encoded, dtype=f"S{width}"), None
+            return np.array(encoded, dtype=f"S{count * (2 if unicode else 1)}"), None
         lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-        prefix = (lengths // 2 if unicode else lengths).astype(">i4")
-        payload = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-        return prefix, (payload, lengths)
+        return (lengths // 2 if unicode else lengths).astype(">i4"), encoded
     values = column.values
     if spec.datatype != "boolean":
         values = values.astype(NUMPY_TYPES[spec.datatype], copy=False)
     if column.lengths is None:
         return values, None
-    itemsize = values.dtype.itemsize
-    return column.lengths.astype(">i4"), (values.view(np.uint8), column.lengths * itemsize)
+    ends = (np.cumsum(column.lengths) * values.dtype.itemsize).tolist()
+    raw = values.tobytes()
+    return column.lengths.astype(">i4"), [raw[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def _encode_texts(values: list[str], unicode: bool) -> list[bytes]:
-    if unicode:
+    if not unicode:
+        # char is ASCII for VOTable readers (astropy refuses anything else): replace the rest.
+        return [v.encode("ascii", "replace") for v in values]
+    # One codec call for the batch; slice per row when every character is one UTF-16 unit.
+    joined = "".join(values).encode("utf-16-be", "surrogatepass")
+    ends = np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values))) * 2
+    if not len(ends) or ends[-1] != len(joined):
         return [v.encode("utf-16-be", "surrogatepass") for v in values]
-    # char is ASCII for VOTable readers (astropy refuses anything else): replace the rest.
-    return [v.encode("ascii", "replace") for v in values]
+    bounds = ends.tolist()
+    return [joined[a:b] for a, b in zip([0, *bounds[:-1]], bounds, strict=True)]
 
 
 def _structured(segment: list[tuple[str, np.dtype, np.ndarray]], n: int) -> np.ndarray:
@@ -88,24 +91,15 @@ def _structured(segment: list[tuple[str, np.dtype, np.ndarray]], n: int) -> np.n
     return block
 
 
-def _interleave(blocks: list[np.ndarray], payloads: list, n: int) -> bytes:
-    """Rows of alternating fixed blocks and variable payloads, laid out in one buffer."""
-    widths = [b.dtype.itemsize for b in blocks]
-    row_size = np.full(n, sum(widths), dtype=np.int64)
-    for _, lengths in payloads:
-        row_size += lengths
-    out = np.empty(int(row_size.sum()), dtype=np.uint8)
-    position = np.cumsum(row_size) - row_size
-    for block, width, payload in zip(blocks, widths, [*payloads, None], strict=True):
-        if width:
-            out[position[:, None] + np.arange(width)] = block.view(np.uint8).reshape(n, width)
-            position += width
+def _interleave(blocks: list[np.ndarray], payloads: list[list[bytes]]) -> bytes:
+    """Rows of alternating fixed blocks and variable payloads, joined in one C-level pass."""
+    pieces: list[list[bytes]] = []
+    for block, payload in zip(blocks, [*payloads, None], strict=True):
+        if block.dtype.itemsize:
+            pieces.append(block.view(np.dtype(f"V{block.dtype.itemsize}")).tolist())
         if payload is not None:
-            data, lengths = payload
-            starts = np.cumsum(lengths) - lengths
-            out[np.repeat(position - starts, lengths) + np.arange(data.size)] = data
-            position += lengths
-    return out.tobytes()
+            pieces.append(payload)
+    return b"".join(chain.from_iterable(zip(*pieces, strict=True)))
 
 
 def base64_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
