@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import psycopg
@@ -51,7 +51,7 @@ class TapRequest:
     lang: str = "ADQL"
     maxrec: int | None = None
     responseformat: str = DEFAULT_FORMAT
-    uploads: Mapping[str, bytes] = field(default_factory=dict)  # table name -> VOTable bytes
+    uploads: Mapping[str, bytes | str] = field(default_factory=dict)  # name -> VOTable or URL
     runid: str | None = None
 
 
@@ -153,11 +153,24 @@ class TapEngine:
             if self._catalog is None or stale:
                 conn = self.getconn()
                 try:
-                    self._catalog = load_catalog(conn)
+                    self._catalog = undelimited(load_catalog(conn))
                 finally:
                     self.putconn(conn)
                 self._catalog_at = time.monotonic()
             return self._catalog
+
+
+def undelimited(catalog: Catalog) -> Catalog:
+    """TAP_SCHEMA lists a reserved-word column in delimited form ('"size"'); ADQL's ``"size"``
+    means the column named ``size``, so the translator's catalogue uses the bare name."""
+    for table in catalog.tables.values():
+        for key, column in list(table.columns.items()):
+            name = column.name
+            if len(name) > 2 and name.startswith('"') and name.endswith('"'):
+                bare = name[1:-1]
+                del table.columns[key]
+                table.columns[bare.lower()] = replace(column, name=bare)
+    return catalog
 
 
 _default_engine: TapEngine | None = None

@@ -1,8 +1,9 @@
 """TAP_UPLOAD: client VOTables loaded into session temp tables that ADQL can join (with Q3C).
 
 An upload lives only as long as its query: it is created on the query's pooled connection and
-``DISCARD ALL`` drops it when the connection goes back. Only inline uploads (``param:part``)
-are accepted, which is what capabilities declare.
+``DISCARD ALL`` drops it when the connection goes back. Both TAPRegExt upload methods work:
+inline (``param:part``, a multipart file) and http(s) URLs, fetched with the same byte limit
+and a short timeout when the query runs (never on the event loop).
 """
 
 from __future__ import annotations
@@ -45,11 +46,13 @@ class UploadedTable:
     rows: int
 
 
-def parse_upload_param(value: str | None, files: Mapping[str, bytes]) -> dict[str, bytes]:
-    """``UPLOAD=name,param:part[;name2,param:part2]`` resolved to each table's VOTable bytes."""
+def parse_upload_param(
+    value: str | None, files: Mapping[str, bytes]
+) -> dict[str, bytes | str]:
+    """``UPLOAD=name,param:part[;name2,https://...]``: each table's VOTable bytes or its URL."""
     if value is None or not value.strip():
         return {}
-    uploads: dict[str, bytes] = {}
+    uploads: dict[str, bytes | str] = {}
     for item in value.split(";"):
         name, sep, uri = item.strip().partition(",")
         name, uri = name.strip(), uri.strip()
@@ -59,9 +62,12 @@ def parse_upload_param(value: str | None, files: Mapping[str, bytes]) -> dict[st
             raise UsageFault(f"UPLOAD table name {name!r} is not an ADQL identifier")
         if name.lower() in uploads:
             raise UsageFault(f"UPLOAD names table {name!r} twice")
+        if uri.lower().startswith(("http://", "https://")):
+            uploads[name.lower()] = uri
+            continue
         if not uri.startswith("param:"):
             raise UsageFault(
-                f"UPLOAD {name}: only inline uploads (param:part) are supported, not {uri!r}"
+                f"UPLOAD {name}: {uri!r} is neither param:part (inline) nor an http(s) URL"
             )
         part = uri[len("param:"):]
         if part not in files:
@@ -71,15 +77,40 @@ def parse_upload_param(value: str | None, files: Mapping[str, bytes]) -> dict[st
 
 
 def load_uploads(
-    conn: psycopg.Connection, uploads: Mapping[str, bytes], settings: Settings
+    conn: psycopg.Connection, uploads: Mapping[str, bytes | str], settings: Settings
 ) -> list[UploadedTable]:
     """Create and fill one temp table per upload, in one short read-write transaction."""
+    fetched = {
+        name: fetch_upload(name, data, settings) if isinstance(data, str) else data
+        for name, data in uploads.items()
+    }
     loaded = []
     with conn.transaction():
         conn.execute("SET TRANSACTION READ WRITE")
-        for name, data in uploads.items():
+        for name, data in fetched.items():
             loaded.append(_load_one(conn, name, data, settings))
     return loaded
+
+
+def fetch_upload(name: str, url: str, settings: Settings) -> bytes:
+    """GET an upload's VOTable, refusing more than the upload byte limit."""
+    import httpx
+
+    limit = settings.tap_upload_max_bytes
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with httpx.stream("GET", url, timeout=30.0, follow_redirects=True) as response:
+            if response.status_code != 200:
+                raise UsageFault(f"UPLOAD {name}: {url} answered HTTP {response.status_code}")
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise UsageFault(f"UPLOAD {name}: {url} is over the {limit} byte limit")
+                chunks.append(chunk)
+    except httpx.HTTPError as exc:
+        raise UsageFault(f"UPLOAD {name}: cannot fetch {url}: {exc}") from exc
+    return b"".join(chunks)
 
 
 def _load_one(conn: psycopg.Connection, name: str, data: bytes, settings: Settings) -> UploadedTable:
@@ -144,6 +175,8 @@ def _columns(name: str, fields) -> list[tuple[ColumnInfo, str]]:
         arraysize = field.arraysize
         is_array = arraysize is not None and datatype not in ("char", "unicodeChar")
         pg_type = _PG_TYPES[datatype] + ("[]" if is_array else "")
+        if field.xtype in ("timestamp", "adql:TIMESTAMP") and not is_array:
+            pg_type = "timestamp"  # so results carry xtype=timestamp again
         info = ColumnInfo(
             name=column_name,
             datatype=datatype,

@@ -39,7 +39,6 @@ ADQL21_FEATURES = {
     "ivo://ivoa.net/std/TAPRegExt#features-adql-type": ["CAST"],
     "ivo://ivoa.net/std/TAPRegExt#features-adql-sets": ["UNION", "EXCEPT", "INTERSECT"],
     "ivo://ivoa.net/std/TAPRegExt#features-adql-common-table": ["WITH"],
-    "ivo://ivoa.net/std/TAPRegExt#features-adql-conditional": ["COALESCE"],
     "ivo://ivoa.net/std/TAPRegExt#features-adql-string": ["LOWER", "UPPER", "ILIKE"],
 }
 
@@ -76,14 +75,15 @@ def capabilities_document(base: str, settings: Settings) -> bytes:
         for form in forms:
             etree.SubElement(etree.SubElement(features, "feature"), "form").text = form
     for fmt in OUTPUT_FORMATS:
-        attrs = {"ivo-id": fmt.ivo_id} if fmt.ivo_id else {}
+        # TAPRegExt defines ivo-ids for the VOTable serialisations only
+        known = fmt.ivo_id is not None and "#output-votable-" in fmt.ivo_id
+        attrs = {"ivo-id": fmt.ivo_id} if known else {}
         output = etree.SubElement(tap, "outputFormat", attrs)
         etree.SubElement(output, "mime").text = fmt.mime
         for alias in fmt.aliases[:3]:
             etree.SubElement(output, "alias").text = alias
-    etree.SubElement(
-        tap, "uploadMethod", {"ivo-id": "ivo://ivoa.net/std/TAPRegExt#upload-inline"}
-    )
+    for method in ("upload-inline", "upload-http"):  # TAPRegExt: both are mandatory
+        etree.SubElement(tap, "uploadMethod", {"ivo-id": f"ivo://ivoa.net/std/TAPRegExt#{method}"})
     retention = etree.SubElement(tap, "retentionPeriod")
     etree.SubElement(retention, "default").text = str(settings.uws_destruction_s)
     etree.SubElement(retention, "hard").text = str(settings.uws_destruction_max_s)
@@ -366,19 +366,20 @@ EXAMPLES = (
         "candidates-with-labels",
         "Candidates with their spectroscopic labels",
         "How the model's scores compare with the SDSS/LAMOST labels it can be checked against.",
-        "SELECT c.source_id, c.score, c.probability, l.label, l.ew_halpha, l.evidence\n"
+        "SELECT c.source_id, c.score AS score, c.probability, l.label, l.ew_halpha, l.evidence\n"
         "FROM xpha.emitter_candidates AS c\n"
         "JOIN xpha.training_labels AS l ON l.source_id = c.source_id\n"
-        "ORDER BY c.score DESC",
+        "ORDER BY score DESC",
     ),
     Example(
         "candidate-spectra",
         "XP coefficients of the top candidates",
         "BP/RP coefficients (55 each) of the ten best candidates, ready for GaiaXPy.",
-        "SELECT TOP 10 c.source_id, c.probability, x.bp_coefficients, x.rp_coefficients\n"
+        "SELECT TOP 10 c.source_id, c.probability AS probability, x.bp_coefficients,\n"
+        "       x.rp_coefficients\n"
         "FROM xpha.emitter_candidates AS c\n"
         "JOIN xpha.xp_continuous AS x ON x.source_id = c.source_id\n"
-        "ORDER BY c.probability DESC",
+        "ORDER BY probability DESC",
     ),
     Example(
         "current-model",
@@ -420,7 +421,7 @@ def examples_document(examples: Sequence[Example] = EXAMPLES) -> bytes:
     ]
     page = e.html(
         e.head(e.title("xpha TAP examples")),
-        e.body(e.h1("xpha TAP examples"), *items, vocab="ivo://ivoa.net/std/DALI-examples#"),
+        e.body(e.h1("xpha TAP examples"), *items, vocab="http://www.ivoa.net/rdf/examples#"),
     )
     return etree.tostring(page, xml_declaration=True, encoding="UTF-8", pretty_print=True,
                           doctype="<!DOCTYPE html>")

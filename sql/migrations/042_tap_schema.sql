@@ -1,6 +1,8 @@
 -- IVOA TAP 1.1 TAP_SCHEMA: the five standard tables with exactly the standard columns.
 -- Its rows (043, generated from sql/published/xpha.yaml) describe the published views and
 -- these tables themselves. Flags are integers (TAP 1.1), arraysize a string ("55", "*").
+-- ADQL reserves SIZE, so TAP_SCHEMA lists that column as the delimited identifier '"size"'
+-- (TAP 1.1; taplint requires it); the query engine strips the quotes for the translator.
 CREATE TABLE IF NOT EXISTS tap_schema.schemas (
     schema_name  text PRIMARY KEY,
     description  text,

@@ -145,7 +145,7 @@ INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize, xt
   ('tap_schema.columns', 'datatype', 'char', '*', NULL, NULL, 'VOTable datatype of the column', NULL, NULL, NULL, 0, 1, 1, 3),
   ('tap_schema.columns', 'arraysize', 'char', '*', NULL, NULL, 'VOTable arraysize of the column', NULL, NULL, NULL, 0, 1, 1, 4),
   ('tap_schema.columns', 'xtype', 'char', '*', NULL, NULL, 'DALI/VOTable extended type of the column', NULL, NULL, NULL, 0, 1, 1, 5),
-  ('tap_schema.columns', 'size', 'int', NULL, NULL, NULL, 'Length of a fixed one-dimensional array (deprecated in TAP 1.1)', NULL, NULL, NULL, 0, 1, 1, 6),
+  ('tap_schema.columns', '"size"', 'int', NULL, NULL, NULL, 'Length of a fixed one-dimensional array (deprecated in TAP 1.1)', NULL, NULL, NULL, 0, 1, 1, 6),
   ('tap_schema.columns', 'description', 'char', '*', NULL, NULL, 'Brief description of the column', NULL, NULL, NULL, 0, 1, 1, 7),
   ('tap_schema.columns', 'utype', 'char', '*', NULL, NULL, 'Utype of the column', NULL, NULL, NULL, 0, 1, 1, 8),
   ('tap_schema.columns', 'unit', 'char', '*', NULL, NULL, 'Unit in VO standard format', NULL, NULL, NULL, 0, 1, 1, 9),
