@@ -1,9 +1,120 @@
-"""Commands of `xpha simulate: the synthetic sky`."""
+"""Commands of `xpha simulate` (the synthetic sky) and `xpha evaluate injection`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+evaluate_app = typer.Typer(help="Evaluate detectors on simulated injections.", no_args_is_help=True)
+
+
+def simulate_command(
+    out: Path = typer.Option(..., "--out", help="Output directory (created)."),
+    n_sources: int = typer.Option(
+        None, "--n-sources", min=0, help="Sources to simulate; omit with --load-truth to load OUT."
+    ),
+    seed: int = typer.Option(0, "--seed", help="One seed reproduces every byte."),
+    fmt: str = typer.Option("fits", "--format", help="Gaia files as fits, csv or ecsv."),
+    sdss_fraction: float = typer.Option(
+        0.0, "--sdss-fraction", min=0.0, max=1.0, help="Share of sources with an SDSS spectrum."
+    ),
+    lamost_fraction: float = typer.Option(
+        0.0, "--lamost-fraction", min=0.0, max=1.0, help="Share in the LAMOST-like catalogue."
+    ),
+    emitter_scale: float = typer.Option(
+        1.0,
+        "--emitter-scale",
+        min=0.0,
+        help="Multiply every emitter-class fraction (default mixture: be 2%, ttauri 1%, dme 2%, "
+        "hard_negative 5%; the rest none).",
+    ),
+    chunk_rows: int = typer.Option(None, "--chunk-rows", min=1, help="Sources per file."),
+    density: str = typer.Option(None, "--density", help="Sky density: disc or uniform."),
+    load_truth: bool = typer.Option(
+        False,
+        "--load-truth",
+        help="Load OUT/truth.csv into labels.simulation_truth (after simulating, or alone for "
+        "an existing OUT when --n-sources is omitted).",
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Write a deterministic synthetic Gaia XP sky with H-alpha emitters of known EW.
+
+    OUT gets xp_continuous/ and gaia_source/ chunks (for `xpha ingest gaia-xp/gaia-source`),
+    sdss/spec-*.fits, lamost_emitters.csv, truth.csv and manifest.json.
+    """
+    import json
+
+    from ingest.simulator.generator import SimulationConfig
+    from ingest.simulator.pipeline import MANIFEST, simulate
+    from ingest.simulator.population import scaled_mixture
+    from ingest.simulator.truth import TRUTH_FILE
+    from ingest.simulator.truth import load_truth as load
+    from sql.errors import XphaError
+    from sql.settings import get_settings
+
+    if n_sources is None and not load_truth:
+        raise XphaError("give --n-sources N (or --load-truth to load an existing OUT)")
+    if n_sources is not None:
+        settings = get_settings()
+        if sdss_fraction + lamost_fraction > 1.0:
+            raise XphaError("--sdss-fraction plus --lamost-fraction must not exceed 1")
+        config = SimulationConfig(
+            n_sources=n_sources,
+            seed=seed,
+            chunk_rows=chunk_rows or settings.simulator_chunk_rows,
+            density=density or settings.simulator_density,
+            disc_scale=settings.simulator_disc_scale,
+            g_min=settings.simulator_g_range[0],
+            g_max=settings.simulator_g_range[1],
+            mixture=scaled_mixture(emitter_scale),
+            sdss_fraction=sdss_fraction,
+            lamost_fraction=lamost_fraction,
+            u_shift=settings.simulator_lsf_u_shift,
+        )
+        manifest = simulate(config, out, fmt, progress)
+        counts = ", ".join(f"{k} {v}" for k, v in manifest["class_counts"].items())
+        typer.echo(
+            f"wrote {n_sources} sources to {out} ({counts}; "
+            f"{manifest['n_sdss_spectra']} SDSS spectra, "
+            f"{manifest['n_lamost_rows']} LAMOST rows)"
+        )
+    if load_truth:
+        manifest_path = out / MANIFEST
+        if not manifest_path.exists():
+            raise XphaError(f"{out} holds no simulation ({MANIFEST} missing)")
+        run_seed = json.loads(manifest_path.read_text())["seed"]
+        rows = load(out / TRUTH_FILE, run_seed)
+        typer.echo(f"loaded {rows} truth rows into labels.simulation_truth")
+
+
+@evaluate_app.command("injection")
+def evaluate_injection(
+    scorer: str = typer.Option(
+        "xp-ew", "--scorer", help="xp-ew (the XP-native H-alpha EW) or a model_id of ml.models."
+    ),
+    out: Path = typer.Option(Path("var/injection"), "--out", help="Directory for table + PNG."),
+    copies: int = typer.Option(
+        4, "--copies", min=1, help="Copies of each parent per (EW, G) cell."
+    ),
+    parents: int = typer.Option(300, "--parents", min=10, help="Real parents used."),
+    false_positive_rate: float = typer.Option(
+        0.01, "--fpr", min=1e-4, max=0.5, help="FPR on EW = 0 copies that sets the threshold."
+    ),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Recall vs true EW and G at a fixed false-positive rate (table CSV + PNG)."""
+    from training.injection import InjectionPlan, resolve_scorer, run_injection
+
+    plan = InjectionPlan(
+        n_parents=parents, copies=copies, false_positive_rate=false_positive_rate, seed=seed
+    )
+    result = run_injection(resolve_scorer(scorer), plan, out, label=scorer)
+    typer.echo(result.summary())
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root `xpha` app."""
+    app.command("simulate")(simulate_command)
+    app.add_typer(evaluate_app, name="evaluate")

@@ -116,6 +116,54 @@ def _noise(
     return z * sigma
 
 
+def perturbed_copies(
+    library: ParentLibrary, parent: np.ndarray, g_new: np.ndarray, rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """Parents scaled in flux to G = g_new, with errors grown as photon + background noise.
+
+    Noise is added for the fainter copy's larger errors; at least half its own errors, so that
+    copies of one parent are distinct draws. Returns coefficients, errors, flux ratios.
+    """
+    scale = 10 ** (-0.4 * (g_new - library.g_mag[parent]))
+    grow = error_scale(scale, library.g_flux[parent])[:, None]
+    coefficients, errors = {}, {}
+    for band in ("bp", "rp"):
+        values = getattr(library, band)[parent]
+        parent_err = getattr(library, f"{band}_err")[parent]
+        sigma = parent_err * grow
+        extra = np.sqrt(np.maximum(sigma**2 - (scale[:, None] * parent_err) ** 2, 0.25 * sigma**2))
+        coefficients[band] = scale[:, None] * values + _noise(rng, library, band, parent, extra)
+        errors[band] = sigma
+    return coefficients, errors, scale
+
+
+def inject_lines(
+    injector: LineInjector,
+    coefficients: dict[str, np.ndarray],
+    errors: dict[str, np.ndarray],
+    continuum_halpha: np.ndarray,
+    ew_angstrom: np.ndarray,
+    sigma_nm: np.ndarray,
+    n_transits: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Add H-alpha of the given EW to both bands: flux = EW × continuum at H-alpha, through
+    the LSF; the line's own photon noise is drawn and added to the errors in quadrature."""
+    line_flux = ew_angstrom / 10.0 * np.nan_to_num(continuum_halpha)  # Å -> nm; W m^-2
+    increments = injector.increments(line_flux, sigma_nm)
+    n = len(line_flux)
+    observed, grown = {}, {}
+    for band in ("bp", "rp"):
+        rate = band_model(band).photon_rate(1.0, injector.center_nm)
+        # Var(Δc_k) = |E| t_k² / τ with Δc = E t, E = F × rate and τ the exposure time.
+        per_flux = increments[band] ** 2 / np.maximum(np.abs(line_flux), 1e-300)[:, None]
+        line_var = per_flux / rate / (n_transits * TRANSIT_EXPOSURE_S)[:, None]
+        observed[band] = coefficients[band] + increments[band]
+        observed[band] += rng.standard_normal((n, 55)) * np.sqrt(line_var)
+        grown[band] = np.sqrt(errors[band] ** 2 + line_var)
+    return observed, grown
+
+
 def make_chunk(
     config: SimulationConfig,
     index: int,
@@ -140,37 +188,14 @@ def make_chunk(
     pmra = rng.normal(0.0, 1.0, n) * (2.0 + 4.0 * parallax)
     pmdec = rng.normal(0.0, 1.0, n) * (2.0 + 4.0 * parallax)
 
-    # Continuum: a real parent, scaled in flux, errors grown as photon + background noise.
     parent = rng.integers(0, len(library), n)
-    g_new = target_g(rng, n, config)
-    scale = 10 ** (-0.4 * (g_new - library.g_mag[parent]))
-    grow = error_scale(scale, library.g_flux[parent])[:, None]
-    n_transits = rng.poisson(30, n) + 10
-    coefficients, errors = {}, {}
-    for band in ("bp", "rp"):
-        values = getattr(library, band)[parent]
-        parent_err = getattr(library, f"{band}_err")[parent]
-        sigma = parent_err * grow
-        # Add the noise a fainter copy would have; at least half its own errors, so that
-        # copies of one parent are distinct draws.
-        extra = np.sqrt(np.maximum(sigma**2 - (scale[:, None] * parent_err) ** 2, 0.25 * sigma**2))
-        coefficients[band] = scale[:, None] * values + _noise(rng, library, band, parent, extra)
-        errors[band] = sigma
+    coefficients, errors, scale = perturbed_copies(library, parent, target_g(rng, n, config), rng)
     continuum_halpha = continuum_at_halpha(coefficients["bp"], coefficients["rp"])
-
-    # The line: flux = EW × continuum at H-alpha, through the LSF into both bands.
+    n_transits = rng.poisson(30, n) + 10
     lines = draw_lines(rng, n, config.mixture)
-    line_flux = lines.ew / 10.0 * np.nan_to_num(continuum_halpha)  # EW Å -> nm; W m^-2
-    increments = injector.increments(line_flux, lines.sigma_nm)
-    observed = {}
-    for band in ("bp", "rp"):
-        template_sq = increments[band] ** 2 / np.maximum(np.abs(line_flux), 1e-300)[:, None]
-        rate = band_model(band).photon_rate(1.0, injector.center_nm)
-        # Line photon noise: Var(Δc_k) = |E| t_k² / τ, with Δc = E t and τ the exposure time.
-        line_var = template_sq / rate / (n_transits * TRANSIT_EXPOSURE_S)[:, None]
-        observed[band] = coefficients[band] + increments[band]
-        observed[band] += rng.standard_normal((n, 55)) * np.sqrt(line_var)
-        errors[band] = np.sqrt(errors[band] ** 2 + line_var)
+    observed, errors = inject_lines(
+        injector, coefficients, errors, continuum_halpha, lines.ew, lines.sigma_nm, n_transits, rng
+    )
 
     bp_flux = band_model("bp").integrated_rate(coefficients["bp"])
     rp_flux = band_model("rp").integrated_rate(coefficients["rp"])
