@@ -68,7 +68,7 @@ def _unreadable_row(path: Path, digest: str | None, reason: str) -> dict[str, ob
     sid = f"{plate:04d}-{mjd:05d}-{fiber:04d}" if names else f"file:{path.name}"
     return {
         "spec_id": sid, "plate": plate, "mjd": mjd, "fiber": fiber, "file_name": str(path),
-        "file_sha256": digest, "status": "unmeasurable", "reason": reason,
+        "file_sha256": digest, "status": "unmeasurable", "reason": reason, "flags": [],
         "label_reason": f"unmeasurable: {reason}",
     }
 

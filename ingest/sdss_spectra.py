@@ -147,13 +147,13 @@ def read_tables(data: bytes, wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
     tables we use, is reported as truncated: a partial download is not a spectrum to trust.
     """
     tables: dict[str, np.ndarray] = {}
-    pos = 0
+    pos = hdu = 0
     while pos < len(data):
         cards, start = _parse_header(data, pos)
         size = _data_size(cards)
         if start + size > len(data):
             raise SpectrumReadError(
-                f"truncated file: HDU {len(tables)} data needs {start + size} bytes, "
+                f"truncated file: HDU {hdu} data needs {start + size} bytes, "
                 f"file has {len(data)}"
             )
         extname = _value(cards, "EXTNAME") if "EXTNAME" in cards else ""
@@ -169,6 +169,7 @@ def read_tables(data: bytes, wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
                 )
             tables[extname] = np.frombuffer(data, dtype=dtype, count=nrows, offset=start)
         pos = start + -(-size // BLOCK) * BLOCK
+        hdu += 1
     missing = [name for name in wanted if name not in tables]
     if missing:
         raise SpectrumReadError(f"no {', '.join(missing)} HDU in the file")
