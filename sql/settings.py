@@ -205,6 +205,25 @@ class Settings(BaseSettings):
         "above 100 mas/yr are searched out to max_pm * |epoch difference| through a partial "
         "Q3C index; the exact propagated distance then decides.",
     )
+    # --- simulator (ingest/simulator, training/injection.py) ---------------------------------
+    simulator_chunk_rows: int = Field(
+        50_000, description="Sources simulated and written per chunk (one file per chunk)."
+    )
+    simulator_density: str = Field(
+        "disc", description="Sky density of simulated sources: disc (falls with |b|) or uniform."
+    )
+    simulator_disc_scale: float = Field(
+        0.12, description="Scale of the Laplace distribution of sin(b) for the disc density."
+    )
+    simulator_g_range: tuple[float, float] = Field(
+        (10.0, 17.65), description="G magnitude range of simulated sources (XP limit 17.65)."
+    )
+    simulator_lsf_u_shift: float = Field(
+        0.0,
+        description="Pseudo-wavelength shift (samples) of injected lines; +0.2 centres the "
+        "calibrated RP image on H-alpha (docs/xp-line-injection.md), 0 is the published model.",
+    )
+
     @property
     def pg_data_dir(self) -> Path:
         """Data directory of the embedded cluster."""

@@ -155,6 +155,9 @@ class JobService:
     ) -> Job:
         """A new PENDING job (QUEUED at once when ``run``; see :meth:`run`)."""
         params = {k: v for k, v in params.items() if k not in ("phase",)}
+        for name, value in [*params.items(), *((n, "") for n in uploads)]:
+            if "\x00" in name or "\x00" in value:  # PostgreSQL text cannot hold NUL
+                raise UsageFault(f"parameter {name.upper()!r} contains a NUL character")
         duration = self._duration(params.pop("executionduration", None))
         lifetime = self._lifetime(params.pop("destruction", None))
         job = self.store.create(

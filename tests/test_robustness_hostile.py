@@ -1,0 +1,122 @@
+"""The hostile ADQL corpus (tests/data/adql/hostile.yaml) over HTTP, to /sync and to /async.
+
+The ADQL engineer's corpus names ``xpha.adqltest_stars`` and ``public.adqltest_secret``; this
+module creates both (the first published in TAP_SCHEMA and readable by the TAP role, the second
+not) so that each query is refused for what it tries, not for a missing table. A positive
+control shows the table answers a plain query, and canaries after the corpus show nothing was
+written, dropped, slept on or read.
+
+/sync answers every hostile query with 400 and a DALI error VOTable (UsageFault). /async
+accepts the job (303: a job whose parameters are well-formed is created, so that pyvo's
+``run_async`` can report the message as DALQueryError) and the job ends in ERROR with a
+UsageFault errorSummary; its /error resource is the same DALI VOTable.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import yaml
+from uws_support import UWS, LiveServer, phase_of, votable_status, wait_final
+
+HOSTILE = yaml.safe_load(
+    (Path(__file__).parent / "data" / "adql" / "hostile.yaml").read_text(encoding="utf-8")
+)
+TARGETS = """
+CREATE TABLE {schema}.adqltest_stars (
+    source_id bigint PRIMARY KEY, ra double precision, dec double precision, mag real,
+    name text, flux double precision[]);
+INSERT INTO {schema}.adqltest_stars VALUES
+    (1, 10.0, 20.0, 12.5, 'alpha', '{{1.0,2.0}}'), (2, 10.001, 20.001, 13.0, 'beta', NULL);
+GRANT SELECT ON {schema}.adqltest_stars TO {role};
+INSERT INTO tap_schema.tables (schema_name, table_name, table_type, description)
+    VALUES ('{schema}', '{schema}.adqltest_stars', 'table', 'hostile corpus target');
+INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize, unit, ucd,
+                                description, indexed, principal, std, column_index) VALUES
+    ('{schema}.adqltest_stars', 'source_id', 'long', NULL, NULL, 'meta.id', 'id', 1, 1, 0, 1),
+    ('{schema}.adqltest_stars', 'ra', 'double', NULL, 'deg', 'pos.eq.ra', 'RA', 0, 1, 0, 2),
+    ('{schema}.adqltest_stars', 'dec', 'double', NULL, 'deg', 'pos.eq.dec', 'Dec', 0, 1, 0, 3),
+    ('{schema}.adqltest_stars', 'mag', 'float', NULL, 'mag', 'phot.mag', 'G', 0, 1, 0, 4),
+    ('{schema}.adqltest_stars', 'name', 'char', '*', NULL, 'meta.id', 'name', 0, 0, 0, 5),
+    ('{schema}.adqltest_stars', 'flux', 'double', '*', 'W', NULL, 'array', 0, 0, 0, 6);
+CREATE TABLE public.adqltest_secret (x double precision, secret text);
+INSERT INTO public.adqltest_secret VALUES (10.0, 'the-canary-secret');
+"""
+
+
+@pytest.fixture(scope="module")
+def server(module_db_url: str, test_settings, tmp_path_factory):
+    sql = TARGETS.format(schema=test_settings.published_schema, role=test_settings.tap_role)
+    with psycopg.connect(module_db_url) as conn:
+        conn.execute(sql)
+    live = LiveServer(module_db_url, tmp_path_factory.mktemp("hostile-var"),
+                      tap_catalog_ttl_s=0).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def client():
+    with httpx.Client(timeout=60) as http:
+        yield http
+
+
+def test_the_target_table_answers_a_plain_query(server, client) -> None:
+    response = client.post(f"{server.base}/sync", data={
+        "LANG": "ADQL", "QUERY": "SELECT ra FROM xpha.adqltest_stars ORDER BY ra",
+        "RESPONSEFORMAT": "csv"})
+    assert response.status_code == 200, response.text
+    assert response.text.splitlines() == ["ra", "10.0", "10.001"]
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[c["name"] for c in HOSTILE])
+def test_hostile_query_is_refused_by_sync(server, client, case) -> None:
+    t0 = time.monotonic()
+    response = client.post(f"{server.base}/sync", data={"LANG": "ADQL", "QUERY": case["adql"]})
+    assert time.monotonic() - t0 < 2.0, "the query reached the database and slept"
+    assert response.status_code == 400, response.text[:500]
+    assert response.headers["content-type"].startswith("application/x-votable+xml")
+    status, message = votable_status(response.content)
+    assert status == "ERROR" and message.startswith("UsageFault:"), message
+    assert "the-canary-secret" not in response.text
+
+
+def test_hostile_corpus_is_refused_by_async(server, client) -> None:
+    jobs = {}
+    for case in HOSTILE:
+        response = client.post(f"{server.base}/async", data={
+            "LANG": "ADQL", "QUERY": case["adql"], "PHASE": "RUN"}, follow_redirects=False)
+        if response.status_code == 303:
+            jobs[case["name"]] = response.headers["location"]
+        else:  # refused outright (a NUL character cannot even be stored): 400 UsageFault
+            assert response.status_code == 400, case["name"]
+            status, text = votable_status(response.content)
+            assert status == "ERROR" and text.startswith("UsageFault:"), case["name"]
+    assert len(jobs) >= len(HOSTILE) - 2
+    for name, job_url in jobs.items():
+        job = wait_final(client, job_url)
+        assert phase_of(job) == "ERROR", name
+        message = job.findtext(f"{UWS}errorSummary/{UWS}message")
+        assert message.startswith("UsageFault:"), (name, message)
+        error = client.get(f"{job_url}/error")
+        assert error.status_code == 200
+        status, text = votable_status(error.content)
+        assert status == "ERROR" and text.startswith("UsageFault:"), name
+        assert client.get(f"{job_url}/results/result").status_code == 404
+
+
+def test_nothing_was_changed_or_leaked(server, client, module_db_url, test_settings) -> None:
+    schema = test_settings.published_schema
+    with psycopg.connect(module_db_url) as conn:
+        rows = conn.execute(
+            f"SELECT source_id, mag FROM {schema}.adqltest_stars ORDER BY 1").fetchall()
+        evil = conn.execute("SELECT to_regclass(%s)", (f"{schema}.evil",)).fetchone()[0]
+        secret = conn.execute("SELECT count(*) FROM public.adqltest_secret").fetchone()[0]
+        sleepers = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE '%pg_sleep%'"
+            " AND pid <> pg_backend_pid()").fetchone()[0]
+    assert rows == [(1, 12.5), (2, 13.0)] and evil is None and secret == 1 and sleepers == 0
