@@ -15,7 +15,6 @@ from typing import ClassVar
 from sqlglot import exp, tokens
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.parser import Parser
 from sqlglot.tokens import TokenType
 
 from tap_service.adql.errors import AdqlError, AdqlSecurityError
@@ -39,9 +38,6 @@ class Adql(Dialect):
         }
         COMMENTS: ClassVar[list[str | tuple[str, str]]] = ["--"]
         NESTED_COMMENTS = False
-
-    class Parser(Parser):
-        pass
 
 
 def _position(text: str, index: int) -> tuple[int, int]:
@@ -71,6 +67,9 @@ def check_characters(adql: str) -> None:
                 line, col = _position(adql, i)
                 raise AdqlSecurityError("NUL character in a literal", line, col, adql[i : i + 20])
             i = end + 1
+        elif adql.startswith("/*", i):
+            line, col = _position(adql, i)
+            raise AdqlSecurityError("/* */ comments are not ADQL (use --)", line, col, "/*")
         elif adql.startswith("--", i):
             newline = adql.find("\n", i)
             i = n if newline < 0 else newline + 1
@@ -97,6 +96,7 @@ def parse(adql: str) -> exp.Expr:
     if not adql or not adql.strip():
         raise AdqlError("the query is empty")
     check_characters(adql)
+    _check_first_word(adql)
     try:
         trees = Adql().parse(adql)
     except ParseError as exc:
@@ -116,3 +116,18 @@ def parse(adql: str) -> exp.Expr:
     if len(trees) != 1:
         raise AdqlSecurityError("exactly one statement is allowed")
     return trees[0]
+
+
+_FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$))*(\(*)\s*([A-Za-z_]*)")
+
+
+def _check_first_word(adql: str) -> None:
+    """Only queries: refuse INSERT, SET, COPY, DROP, ... before the parser sees them."""
+    match = _FIRST_WORD.match(adql)
+    word = match.group(2) if match else ""
+    if not word and (not match or not adql[match.end():].strip()):
+        raise AdqlError("the query is empty")
+    if word.upper() not in ("SELECT", "WITH"):
+        index = match.start(2) if match else 0
+        line, col = _position(adql, index)
+        raise AdqlSecurityError("only SELECT queries are allowed", line, col, word or adql[index])

@@ -26,11 +26,14 @@ def at_node(node: object) -> tuple[int, int, str]:
     if isinstance(node, exp.Expr):
         candidates = [node] if isinstance(node, exp.Identifier) else []
         candidates += list(node.find_all(exp.Identifier))
+        placed = []
         for ident in candidates:
             meta = ident.meta
             if "line" in meta:
-                width = len(ident.this) + (2 if ident.quoted else 0)
-                return meta["line"], max(1, meta["col"] - width + 1), ident.this
+                width = meta["end"] - meta["start"]
+                placed.append((meta["line"], max(1, meta["col"] - width), ident.this))
+        if placed:
+            return min(placed)
         name = getattr(node, "name", "") or node.sql()
         return 0, 0, str(name)[:40]
     return 0, 0, ""

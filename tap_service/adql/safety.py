@@ -11,7 +11,7 @@ import re
 
 from sqlglot import exp
 
-from tap_service.adql.errors import AdqlError, AdqlSecurityError, at_node
+from tap_service.adql.errors import AdqlSecurityError, at_node
 
 QUERY_ARGS = frozenset(
     {"with_", "expressions", "distinct", "from_", "joins", "where", "group", "having", "order",
@@ -81,13 +81,14 @@ def refuse(message: str, node: exp.Expr) -> AdqlSecurityError:
 def check_tree(tree: exp.Expr) -> None:
     """Raise unless every node of ``tree`` is on the allow-list."""
     if not isinstance(tree, QUERY_NODES):
-        line, column, token = at_node(tree)
-        raise AdqlError("an ADQL query starts with SELECT (or WITH)", line, column, token)
+        raise refuse("only SELECT queries are allowed", tree)
     for node in tree.walk():
         kind = type(node)
         if kind not in ALLOWED_NODES:
-            name = node.key.upper() if isinstance(node, exp.Func) else kind.__name__
-            raise refuse(f"{name} is not allowed in ADQL queries here", node)
+            if isinstance(node, exp.Func):
+                name = node.name if isinstance(node, exp.Anonymous) else node.key.upper()
+                raise AdqlSecurityError(f"unknown or refused function '{name}'", 0, 0, name)
+            raise refuse(f"{kind.__name__.upper()} is not allowed in ADQL queries", node)
         allowed_args = ALLOWED_ARGS.get(kind)
         if allowed_args is not None:
             extra = [k for k, v in node.args.items() if v not in (None, False, []) and
@@ -101,11 +102,11 @@ def _check_node(node: exp.Expr) -> None:
     if isinstance(node, exp.Anonymous):
         name = node.name.upper()
         if name == "REGION":
-            raise refuse("REGION is not supported; use POINT, CIRCLE, BOX or POLYGON", node)
-        if name not in GEOMETRY_FUNCTIONS:
             raise AdqlSecurityError(
-                f"unknown or refused function '{node.name}'", *_function_position(node)
+                "REGION is not supported; use POINT, CIRCLE, BOX or POLYGON", 0, 0, node.name
             )
+        if name not in GEOMETRY_FUNCTIONS:
+            raise AdqlSecurityError(f"unknown or refused function '{node.name}'", 0, 0, node.name)
     elif isinstance(node, exp.Literal) and not node.is_string and not NUMBER.match(node.this):
         raise refuse(f"malformed number '{node.this}'", node)
     elif isinstance(node, exp.DataType):
@@ -120,8 +121,3 @@ def _check_node(node: exp.Expr) -> None:
         raise refuse("table names have at most two parts (schema.table)", node)
     elif isinstance(node, exp.Column) and not isinstance(node.this, (exp.Identifier, exp.Star)):
         raise refuse("malformed column reference", node)
-
-
-def _function_position(node: exp.Anonymous) -> tuple[int, int, str]:
-    line, column, _ = at_node(node)
-    return line, column, node.name

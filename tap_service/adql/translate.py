@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from sql.settings import get_settings
 from tap_service.adql import geometry
@@ -22,6 +23,7 @@ from tap_service.adql.scope import Resolver, output_name
 from tap_service.catalog import Catalog, ColumnInfo
 
 QUERY_NODES = (exp.Select, exp.Union, exp.Intersect, exp.Except)
+POSTGRES = Dialect.get_or_raise("postgres")
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,17 @@ def _translate(
     infos = resolver.column_info
     tree = _rewrite(tree, lambda node: geometry.morph_predicate(node, infos), pre=True)
     outputs = _outputs(tree, infos)
-    tree = _rewrite(tree, geometry.geometry_value)
-    tree = _rewrite(tree, lambda node: adql_semantics(node, infos))
-    _normalise_identifiers(tree)
+
+    def to_postgres(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Identifier):
+            return _normalised(node)
+        return adql_semantics(geometry.geometry_value(node) or node, infos)
+
+    tree = _rewrite(tree, to_postgres)
     _apply_limit(tree, row_limit)
-    sql = tree.sql(dialect="postgres", identify=True, comments=False, normalize_functions="lower")
+    sql = POSTGRES.generate(
+        tree, copy=False, identify=True, comments=False, normalize_functions="lower"
+    )
     return Translation(sql=sql, columns=outputs)
 
 
@@ -88,11 +96,13 @@ def _rewrite(
             return replaced
     for key, value in list(node.args.items()):
         if isinstance(value, exp.Expr):
-            node.set(key, _rewrite(value, change, pre))
-        elif isinstance(value, list):
-            node.set(key, [
-                _rewrite(v, change, pre) if isinstance(v, exp.Expr) else v for v in value
-            ])
+            new = _rewrite(value, change, pre)
+            if new is not value:
+                node.set(key, new)
+        elif isinstance(value, list) and value:
+            items = [_rewrite(v, change, pre) if isinstance(v, exp.Expr) else v for v in value]
+            if any(a is not b for a, b in zip(items, value, strict=True)):
+                node.set(key, items)
     if pre:
         return node
     replaced = change(node)
@@ -138,12 +148,12 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _normalise_identifiers(tree: exp.Expr) -> None:
+def _normalised(ident: exp.Identifier) -> exp.Identifier:
     """Unquoted ADQL names are case-insensitive: emit them in PostgreSQL's lower case."""
-    for ident in tree.find_all(exp.Identifier):
-        if not ident.quoted:
-            ident.set("this", ident.this.lower())
-            ident.set("quoted", True)
+    if not ident.quoted:
+        ident.set("this", ident.this.lower())
+        ident.set("quoted", True)
+    return ident
 
 
 def _apply_limit(tree: exp.Expr, row_limit: int | None) -> None:
