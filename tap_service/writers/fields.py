@@ -120,16 +120,31 @@ def field_specs(
     ``type_code``, or DB-API tuples). Types the map does not know (pgSphere, json, ...) are
     written as text, unless the catalogue declares a geometry xtype: those are double arrays.
     """
-    columns = list(output_columns) if output_columns is not None else []
+    description = list(cursor_description)
+    outputs = _aligned(list(output_columns or []), len(description))
     specs = []
-    for i, column in enumerate(cursor_description):
+    for column, output in zip(description, outputs, strict=True):
         name, oid = _name_and_oid(column)
-        output = columns[i] if i < len(columns) else None
         source = output.source if output is not None else None
         if output is not None and output.name:
             name = output.name
         specs.append(_spec(name, oid, source))
     return unique_names(specs)
+
+
+def _aligned(outputs: list[_OutputColumn], n: int) -> list[_OutputColumn | None]:
+    """One output column (or None: use the cursor's name, no metadata) per cursor column.
+
+    A ``*`` item (an upload of unknown shape) stands for however many columns the database
+    expanded it to; with more than one such item the mapping is ambiguous and is dropped.
+    """
+    stars = [i for i, o in enumerate(outputs) if o.name == "*"]
+    if not stars and len(outputs) == n:
+        return list(outputs)
+    if len(stars) == 1 and len(outputs) - 1 <= n:
+        i = stars[0]
+        return [*outputs[:i], *[None] * (n - len(outputs) + 1), *outputs[i + 1:]]
+    return [None] * n
 
 
 def _name_and_oid(column: Any) -> tuple[str, int]:
