@@ -1,8 +1,8 @@
 """The hostile ADQL corpus (tests/data/adql/hostile.yaml) over HTTP, to /sync and to /async.
 
 The ADQL engineer's corpus names ``xpha.adqltest_stars`` and ``public.adqltest_secret``; this
-module creates both (the first published in TAP_SCHEMA and readable by the TAP role, the second
-not) so that each query is refused for what it tries, not for a missing table. A positive
+module creates both (uws_support.QUERY_TARGETS: the first published in TAP_SCHEMA and readable
+by the TAP role, the second not) so that each query is refused for what it tries, not for a missing table. A positive
 control shows the table answers a plain query, and canaries after the corpus show nothing was
 written, dropped, slept on or read.
 
@@ -21,38 +21,23 @@ import httpx
 import psycopg
 import pytest
 import yaml
-from uws_support import UWS, LiveServer, phase_of, votable_status, wait_final
+from uws_support import (
+    UWS,
+    LiveServer,
+    create_query_targets,
+    phase_of,
+    votable_status,
+    wait_final,
+)
 
 HOSTILE = yaml.safe_load(
     (Path(__file__).parent / "data" / "adql" / "hostile.yaml").read_text(encoding="utf-8")
 )
-TARGETS = """
-CREATE TABLE {schema}.adqltest_stars (
-    source_id bigint PRIMARY KEY, ra double precision, dec double precision, mag real,
-    name text, flux double precision[]);
-INSERT INTO {schema}.adqltest_stars VALUES
-    (1, 10.0, 20.0, 12.5, 'alpha', '{{1.0,2.0}}'), (2, 10.001, 20.001, 13.0, 'beta', NULL);
-GRANT SELECT ON {schema}.adqltest_stars TO {role};
-INSERT INTO tap_schema.tables (schema_name, table_name, table_type, description)
-    VALUES ('{schema}', '{schema}.adqltest_stars', 'table', 'hostile corpus target');
-INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize, unit, ucd,
-                                description, indexed, principal, std, column_index) VALUES
-    ('{schema}.adqltest_stars', 'source_id', 'long', NULL, NULL, 'meta.id', 'id', 1, 1, 0, 1),
-    ('{schema}.adqltest_stars', 'ra', 'double', NULL, 'deg', 'pos.eq.ra', 'RA', 0, 1, 0, 2),
-    ('{schema}.adqltest_stars', 'dec', 'double', NULL, 'deg', 'pos.eq.dec', 'Dec', 0, 1, 0, 3),
-    ('{schema}.adqltest_stars', 'mag', 'float', NULL, 'mag', 'phot.mag', 'G', 0, 1, 0, 4),
-    ('{schema}.adqltest_stars', 'name', 'char', '*', NULL, 'meta.id', 'name', 0, 0, 0, 5),
-    ('{schema}.adqltest_stars', 'flux', 'double', '*', 'W', NULL, 'array', 0, 0, 0, 6);
-CREATE TABLE public.adqltest_secret (x double precision, secret text);
-INSERT INTO public.adqltest_secret VALUES (10.0, 'the-canary-secret');
-"""
 
 
 @pytest.fixture(scope="module")
 def server(module_db_url: str, test_settings, tmp_path_factory):
-    sql = TARGETS.format(schema=test_settings.published_schema, role=test_settings.tap_role)
-    with psycopg.connect(module_db_url) as conn:
-        conn.execute(sql)
+    create_query_targets(module_db_url, test_settings.published_schema, test_settings.tap_role)
     live = LiveServer(module_db_url, tmp_path_factory.mktemp("hostile-var"),
                       tap_catalog_ttl_s=0).start()
     yield live
@@ -70,7 +55,7 @@ def test_the_target_table_answers_a_plain_query(server, client) -> None:
         "LANG": "ADQL", "QUERY": "SELECT ra FROM xpha.adqltest_stars ORDER BY ra",
         "RESPONSEFORMAT": "csv"})
     assert response.status_code == 200, response.text
-    assert response.text.splitlines() == ["ra", "10.0", "10.001"]
+    assert response.text.splitlines() == ["ra", "10.0", "10.001", "10.5", "200.0", "359.9"]
 
 
 @pytest.mark.parametrize("case", HOSTILE, ids=[c["name"] for c in HOSTILE])
@@ -119,4 +104,4 @@ def test_nothing_was_changed_or_leaked(server, client, module_db_url, test_setti
         sleepers = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE '%pg_sleep%'"
             " AND pid <> pg_backend_pid()").fetchone()[0]
-    assert rows == [(1, 12.5), (2, 13.0)] and evil is None and secret == 1 and sleepers == 0
+    assert rows == [(1, 12.5), (2, 13.0), (3, 14.25), (4, 15.0), (5, None)] and evil is None and secret == 1 and sleepers == 0
