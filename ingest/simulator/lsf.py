@@ -33,8 +33,12 @@ HC_J_NM = 1e9 * PLANCK_J_S * LIGHT_M_S
 N_COEFFICIENTS = 55
 N_LINE_ORDERS = 100
 
-# DR3 maps the pseudo-wavelength u (samples) onto the Hermite axis as x = (u - b) / a.
-HERMITE_AXIS = {"bp": (3.062231, 30.00986), "rp": (3.020529, 30.00292)}
+# DR3 maps the pseudo-wavelength range [0, 59] linearly onto these Hermite-axis ranges
+# (gaiaxpy's OptimisedCalibratedBases normalizedRange); x = (u - b) / a.
+NORMALISED_RANGE = {"bp": (-9.800, 9.467), "rp": (-9.933, 9.600)}
+HERMITE_AXIS = {
+    band: (59.0 / (hi - lo), -lo * 59.0 / (hi - lo)) for band, (lo, hi) in NORMALISED_RANGE.items()
+}
 CALIBRATION_FILES = {"bp": "bpC03_v375wi", "rp": "rpC03_v142r"}
 
 
