@@ -23,7 +23,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -327,24 +326,22 @@ _PG_CONTEXT = re.compile(r"\s*(LINE \d+:.*|HINT:.*|CONTEXT:.*)$", re.S)
 
 
 def database_fault(exc: psycopg.Error, timeout: float, sync: bool) -> DaliFault:
-    """A database error as the client should see it: its own message, never SQL internals."""
+    """A database error as the client should see it: its own message, never SQL internals.
+
+    Classified by SQLSTATE class: 22 (data), 42 (names, privileges), 54 (limits) and the
+    read-only refusal are the query's fault; 08/53/57P/40 are transient; the rest fatal.
+    """
     message = _PG_CONTEXT.sub("", (exc.diag.message_primary or str(exc)).strip())
-    if isinstance(exc, pg_errors.QueryCanceled):
-        hint = (
-            "; run it as an async job (/tap/async) for a longer limit" if sync else ""
-        )
+    state = exc.sqlstate or ""
+    if state == "57014":  # query_canceled: the statement timeout
+        hint = "; run it as an async job (/tap/async) for a longer limit" if sync else ""
         return UsageFault(f"the query was stopped after the {timeout:g} s time limit{hint}")
-    if isinstance(exc, pg_errors.InsufficientPrivilege | pg_errors.ReadOnlySqlTransaction):
+    if state in ("42501", "25006"):  # insufficient_privilege, read_only_sql_transaction
         return UsageFault(f"not allowed: {message}")
-    if isinstance(exc, pg_errors.OperationalError | psycopg.OperationalError):
-        return TransientFault(f"the database is unavailable: {message}")
-    if isinstance(
-        exc,
-        pg_errors.DataException
-        | pg_errors.SyntaxErrorOrAccessRuleViolation
-        | pg_errors.ProgramLimitExceeded,
-    ):
+    if state[:2] in ("22", "42", "54", "2F", "39"):
         return UsageFault(f"the database rejected the query: {message}")
+    if state[:2] in ("08", "53", "40") or state.startswith("57P") or not state:
+        return TransientFault(f"the database is unavailable, try again: {message}")
     return FatalFault(f"the database failed to run the query: {message}")
 
 
