@@ -1,0 +1,149 @@
+"""`xpha simulate` end to end: determinism, ids, real readers (GaiaXPy, xpha ingest, SDSS)."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from ingest.simulator.generator import SimulationConfig
+from ingest.simulator.pipeline import simulate
+from ingest.simulator.sky import healpix_level12
+
+CONFIG = dict(n_sources=1200, seed=7, chunk_rows=500, sdss_fraction=0.004, lamost_fraction=0.05)
+
+
+def _digest(directory: Path) -> dict[str, str]:
+    return {
+        p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def sky(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sky")
+    simulate(SimulationConfig(**CONFIG), out, "fits", progress=False)
+    return out
+
+
+def test_same_seed_gives_byte_identical_output(sky, tmp_path):
+    simulate(SimulationConfig(**CONFIG), tmp_path, "fits", progress=False)
+    assert _digest(tmp_path) == _digest(sky)
+    other = tmp_path / "other"
+    simulate(SimulationConfig(**{**CONFIG, "seed": 8}), other, "fits", progress=False)
+    assert _digest(other)["truth.csv"] != _digest(sky)["truth.csv"]
+
+
+def test_source_ids_carry_their_healpix_cell(sky):
+    import pandas as pd
+
+    truth = pd.read_csv(sky / "truth.csv")
+    assert truth["source_id"].is_unique and len(truth) == CONFIG["n_sources"]
+    cells = healpix_level12(truth["ra"].to_numpy(), truth["dec"].to_numpy())
+    assert np.array_equal(truth["source_id"].to_numpy() // 2**35, cells)
+    # the disc: most sources within |b| < 15 deg
+    from astropy.coordinates import SkyCoord
+
+    b = SkyCoord(ra=truth["ra"], dec=truth["dec"], unit="deg").galactic.b.deg
+    assert np.mean(np.abs(b) < 15) > 0.6
+
+
+def test_truth_table_and_classes(sky):
+    import pandas as pd
+
+    truth = pd.read_csv(sky / "truth.csv")
+    assert set(truth["emitter_class"]) <= {"none", "be", "ttauri", "dme", "hard_negative"}
+    emitters = truth[truth["emitter_class"].isin(["be", "ttauri", "dme"])]
+    assert (emitters["ew_halpha_true"] > 0).all()
+    assert (truth.loc[truth["emitter_class"] == "hard_negative", "ew_halpha_true"] < 0).all()
+    assert (truth.loc[truth["emitter_class"] == "none", "ew_halpha_true"] == 0).all()
+    assert truth["phot_g_mean_mag"].between(9.5, 18.2).all()
+    assert truth["sdss_spec"].notna().sum() >= 1
+
+
+def test_gaiaxpy_reads_every_format_and_agrees(sky, tmp_path):
+    import gaiaxpy
+
+    from ingest.simulator.calibration import merged_sampling
+
+    config = SimulationConfig(n_sources=40, seed=2, chunk_rows=40)
+    reference = None
+    for fmt in ("fits", "csv", "ecsv"):
+        out = tmp_path / fmt
+        simulate(config, out, fmt, progress=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            spectra, _ = gaiaxpy.calibrate(
+                str(out / "xp_continuous" / f"xp_continuous_000.{fmt}"), save_file=False
+            )
+        flux = np.stack(spectra["flux"].to_numpy())
+        if reference is None:
+            from astropy.table import Table
+
+            table = Table.read(out / "xp_continuous" / "xp_continuous_000.fits")
+            bp = np.stack([np.asarray(v, float) for v in table["bp_coefficients"]])
+            rp = np.stack([np.asarray(v, float) for v in table["rp_coefficients"]])
+            reference = merged_sampling().flux(bp, rp)
+        assert flux.shape == (40, 343)
+        assert np.nanmax(np.abs(flux - reference)) <= 1e-12 * np.nanmax(np.abs(reference))
+
+
+def test_xpha_ingest_loads_the_simulated_files(sky, db_url):
+    from ingest.gaia_source import ingest_source
+    from ingest.gaia_xp import ingest_xp
+
+    ingest_xp([sky / "xp_continuous"], db_url, progress=False)
+    ingest_source([sky / "gaia_source"], db_url, progress=False)
+    with psycopg.connect(db_url) as conn:
+        n_xp, n_bp = conn.execute(
+            "SELECT count(*), count(bp_coefficients) FROM gaia.xp_continuous"
+        ).fetchone()
+        n_source = conn.execute("SELECT count(*) FROM gaia.source").fetchone()[0]
+    assert n_xp == n_source == CONFIG["n_sources"]
+    assert n_bp >= n_xp - 5
+
+
+def test_sdss_files_go_through_the_labelling_reader(sky):
+    from ingest.sdss_spectra import read_spectrum
+
+    files = sorted((sky / "sdss").glob("spec-*.fits"))
+    assert files
+    for path in files:
+        spectrum = read_spectrum(path)
+        assert spectrum.object_class == "STAR" and spectrum.z == 0.0
+        wavelength = 10 ** spectrum.loglam
+        assert wavelength[0] < 6564.61 < wavelength[-1]
+        assert (spectrum.ivar == 0).any() and (spectrum.ivar > 0).mean() > 0.9
+
+
+def test_simulate_cli_and_truth_loading(tmp_path, db_url, monkeypatch):
+    from sql.cli import _register_commands, app
+
+    monkeypatch.setenv("XPHA_DATABASE_URL", db_url)
+    from sql.settings import get_settings
+
+    get_settings.cache_clear()
+    _register_commands()
+    runner = CliRunner()
+    result = runner.invoke(app, [
+        "simulate", "--out", str(tmp_path), "--n-sources", "300", "--seed", "4",
+        "--lamost-fraction", "0.2", "--no-progress", "--load-truth",
+    ])  # fmt: skip
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "loaded 300 truth rows" in result.output
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT count(*), count(DISTINCT emitter_class), min(seed) FROM labels.simulation_truth"
+        ).fetchone()
+    assert rows[0] == 300 and rows[2] == 4
+    lamost = (tmp_path / "lamost_emitters.csv").read_text().splitlines()
+    assert lamost[0].startswith("ID,RAJ2000,DEJ2000,Halpha_type,objtype_Hou")
+    assert len(lamost) > 1
