@@ -84,6 +84,8 @@ def render_landing(tap: str, scs: str, schemas: list[vosi.SchemaRow],
 
 
 @router.get("/", response_class=HTMLResponse)
+@router.get("/tap", response_class=HTMLResponse)
+@router.get("/tap/", response_class=HTMLResponse)
 async def landing(request: Request) -> HTMLResponse:
     engine = request.app.state.engine
     tap = tap_base(request)
