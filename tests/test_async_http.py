@@ -259,3 +259,18 @@ def test_stilts_tapquery_async(server, tmp_path) -> None:
     assert finished.returncode == 0, finished.stderr
     rows = out.read_text().splitlines()
     assert rows[0] == "schema_name" and "tap_schema" in rows
+
+
+def test_pyvo_run_async_with_an_upload(server) -> None:
+    """TAP_UPLOAD through a job: the multipart part is kept with the job and joined."""
+    import pyvo
+    from astropy.table import Table
+
+    mine = Table({"name": ["tap_schema", "nothing"], "weight": [1.5, 2.5]})
+    service = pyvo.dal.TAPService(server.base)
+    result = service.run_async(
+        "SELECT u.name, u.weight, s.schema_name FROM TAP_UPLOAD.mine AS u"
+        " JOIN tap_schema.schemas AS s ON s.schema_name = u.name",
+        uploads={"mine": mine},
+    ).to_table()
+    assert list(result["name"]) == ["tap_schema"] and list(result["weight"]) == [1.5]
