@@ -84,7 +84,7 @@ def _open_text(path: Path):
 
 def _text_layout(path: Path, fmt: str) -> tuple[int, str, list[str]]:
     """(comment lines to skip, delimiter, column names) of a CSV or ECSV file."""
-    skip, delimiter = 0, ","
+    skip, delimiter = 0, " " if fmt == "ecsv" else ","  # ECSV's default delimiter is a space
     with _open_text(path) as handle:
         line = handle.readline()
         while line.startswith("#"):
@@ -316,9 +316,13 @@ def _gather_vla(descriptors: np.ndarray, column: _FitsColumn, heap: np.ndarray, 
     rows = np.flatnonzero(present)
     if len(rows):
         starts = offsets[rows]
-        if np.all(np.diff(starts) == length * item):  # contiguous heap: one slice
-            block = heap[starts[0]:starts[0] + len(rows) * length * item]
-            values[rows] = block.view(element).reshape(len(rows), length)
+        steps = np.unique(np.diff(starts))
+        if len(rows) == 1 or (len(steps) == 1 and steps[0] >= length * item):
+            # evenly spaced in the heap (how writers lay it out): one strided copy
+            step = int(steps[0]) if len(steps) else length * item
+            block = np.lib.stride_tricks.as_strided(
+                heap[starts[0]:], shape=(len(rows), length * item), strides=(step, 1))
+            values[rows] = np.ascontiguousarray(block).view(element)
         else:
             index = starts[:, None] + np.arange(length * item)[None, :]
             values[rows] = heap[index].reshape(len(rows), -1).view(element)
@@ -450,7 +454,7 @@ def _text_arrays(raw: pa.Array, np_type: np.dtype, length: int | None, path: Pat
                  first_row: int, name: str) -> Column:
     trimmed = pc.utf8_trim(raw, ARRAY_BRACKETS)
     null = np.asarray(pc.fill_null(pc.equal(trimmed, ""), True))
-    parts = pc.split_pattern(trimmed, ",")
+    parts = pc.split_pattern(pc.replace_substring(trimmed, " ", ""), ",")
     counts = np.asarray(pc.fill_null(pc.list_value_length(parts), 0))
     if length is None:
         length = int(counts[~null][0]) if (~null).any() else 0
@@ -461,15 +465,18 @@ def _text_arrays(raw: pa.Array, np_type: np.dtype, length: int | None, path: Pat
     values = np.full((len(raw), length), np.nan, dtype=np_type)
     keep = np.flatnonzero(~null)
     if len(keep):
-        flat = pc.utf8_trim_whitespace(pc.list_flatten(parts.take(pa.array(keep))))
-        flat = pc.if_else(pc.is_in(flat, pa.array(TEXT_NULLS)), "nan", flat)
+        flat = pc.list_flatten(parts if len(keep) == len(raw) else parts.take(pa.array(keep)))
         try:
             numbers = pc.cast(flat, pa.float64()).to_numpy(zero_copy_only=False)
-        except pa.ArrowInvalid as exc:
-            element = _bad_row(flat, float)
-            row = int(keep[element // length])
-            raise IngestError(path, f"unparsable array element {flat[element].as_py()!r}",
-                              row=first_row + row, column=name) from exc
+        except pa.ArrowInvalid:  # masked elements ("null", "") are NaN; anything else is bad
+            flat = pc.if_else(pc.is_in(flat, pa.array(TEXT_NULLS)), "nan", flat)
+            try:
+                numbers = pc.cast(flat, pa.float64()).to_numpy(zero_copy_only=False)
+            except pa.ArrowInvalid as exc:
+                element = _bad_row(flat, float)
+                row = int(keep[element // length])
+                raise IngestError(path, f"unparsable array element {flat[element].as_py()!r}",
+                                  row=first_row + row, column=name) from exc
         values[keep] = numbers.reshape(len(keep), length)
     return Column(values, null)
 
