@@ -246,3 +246,19 @@ def test_job_list_filters(make_service) -> None:
     document = etree.fromstring(job_list_document(service.list([], None, None), str))
     assert document.get("version") == "1.1"
     assert [r.get("id") for r in document] == [second.job_id, first.job_id]
+
+
+def test_clean_shutdown_requeues_running_jobs_without_using_an_attempt(make_service,
+                                                                       db_url) -> None:
+    service = make_service()
+    job = service.create({"query": "SELECT pg_sleep(60)"}, {}, run=True)
+    wait_for(service.store, job.job_id, {Phase.EXECUTING})
+    t0 = time.monotonic()
+    service.stop()
+    assert time.monotonic() - t0 < 5  # the query was cancelled, not waited for
+    assert_no_query_of(db_url, job.job_id)
+    store = JobStore(db_url)
+    requeued = store.get(job.job_id)
+    assert requeued.phase == Phase.QUEUED and requeued.attempts == 0
+    assert requeued.start_time is None
+    store.close()

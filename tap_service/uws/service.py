@@ -133,15 +133,16 @@ class JobService:
         with self._wake:
             self._wake.notify_all()
         with self._running_lock:
-            running = list(self._running.values())
-        for context in running:
-            context.cancelled.set()
+            running = list(self._running)
+        for job_id in running:
+            self._cancel(job_id)
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
-        # Jobs interrupted by a clean shutdown go back to the queue, as after a crash.
+        # Jobs interrupted by a clean shutdown go back to the queue without using an attempt.
+        for job_id in self.store.requeue_executing(self.server_id):
+            self._remove_files(job_id)
         self.store.unregister_server(self.server_id)
-        self.store.recover(stale_s=3600 * 24 * 365, max_attempts=self._max_attempts + 1)
         self.store.close()
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
@@ -271,7 +272,7 @@ class JobService:
         event = asyncio.Event()
         self._waiters.setdefault(job_id, set()).add(event)
         try:
-            while (remaining := deadline - loop.time()) > 0:
+            while (remaining := deadline - loop.time()) > 0 and not self._stopping.is_set():
                 # The event is set by this process's workers; the 1 s re-read also notices
                 # changes made by another server process.
                 with contextlib.suppress(TimeoutError):
@@ -323,8 +324,13 @@ class JobService:
                 return  # aborted, timed out or shutting down: the store says which
             final = job_dir / RESULT_FILE
             partial.replace(final)
-            self.store.complete(job.job_id, self.server_id, str(final), output.content_type, size)
+            if not self.store.complete(
+                job.job_id, self.server_id, str(final), output.content_type, size
+            ):  # deleted, aborted or recovered meanwhile (perhaps by another server)
+                self._remove_files(job.job_id)
         except DaliFault as fault:
+            if context.cancelled.is_set():
+                return  # the cancelled query's error: the canceller set the phase
             kind = "transient" if fault.http_status == 503 else "fatal"
             self.store.fail(job.job_id, self.server_id, fault_text(fault), kind)
         except Exception as exc:

@@ -73,6 +73,10 @@ UPDATE uws.jobs SET phase = 'ERROR', end_time = now(), executor = NULL, error_ty
 WHERE phase = 'EXECUTING' AND executor = %s AND execution_duration > 0
   AND start_time + make_interval(secs => execution_duration) < now()
 RETURNING job_id"""
+SQL_REQUEUE_MINE = """
+UPDATE uws.jobs SET phase = 'QUEUED', queued_time = clock_timestamp(), start_time = NULL,
+                    executor = NULL, attempts = greatest(attempts - 1, 0)
+WHERE phase = 'EXECUTING' AND executor = %s RETURNING job_id"""
 SQL_DESTROY_EXPIRED = """
 DELETE FROM uws.jobs WHERE destruction < now() RETURNING job_id, result_path"""
 SQL_REGISTER = """
@@ -307,6 +311,11 @@ class JobStore:
     def expire_overdue(self, server_id: str) -> list[str]:
         with self.pool.connection() as conn:
             return [str(r["job_id"]) for r in conn.execute(SQL_EXPIRE_OVERDUE, (server_id,))]
+
+    def requeue_executing(self, server_id: str) -> list[str]:
+        """Give this server's EXECUTING jobs back to the queue (clean shutdown)."""
+        with self.pool.connection() as conn:
+            return [str(r["job_id"]) for r in conn.execute(SQL_REQUEUE_MINE, (server_id,))]
 
     def destroy_expired(self) -> list[tuple[str, str | None]]:
         with self.pool.connection() as conn:
