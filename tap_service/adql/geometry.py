@@ -45,6 +45,13 @@ def _args(node: exp.Expr) -> list[exp.Expr]:
     return args
 
 
+def _only_arg(node: exp.Expr) -> exp.Expr:
+    args = _args(node)
+    if len(args) != 1:
+        raise _error(f"{_name(node)} takes one geometry", node)
+    return args[0]
+
+
 def point(node: exp.Expr) -> Coordinates | None:
     """(ra, dec) of a POINT(...) constructor, else None."""
     if _name(node) != "POINT":
@@ -214,7 +221,7 @@ def sphere(node: exp.Expr) -> exp.Expr:
         query = exp.select(_call("spoly", exp.column("vertex", "vertices"))).from_(values)
         return exp.Subquery(this=query)
     if name == "CENTROID":
-        inner = _args(node)[0]
+        inner = _only_arg(node)
         if _name(inner) not in ("CIRCLE", "POINT") and isinstance(inner, exp.Anonymous):
             raise _error("CENTROID is supported for circles and points", node)
         return _call("center", sphere(inner)) if _name(inner) == "CIRCLE" else sphere(inner)
@@ -236,9 +243,9 @@ def geometry_value(node: exp.Expr) -> exp.Expr | None:
     if name in ("CONTAINS", "INTERSECTS"):
         return exp.Cast(this=region_predicate(node, {}), to=exp.DataType.build("INT"))
     if name == "AREA":
-        return exp.Degrees(this=exp.Degrees(this=_call("area", sphere(_args(node)[0]))))
+        return exp.Degrees(this=exp.Degrees(this=_call("area", sphere(_only_arg(node)))))
     if name in ("COORD1", "COORD2"):
-        inner = _args(node)[0]
+        inner = _only_arg(node)
         coordinates = point(inner)
         if coordinates is not None:
             return coordinates[0] if name == "COORD1" else coordinates[1]
@@ -247,6 +254,18 @@ def geometry_value(node: exp.Expr) -> exp.Expr | None:
     if name == "COORDSYS":
         return exp.Literal.string("ICRS")
     return None
+
+
+CONSTRUCTORS = frozenset({"POINT", "CIRCLE", "BOX", "POLYGON", "CENTROID"})
+
+
+def check_no_loose_geometry(tree: exp.Expr) -> None:
+    """A geometry left after translation sits where ADQL allows none (arithmetic, ...)."""
+    for node in tree.find_all(exp.Anonymous):
+        if node.name.upper() in CONSTRUCTORS:
+            raise AdqlError(
+                f"{node.name.upper()} can only be an argument of a geometry function "
+                "or an item of the outer select list", 0, 0, node.name)
 
 
 def dali_value(node: exp.Expr) -> tuple[exp.Expr, ColumnInfo] | None:

@@ -117,6 +117,11 @@ def _check_node(node: exp.Expr) -> None:
         kind = (node.args.get("kind") or "").upper()
         if method not in ("", "NATURAL") or kind not in ("", "INNER", "OUTER", "CROSS"):
             raise refuse(f"{method or kind} JOIN is not ADQL", node)
+    elif isinstance(node, (exp.Limit, exp.Offset)):
+        value = node.expression
+        if not (isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()):
+            word = "TOP" if isinstance(node, exp.Limit) else "OFFSET"
+            raise refuse(f"{word} takes a whole number", node)
     elif isinstance(node, exp.Table) and node.args.get("catalog"):
         raise refuse("table names have at most two parts (schema.table)", node)
     elif isinstance(node, exp.Column) and not isinstance(node.this, (exp.Identifier, exp.Star)):

@@ -79,6 +79,7 @@ def _translate(
         return adql_semantics(geometry.geometry_value(node) or node, infos)
 
     tree = _rewrite(tree, to_postgres)
+    geometry.check_no_loose_geometry(tree)
     _apply_limit(tree, row_limit)
     sql = POSTGRES.generate(
         tree, copy=False, identify=True, comments=False, normalize_functions="lower"
