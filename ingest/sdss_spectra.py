@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,10 @@ SPEC_NAME = re.compile(r"spec-(\d+)-(\d+)-(\d+)\.fits(?:\.gz)?$")
 COADD_COLUMNS = ("flux", "loglam", "ivar", "and_mask", "model", "sky")
 TFORM_CODES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
 TFORM = re.compile(r"^\s*(\d*)([LXBIJKAEDCMPQ])")
+END_CARD = re.compile(rb"END {77}")
+ANY_CARD = re.compile(rb"([A-Z0-9_-]{1,8} *)= (.{70})", re.DOTALL)
+STRUCTURE_KEYS = (b"XTENSION", b"BITPIX  ", b"NAXIS   ", b"NAXIS1  ", b"NAXIS2  ", b"PCOUNT  ",
+                  b"EXTNAME ")
 
 
 class SpectrumReadError(XphaError):
@@ -69,22 +74,38 @@ def parse_spec_name(path: Path | str) -> tuple[int, int, int] | None:
 
 
 # --- minimal FITS ------------------------------------------------------------------------------
-def _parse_header(data: bytes, offset: int) -> tuple[dict[str, str], int]:
-    """Header cards from ``offset`` up to END; returns them and where the data starts."""
-    cards: dict[str, str] = {}
+def _parse_header(data: bytes, offset: int, full: bool) -> tuple[dict[str, str], int]:
+    """Cards from ``offset`` up to END (only the structural ones unless ``full``) and where
+    the data starts. Headers of HDUs we skip are scanned by a regex, not card by card."""
     pos = offset
     while True:
         block = data[pos : pos + BLOCK]
         if len(block) < BLOCK:
             raise SpectrumReadError(f"truncated FITS header at byte {pos}")
         pos += BLOCK
-        for i in range(0, BLOCK, CARD):
-            card = block[i : i + CARD].decode("ascii", errors="replace")
-            key = card[:8].strip()
-            if key == "END":
-                return cards, pos
-            if card[8:10] == "= ":
-                cards[key] = card[10:]
+        end = next((m.start() for m in END_CARD.finditer(block) if m.start() % CARD == 0), -1)
+        if end >= 0:
+            header = data[offset : pos - BLOCK + end]
+            if full:
+                cards = {
+                    m[1].decode("ascii", errors="replace").rstrip(): m[2].decode(
+                        "ascii", errors="replace"
+                    )
+                    for m in ANY_CARD.finditer(header)
+                    if m.start() % CARD == 0
+                }
+            else:  # vectorised look-up of the few keys that give the HDU's size and name
+                keys = np.frombuffer(header, dtype="S8")[:: CARD // 8]
+                cards = {}
+                for key in STRUCTURE_KEYS:
+                    found = np.flatnonzero(keys == key)
+                    if found.size:
+                        i = int(found[0]) * CARD
+                        if header[i + 8 : i + 10] == b"= ":
+                            cards[key.decode().rstrip()] = header[i + 10 : i + CARD].decode(
+                                "ascii", errors="replace"
+                            )
+            return cards, pos
 
 
 def _value(cards: dict[str, str], key: str) -> str:
@@ -115,11 +136,30 @@ def _data_size(cards: dict[str, str]) -> int:
     return size + (_int(cards, "PCOUNT") if "PCOUNT" in cards else 0)
 
 
+@lru_cache(maxsize=64)
+def _header_dtype(header: bytes) -> np.dtype:
+    """Row dtype from a table's header bytes, cached: spec files of one pipeline version share
+    their table headers byte for byte, so the 126-column SPECOBJ is parsed once per run."""
+    cards, _ = _parse_header(header, 0, full=True)
+    return _table_dtype(cards)
+
+
 def _table_dtype(cards: dict[str, str]) -> np.dtype:
-    names, formats = [], []
-    for k in range(1, _int(cards, "TFIELDS") + 1):
-        name = _value(cards, f"TTYPE{k}")
-        match = TFORM.match(_value(cards, f"TFORM{k}"))
+    """The row dtype of a binary table (cached: files of one pipeline share their layouts)."""
+    n = _int(cards, "TFIELDS")
+    columns = tuple((_value(cards, f"TTYPE{k}"), _value(cards, f"TFORM{k}")) for k in range(1, n + 1))
+    dtype = _dtype_of(columns)
+    if dtype.itemsize != _int(cards, "NAXIS1"):
+        raise SpectrumReadError("FITS table row size disagrees with its TFORMs")
+    return dtype
+
+
+@lru_cache(maxsize=64)
+def _dtype_of(columns: tuple[tuple[str, str], ...]) -> np.dtype:
+    names: list[str] = []
+    formats: list[str] = []
+    for k, (name, tform) in enumerate(columns, start=1):
+        match = TFORM.match(tform)
         if not match:
             raise SpectrumReadError(f"unsupported TFORM{k} for column {name}")
         repeat = int(match[1] or 1)
@@ -134,10 +174,7 @@ def _table_dtype(cards: dict[str, str]) -> np.dtype:
             raise SpectrumReadError(f"unsupported TFORM{k} {code!r} for column {name}")
         names.append(name.lower() if name.lower() not in names else f"{name.lower()}_{k}")
         formats.append(fmt)
-    dtype = np.dtype({"names": names, "formats": formats})
-    if dtype.itemsize != _int(cards, "NAXIS1"):
-        raise SpectrumReadError("FITS table row size disagrees with its TFORMs")
-    return dtype
+    return np.dtype({"names": names, "formats": formats})
 
 
 def read_tables(data: bytes, wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -149,7 +186,7 @@ def read_tables(data: bytes, wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
     tables: dict[str, np.ndarray] = {}
     pos = hdu = 0
     while pos < len(data):
-        cards, start = _parse_header(data, pos)
+        cards, start = _parse_header(data, pos, full=False)
         size = _data_size(cards)
         if start + size > len(data):
             raise SpectrumReadError(
@@ -160,7 +197,7 @@ def read_tables(data: bytes, wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
         if extname in wanted:
             if _value(cards, "XTENSION") != "BINTABLE":
                 raise SpectrumReadError(f"HDU {extname} is not a binary table")
-            dtype = _table_dtype(cards)
+            dtype = _header_dtype(data[pos:start])
             nrows = _int(cards, "NAXIS2")
             if start + nrows * dtype.itemsize > len(data):
                 raise SpectrumReadError(
