@@ -83,15 +83,23 @@ def null_mask(column: Sequence[object]) -> np.ndarray:
 
 def scalars(datatype: str, column: Sequence[object]) -> Numbers:
     """One number (or boolean) per row."""
+    dtype = NUMPY_TYPES[datatype].newbyteorder("=")
+    if datatype in ("float", "double"):
+        # numpy turns None into NaN itself; only NaN cells need a look to tell NULL from NaN.
+        values = np.asarray(column, dtype=dtype)
+        null = np.zeros(len(values), dtype=bool)
+        nan = np.flatnonzero(np.isnan(values))
+        if nan.size:
+            null[nan] = [column[i] is None for i in nan.tolist()]
+        return Numbers(null, values)
     null = null_mask(column)
     if datatype == "boolean":
-        flags = np.where(np.asarray([bool(v) for v in column], dtype=bool), b"T", b"F")
+        flags = np.where(np.asarray(column, dtype=bool), b"T", b"F")  # None -> False
         return Numbers(null, np.where(null, b"?", flags).astype("S1"))
-    dtype = NUMPY_TYPES[datatype]
     if null.any():
         fill = NULL_VALUES[datatype]
         column = [fill if v is None else v for v in column]
-    return Numbers(null, np.asarray(column, dtype=dtype.newbyteorder("=")))
+    return Numbers(null, np.asarray(column, dtype=dtype))
 
 
 def arrays(spec: FieldSpec, column: Sequence[object]) -> Numbers:

@@ -1,0 +1,193 @@
+"""Benchmark: the BINARY2 writer against astropy's writer and against the database's ceiling.
+
+Twenty columns of the real ``gaia.source`` schema (long, doubles, floats, a boolean; with
+NULLs as in Gaia DR3) for 100,000 and 1,000,000 rows:
+
+* ceiling: binary ``COPY (SELECT ...) TO STDOUT`` of the same rows parsed into numpy (NULL
+  floats read as NaN so the rows have one width; nothing slower can be done with the data);
+* fetch: psycopg's server-side binary cursor, ``fetchmany`` batches (what the runner does);
+* writer: the BINARY2 writer alone (time inside the writer, fetch time subtracted);
+* stream: fetch + writer together, i.e. the service minus HTTP;
+* astropy: ``astropy.io.votable`` writing BINARY2 from an in-memory Table (100k rows only: at
+  its speed 1M rows would take minutes; its rate does not depend on the row count);
+* http: the 100,000-row BINARY2 download from /tap/sync of a live server (target >= 300,000
+  rows/s; DaCHS on this machine ~77,000).
+
+Run with ``make bench`` (or ``pytest -m benchmark -s tests/test_bench_votable.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+
+import numpy as np
+import psycopg
+import pytest
+
+from tap_service.writers import ResultStatus, field_specs, get_writer
+
+pytestmark = pytest.mark.benchmark
+
+COLUMNS = (
+    "source_id, ra, dec, ra_error, dec_error, ref_epoch, parallax, parallax_error, pmra, "
+    "pmra_error, pmdec, pmdec_error, ruwe, phot_g_mean_flux, phot_g_mean_flux_error, "
+    "phot_g_mean_mag, bp_rp, radial_velocity, l, has_xp_continuous"
+)
+NULLABLE_FLOATS = ("parallax", "parallax_error", "pmra", "pmra_error", "pmdec", "pmdec_error",
+                   "radial_velocity")
+SEED = """
+INSERT INTO gaia.source (source_id, ra, dec, ra_error, dec_error, ref_epoch, parallax,
+    parallax_error, pmra, pmra_error, pmdec, pmdec_error, ruwe, phot_g_mean_flux,
+    phot_g_mean_flux_error, phot_g_mean_mag, bp_rp, radial_velocity, l, b, has_xp_continuous)
+SELECT (i::int8 << 35) + 7, random() * 360, random() * 180 - 90, random()::real,
+       random()::real, 2016.0,
+       CASE WHEN i % 10 = 0 THEN NULL ELSE random() * 10 END,
+       CASE WHEN i % 10 = 0 THEN NULL ELSE random()::real END,
+       CASE WHEN i % 10 = 0 THEN NULL ELSE random() * 50 - 25 END,
+       CASE WHEN i % 10 = 0 THEN NULL ELSE random()::real END,
+       CASE WHEN i % 10 = 0 THEN NULL ELSE random() * 50 - 25 END,
+       CASE WHEN i % 10 = 0 THEN NULL ELSE random()::real END,
+       (0.8 + random())::real, random() * 1e6, random()::real * 100,
+       (9 + random() * 12)::real, (random() * 3)::real,
+       CASE WHEN i % 30 = 0 THEN (random() * 100)::real END,
+       random() * 360, random() * 180 - 90, i % 3 = 0
+FROM generate_series(1, %s) AS i
+"""
+SIZES = (100_000, 1_000_000)
+FETCH_ROWS = 5000
+
+
+@pytest.fixture(scope="module")
+def bench_db(module_db_url):
+    with psycopg.connect(module_db_url, autocommit=True) as conn:
+        conn.execute(SEED.replace("%s", str(max(SIZES))))
+        conn.execute("ANALYZE gaia.source")
+    return module_db_url
+
+
+def query(n: int) -> str:
+    return f"SELECT {COLUMNS} FROM gaia.source ORDER BY source_id LIMIT {n}"
+
+
+def copy_ceiling(url: str, n: int) -> float:
+    """Seconds to COPY the rows out in binary and hold them as numpy columns."""
+    select = query(n)
+    for name in NULLABLE_FLOATS:
+        select = select.replace(f" {name},", f" COALESCE({name}, 'NaN') AS {name},", 1)
+    with psycopg.connect(url) as conn:
+        probe = conn.execute(f"SELECT * FROM ({select}) AS q LIMIT 0")
+        types = [d.type_code for d in probe.description]
+        start = time.perf_counter()
+        with conn.cursor().copy(f"COPY ({select}) TO STDOUT (FORMAT binary)") as copy:
+            raw = b"".join(bytes(chunk) for chunk in copy)
+        columns = _parse_copy(raw, types, n)
+        elapsed = time.perf_counter() - start
+    assert len(columns["c0"]) == n and not np.isnan(columns["c1"]).any()
+    return elapsed
+
+
+_COPY_TYPES = {20: ">i8", 701: ">f8", 700: ">f4", 16: "?"}
+
+
+def _parse_copy(raw: bytes, type_codes: list[int], n: int) -> dict[str, np.ndarray]:
+    """Binary COPY rows of fixed-width, non-NULL fields as one structured numpy array."""
+    fields = [("count", ">i2")]
+    for i, oid in enumerate(type_codes):
+        fields += [(f"len{i}", ">i4"), (f"c{i}", _COPY_TYPES[oid])]
+    rows = np.frombuffer(raw, dtype=np.dtype(fields), count=n, offset=19)
+    return {f"c{i}": rows[f"c{i}"].astype(rows[f"c{i}"].dtype.newbyteorder("="))
+            for i in range(len(type_codes))}
+
+
+def stream_binary2(url: str, n: int) -> dict[str, float]:
+    """Wall and CPU seconds of fetch + BINARY2 write of n rows, and of the fetching alone."""
+    spent = {"fetch_wall": 0.0, "fetch_cpu": 0.0}
+    with psycopg.connect(url) as conn, conn.transaction():
+        cursor = conn.cursor("bench", binary=True)
+        cursor.execute(query(n))
+
+        def batches():
+            while True:
+                wall, cpu = time.perf_counter(), time.process_time()
+                batch = cursor.fetchmany(FETCH_ROWS)
+                spent["fetch_wall"] += time.perf_counter() - wall
+                spent["fetch_cpu"] += time.process_time() - cpu
+                if not batch:
+                    return
+                yield batch
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        fields = field_specs(cursor.description)
+        chunks = get_writer("votable").write(fields, batches(), ResultStatus(), {"QUERY": "b"})
+        spent["bytes"] = sum(len(chunk) for chunk in chunks)
+        spent["wall"] = time.perf_counter() - wall
+        spent["cpu"] = time.process_time() - cpu
+    return spent
+
+
+def astropy_binary2(url: str, n: int) -> float:
+    """Seconds astropy takes to write the same rows as BINARY2 (Table already in memory)."""
+    from astropy.io.votable import from_table
+    from astropy.table import MaskedColumn, Table
+
+    with psycopg.connect(url) as conn:
+        cursor = conn.execute(query(n))
+        names = [d.name for d in cursor.description]
+        rows = cursor.fetchall()
+    table = Table()
+    for name, column in zip(names, zip(*rows, strict=True), strict=True):
+        mask = np.array([v is None for v in column])
+        values = np.array([0 if v is None else v for v in column])
+        table[name] = MaskedColumn(values, mask=mask)
+    votable = from_table(table)
+    start = time.perf_counter()
+    votable.to_xml(io.BytesIO(), tabledata_format="binary2")
+    return time.perf_counter() - start
+
+
+def test_binary2_writer_vs_astropy_and_copy_ceiling(bench_db):
+    astropy_rate = 100_000 / astropy_binary2(bench_db, 100_000)
+    print("\nBINARY2, 20 columns of gaia.source, rows/s (wall clock; 'cpu' = this process's CPU "
+          f"time); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{'rows':>10} {'ceiling':>9} {'fetch':>9} {'writer':>9} {'writer cpu':>10} "
+          f"{'stream':>9} {'astropy':>8} {'writer/astropy':>14} {'stream/ceiling':>14} {'MB':>6}")
+    for n in SIZES:
+        ceiling = n / copy_ceiling(bench_db, n)
+        t = stream_binary2(bench_db, n)
+        writer = n / (t["wall"] - t["fetch_wall"])
+        writer_cpu = n / (t["cpu"] - t["fetch_cpu"])
+        stream = n / t["wall"]
+        print(f"{n:>10,} {ceiling:>9,.0f} {n / t['fetch_wall']:>9,.0f} {writer:>9,.0f} "
+              f"{writer_cpu:>10,.0f} {stream:>9,.0f} {astropy_rate:>8,.0f} "
+              f"{writer / astropy_rate:>14.1f} {stream / ceiling:>14.2f} {t['bytes'] / 1e6:>6.0f}")
+        assert writer > 10 * astropy_rate
+
+
+def test_http_binary2_download(bench_db):
+    """The 100,000-row BINARY2 download from /tap/sync, against the COPY ceiling."""
+    pytest.importorskip("tap_service.app")
+    import httpx
+    from astropy.io.votable import parse
+    from tap_support import live_server, tap_settings
+
+    n = 100_000
+    adql = f"SELECT TOP {n} {COLUMNS} FROM xpha.gaia_source"
+    ceiling = n / copy_ceiling(bench_db, n)
+    with live_server(tap_settings(bench_db)) as root, httpx.Client(timeout=120) as client:
+        params = {"REQUEST": "doQuery", "LANG": "ADQL", "QUERY": adql, "MAXREC": str(n)}
+        client.get(f"{root}/tap/sync", params={**params, "QUERY": adql.replace(str(n), "10")})
+        timings, body = [], b""
+        for _ in range(3):
+            start = time.perf_counter()
+            with client.stream("GET", f"{root}/tap/sync", params=params) as response:
+                assert response.status_code == 200
+                body = b"".join(response.iter_bytes())
+            timings.append(time.perf_counter() - start)
+    table = parse(io.BytesIO(body)).get_first_table()
+    assert len(table.array) == n
+    rate = n / min(timings)
+    print(f"\nHTTP /tap/sync BINARY2, {n:,} rows x 20 columns: {rate:,.0f} rows/s "
+          f"(best of 3; {len(body) / 1e6:.1f} MB); COPY ceiling {ceiling:,.0f} rows/s; "
+          f"ratio {rate / ceiling:.2f}; target 300,000; DaCHS ~77,000")
