@@ -8,6 +8,7 @@ semantics add. Prints the rates and the ratio.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 import sqlglot
@@ -40,7 +41,7 @@ def _catalog() -> Catalog:
     ])
 
 
-def _rate(work, seconds: float = 2.0) -> float:  # noqa: ANN001
+def _rate(work: Callable[[str], str], seconds: float = 2.0) -> float:
     """Queries per second, the best of several rounds (the machine is shared)."""
     best = 0.0
     deadline = time.perf_counter() + seconds

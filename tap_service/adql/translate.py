@@ -55,6 +55,8 @@ def translate(
         return _translate(adql, catalog, row_limit, uploads or {}, published_schema)
     except AdqlError as error:
         raise _located(error, adql) from None
+    except RecursionError:
+        raise AdqlError("the query is nested too deeply") from None
 
 
 def _translate(
@@ -88,26 +90,32 @@ def _translate(
 
 
 def _rewrite(
-    node: exp.Expr, change: Callable[[exp.Expr], exp.Expr | None], pre: bool = False
+    root: exp.Expr, change: Callable[[exp.Expr], exp.Expr | None], pre: bool = False
 ) -> exp.Expr:
-    """Apply ``change`` to every node (children first unless ``pre``); None keeps a node."""
-    if pre:
+    """Apply ``change`` to every node, children first (or parents first, not descending into
+    what was replaced, if ``pre``); None keeps a node. Iterative: long OR chains are deep."""
+    order: list[exp.Expr] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if pre:
+            replaced = change(node)
+            if replaced is not None and replaced is not node:
+                if node is root:
+                    return replaced
+                node.replace(replaced)
+                continue
+        else:
+            order.append(node)
+        stack.extend(node.iter_expressions())
+    for node in reversed(order):
         replaced = change(node)
         if replaced is not None and replaced is not node:
-            return replaced
-    for key, value in list(node.args.items()):
-        if isinstance(value, exp.Expr):
-            new = _rewrite(value, change, pre)
-            if new is not value:
-                node.set(key, new)
-        elif isinstance(value, list) and value:
-            items = [_rewrite(v, change, pre) if isinstance(v, exp.Expr) else v for v in value]
-            if any(a is not b for a, b in zip(items, value, strict=True)):
-                node.set(key, items)
-    if pre:
-        return node
-    replaced = change(node)
-    return node if replaced is None else replaced
+            if node is root:
+                root = replaced
+            else:
+                node.replace(replaced)
+    return root
 
 
 def _first_select(tree: exp.Expr) -> exp.Select:
