@@ -163,14 +163,32 @@ def test_adql_error_ends_in_error_with_a_dali_document(server, client) -> None:
     ("data", "fragment"),
     [
         ({"LANG": "ADQL"}, "QUERY"),
-        ({"LANG": "SQL", "QUERY": "SELECT 1"}, "LANG"),
-        ({"QUERY": "SELECT 1", "MAXREC": "-4"}, "MAXREC"),
-        ({"QUERY": "SELECT 1", "RESPONSEFORMAT": "pdf"}, "RESPONSEFORMAT"),
-        ({"QUERY": "SELECT 1", "PHASE": "EXPLODE"}, "PHASE"),
-        ({"QUERY": "SELECT 1", "EXECUTIONDURATION": "soon"}, "EXECUTIONDURATION"),
+        ({"LANG": "SQL", "QUERY": SCHEMAS_QUERY}, "LANG"),
+        ({"QUERY": SCHEMAS_QUERY, "MAXREC": "-4"}, "MAXREC"),
+        ({"QUERY": SCHEMAS_QUERY, "RESPONSEFORMAT": "pdf"}, "RESPONSEFORMAT"),
     ],
 )
-def test_bad_parameters_are_refused_at_creation(server, client, data, fragment) -> None:
+def test_bad_tap_parameters_make_a_job_that_ends_in_error(server, client, data,
+                                                          fragment) -> None:
+    response = client.post(f"{server.base}/async", data={**data, "PHASE": "RUN"},
+                           follow_redirects=False)
+    assert response.status_code == 303
+    job = wait_final(client, response.headers["location"])
+    assert phase_of(job) == "ERROR"
+    message = job.findtext(f"{UWS}errorSummary/{UWS}message")
+    assert message.startswith("UsageFault:") and fragment in message
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"QUERY": "SELECT 1", "PHASE": "EXPLODE"}, "PHASE"),
+        ({"QUERY": "SELECT 1", "EXECUTIONDURATION": "soon"}, "EXECUTIONDURATION"),
+        ({"QUERY": "SELECT 1", "DESTRUCTION": "never"}, "DESTRUCTION"),
+        ({"QUERY": "SELECT '\x00'"}, "NUL"),
+    ],
+)
+def test_bad_uws_parameters_are_refused_at_creation(server, client, data, fragment) -> None:
     response = client.post(f"{server.base}/async", data=data, follow_redirects=False)
     assert response.status_code == 400
     status, text = votable_status(response.content)
@@ -195,6 +213,16 @@ def test_settable_resources(server, client) -> None:
     assert {p.get("id") for p in parameters} >= {"query", "lang"}
     bad = client.post(f"{job_url}/destruction", data={"DESTRUCTION": "soon"})
     assert bad.status_code == 400 and votable_status(bad.content)[0] == "ERROR"
+    response = client.post(f"{job_url}/parameters", data={"MAXREC": "3", "QUERY": "SELECT 2"},
+                           follow_redirects=False)
+    assert response.status_code == 303
+    parameters = etree.fromstring(client.get(f"{job_url}/parameters").content)
+    values = {p.get("id"): p.text for p in parameters}
+    assert values["maxrec"] == "3" and values["query"] == "SELECT 2" and values["lang"] == "ADQL"
+    client.post(f"{job_url}/phase", data={"PHASE": "RUN"})
+    wait_final(client, job_url)
+    late = client.post(f"{job_url}/parameters", data={"MAXREC": "4"})
+    assert late.status_code == 400 and "PENDING" in votable_status(late.content)[1]
 
 
 @pytest.mark.parametrize("how", ["DELETE", "ACTION=DELETE"])

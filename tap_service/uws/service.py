@@ -156,9 +156,7 @@ class JobService:
     ) -> Job:
         """A new PENDING job (QUEUED at once when ``run``; see :meth:`run`)."""
         params = {k: v for k, v in params.items() if k not in ("phase",)}
-        for name, value in [*params.items(), *((n, "") for n in uploads)]:
-            if "\x00" in name or "\x00" in value:  # PostgreSQL text cannot hold NUL
-                raise UsageFault(f"parameter {name.upper()!r} contains a NUL character")
+        _refuse_nul(params, uploads)
         duration = self._duration(params.pop("executionduration", None))
         lifetime = self._lifetime(params.pop("destruction", None))
         job = self.store.create(
@@ -211,6 +209,27 @@ class JobService:
         self._remove_files(job_id)
         self._changed(job_id)
         return existed
+
+    def set_parameters(
+        self, job_id: str, params: Mapping[str, str], uploads: Mapping[str, bytes]
+    ) -> None:
+        """UWS: parameters of a PENDING job may change; afterwards they are fixed."""
+        job = self.store.get(job_id)
+        if job is None:
+            raise KeyError(job_id)
+        if job.phase != Phase.PENDING:
+            raise UsageFault(
+                f"job {job_id!r} is {job.phase.value}: parameters change only while PENDING"
+            )
+        _refuse_nul(params, uploads)
+        params = dict(params)
+        if "executionduration" in params:
+            self.set_execution_duration(job_id, params.pop("executionduration"))
+        if "destruction" in params:
+            self.set_destruction(job_id, params.pop("destruction"))
+        params.pop("phase", None)
+        if not self.store.set_parameters(job_id, params, uploads):
+            raise UsageFault(f"job {job_id!r} left PENDING: its parameters are fixed now")
 
     def set_execution_duration(self, job_id: str, value: str) -> None:
         """Only a PENDING job's duration may change (UWS); the server caps the value."""
@@ -414,6 +433,13 @@ class JobService:
 
     def _remove_files(self, job_id: str) -> None:
         shutil.rmtree(self.results_dir / job_id, ignore_errors=True)
+
+
+def _refuse_nul(params: Mapping[str, str], uploads: Mapping[str, bytes]) -> None:
+    """PostgreSQL text cannot hold NUL: such a parameter is the client's error, not a 500."""
+    for name, value in [*params.items(), *((n, "") for n in uploads)]:
+        if "\x00" in name or "\x00" in value:
+            raise UsageFault(f"parameter {name.upper()!r} contains a NUL character")
 
 
 def fault_text(fault: DaliFault) -> str:

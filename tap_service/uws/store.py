@@ -63,6 +63,13 @@ WHERE job_id = %s AND phase IN ('PENDING', 'QUEUED', 'EXECUTING', 'HELD', 'SUSPE
 RETURNING {JOB_COLUMNS}"""
 SQL_SET_DURATION = """
 UPDATE uws.jobs SET execution_duration = %s WHERE job_id = %s AND phase = 'PENDING'"""
+SQL_SET_PARAMETERS = """
+UPDATE uws.jobs SET parameters = parameters || %(parameters)s,
+                    run_id = coalesce(%(run_id)s, run_id)
+WHERE job_id = %(job_id)s AND phase = 'PENDING'"""
+SQL_PUT_UPLOAD = """
+INSERT INTO uws.job_uploads (job_id, name, content) VALUES (%s, %s, %s)
+ON CONFLICT (job_id, name) DO UPDATE SET content = EXCLUDED.content"""
 SQL_SET_DESTRUCTION = "UPDATE uws.jobs SET destruction = %s WHERE job_id = %s"
 # executionDuration: jobs of this server past their deadline end in ERROR (the caller then
 # cancels their database queries).
@@ -246,6 +253,19 @@ class JobStore:
     def set_execution_duration(self, job_id: str, seconds: int) -> bool:
         with self.pool.connection() as conn:
             return conn.execute(SQL_SET_DURATION, (seconds, job_id)).rowcount == 1
+
+    def set_parameters(
+        self, job_id: str, parameters: Mapping[str, str], uploads: Mapping[str, bytes]
+    ) -> bool:
+        """Add or replace parameters and upload parts of a PENDING job (False otherwise)."""
+        args = {"job_id": job_id, "parameters": Jsonb(dict(parameters)),
+                "run_id": parameters.get("runid")}
+        with self.pool.connection() as conn, conn.transaction():
+            if conn.execute(SQL_SET_PARAMETERS, args).rowcount != 1:
+                return False
+            with conn.cursor() as cur:
+                cur.executemany(SQL_PUT_UPLOAD, [(job_id, n, c) for n, c in uploads.items()])
+        return True
 
     def set_destruction(self, job_id: str, when: datetime) -> None:
         with self.pool.connection() as conn:
