@@ -107,8 +107,9 @@ def load_catalog(conn: psycopg.Connection) -> Catalog:
         table = tables.get(table_name.lower()) or _find_unqualified(tables, table_name)
         if table is None:
             continue
-        table.columns[column_name.lower()] = ColumnInfo(
-            name=column_name,
+        name = undelimited(column_name)
+        table.columns[name.lower()] = ColumnInfo(
+            name=name,
             datatype=datatype,
             arraysize=None if arraysize is None else str(arraysize),
             unit=unit or None,
@@ -121,6 +122,13 @@ def load_catalog(conn: psycopg.Connection) -> Catalog:
             std=_flag(std),
         )
     return Catalog(tables)
+
+
+def undelimited(name: str) -> str:
+    """TAP_SCHEMA writes reserved words as delimited identifiers ('"size"'): the real name."""
+    if len(name) >= 2 and name.startswith('"') and name.endswith('"'):
+        return name[1:-1].replace('""', '"')
+    return name
 
 
 def _find_unqualified(tables: dict[str, TableInfo], table_name: str) -> TableInfo | None:

@@ -166,27 +166,13 @@ def _normalised(ident: exp.Identifier) -> exp.Identifier:
 
 
 def _apply_limit(tree: exp.Expr, row_limit: int | None) -> None:
-    """The outer LIMIT is min(TOP, row_limit); TOP must be a whole number."""
+    """The outer LIMIT is min(TOP, row_limit) (the allow-list made TOP a whole number)."""
     limit = tree.args.get("limit")
-    top: int | None = None
-    if limit is not None:
-        value = limit.expression
-        if not (isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()):
-            raise AdqlError("TOP takes a whole number")
-        top = int(value.this)
-    if isinstance(tree, exp.Select) is False and top is None:
-        pass
-    for offset in tree.find_all(exp.Offset):
-        value = offset.expression
-        if not (isinstance(value, exp.Literal) and value.this.isdigit()):
-            raise AdqlError("OFFSET takes a whole number")
-    effective = min(x for x in (top, row_limit) if x is not None) if (
-        top is not None or row_limit is not None) else None
-    if effective is not None:
-        tree.set("limit", exp.Limit(expression=exp.Literal.number(effective)))
-
-
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\S")
+    limits = [int(limit.expression.this)] if limit is not None else []
+    if row_limit is not None:
+        limits.append(row_limit)
+    if limits:
+        tree.set("limit", exp.Limit(expression=exp.Literal.number(min(limits))))
 
 
 def _located(error: AdqlError, adql: str) -> AdqlError:
