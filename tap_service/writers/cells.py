@@ -23,11 +23,13 @@ class TextStyle:
     array_open: str
     array_sep: str
     array_close: str
+    null_fixed_array_filled: bool  # a NULL fixed-size array as its null elements, not ''
 
 
-TABLEDATA_STYLE = TextStyle("T", "F", "", " ", "")
+# VOTable TABLEDATA needs every element of a fixed-size array: a NULL one is NaN/null values.
+TABLEDATA_STYLE = TextStyle("T", "F", "", " ", "", True)
 # Arrays as the Gaia archive writes them in CSV: "[1.0, 2.0]" (GaiaXPy parses this form).
-CSV_STYLE = TextStyle("True", "False", "[", ", ", "]")
+CSV_STYLE = TextStyle("True", "False", "[", ", ", "]", False)
 
 
 def number_strings(values: np.ndarray, datatype: str) -> np.ndarray:
@@ -62,6 +64,8 @@ def cells(spec: FieldSpec, column: Numbers | Texts, style: TextStyle) -> list[st
         rows = [flat[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
     sep, left, right = style.array_sep, style.array_open, style.array_close
     out = [left + sep.join(r) + right for r in rows]
+    if column.lengths is None and style.null_fixed_array_filled:
+        return out
     return _blank_nulls(out, column.null) if column.null.any() else out
 
 

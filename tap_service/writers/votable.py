@@ -85,8 +85,9 @@ class VOTableWriter(Writer):
         children = []
         if spec.description:
             children.append(f"<DESCRIPTION>{xml_text(spec.description)}</DESCRIPTION>")
-        if self.serialization == "BINARY" and spec.datatype in INTEGER_TYPES:
-            # BINARY has no null flags: integers need a declared null value.
+        if spec.datatype in INTEGER_TYPES and (self.serialization == "BINARY" or spec.is_array):
+            # BINARY has no null flags, and array elements never have any: integers need a
+            # declared null value (the one written for NULL).
             children.append(f'<VALUES null="{NULL_VALUES[spec.datatype]}"/>')
         if not children:
             return f"<FIELD {' '.join(attrs)}/>"
