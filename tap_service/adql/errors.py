@@ -11,7 +11,7 @@ class AdqlError(XphaError):
     def __init__(self, message: str, line: int = 0, column: int = 0, token: str = "") -> None:
         self.line, self.column, self.token, self.reason = line, column, token, message
         where = f"line {line}, column {column}: " if line else ""
-        near = f" near '{token}'" if token and f"'{token}'" not in message else ""
+        near = f" near '{token}'" if token else ""
         super().__init__(f"{where}{message}{near}")
 
 

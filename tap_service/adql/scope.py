@@ -277,7 +277,11 @@ class Resolver:
                     return self._bind(column, source)
             else:
                 if ident.this.lower() in current.merged and current is scope:
-                    column.set("this", _quoted(_key(ident)))
+                    known = next((f for s in current.sources if (f := s.find(ident))), None)
+                    name, info = known or (_key(ident), None)
+                    column.set("this", _quoted(name))
+                    if info is not None:
+                        self.column_info[id(column)] = info
                     return None
                 found = [s for s in current.sources if s.find(ident)]
                 if len(found) > 1:
