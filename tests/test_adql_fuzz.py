@@ -88,6 +88,7 @@ def check(adql: str) -> None:
     sql = translation.sql
     bare = LITERALS.sub("_", sql)  # as PostgreSQL reads it (standard_conforming_strings=on)
     assert ";" not in bare and "/*" not in bare and "--" not in bare, sql
+    assert "\\" not in sql, sql  # backslashes travel as chr(92): safe under any setting
     for word in ("pg_sleep", "pg_catalog", '"gaia"', "information_schema"):
         assert word not in sql, sql
     for part in sql.split(" FROM ")[1:]:

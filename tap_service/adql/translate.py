@@ -78,6 +78,8 @@ def _translate(
     def to_postgres(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Identifier):
             return _normalised(node)
+        if isinstance(node, exp.Literal) and node.is_string and "\\" in node.this:
+            return _without_backslashes(node.this)
         return adql_semantics(geometry.geometry_value(node) or node, infos)
 
     tree = _rewrite(tree, to_postgres)
@@ -155,6 +157,21 @@ def _unique(name: str, taken: set[str]) -> str:
         candidate = f"{name}_{n}"
     taken.add(candidate.lower())
     return candidate
+
+
+def _without_backslashes(text: str) -> exp.Expr:
+    """A string with backslashes as 'a' || chr(92) || 'b': the same value whatever the
+    server's standard_conforming_strings, so a backslash can never escape a quote."""
+    parts: list[exp.Expr] = []
+    for i, piece in enumerate(text.split("\\")):
+        if i:
+            parts.append(exp.Anonymous(this="chr", expressions=[exp.Literal.number(92)]))
+        if piece:
+            parts.append(exp.Literal.string(piece))
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = exp.DPipe(this=joined, expression=part)
+    return exp.Paren(this=joined)
 
 
 def _normalised(ident: exp.Identifier) -> exp.Identifier:
