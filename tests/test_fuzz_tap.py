@@ -38,6 +38,7 @@ STRINGS = ["'a'", "'it''s'", "''", "'%'", "'\\'", "'\u00e9\u4e2d'", "'--'", "';'
 HOSTILE_TOKENS = [";", "--", "/*", "*/", "'", '"', "$$", "::", "\\", "(", ")", ",", "*",
                   " OR 1=1", " UNION SELECT * FROM uws.jobs", " pg_sleep(5)", "\u0000",
                   "\ufffd", "\u202e", "\n", "TOP -1 ", " OFFSET -5", " WHERE ", "ORDER BY 99"]
+UTF8_CHARACTERS = st.characters(codec="utf-8")  # what an HTTP form can carry (no surrogates)
 DEFAULT_FORMATS = ["votable", "votable/td", "csv", "tsv", "fits", "votable/b2"]
 
 
@@ -106,9 +107,9 @@ def mutated_adql(draw: st.DrawFn) -> str:
         elif kind == "duplicate":
             query = query[:at] + query[at:at + draw(st.integers(1, 20))] * 2 + query[at + 1:]
         elif kind == "replace":
-            query = query[:at] + draw(st.characters()) + query[at + 1:]
+            query = query[:at] + draw(UTF8_CHARACTERS) + query[at + 1:]
         else:
-            query = query[:at] + draw(st.text(max_size=8)) + query[at:]
+            query = query[:at] + draw(st.text(UTF8_CHARACTERS, max_size=8)) + query[at:]
     return query
 
 
