@@ -139,5 +139,8 @@ SUMMARY = {
     "lamost matches": "SELECT catalogue, 'n_candidates=' || least(n_candidates, 3)::text,"
     " count(*) FROM xmatch.gaia_lamost GROUP BY 1, 2 ORDER BY 1, 2",
     "training labels": "SELECT label, CASE WHEN conflict THEN 'conflict' ELSE '' END, count(*)"
-    " FROM labels.training_labels WHERE label <> 'unlabelled' OR true GROUP BY 1, 2 ORDER BY 1, 2",
+    " FROM labels.source_evidence GROUP BY 1, 2"
+    " UNION ALL SELECT 'gaia sources (estimate)', '', sum(greatest(c.reltuples, 0))::bigint"
+    " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+    " WHERE i.inhparent = 'gaia.source'::regclass ORDER BY 1, 2",
 }

@@ -79,5 +79,10 @@ def test_training_labels_follow_their_evidence(db_url: str, real_data: Path,
     conflict = view[view.conflict].iloc[0]
     assert "sdss:" in conflict.evidence and "lamost:hou2016 CBe" in conflict.evidence
     assert conflict.label == "positive" and abs(conflict.ew) < 1.0
+    # the evidence-only view holds exactly the sources with evidence, with the same labels
+    with psycopg.connect(db_url) as conn:
+        evidence = dict(conn.execute("SELECT source_id, label FROM labels.source_evidence").fetchall())
+    with_evidence = view[view.evidence.notna()]
+    assert evidence == dict(zip(with_evidence.source_id, with_evidence.label, strict=True))
     # the ambiguous pair: matched but not used as evidence
     assert (view[view.source_id.isin([900_000, 900_001])].label == "unlabelled").all()
