@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -261,18 +262,32 @@ def _produce(chunks: Iterator[Chunk], types: dict[str, str], out: queue.Queue,
         out.put(exc)
 
 
+SYNC_CHECKSUM_BYTES = 64 << 20  # smaller files are hashed before anything else is done
+
+
+class _AlreadyLoaded(Exception):
+    """The checksum, known only once hashed, is in the ingest log: abandon the transaction."""
+
+
 def ingest_file(path: Path, target: Target, url: str | None = None, chunk_rows: int = 5000,
                 rows_bar: tqdm | None = None) -> IngestResult:
-    """Load one file in one transaction; a file already in the ingest log is skipped."""
+    """Load one file in one transaction; a file already in the ingest log is skipped.
+
+    A big file is hashed in a thread while it loads (hashlib releases the GIL), and the load is
+    abandoned as soon as the checksum turns out to be logged already.
+    """
     started = time.perf_counter()
     result = IngestResult(kind=target.kind, file_name=str(path))
     if not path.is_file():
         raise IngestError(path, "no such file")
-    checksum = file_checksum(path)
-    with connect(url) as conn:
-        if already_loaded(conn, target.kind, checksum):
-            result.skipped = True
-            return result
+    with ThreadPoolExecutor(1, thread_name_prefix="xpha-sha256") as pool, \
+            connect(url, autocommit=True) as conn:
+        digest = pool.submit(file_checksum, path)
+        if path.stat().st_size < SYNC_CHECKSUM_BYTES:
+            digest.result()
+        checked = digest.done()
+        if checked and not _check_new(conn, target.kind, digest.result()):
+            return IngestResult(kind=target.kind, file_name=str(path), skipped=True)
         types = table_types(conn, target.table)
         loader = _Loader(conn, target)
         pending: queue.Queue = queue.Queue(maxsize=2)
@@ -287,6 +302,8 @@ def ingest_file(path: Path, target: Target, url: str | None = None, chunk_rows: 
                 while (item := pending.get()) is not _DONE:
                     if isinstance(item, BaseException):
                         raise item
+                    if not checked and digest.done():
+                        checked = _check_new(conn, target.kind, digest.result(), abandon=True)
                     chunk, names, keys, payload = item
                     try:
                         result.rows_loaded += loader.load(names, keys, payload)
@@ -297,12 +314,25 @@ def ingest_file(path: Path, target: Target, url: str | None = None, chunk_rows: 
                     result.rows_read += chunk.n_rows
                     if rows_bar is not None:
                         rows_bar.update(chunk.n_rows)
+                if not checked:
+                    _check_new(conn, target.kind, digest.result(), abandon=True)
                 result.duration_s = time.perf_counter() - started
-                record_ingest(conn, result, checksum)
+                record_ingest(conn, result, digest.result())
+        except _AlreadyLoaded:
+            return IngestResult(kind=target.kind, file_name=str(path), skipped=True)
         finally:
             stop.set()
             producer.join()
     return result
+
+
+def _check_new(conn: psycopg.Connection, kind: str, checksum: str, abandon: bool = False) -> bool:
+    """True when the checksum is not logged yet; a logged one abandons a running load."""
+    if not already_loaded(conn, kind, checksum):
+        return True
+    if abandon:
+        raise _AlreadyLoaded(checksum)
+    return False
 
 
 def expand_paths(paths: Iterable[Path], patterns: tuple[str, ...]) -> list[Path]:

@@ -99,3 +99,18 @@ def test_directories_expand_to_sorted_table_files(tmp_path: Path) -> None:
     found = expand_paths([tmp_path], (".csv.gz", ".fits", ".ecsv", ".vot"))
     assert [p.relative_to(tmp_path).as_posix() for p in found] == [
         "a.csv.gz", "b.fits", "sub/c.ecsv", "sub/d.vot"]
+
+
+def test_big_file_hashed_while_loading_is_still_skipped_when_logged(
+        real_data: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ingest.bulk
+
+    monkeypatch.setattr(ingest.bulk, "SYNC_CHECKSUM_BYTES", 0)  # every file counts as big
+    path = real_data / "xp_spectral_lines/xp_continuous_combined_chunk0.fits"
+    (first,) = ingest_xp([path], db_url, chunk_rows=50, progress=False)
+    (again,) = ingest_xp([path], db_url, chunk_rows=50, progress=False)
+    assert (first.rows_loaded, first.skipped, again.skipped) == (2000, False, True)
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM gaia.xp_continuous").fetchone()[0] == 2000
+        assert conn.execute("SELECT rows_read, rows_loaded FROM public.ingest_log").fetchall() \
+            == [(2000, 2000)]
