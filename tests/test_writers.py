@@ -55,6 +55,8 @@ CASES = [
     ("fixed float array", FieldSpec("a", "float", "3"),
      [[1.0, 2.0, 3.0], None, [NAN, 0.5, -0.5]], None),
     ("var int array", FieldSpec("a", "int", "*"), [[1, 2, 3], None, [-5]], None),
+    ("2-d array", FieldSpec("a", "double", "2x2"), [None, [[1.0, 2.0], [3.0, 4.0]]],
+     [None, [1.0, 2.0, 3.0, 4.0]]),
     ("point", FieldSpec("a", "double", "2", xtype="point"),
      [[10.0, -20.0], "(0.174532925199433 , 0.523598775598299)", None],
      [[10.0, -20.0], [10.0, 30.0], None]),
@@ -96,11 +98,11 @@ def read_back(fmt: str, data: bytes, fields) -> list[list]:
 def _plain(value):
     if value is np.ma.masked:
         return None
-    if isinstance(value, np.ma.MaskedArray):
-        return [None if m else _plain(x) for x, m in zip(value.data, np.ma.getmaskarray(value),
-                                                         strict=True)]
+    if isinstance(value, np.ma.MaskedArray):  # flattened: VOTable order, first index fastest
+        mask = np.ma.getmaskarray(value).ravel()
+        return [None if m else _plain(x) for x, m in zip(value.data.ravel(), mask, strict=True)]
     if isinstance(value, np.ndarray):
-        return [_plain(x) for x in value]
+        return [_plain(x) for x in value.ravel()]
     if isinstance(value, bytes):
         return value.decode("utf-8")
     if isinstance(value, np.generic):
@@ -424,3 +426,27 @@ def test_serialisations_by_alias():
 def test_unique_names(names, expected):
     specs = unique_names([FieldSpec(n, "int") for n in names])
     assert [s.name for s in specs] == expected
+
+
+@pytest.mark.parametrize(("fmt", "expected"), [("votable", "caf? ok"), ("votable/b", "caf? ok"),
+                                              ("votable/td", "café ok"), ("csv", "café ok")])
+def test_char_is_ascii_in_binary_votable(fmt, expected):
+    """A 'char' FIELD promises ASCII (astropy refuses anything else in BINARY/BINARY2)."""
+    fields = [FieldSpec("s", "char", "*")]
+    ((got,),) = zip(*read_back(fmt, write(fmt, fields, [[("café ok",)]]), fields), strict=True)
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("cell", "degrees"),
+    [("(0.5235987755982988 , -0.7853981633974483)", [30.0, -45.0]),
+     ("<(3.141592653589793 , 0) , 0.017453292519943295>", [180.0, 0.0, 1.0]),
+     ("{(0 , 0),(0.1 , 0),(0 , 0.1)}", [0.0, 0.0, 5.729577951308232, 0.0, 0.0,
+                                          5.729577951308232]),
+     ("(10d , -20.5d)", [10.0, -20.5]),
+     ([1.0, 2.0], [1.0, 2.0])],
+)
+def test_pgsphere_geometry_becomes_dali_degrees(cell, degrees):
+    from tap_service.writers.columns import geometry
+
+    assert np.allclose(geometry(cell), degrees, rtol=1e-12)

@@ -29,7 +29,7 @@ ROWS = [tuple([i] + [values[i] if i < len(values) else None for _, _, values, _ 
         for i in range(N)]
 FILES = {"votable": "b2.vot", "votable/b": "b.vot", "votable/td": "td.vot", "csv": "t.csv",
          "fits": "t.fits"}
-FIXED_ARRAYS = ["fixed_float_array", "point"]
+FIXED_ARRAYS = ["fixed_float_array", "point", "2-d_array"]
 ASCII_SCALARS = ["k", "short", "int", "long", "double", "float", "numeric", "boolean",
                  "timestamp"]
 

@@ -108,9 +108,9 @@ def arrays(spec: FieldSpec, column: Sequence[object]) -> Numbers:
     datatype = spec.datatype
     fill = NULL_VALUES[datatype]
     rows = [() if v is None else v for v in column]
-    if datatype != "boolean" and any(isinstance(v, list) and v and isinstance(v[0], list)
-                                     for v in rows[:1]):
-        rows = [_flatten(v) for v in rows]  # multi-dimensional PostgreSQL arrays
+    first = next((v for v in rows if v), ())
+    if isinstance(first[0] if first else None, list | tuple):
+        rows = [_flatten(v) for v in rows]  # multi-dimensional PostgreSQL arrays, row-major
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     flat_items = chain.from_iterable(rows)
     if datatype == "boolean":
