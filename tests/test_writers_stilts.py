@@ -72,7 +72,7 @@ def test_stil_reads_every_format_alike(outputs):
             # Only BINARY2 can flag a whole fixed-size array NULL; the others write NaNs.
             for name in FIXED_ARRAYS:
                 if reference[name] == "":
-                    assert set(row.pop(name).strip("()").split(", ")) == {"NaN"}
+                    assert set(row.pop(name).replace("(", "").replace(")", "").split(", ")) == {"NaN"}
                     reference = {k: v for k, v in reference.items() if k != name}
             assert row == reference, fmt
     for fmt, reader in (("fits", "fits"), ("csv", "csv")):
