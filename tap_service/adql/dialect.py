@@ -19,12 +19,6 @@ from sqlglot.tokens import TokenType
 
 from tap_service.adql.errors import AdqlError, AdqlSecurityError
 
-# Outside strings, quoted identifiers and comments ADQL uses only these characters.
-ADQL_CHARACTERS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
-    " \t\r\n\f(),.*+-/=<>!|%"
-)
-
 
 class Adql(Dialect):
     """sqlglot's dialect for ADQL: ANSI SQL plus TOP, with ``--`` as the only comment."""
@@ -46,46 +40,39 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+# One pass over the text: literals and comments are skipped whole, runs of ADQL characters
+# in one step; whatever matches ``other`` is refused (an unterminated literal or a stranger).
+_LEXEMES = re.compile(
+    r"""(?P<literal>'(?:[^']|'')*'|"(?:[^"]|"")*")"""
+    r"|(?P<comment>--[^\n]*)"
+    r"|[A-Za-z0-9_ \t\r\n\f(),.*+=<>%]+|/(?!\*)|-|!=|\|\|"
+    r"|(?P<other>/\*|.)",
+    re.S,
+)
+
+
 def check_characters(adql: str) -> None:
     """Refuse any character ADQL does not use outside literals; unterminated literals too."""
-    i, n = 0, len(adql)
-    while i < n:
-        ch = adql[i]
-        if ch in "'\"":
-            end = i + 1
-            while True:
-                end = adql.find(ch, end)
-                if end < 0:
-                    line, col = _position(adql, i)
-                    kind = "string literal" if ch == "'" else "quoted identifier"
-                    raise AdqlError(f"unterminated {kind}", line, col, adql[i : i + 20])
-                if adql.startswith(ch, end + 1):  # doubled quote: an escaped one
-                    end += 2
-                    continue
-                break
-            if "\x00" in adql[i:end]:
-                line, col = _position(adql, i)
-                raise AdqlSecurityError("NUL character in a literal", line, col, adql[i : i + 20])
-            i = end + 1
-        elif adql.startswith("/*", i):
-            line, col = _position(adql, i)
+    if "\x00" in adql:
+        line, col = _position(adql, adql.index("\x00"))
+        raise AdqlSecurityError("NUL character in the query", line, col, "U+0000")
+    for match in _LEXEMES.finditer(adql):
+        other = match.group("other")
+        if other is None:
+            continue
+        line, col = _position(adql, match.start())
+        if other in ("'", '"'):
+            kind = "string literal" if other == "'" else "quoted identifier"
+            start = match.start()
+            raise AdqlError(f"unterminated {kind}", line, col, adql[start : start + 20])
+        if other == "/*":
             raise AdqlSecurityError("/* */ comments are not ADQL (use --)", line, col, "/*")
-        elif adql.startswith("--", i):
-            newline = adql.find("\n", i)
-            i = n if newline < 0 else newline + 1
-        elif ch in ADQL_CHARACTERS and not (ch == "!" and not adql.startswith("!=", i)):
-            if ch == "|" and not adql.startswith("||", i) and not adql.startswith("||", i - 1):
-                line, col = _position(adql, i)
-                raise AdqlSecurityError("character '|' is not ADQL (did you mean ||?)", line, col, ch)
-            i += 1
-        else:
-            line, col = _position(adql, i)
-            shown = ch if ch.isprintable() else f"U+{ord(ch):04X}"
-            what = (
-                "';' is not allowed: one statement only" if ch == ";"
-                else f"character '{shown}' is not allowed in ADQL"
-            )
-            raise AdqlSecurityError(what, line, col, shown)
+        if other == ";":
+            raise AdqlSecurityError("';' is not allowed: one statement only", line, col, ";")
+        if other == "|":
+            raise AdqlSecurityError("character '|' is not ADQL (did you mean ||?)", line, col, "|")
+        shown = other if other.isprintable() else f"U+{ord(other):04X}"
+        raise AdqlSecurityError(f"character '{shown}' is not allowed in ADQL", line, col, shown)
 
 
 _HIGHLIGHT = re.compile(r"\x1b\[4m(.*?)\x1b\[0m", re.S)
