@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ingest.labels_queries import candidate_pairs_sql, crossmatch_sql
+from ingest.labels_queries import MAX_EPOCH_GAP, candidate_pairs_sql, crossmatch_sql
 from sql.database import connect
 from sql.errors import XphaError
 from sql.settings import Settings, get_settings
@@ -29,10 +29,15 @@ class MatchReport:
     seconds: float
 
 
-def _params(radius_arcsec: float, settings: Settings) -> dict[str, float]:
+def _params(conn, survey: str, radius_arcsec: float, settings: Settings) -> dict[str, float]:  # type: ignore[no-untyped-def]
     if not radius_arcsec > 0:
         raise XphaError(f"--radius-arcsec must be positive, got {radius_arcsec}")
-    return {"radius": float(radius_arcsec), "max_pm": float(settings.xmatch_max_pm_mas_yr)}
+    max_dt = conn.execute(MAX_EPOCH_GAP[survey]).fetchone()[0]
+    return {
+        "radius": float(radius_arcsec),
+        "max_pm": float(settings.xmatch_max_pm_mas_yr),
+        "max_dt": float(max_dt) + 1e-6,
+    }
 
 
 def crossmatch(
@@ -45,10 +50,10 @@ def crossmatch(
     if survey not in SURVEYS:
         raise XphaError(f"unknown survey {survey!r}; choose one of {', '.join(SURVEYS)}")
     settings = settings or get_settings()
-    params = _params(radius_arcsec or settings.xmatch_radius_arcsec, settings)
     table = {"sdss": "labels.sdss_spectra", "lamost": "labels.lamost_els"}[survey]
     start = time.perf_counter()
     with connect(url) as conn, conn.transaction():
+        params = _params(conn, survey, radius_arcsec or settings.xmatch_radius_arcsec, settings)
         for statement in crossmatch_sql(survey):
             conn.execute(statement, params if "%(" in statement else None)
         entries = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -65,6 +70,5 @@ def candidate_pairs(
     """Every (entry key..., source_id, survey_epoch, separation) pair within the radius."""
     settings = settings or get_settings()
     with connect(url) as conn:
-        return conn.execute(
-            candidate_pairs_sql(survey), _params(radius_arcsec, settings)
-        ).fetchall()
+        params = _params(conn, survey, radius_arcsec, settings)
+        return conn.execute(candidate_pairs_sql(survey), params).fetchall()

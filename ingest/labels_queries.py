@@ -4,8 +4,9 @@ Kept together so the crossmatch logic can be read in one place: the Gaia positio
 from its ref_epoch (2016.0) to the survey epoch with pmra/pmdec (linear motion on the sky,
 pmra already includes cos(dec)); Q3C finds candidates within the radius plus the largest
 motion possible over the epoch difference, and the exact distance to the propagated position
-decides. Sources faster than HIGH_PM_MAS_YR come through their own partial Q3C index
-(migration 011) with a search radius wide enough for the fastest star.
+decides. Sources faster than HIGH_PM_MAS_YR (a tiny fraction, found through their own partial
+Q3C index, migration 011) are matched the other way round: each probes the survey table's Q3C
+index out to the distance the fastest star covers over the survey's largest epoch gap.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ def _propagated(epoch: str) -> tuple[str, str]:
 def candidate_pairs_sql(survey: str) -> str:
     """Every (survey entry, Gaia source) pair within %(radius)s arcsec at the survey epoch.
 
-    Parameters: radius (arcsec), max_pm (mas/yr). Columns: the survey key(s), source_id,
-    survey_epoch, sep_arcsec.
+    Parameters: radius (arcsec), max_pm (mas/yr), max_dt (the survey's largest |epoch - 2016|,
+    years; see MAX_EPOCH_GAP). Columns: the survey key(s), source_id, survey_epoch, sep_arcsec.
     """
     if survey == "sdss":
         table, keys = "labels.sdss_spectra", "s.spec_id"
@@ -76,7 +77,7 @@ def candidate_pairs_sql(survey: str) -> str:
     else:
         raise ValueError(survey)
     ra, dec = _propagated("s.epoch")
-    high = f"(g.pmra * g.pmra + g.pmdec * g.pmdec > {HIGH_PM_MAS_YR * HIGH_PM_MAS_YR})"
+    high = f"g.pmra * g.pmra + g.pmdec * g.pmdec > {HIGH_PM_MAS_YR * HIGH_PM_MAS_YR}"
     drift = f"abs(s.epoch - {GAIA_EPOCH}) / 3600000.0"
     return f"""
     WITH candidates AS (
@@ -88,15 +89,24 @@ def candidate_pairs_sql(survey: str) -> str:
                       %(radius)s / 3600.0 + {HIGH_PM_MAS_YR} * {drift})
         WHERE {where} AND NOT coalesce({high}, false)
         UNION ALL
+        -- fast movers: few, so each probes the survey's own Q3C index out to the distance the
+        -- fastest star covers over the largest epoch difference (max_dt years)
         SELECT {keys}, g.source_id, s.epoch AS survey_epoch,
                q3c_dist(s.ra, s.dec, {ra}, {dec}) * 3600.0 AS sep_arcsec
-        FROM {table} s
-        JOIN gaia.source g
-          ON q3c_join(s.ra, s.dec, g.ra, g.dec, %(radius)s / 3600.0 + %(max_pm)s * {drift})
-        WHERE {where} AND g.pmra * g.pmra + g.pmdec * g.pmdec > {HIGH_PM_MAS_YR * HIGH_PM_MAS_YR}
+        FROM gaia.source g
+        JOIN {table} s
+          ON q3c_join(g.ra, g.dec, s.ra, s.dec,
+                      %(radius)s / 3600.0 + %(max_pm)s * %(max_dt)s / 3600000.0)
+        WHERE {where} AND {high}
     )
     SELECT * FROM candidates WHERE sep_arcsec <= %(radius)s
     """
+
+
+MAX_EPOCH_GAP = {
+    survey: f"SELECT coalesce(max(abs(epoch - {GAIA_EPOCH})), 0) FROM {table}"
+    for survey, table in (("sdss", "labels.sdss_spectra"), ("lamost", "labels.lamost_els"))
+}
 
 
 def crossmatch_sql(survey: str) -> list[str]:
