@@ -105,3 +105,17 @@ def test_nothing_was_changed_or_leaked(server, client, module_db_url, test_setti
             "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE '%pg_sleep%'"
             " AND pid <> pg_backend_pid()").fetchone()[0]
     assert rows == [(1, 12.5), (2, 13.0), (3, 14.25), (4, 15.0), (5, None)] and evil is None and secret == 1 and sleepers == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by test_fuzz_tap: the translator turns 'SELECT-- ...' into the SQL 'SELECT' "
+    "(no select list), PostgreSQL returns a zero-column row and the service answers 500 "
+    "FatalFault; an ADQL query without select items must be an AdqlError (400)",
+)
+@pytest.mark.parametrize("query", ["SELECT-- TOP 2 source_id FROM xpha.adqltest_stars",
+                                   "SELECT --\n"])
+def test_comment_that_swallows_the_select_list_is_a_usage_fault(server, client, query) -> None:
+    response = client.post(f"{server.base}/sync", data={"LANG": "ADQL", "QUERY": query})
+    assert response.status_code == 400, response.text[:300]
+    assert votable_status(response.content)[1].startswith("UsageFault:")
