@@ -31,6 +31,7 @@ class Adql(Dialect):
             **tokens.Tokenizer.KEYWORDS, "TOP": TokenType.TOP
         }
         COMMENTS: ClassVar[list[str | tuple[str, str]]] = ["--"]
+        HEX_STRINGS: ClassVar[list[str | tuple[str, str]]] = [("0x", ""), ("0X", "")]
         NESTED_COMMENTS = False
 
 

@@ -46,7 +46,7 @@ ALLOWED_NODES: frozenset[type[exp.Expr]] = frozenset(
         exp.Alias, exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit,
         exp.Offset, exp.Distinct,
         # values and operators
-        exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg, exp.Not, exp.And, exp.Or,
+        exp.Literal, exp.HexString, exp.Boolean, exp.Null, exp.Paren, exp.Neg, exp.Not, exp.And, exp.Or,
         exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.Add, exp.Sub, exp.Mul, exp.Div,
         exp.Mod, exp.DPipe, exp.Like, exp.ILike, exp.In, exp.Between, exp.Is, exp.Exists,
         exp.Case, exp.If, exp.Cast, exp.DataType, exp.DataTypeParam,
@@ -68,6 +68,7 @@ ALLOWED_CASTS = frozenset(
      exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE, exp.DataType.Type.CHAR,
      exp.DataType.Type.VARCHAR, exp.DataType.Type.TIMESTAMP}
 )
+HEX = re.compile(r"^[0-9A-Fa-f]{1,16}$")
 NUMBER = re.compile(r"^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 QUERY_NODES = (exp.Select, exp.Union, exp.Intersect, exp.Except)
 
@@ -109,6 +110,8 @@ def _check_node(node: exp.Expr) -> None:
             raise AdqlSecurityError(f"unknown or refused function '{node.name}'", 0, 0, node.name)
     elif isinstance(node, exp.Literal) and not node.is_string and not NUMBER.match(node.this):
         raise refuse(f"malformed number '{node.this}'", node)
+    elif isinstance(node, exp.HexString) and not HEX.match(node.this):
+        raise refuse(f"malformed hexadecimal number '0x{node.this}'", node)
     elif isinstance(node, exp.DataType):
         if node.this not in ALLOWED_CASTS:
             raise refuse(f"CAST to {node.sql()} is not allowed in ADQL", node)

@@ -78,6 +78,8 @@ def _translate(
     def to_postgres(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Identifier):
             return _normalised(node)
+        if isinstance(node, exp.HexString):  # ADQL 2.1 hexadecimal literal
+            return exp.Literal.number(int(node.this, 16))
         if isinstance(node, exp.Literal) and node.is_string and "\\" in node.this:
             return _without_backslashes(node.this)
         return adql_semantics(geometry.geometry_value(node) or node, infos)
