@@ -40,7 +40,7 @@ def test_kill_9_with_jobs_in_flight_then_restart(db_url: str, var_dir) -> None:
     client = httpx.Client(timeout=60)
     try:
         # Two runaway jobs occupy both workers; fast jobs queue behind them; one stays PENDING.
-        slow = [submit(client, first.base, SLOW_QUERY, EXECUTIONDURATION="3") for _ in range(2)]
+        slow = [submit(client, first.base, SLOW_QUERY, EXECUTIONDURATION="6") for _ in range(2)]
         for url in slow:
             job_xml(client, url, WAIT="5", PHASE="QUEUED")
         fast = [submit(client, first.base, FAST_QUERY, RESPONSEFORMAT="csv") for _ in range(4)]
