@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from tap_service.adql.errors import AdqlError, AdqlSecurityError, at_node
-from tap_service.catalog import Catalog, ColumnInfo
+from tap_service.catalog import Catalog, ColumnInfo, TableInfo
 
 QUERY_NODES = (exp.Select, exp.Union, exp.Intersect, exp.Except)
 UPLOAD_SCHEMA = "tap_upload"
@@ -191,15 +191,19 @@ class Resolver:
             table=info.name,
         )
 
-    def _catalog_table(self, schema, name_ident, schema_ident):
+    def _catalog_table(
+        self, schema: str | None, name_ident: exp.Identifier, schema_ident: exp.Identifier | None
+    ) -> TableInfo:
+        """The published table a FROM item names (schema optional when the name is unique)."""
         if schema is not None:
             if schema not in self.allowed_schemas and schema not in self.catalog.schemas():
-                raise _error(f"schema '{schema_ident.this}' is not published", schema_ident,
+                raise _error(f"schema '{schema}' is not published", schema_ident or name_ident,
                              security=True)
             for info in self.catalog.tables.values():
                 if info.schema.lower() == schema and _same(name_ident, info.name):
                     return info
-            raise _error(f"unknown table '{schema_ident.this}.{name_ident.this}'", name_ident)
+            shown = schema_ident.this if schema_ident is not None else schema
+            raise _error(f"unknown table '{shown}.{name_ident.this}'", name_ident)
         matches = [t for t in self.catalog.tables.values() if _same(name_ident, t.name)]
         matches = [t for t in matches if t.schema.lower() in self.allowed_schemas]
         if len(matches) == 1:
