@@ -68,6 +68,8 @@ def test_bench_crossmatch_100k_by_1m(db_url: str) -> None:
     ra = rng.uniform(100, 110, n_gaia)
     dec = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-5)), np.sin(np.radians(5)), n_gaia)))
     pm = rng.normal(0, 8, (n_gaia, 2))
+    fast = rng.random(n_gaia) < 0.002  # ~0.2% above 100 mas/yr, as in Gaia's nearby stars
+    pm[fast] *= rng.uniform(15, 300, (fast.sum(), 1))
     pick = rng.choice(n_gaia, n_survey, replace=False)
     s_ra = ra[pick] + rng.normal(0, 0.3, n_survey) / 3600
     s_dec = dec[pick] + rng.normal(0, 0.3, n_survey) / 3600
