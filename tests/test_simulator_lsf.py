@@ -113,3 +113,25 @@ def test_nearby_positions_change_the_template_smoothly():
     moved = model.unit_template(H_ALPHA_NM + 0.5)[0]
     change = np.linalg.norm(moved - base) / np.linalg.norm(base)
     assert 0.02 < change < 0.08  # docs: 4.9%
+
+
+def test_shipped_sampling_equals_gaiaxpy():
+    from ingest.simulator.calibration import gaiaxpy_sampling
+
+    shipped, loaded = merged_sampling(), gaiaxpy_sampling()
+    for name in ("wavelength_nm", "bp", "rp", "bp_unweighted", "rp_unweighted"):
+        assert np.array_equal(getattr(shipped, name), getattr(loaded, name))
+
+
+def test_sampling_reproduces_gaiaxpy_calibrate(real_data):
+    """The linear map equals gaiaxpy.calibrate's recorded output (its own test truth)."""
+    import pandas as pd
+    from astropy.table import Table
+
+    table = Table.read(real_data / "gaiaxpy_tests" / "XP_CONTINUOUS_RAW.fits")
+    bp = np.stack([np.asarray(v, float) for v in table["bp_coefficients"]])
+    rp = np.stack([np.asarray(v, float) for v in table["rp_coefficients"]])
+    expected = pd.read_csv(real_data / "gaiaxpy_tests" / "calibrator_solution_default.csv")
+    truth = np.array([[float(v) for v in s.strip("()[]").split(",")] for s in expected["flux"]])
+    ours = merged_sampling().flux(bp, rp)
+    assert np.abs(ours - truth).max() <= 1e-12 * np.abs(truth).max()

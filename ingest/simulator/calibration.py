@@ -3,13 +3,15 @@
 gaiaxpy's default sampling (336-1020 nm, 2 nm) is flux = c_bp · D_bp w_bp + c_rp · D_rp w_rp in
 W m⁻² nm⁻¹, with w the BP/RP merge weights. Holding the two weighted design matrices lets the
 simulator and the H-alpha estimator calibrate millions of sources with matrix products instead
-of per-source calls.
+of per-source calls. The matrices ship in data/xp_sampling_v375wiv142r.npz (extracted from
+gaiaxpy 2.1.5's XpFilter_v375wiv142r.xml).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -34,9 +36,26 @@ class MergedSampling:
         return coefficients @ design
 
 
+SAMPLING_FILE = Path(__file__).resolve().parent / "data" / "xp_sampling_v375wiv142r.npz"
+
+
 @lru_cache(maxsize=1)
 def merged_sampling() -> MergedSampling:
-    """Load gaiaxpy's default XpSampling and XpMerge once (public loaders, no network)."""
+    """gaiaxpy's default XpSampling and XpMerge, from the shipped copy (no gaiaxpy import,
+    which costs seconds; tests/test_simulator_lsf.py checks the copy against gaiaxpy)."""
+    with np.load(SAMPLING_FILE) as stored:
+        bp, rp = stored["bp"], stored["rp"]
+        return MergedSampling(
+            wavelength_nm=stored["wavelength_nm"],
+            bp=bp * stored["merge_bp"][None, :],
+            rp=rp * stored["merge_rp"][None, :],
+            bp_unweighted=bp,
+            rp_unweighted=rp,
+        )
+
+
+def gaiaxpy_sampling() -> MergedSampling:
+    """The same matrices read through gaiaxpy's public loaders (to verify the shipped copy)."""
     from gaiaxpy.core.config import load_xpmerge_from_xml, load_xpsampling_from_xml
 
     design = load_xpsampling_from_xml(bp_model="v375wi")

@@ -4,6 +4,8 @@ Column names, order and types follow the archive (see ingest/data/real/gaiaxpy_t
 XP_CONTINUOUS_RAW.fits). Correlations are the parent's where it had them (the simulated noise
 was drawn with them); for chunk0 parents, which have none, they are zeros, which is exactly how
 that copy's noise was drawn (independent), and GaiaXPy needs a covariance to accept a band.
+In FITS, rows with the same correlations point at one copy in the heap (legal FITS: a
+descriptor is just a count and an offset), so they cost 8 bytes a row, not 5940.
 A missing band is NULL throughout and its arrays are empty, as in the archive.
 """
 
@@ -84,10 +86,13 @@ def xp_table(chunk: Chunk, library: ParentLibrary, rng: np.random.Generator) -> 
     for band in ("bp", "rp"):
         coefficients = getattr(chunk, band)
         present = np.isfinite(coefficients).all(axis=1)
+        # Distinct correlation arrays: zeros (independent noise) and each correlated parent's.
         table = library.bp_correlations if band == "bp" else library.rp_correlations
-        correlations = np.zeros((n, N_CORRELATIONS), dtype=np.float32)
-        for row, values in table.items():
-            correlations[chunk.parent == row] = values
+        distinct = np.zeros((1 + len(table), N_CORRELATIONS), dtype=np.float32)
+        index = np.where(present, 0, -1)
+        for k, (row, values) in enumerate(table.items(), start=1):
+            distinct[k] = values
+            index[(chunk.parent == row) & present] = k
         measurements = chunk.n_transits * SAMPLES_PER_TRANSIT - rng.integers(0, 40, n)
         rejected = rng.binomial(measurements, 0.004)
         dof = measurements - rejected - 55
@@ -102,7 +107,7 @@ def xp_table(chunk: Chunk, library: ParentLibrary, rng: np.random.Generator) -> 
         data.set(f"{band}_chi_squared", null(deviation**2 * dof))
         data.set(f"{band}_coefficients", coefficients, present)
         data.set(f"{band}_coefficient_errors", getattr(chunk, f"{band}_err"), present)
-        data.set(f"{band}_coefficient_correlations", correlations, present)
+        data.set_shared(f"{band}_coefficient_correlations", distinct, index)
         relevant = getattr(library, f"{band}_n_relevant_bases")[chunk.parent]
         data.set(f"{band}_n_relevant_bases", null(relevant))
         data.set(f"{band}_relative_shrinking", np.full(n, np.nan))

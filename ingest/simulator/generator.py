@@ -76,8 +76,8 @@ class Chunk:
     rp: np.ndarray
     bp_err: np.ndarray
     rp_err: np.ndarray
-    continuum_bp: np.ndarray  # the star before its line was added (SDSS continua, plots)
-    continuum_rp: np.ndarray
+    sdss_continuum_bp: np.ndarray  # in_sdss rows before their line was added (SDSS continua)
+    sdss_continuum_rp: np.ndarray
     continuum_halpha: np.ndarray  # W m^-2 nm^-1
     class_index: np.ndarray
     ew: np.ndarray
@@ -107,13 +107,14 @@ def _noise(
     rng: np.random.Generator, library: ParentLibrary, band: str, parent: np.ndarray, sigma
 ) -> np.ndarray:
     """Gaussian noise with per-coefficient σ and the parent's correlations where it has them."""
-    z = rng.standard_normal(sigma.shape)
+    z = rng.standard_normal(sigma.shape, dtype=np.float32).astype(np.float64)
     table = library.bp_correlations if band == "bp" else library.rp_correlations
     for row in table:
         rows = np.flatnonzero(parent == row)
         if rows.size:
             z[rows] = z[rows] @ library.correlation_factor(band, row).T
-    return z * sigma
+    z *= sigma
+    return z
 
 
 def perturbed_copies(
@@ -125,15 +126,17 @@ def perturbed_copies(
     copies of one parent are distinct draws. Returns coefficients, errors, flux ratios.
     """
     scale = 10 ** (-0.4 * (g_new - library.g_mag[parent]))
-    grow = error_scale(scale, library.g_flux[parent])[:, None]
+    grow = error_scale(scale, library.g_flux[parent])
+    # σ_new = grow σ_parent; added noise σ_parent × sqrt(max(grow² - scale², grow² / 4)).
+    added = np.sqrt(np.maximum(grow**2 - scale**2, 0.25 * grow**2))[:, None]
     coefficients, errors = {}, {}
     for band in ("bp", "rp"):
-        values = getattr(library, band)[parent]
         parent_err = getattr(library, f"{band}_err")[parent]
-        sigma = parent_err * grow
-        extra = np.sqrt(np.maximum(sigma**2 - (scale[:, None] * parent_err) ** 2, 0.25 * sigma**2))
-        coefficients[band] = scale[:, None] * values + _noise(rng, library, band, parent, extra)
-        errors[band] = sigma
+        noise = _noise(rng, library, band, parent, parent_err)
+        noise *= added
+        coefficients[band] = getattr(library, band)[parent] * scale[:, None] + noise
+        parent_err *= grow[:, None]
+        errors[band] = parent_err
     return coefficients, errors, scale
 
 
@@ -146,21 +149,27 @@ def inject_lines(
     sigma_nm: np.ndarray,
     n_transits: np.ndarray,
     rng: np.random.Generator,
+    copy: bool = True,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Add H-alpha of the given EW to both bands: flux = EW × continuum at H-alpha, through
-    the LSF; the line's own photon noise is drawn and added to the errors in quadrature."""
-    line_flux = ew_angstrom / 10.0 * np.nan_to_num(continuum_halpha)  # Å -> nm; W m^-2
-    increments = injector.increments(line_flux, sigma_nm)
-    n = len(line_flux)
-    observed, grown = {}, {}
+    the LSF; the line's own photon noise is drawn and added to the errors in quadrature.
+    With copy=False the inputs are updated in place (and returned)."""
+    observed = {
+        band: coefficients[band].copy() if copy else coefficients[band] for band in ("bp", "rp")
+    }
+    grown = {band: errors[band].copy() if copy else errors[band] for band in ("bp", "rp")}
+    lines = np.flatnonzero(ew_angstrom != 0)  # most stars have none: skip them
+    line_flux = ew_angstrom[lines] / 10.0 * np.nan_to_num(continuum_halpha[lines])  # W m^-2
+    increments = injector.increments(line_flux, sigma_nm[lines])
+    exposure = (n_transits[lines] * TRANSIT_EXPOSURE_S)[:, None]
     for band in ("bp", "rp"):
         rate = band_model(band).photon_rate(1.0, injector.center_nm)
         # Var(Δc_k) = |E| t_k² / τ with Δc = E t, E = F × rate and τ the exposure time.
         per_flux = increments[band] ** 2 / np.maximum(np.abs(line_flux), 1e-300)[:, None]
-        line_var = per_flux / rate / (n_transits * TRANSIT_EXPOSURE_S)[:, None]
-        observed[band] = coefficients[band] + increments[band]
-        observed[band] += rng.standard_normal((n, 55)) * np.sqrt(line_var)
-        grown[band] = np.sqrt(errors[band] ** 2 + line_var)
+        line_var = per_flux / rate / exposure
+        noise = rng.standard_normal(line_var.shape) * np.sqrt(line_var)
+        observed[band][lines] += increments[band] + noise
+        grown[band][lines] = np.sqrt(errors[band][lines] ** 2 + line_var)
     return observed, grown
 
 
@@ -193,18 +202,20 @@ def make_chunk(
     continuum_halpha = continuum_at_halpha(coefficients["bp"], coefficients["rp"])
     n_transits = rng.poisson(30, n) + 10
     lines = draw_lines(rng, n, config.mixture)
-    observed, errors = inject_lines(
-        injector, coefficients, errors, continuum_halpha, lines.ew, lines.sigma_nm, n_transits, rng
-    )
-
-    bp_flux = band_model("bp").integrated_rate(coefficients["bp"])
-    rp_flux = band_model("rp").integrated_rate(coefficients["rp"])
-    g_flux = g_flux_from_bp_rp(np.where(np.isfinite(bp_flux), bp_flux, rp_flux * 0.3), rp_flux)
     survey = rng.random(n)
     in_sdss = survey < config.sdss_fraction
     in_lamost = (survey >= config.sdss_fraction) & (
         survey < config.sdss_fraction + config.lamost_fraction
     )
+    sdss_continuum = {band: coefficients[band][in_sdss] for band in ("bp", "rp")}
+    bp_flux = band_model("bp").integrated_rate(coefficients["bp"])
+    rp_flux = band_model("rp").integrated_rate(coefficients["rp"])
+    observed, errors = inject_lines(
+        injector, coefficients, errors, continuum_halpha, lines.ew, lines.sigma_nm, n_transits,
+        rng, copy=False,
+    )  # fmt: skip
+
+    g_flux = g_flux_from_bp_rp(np.where(np.isfinite(bp_flux), bp_flux, rp_flux * 0.3), rp_flux)
     state = np.random.default_rng(seed.spawn(1)[0]).bit_generator.state
     return Chunk(
         index=index,
@@ -229,8 +240,8 @@ def make_chunk(
         rp=observed["rp"],
         bp_err=errors["bp"],
         rp_err=errors["rp"],
-        continuum_bp=coefficients["bp"],
-        continuum_rp=coefficients["rp"],
+        sdss_continuum_bp=sdss_continuum["bp"],
+        sdss_continuum_rp=sdss_continuum["rp"],
         continuum_halpha=continuum_halpha,
         class_index=lines.class_index,
         ew=lines.ew,

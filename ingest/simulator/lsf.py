@@ -117,8 +117,12 @@ class BandModel:
 
     def integrated_rate(self, coefficients: np.ndarray) -> np.ndarray:
         """∫ f(u) du in e⁻/s, exactly, from the Hermite integrals: a Σ h_k I_k."""
-        hermite = np.asarray(coefficients) @ self.transformation
-        return self.scale * (hermite @ self.hermite_integrals)
+        return np.asarray(coefficients) @ self.rate_weights
+
+    @property
+    def rate_weights(self) -> np.ndarray:
+        """∫ f du = c · (a T I): one dot product per source."""
+        return self.scale * (self.transformation @ self.hermite_integrals)
 
 
 def _csv_matrix(name: str) -> np.ndarray:

@@ -11,7 +11,6 @@ Layout of OUT:
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -50,9 +49,8 @@ def simulate(config: SimulationConfig, out: Path, fmt: str = "fits", progress: b
     lamost_rows: list[tuple] = []
     counts = dict.fromkeys(names, 0)
     bar = tqdm(total=config.n_sources, unit="src", desc="simulate", disable=not progress)
-    with open(out / truth.TRUTH_FILE, "w", newline="", encoding="ascii") as truth_handle:
-        truth_writer = csv.writer(truth_handle, lineterminator="\n")
-        truth_writer.writerow(truth.TRUTH_COLUMNS)
+    with open(out / truth.TRUTH_FILE, "wb") as truth_handle:
+        truth_handle.write((",".join(truth.TRUTH_COLUMNS) + "\n").encode("ascii"))
         for chunk in chunks(config):
             rng = chunk.rng()
             xp_path = _chunk_path(directories["xp_continuous"], "xp_continuous", chunk.index, fmt)
@@ -71,8 +69,9 @@ def simulate(config: SimulationConfig, out: Path, fmt: str = "fits", progress: b
             rows = _lamost_rows(chunk, rng, names, lamost_format)
             lamost_rows += rows
             lamost_ids = {row[-1]: row[0] for row in rows}
-            truth_writer.writerows(
-                truth.truth_rows(chunk, names, library.source_id, sdss_files, lamost_ids)
+            truth.write_rows(
+                truth_handle,
+                truth.truth_frame(chunk, names, library.source_id, sdss_files, lamost_ids),
             )
             for k, count in enumerate(np.bincount(chunk.class_index, minlength=len(names))):
                 counts[names[k]] += int(count)
@@ -106,7 +105,7 @@ def _write_sdss(chunk, rng, directory, sampling, names, sdss_format) -> dict[int
     picked = np.flatnonzero(chunk.in_sdss)
     if picked.size == 0:
         return written
-    continuum = sampling.flux(chunk.continuum_bp[picked], chunk.continuum_rp[picked])
+    continuum = sampling.flux(chunk.sdss_continuum_bp, chunk.sdss_continuum_rp)
     mjd = rng.integers(*sdss_format.MJD_RANGE, picked.size)
     years = (mjd - 57388.0) / 365.25  # MJD 57388 = 2016.0
     ra, dec = propagate(

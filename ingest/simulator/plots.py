@@ -32,10 +32,17 @@ def plot_emitter(out: Path, parent_row: int = 0, ew_angstrom: float = 30.0, g_ma
     wavelength = sampling.wavelength_nm
     parent_flux = sampling.flux(library.bp[parent], library.rp[parent])[0] * scale[0]
     emitter_flux = sampling.flux(emitter["bp"], emitter["rp"])[0]
-    measured = halpha_ew(emitter["bp"], emitter["rp"])[0][0] - halpha_ew(star["bp"], star["rp"])[0][0]
+    measured = (
+        halpha_ew(emitter["bp"], emitter["rp"])[0][0] - halpha_ew(star["bp"], star["rp"])[0][0]
+    )
     with plt.rc_context({"text.usetex": False}):
         figure, axis = plt.subplots(figsize=(8, 4.5))
-        axis.plot(wavelength, parent_flux, color="grey", label=f"parent DR3 {library.source_id[parent_row]} (scaled)")
+        axis.plot(
+            wavelength,
+            parent_flux,
+            color="grey",
+            label=f"parent DR3 {library.source_id[parent_row]} (scaled)",
+        )
         axis.plot(wavelength, emitter_flux, color="crimson", lw=1.2,
                   label=f"simulated emitter: EW {ew_angstrom:g} Å injected, {measured:.1f} Å measured")  # fmt: skip
         axis.axvline(H_ALPHA_NM, color="k", lw=0.6, ls=":")

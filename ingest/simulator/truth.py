@@ -14,27 +14,42 @@ TRUTH_COLUMNS = (
 TRUTH_FILE = "truth.csv"
 
 
-def truth_rows(chunk, class_names, parent_ids, sdss_files: dict, lamost_ids: dict) -> list[list]:
-    """One row per source; sdss_* and lamost_id empty when not observed."""
-    rows = []
-    for i in range(len(chunk)):
-        source_id = int(chunk.source_id[i])
-        sdss_file = sdss_files.get(source_id, "")
-        rows.append([
-            source_id,
-            repr(round(float(chunk.ew[i]), 6)),
-            repr(round(float(chunk.sigma_nm[i]), 4)),
-            class_names[chunk.class_index[i]],
-            repr(round(float(chunk.g_mag[i]), 5)),
-            "" if not np.isfinite(chunk.bp_rp[i]) else repr(round(float(chunk.bp_rp[i]), 5)),
-            repr(round(float(chunk.ew_other_epoch[i]), 6)) if sdss_file else "",
-            sdss_file,
-            lamost_ids.get(source_id, ""),
-            int(parent_ids[chunk.parent[i]]),
-            repr(float(chunk.ra[i])),
-            repr(float(chunk.dec[i])),
-        ])  # fmt: skip
-    return rows
+def write_rows(handle, columns: dict[str, np.ndarray]) -> None:
+    """Append rows (no header) with pyarrow's C++ CSV writer: the Python csv module would cost
+    more than simulating the sources. Values hold no commas or quotes, so none are quoted."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    table = pa.table({name: pa.array(values, from_pandas=True) for name, values in columns.items()})
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+    pa_csv.write_csv(table, handle, options)
+
+
+def truth_frame(chunk, class_names, parent_ids, sdss_files: dict, lamost_ids: dict) -> dict:
+    """One row per source (columns in TRUTH_COLUMNS order); sdss_*, lamost_id and a missing
+    bp_rp are null when not observed / not measurable."""
+
+    ids = chunk.source_id
+    sdss = (
+        np.array([sdss_files.get(int(i), "") for i in ids]) if sdss_files else np.full(len(ids), "")
+    )
+    lamost = (
+        np.array([lamost_ids.get(int(i), "") for i in ids]) if lamost_ids else np.full(len(ids), "")
+    )
+    return {
+        "source_id": ids,
+        "ew_halpha_true": np.round(chunk.ew, 6),
+        "line_sigma_nm": np.round(chunk.sigma_nm, 4),
+        "emitter_class": np.asarray(class_names)[chunk.class_index],
+        "phot_g_mean_mag": np.round(chunk.g_mag, 5),
+        "bp_rp": np.round(chunk.bp_rp, 5),
+        "sdss_ew": np.where(sdss != "", np.round(chunk.ew_other_epoch, 6), np.nan),
+        "sdss_spec": np.where(sdss != "", sdss, None),
+        "lamost_id": np.where(lamost != "", lamost, None),
+        "parent_source_id": parent_ids[chunk.parent],
+        "ra": chunk.ra,
+        "dec": chunk.dec,
+    }  # fmt: skip
 
 
 def load_truth(path: Path, seed: int, url: str | None = None) -> int:

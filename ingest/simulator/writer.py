@@ -53,18 +53,25 @@ def _text(value: object) -> str:
 
 
 class TableData:
-    """Column values for one chunk: scalars as 1-d arrays (NaN / masked = null), arrays as
-    2-d float arrays plus a per-row presence mask."""
+    """Column values for one chunk: scalars as 1-d arrays (NaN = null), arrays as 2-d float
+    arrays plus a per-row presence mask, or as a few distinct arrays plus a per-row index
+    (-1 = absent) for columns whose rows repeat (correlation matrices shared by copies of a
+    parent): those are stored once in a FITS heap and formatted once for text."""
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.values: dict[str, np.ndarray] = {}
         self.present: dict[str, np.ndarray] = {}
+        self.shared: dict[str, np.ndarray] = {}  # name -> per-row index into values
 
     def set(self, name: str, values: np.ndarray, present: np.ndarray | None = None) -> None:
         self.values[name] = np.asarray(values)
         if present is not None:
             self.present[name] = np.asarray(present, dtype=bool)
+
+    def set_shared(self, name: str, distinct: np.ndarray, index: np.ndarray) -> None:
+        self.values[name] = np.atleast_2d(np.asarray(distinct))
+        self.shared[name] = np.asarray(index, dtype=np.int64)
 
 
 def write_table(path: Path, columns: Sequence[Column], data: TableData, fmt: str) -> Path:
@@ -136,14 +143,20 @@ def _write_fits(path: Path, columns: Sequence[Column], data: TableData) -> None:
                 values = np.where(values, ord("T"), ord("F"))
             table[column.name] = values
             continue
-        present = data.present.get(column.name, np.ones(n, dtype=bool))
         dtype = FITS_TYPES[column.element][0]
         length = values.shape[1]
-        block = np.ascontiguousarray(values[present], dtype=dtype)
-        descriptor = np.zeros((n, 2), dtype=">i4")
-        descriptor[present, 0] = length
         item = np.dtype(dtype).itemsize * length
-        descriptor[present, 1] = heap_size + item * np.arange(present.sum())
+        descriptor = np.zeros((n, 2), dtype=">i4")
+        if column.name in data.shared:
+            index = data.shared[column.name]
+            present = index >= 0
+            block = np.ascontiguousarray(values, dtype=dtype)
+            descriptor[present, 1] = heap_size + item * index[present]
+        else:
+            present = data.present.get(column.name, np.ones(n, dtype=bool))
+            block = np.ascontiguousarray(values[present], dtype=dtype)
+            descriptor[present, 1] = heap_size + item * np.arange(present.sum())
+        descriptor[present, 0] = length
         table[column.name] = descriptor
         heap_parts.append(block.tobytes())
         heap_size += block.nbytes
@@ -189,6 +202,12 @@ def _array_strings(column: Column, values: np.ndarray, present: np.ndarray, ecsv
     ]
 
 
+def _shared_strings(column: Column, distinct: np.ndarray, index: np.ndarray, ecsv: bool):
+    texts = _array_strings(column, distinct, np.ones(len(distinct), dtype=bool), ecsv)
+    texts.append('"[]"' if ecsv else "")  # index -1: absent
+    return [texts[i] for i in index.tolist()]
+
+
 def _ecsv_header(columns: Sequence[Column]) -> str:
     lines = ["# %ECSV 1.0", "# ---", "# delimiter: ','", "# datatype:"]
     for column in columns:
@@ -215,7 +234,9 @@ def _write_text(path: Path, columns: Sequence[Column], data: TableData, ecsv: bo
     cells = []
     for column in columns:
         values = data.values[column.name]
-        if column.is_array:
+        if column.name in data.shared:
+            cells.append(_shared_strings(column, values, data.shared[column.name], ecsv))
+        elif column.is_array:
             present = data.present.get(column.name, np.ones(data.n, dtype=bool))
             cells.append(_array_strings(column, values, present, ecsv))
         else:
