@@ -237,8 +237,9 @@ def measure(spectra: Sequence[SdssSpectrum], win: HalphaWindows | None = None) -
         icept = np.where(ok, (s2 * sy - s1 * sxy) / det_safe, sy / np.maximum(s0, 1))
         cont = icept[:, None] + slope[:, None] * x
         resid = flux - cont
-        mad = np.median(np.abs(np.where(use, resid, np.nan)), axis=1, keepdims=True) \
-            if use.any() else np.zeros((n, 1))
+        with warnings.catch_warnings():  # rows without sideband pixels give NaN: no clipping
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mad = np.nanmedian(np.abs(np.where(use, resid, np.nan)), axis=1, keepdims=True)
         scale = np.maximum(1.4826 * np.nan_to_num(mad), np.sqrt(np.where(good, sigma2, 0.0)))
         use = good & (w_side > 0.5) & (np.abs(resid) <= 3 * scale)
     # variance of the continuum at the line centre (x = 0), from the sideband pixel variances
