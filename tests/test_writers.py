@@ -450,3 +450,11 @@ def test_pgsphere_geometry_becomes_dali_degrees(cell, degrees):
     from tap_service.writers.columns import geometry
 
     assert np.allclose(geometry(cell), degrees, rtol=1e-12)
+
+
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
+def test_wrong_type_names_the_column(fmt):
+    fields = [FieldSpec("k", "int"), FieldSpec("flux", "double")]
+    status = ResultStatus()
+    write(fmt, fields, [[(1, 2.0)], [(2, "abc")]], status)
+    assert status.error.startswith("result column 'flux' (double): could not convert")

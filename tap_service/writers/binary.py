@@ -14,7 +14,7 @@ from itertools import chain
 
 import numpy as np
 
-from .columns import NUMPY_TYPES, Numbers, Texts, convert
+from .columns import NUMPY_TYPES, Numbers, Texts, convert_rows
 from .fields import FieldSpec
 
 # Base64 STREAM text is emitted in pieces whose byte length is a multiple of 3, so the pieces
@@ -25,9 +25,7 @@ def encode_rows(fields: Sequence[FieldSpec], rows: Sequence[tuple], binary2: boo
     """The BINARY(2) encoding of ``rows`` (a list of tuples, one value per field)."""
     if not rows:
         return b""
-    columns = list(zip(*rows, strict=True)) if fields else []
-    data = [convert(spec, column) for spec, column in zip(fields, columns, strict=True)]
-    return _pack(fields, data, len(rows), binary2)
+    return _pack(fields, convert_rows(fields, rows), len(rows), binary2)
 
 
 def _pack(fields: Sequence[FieldSpec], data: list, n: int, binary2: bool) -> bytes:

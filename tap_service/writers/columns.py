@@ -59,6 +59,38 @@ class Texts:
     values: list[str]
 
 
+def convert_rows(fields: Sequence[FieldSpec], rows: Sequence[tuple]) -> list[Numbers | Texts]:
+    """Every column of a batch of row tuples, converted for its FIELD.
+
+    numpy builds the float columns straight from the tuples in one pass (a record array whose
+    other fields hold the Python objects), which is much faster than transposing in Python.
+    A batch numpy cannot take that way (a string in a float column, a short row) goes the
+    plain way, where the column at fault is named.
+    """
+    floats = [s.datatype in ("float", "double") and not s.is_array and not s.xtype
+              for s in fields]
+    layout = [(f"c{i}", NUMPY_TYPES[s.datatype].newbyteorder("=") if is_float else object)
+              for i, (s, is_float) in enumerate(zip(fields, floats, strict=True))]
+    try:
+        table = np.array(rows, dtype=np.dtype(layout))
+    except (TypeError, ValueError):
+        columns = list(zip(*rows, strict=True)) if fields else []
+        return [convert(s, c) for s, c in zip(fields, columns, strict=True)]
+    out: list[Numbers | Texts] = []
+    for i, (spec, is_float) in enumerate(zip(fields, floats, strict=True)):
+        values = table[f"c{i}"]
+        if not is_float:
+            out.append(convert(spec, values))
+            continue
+        values = np.ascontiguousarray(values)
+        null = np.zeros(len(values), dtype=bool)
+        nan = np.flatnonzero(np.isnan(values))
+        if nan.size:
+            null[nan] = [rows[k][i] is None for k in nan.tolist()]
+        out.append(Numbers(null, values))
+    return out
+
+
 def convert(spec: FieldSpec, column: Sequence[object]) -> Numbers | Texts:
     """The column's values as arrays for ``spec``; raises XphaError naming the column if wrong."""
     try:
@@ -75,6 +107,8 @@ def convert(spec: FieldSpec, column: Sequence[object]) -> Numbers | Texts:
 
 def null_mask(column: Sequence[object]) -> np.ndarray:
     """Which cells are NULL (a fast path when none is)."""
+    if isinstance(column, np.ndarray):
+        return np.equal(column, None)
     n = len(column)
     if None not in column:
         return np.zeros(n, dtype=bool)

@@ -18,7 +18,7 @@ from typing import IO
 import numpy as np
 
 from .base import Batch, ResultStatus, Writer, encoded_batches
-from .columns import NULL_VALUES, NUMPY_TYPES, Numbers, Texts, convert
+from .columns import NULL_VALUES, NUMPY_TYPES, Numbers, Texts, convert_rows
 from .fields import INTEGER_TYPES, FieldSpec
 
 BLOCK = 2880
@@ -94,8 +94,8 @@ class FitsWriter(Writer):
 
 def _spool(columns: list[_Column], rows: Sequence[tuple], spool: IO[bytes]) -> int:
     """Convert one batch and append its arrays to the spool; returns the row count."""
-    for column, values in zip(columns, zip(*rows, strict=True), strict=True):
-        data = convert(column.spec, values)
+    specs = [column.spec for column in columns]
+    for column, data in zip(columns, convert_rows(specs, rows), strict=True):
         if isinstance(data, Texts):
             encoded = [v.encode("utf-8") for v in data.values]
             lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))

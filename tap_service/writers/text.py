@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from .base import Batch, ResultStatus, Writer, encoded_batches
 from .cells import CSV_STYLE, cells
-from .columns import Texts, convert
+from .columns import Texts, convert_rows
 from .fields import FieldSpec
 
 _TSV_SAFE = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
@@ -50,8 +50,7 @@ class DelimitedWriter(Writer):
 
     def _rows(self, fields: Sequence[FieldSpec], rows: Sequence[tuple]) -> bytes:
         columns = []
-        for spec, column in zip(fields, zip(*rows, strict=True), strict=True):
-            data = convert(spec, column)
+        for spec, data in zip(fields, convert_rows(fields, rows), strict=True):
             strings = cells(spec, data, CSV_STYLE)
             if isinstance(data, Texts) or spec.is_array:
                 strings = [self._cell(s) for s in strings]

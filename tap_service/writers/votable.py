@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 from .base import Batch, ResultStatus, Writer, encoded_batches
 from .binary import base64_stream, encode_rows
 from .cells import TABLEDATA_STYLE, cells
-from .columns import NULL_VALUES, Texts, convert
+from .columns import NULL_VALUES, Texts, convert_rows
 from .fields import INTEGER_TYPES, FieldSpec
 
 VOTABLE_CONTENT_TYPE = "application/x-votable+xml"
@@ -98,10 +98,8 @@ def tabledata(fields: Sequence[FieldSpec], rows: Sequence[tuple]) -> bytes:
     """TABLEDATA rows: one TR per row, empty TD for NULL, arrays space-separated."""
     if not fields:
         return b"<TR></TR>\n" * len(rows)
-    columns = list(zip(*rows, strict=True))
     texts = []
-    for spec, column in zip(fields, columns, strict=True):
-        data = convert(spec, column)
+    for spec, data in zip(fields, convert_rows(fields, rows), strict=True):
         strings = cells(spec, data, TABLEDATA_STYLE)
         texts.append([xml_text(s) for s in strings] if isinstance(data, Texts) else strings)
     body = "".join(
