@@ -1,0 +1,69 @@
+"""The landing page in a real browser: headless Chromium renders it, its links work, and a
+screenshot is saved for a person to look at (the path is printed in the test output)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from tap_support import live_server, seed_field, tap_settings
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "var" / "screenshots"
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="Debian chromium + chromium-driver not installed"
+)
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="xpha-chromium-")
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--window-size=1200,1600",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_landing_page_renders_tables_examples_and_links(db_url: str, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    seed_field(db_url, n=500, xp_rows=50)
+    with live_server(tap_settings(db_url)) as root:
+        browser.get(root + "/")
+        assert "xpha" in browser.title
+        body = browser.find_element(By.TAG_NAME, "body").text
+        for table in ("xpha.emitter_candidates", "xpha.gaia_source", "tap_schema.columns"):
+            assert table in body
+        assert "pyvo.dal.TAPService" in body
+        queries = [e.text for e in browser.find_elements(By.TAG_NAME, "pre")]
+        assert any("CONTAINS(POINT" in q for q in queries), "a cone-search example is shown"
+
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        screenshot = SCREENSHOT_DIR / "landing-page.png"
+        assert browser.save_screenshot(str(screenshot))
+        assert screenshot.stat().st_size > 10_000
+        print(f"\nlanding page screenshot: {screenshot}")
+
+        # Follow the page's own link to a table description: VOSI XML in the browser.
+        link = browser.find_element(By.LINK_TEXT, "xpha.emitter_candidates")
+        link.click()
+        assert "emitter_candidates" in browser.page_source
+        assert "source_id" in browser.page_source
