@@ -340,8 +340,8 @@ def expand_paths(paths: Iterable[Path], patterns: tuple[str, ...]) -> list[Path]
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(patterns))
-            files.extend(found)
+            files.extend(sorted(p for p in path.rglob("*")
+                                if p.is_file() and p.name.lower().endswith(patterns)))
         elif path.exists():
             files.append(path)
         else:
@@ -353,6 +353,8 @@ def ingest_paths(paths: Iterable[Path], target: Target, patterns: tuple[str, ...
                  url: str | None = None, chunk_rows: int = 5000,
                  progress: bool = True) -> list[IngestResult]:
     """Ingest files and directories (sorted), each file committed on its own: resumable."""
+    if chunk_rows < 1:
+        raise XphaError(f"chunk rows must be at least 1 (got {chunk_rows})")
     files = expand_paths(paths, patterns)
     results: list[IngestResult] = []
     with tqdm(files, desc=f"ingest {target.kind}", unit="file", disable=not progress) as bar, \

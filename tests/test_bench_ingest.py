@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,15 @@ def test_ingest_against_ceiling(pg_cluster, migrated_template, test_settings) ->
     for label, seconds in results.items():
         print(f"ratio xpha/ceiling, {label:<12} {ceiling / seconds:.2f} (target >= 0.6)")
     print(f"ratio xpha (FITS PD(55)) / row-by-row: {rowwise / SAMPLE_ROWS * N_ROWS / results['FITS PD(55)']:.0f}x")
+
+    # memory: numpy/Python allocations traced while the 200,000-row file loads
+    tracemalloc.start()
+    ingest_xp([vla], fresh("memory"), chunk_rows=test_settings.ingest_chunk_rows, progress=False)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"peak traced memory while loading {vla.stat().st_size / 2**20:.0f} MiB of FITS: "
+          f"{peak / 2**20:.0f} MiB (chunks of {test_settings.ingest_chunk_rows:,} rows)")
+    assert peak < vla.stat().st_size / 2
 
     # parse rates of the text formats (parse + type, no database)
     text = {k: v[:TEXT_ROWS] for k, v in rows.items()}
