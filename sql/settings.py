@@ -205,6 +205,7 @@ class Settings(BaseSettings):
         "above 100 mas/yr are searched out to max_pm * |epoch difference| through a partial "
         "Q3C index; the exact propagated distance then decides.",
     )
+
     # --- simulator (ingest/simulator, training/injection.py) ---------------------------------
     simulator_chunk_rows: int = Field(
         50_000, description="Sources simulated and written per chunk (one file per chunk)."
@@ -223,6 +224,57 @@ class Settings(BaseSettings):
         description="Pseudo-wavelength shift (samples) of injected lines; +0.2 centres the "
         "calibrated RP image on H-alpha (docs/xp-line-injection.md), 0 is the published model.",
     )
+
+    # --- training -------------------------------------------------------------------------
+    training_device: str = Field(
+        "auto", description="torch device: auto (CUDA with AMP when available, else CPU), cpu, cuda."
+    )
+    training_seed: int = Field(42, description="Seed of splits, shuffling and model initialisation.")
+    dask_scheduler: str | None = Field(
+        None, description="Address of a Dask scheduler (tcp://host:8786); a local cluster when unset."
+    )
+    dask_local_workers: int = Field(2, description="Workers of the local Dask cluster.")
+    feed_partition_rows: int = Field(
+        50_000, description="Target rows per Dask partition (whole HEALPix cells are merged)."
+    )
+    feed_healpix_level: int = Field(
+        6, description="HEALPix level of the cells that partitions are built from (0..12)."
+    )
+    feed_prefetch: int = Field(2, description="Partitions read ahead while the model trains.")
+    split_healpix_level: int = Field(
+        5, description="HEALPix level of the sky cells that train/val/test are grouped by."
+    )
+    split_val_fraction: float = Field(0.15, description="Fraction of sky cells in validation.")
+    split_test_fraction: float = Field(0.15, description="Fraction of sky cells in the test split.")
+    normalise_mode: str = Field(
+        "g", description="Per-star flux normalisation: g (phot_g_mean_flux) or rp (RP flux)."
+    )
+    training_labels_relation: str = Field(
+        "labels.training_labels",
+        description="Relation with (source_id, is_emitter, ew_halpha, conflict) labels.",
+    )
+    training_truth_relation: str = Field(
+        "labels.simulation_truth",
+        description="Relation with simulated truth (source_id, ew_halpha_true); optional.",
+    )
+    dae_latent_dim: int = Field(16, description="Latent dimension of the denoising autoencoder.")
+    dae_hidden: int = Field(256, description="Width of the autoencoder's hidden layers.")
+    dae_batch_size: int = Field(1024, description="Phase-1 minibatch size.")
+    dae_epochs: int = Field(10, description="Phase-1 epochs over all training-split sources.")
+    dae_lr: float = Field(2e-3, description="Phase-1 AdamW learning rate (cosine decay).")
+    dae_mask_mode: str = Field(
+        "band", description="Phase-1 corruption: band (mask all BP or all RP) or band+block."
+    )
+    head_mode: str = Field(
+        "frozen", description="Phase 2: frozen (MLP head), linear (probe) or unfreeze (low LR)."
+    )
+    head_epochs: int = Field(60, description="Phase-2 epochs over the labelled training split.")
+    head_lr: float = Field(2e-3, description="Phase-2 learning rate of the head.")
+    head_unfreeze_lr_factor: float = Field(
+        0.05, description="Encoder LR relative to the head's in unfreeze mode."
+    )
+    baseline_max_rounds: int = Field(400, description="Boosting rounds of XGBoost and LightGBM.")
+    bootstrap_samples: int = Field(200, description="Bootstrap resamples for metric intervals.")
 
     @property
     def pg_data_dir(self) -> Path:

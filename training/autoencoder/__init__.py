@@ -1,0 +1,1 @@
+"""The two-phase denoising autoencoder: masked-band pre-training, then an emitter head."""

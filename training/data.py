@@ -1,0 +1,228 @@
+"""The Dask data feed: partitions are whole HEALPix cells, read by binary COPY.
+
+Gaia ``source_id`` carries the level-12 nested HEALPix index in its top bits
+(``source_id >> 35``), so a contiguous source_id range is a contiguous patch of sky and a
+partition of the (HEALPix-partitioned) tables. The plan counts rows per cell at
+``feed_healpix_level`` and merges neighbouring cells into partitions of about
+``feed_partition_rows``; each partition is one COPY, parsed into numpy in one call. Tasks are
+plain functions of (url, range), so the same code runs on a local or a remote Dask cluster, and
+at most ``prefetch`` partitions are in flight: memory stays flat at any catalogue size.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sql.database import connect
+from sql.errors import XphaError
+from sql.settings import Settings
+from training import queries
+from training.copy_binary import Column, parse
+
+Batch = dict[str, np.ndarray]
+
+N_COEFF = 55
+XP_COLUMNS = [
+    Column("source_id", "int8"),
+    Column("bp", "float8", N_COEFF),
+    Column("bp_err", "float4", N_COEFF),
+    Column("rp", "float8", N_COEFF),
+    Column("rp_err", "float4", N_COEFF),
+    Column("g_flux", "float8"),
+    Column("g_mag", "float4"),
+    Column("bp_rp", "float4"),
+]
+LABEL_COLUMNS = [Column("is_emitter", "int2"), Column("ew_label", "float4")]
+TRUTH_COLUMNS = [Column("ew_true", "float4")]
+SOURCE_ID_END = 12 * 2**59
+
+
+class NoSourcesError(XphaError):
+    """The database holds no XP spectra to train on or score."""
+
+
+def cell_shift(level: int) -> int:
+    """Right shift that turns a source_id into its HEALPix cell index at ``level`` (0..12)."""
+    if not 0 <= level <= 12:
+        raise XphaError(f"HEALPix level must be between 0 and 12, not {level}")
+    return 35 + 2 * (12 - level)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A half-open source_id range [lo, hi) covering whole HEALPix cells."""
+
+    lo: int
+    hi: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """What each partition read returns: the XP columns, plus labels and truth if present."""
+
+    url: str
+    labels_relation: str | None = None
+    truth_relation: str | None = None
+
+    @property
+    def columns(self) -> list[Column]:
+        columns = list(XP_COLUMNS)
+        if self.labels_relation:
+            columns += LABEL_COLUMNS
+        if self.truth_relation:
+            columns += TRUTH_COLUMNS
+        return columns
+
+
+def read_partition(spec: FeedSpec, lo: int, hi: int) -> Batch:
+    """One source_id range as numpy arrays (a Dask task: a pure function of its arguments)."""
+    query = queries.feed_copy(spec.labels_relation, spec.truth_relation)
+    buffer = bytearray()
+    with (
+        connect(spec.url) as conn,
+        conn.cursor() as cur,
+        cur.copy(query, {"lo": lo, "hi": hi}) as copy,
+    ):
+        for chunk in copy:
+            buffer += chunk
+    batch = parse(buffer, spec.columns)
+    if "ew_true" not in batch:
+        batch["ew_true"] = np.full(len(batch["source_id"]), np.nan, np.float32)
+    if "is_emitter" not in batch:
+        batch["is_emitter"] = np.full(len(batch["source_id"]), -1, np.int16)
+        batch["ew_label"] = np.full(len(batch["source_id"]), np.nan, np.float32)
+    return batch
+
+
+def plan_partitions(url: str, level: int, target_rows: int) -> list[Partition]:
+    """Merge consecutive HEALPix cells into partitions of about ``target_rows`` rows."""
+    shift = cell_shift(level)
+    with connect(url) as conn:
+        counts = conn.execute(queries.CELL_COUNTS, (shift,)).fetchall()
+    partitions: list[Partition] = []
+    start, rows = None, 0
+    for cell, count in counts:
+        if start is None:
+            start = int(cell) << shift
+        rows += int(count)
+        if rows >= target_rows:
+            partitions.append(Partition(start, (int(cell) + 1) << shift, rows))
+            start, rows = None, 0
+    if start is not None:
+        partitions.append(Partition(start, (int(counts[-1][0]) + 1) << shift, rows))
+    return partitions
+
+
+def relation_exists(url: str, name: str) -> bool:
+    with connect(url) as conn:
+        row = conn.execute(queries.RELATION_EXISTS, (name,)).fetchone()
+    return bool(row and row[0])
+
+
+@dataclass
+class XPFeed:
+    """Partitions of the XP catalogue and how to read them, locally or on a Dask cluster."""
+
+    spec: FeedSpec
+    partitions: list[Partition]
+
+    @classmethod
+    def plan(cls, url: str, settings: Settings, with_labels: bool = True) -> XPFeed:
+        """Plan the feed; with labels, the labels relation must exist (truth is optional)."""
+        labels = truth = None
+        if with_labels:
+            labels = settings.training_labels_relation
+            if not relation_exists(url, labels):
+                raise XphaError(
+                    f"no labels: relation {labels} does not exist; load labels first "
+                    "(`xpha labels ...`) or set XPHA_TRAINING_LABELS_RELATION"
+                )
+            if relation_exists(url, settings.training_truth_relation):
+                truth = settings.training_truth_relation
+        partitions = plan_partitions(url, settings.feed_healpix_level, settings.feed_partition_rows)
+        if not partitions:
+            raise NoSourcesError(
+                "no sources: gaia.xp_continuous is empty; ingest XP spectra first "
+                "(`xpha ingest gaia-xp ...` or `xpha simulate ...`)"
+            )
+        return cls(FeedSpec(url, labels, truth), partitions)
+
+    @property
+    def n_rows(self) -> int:
+        return sum(p.rows for p in self.partitions)
+
+    def read(self, partition: Partition) -> Batch:
+        return read_partition(self.spec, partition.lo, partition.hi)
+
+    def map(
+        self,
+        client: Any,
+        function: Callable[..., Any],
+        *args: Any,
+        partitions: Sequence[Partition] | None = None,
+        in_flight: int = 2,
+    ) -> Iterator[Any]:
+        """``function(batch, *args)`` for each partition, in order, at most ``in_flight`` at once.
+
+        The read and the function run together on a worker, so only results travel back.
+        """
+        todo = deque(self.partitions if partitions is None else partitions)
+        running: deque = deque()
+        while todo or running:
+            while todo and len(running) < max(1, in_flight):
+                p = todo.popleft()
+                running.append(
+                    client.submit(_read_and_apply, self.spec, p.lo, p.hi, function, *args, pure=False)
+                )
+            future = running.popleft()
+            yield future.result()
+            future.release()
+
+
+def _read_and_apply(spec: FeedSpec, lo: int, hi: int, function: Callable, *args: Any) -> Any:
+    return function(read_partition(spec, lo, hi), *args)
+
+
+@contextmanager
+def dask_client(settings: Settings, scheduler: str | None = None) -> Iterator[Any]:
+    """A Dask client on ``scheduler`` (or settings.dask_scheduler), else on a local cluster."""
+    from distributed import Client, LocalCluster
+
+    address = scheduler or settings.dask_scheduler
+    if address:
+        try:
+            client = Client(address, timeout="10s")
+        except OSError as exc:
+            raise XphaError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+        with client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=settings.dask_local_workers,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def select(batch: Batch, mask: np.ndarray) -> Batch:
+    """The rows of a batch where ``mask`` is true."""
+    return {name: values[mask] for name, values in batch.items()}
+
+
+def concat(batches: Sequence[Batch]) -> Batch:
+    """Join batches row-wise (an empty list gives an empty dict)."""
+    if not batches:
+        return {}
+    return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}

@@ -1,0 +1,103 @@
+"""Every SQL statement of the training package, in one place."""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+NAN_F8_55 = "array_fill('NaN'::float8, ARRAY[55])"
+NAN_F4_55 = "array_fill('NaN'::real, ARRAY[55])"
+
+# Rows per HEALPix cell at one level: the plan that Dask partitions follow.
+CELL_COUNTS = "SELECT source_id >> %s AS cell, count(*) FROM gaia.xp_continuous GROUP BY 1 ORDER BY 1"
+
+RELATION_EXISTS = "SELECT to_regclass(%s) IS NOT NULL"
+
+
+def feed_copy(labels_relation: str | None, truth_relation: str | None) -> sql.Composed:
+    """COPY one source_id range as fixed-width binary rows (NULL becomes NaN / -1).
+
+    Labels that conflict, or disagree between rows of the same source, count as unlabelled.
+    """
+    columns = [
+        sql.SQL("x.source_id"),
+        sql.SQL(f"coalesce(x.bp_coefficients, {NAN_F8_55})"),
+        sql.SQL(f"coalesce(x.bp_coefficient_errors, {NAN_F4_55})"),
+        sql.SQL(f"coalesce(x.rp_coefficients, {NAN_F8_55})"),
+        sql.SQL(f"coalesce(x.rp_coefficient_errors, {NAN_F4_55})"),
+        sql.SQL("coalesce(s.phot_g_mean_flux, 'NaN')"),
+        sql.SQL("coalesce(s.phot_g_mean_mag, 'NaN')::real"),
+        sql.SQL("coalesce(s.bp_rp, 'NaN')::real"),
+    ]
+    joins = [sql.SQL("LEFT JOIN gaia.source s USING (source_id)")]
+    if labels_relation:
+        columns += [
+            sql.SQL("coalesce(l.is_emitter::int, -1)::int2"),
+            sql.SQL("coalesce(l.ew_halpha, 'NaN')::real"),
+        ]
+        joins.append(
+            sql.SQL(
+                "LEFT JOIN (SELECT source_id, CASE WHEN bool_or(coalesce(conflict, false))"
+                " OR count(DISTINCT is_emitter) > 1 THEN NULL ELSE bool_and(is_emitter) END"
+                " AS is_emitter, max(ew_halpha) AS ew_halpha FROM {} WHERE source_id >= {lo}"
+                " AND source_id < {hi} GROUP BY source_id) l USING (source_id)"
+            ).format(_relation(labels_relation), lo=sql.Placeholder("lo"), hi=sql.Placeholder("hi"))
+        )
+    if truth_relation:
+        columns.append(sql.SQL("coalesce(t.ew_halpha_true, 'NaN')::real"))
+        joins.append(
+            sql.SQL(
+                "LEFT JOIN (SELECT source_id, max(ew_halpha_true) AS ew_halpha_true FROM {}"
+                " WHERE source_id >= {lo} AND source_id < {hi} GROUP BY source_id) t"
+                " USING (source_id)"
+            ).format(_relation(truth_relation), lo=sql.Placeholder("lo"), hi=sql.Placeholder("hi"))
+        )
+    return sql.SQL(
+        "COPY (SELECT {} FROM gaia.xp_continuous x {} WHERE x.source_id >= {lo}"
+        " AND x.source_id < {hi} ORDER BY x.source_id) TO STDOUT (FORMAT BINARY)"
+    ).format(
+        sql.SQL(", ").join(columns),
+        sql.SQL(" ").join(joins),
+        lo=sql.Placeholder("lo"),
+        hi=sql.Placeholder("hi"),
+    )
+
+
+def _relation(name: str) -> sql.Identifier:
+    return sql.Identifier(*name.split("."))
+
+
+LABEL_COUNTS = sql.SQL(
+    "SELECT count(*) FILTER (WHERE is_emitter), count(*) FILTER (WHERE NOT is_emitter) FROM {}"
+)
+
+# --- model registry and scores --------------------------------------------------------------
+INSERT_MODEL = """
+INSERT INTO ml.models (kind, version, config, metrics, artifact_path, artifact_sha256,
+                       data_snapshot, latent_dim)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING model_id
+"""
+SELECT_MODEL_BY_ID = (
+    "SELECT model_id, kind, version, artifact_path, artifact_sha256 FROM ml.models"
+    " WHERE model_id = %s"
+)
+SELECT_MODEL_BY_NAME = (
+    "SELECT model_id, kind, version, artifact_path, artifact_sha256 FROM ml.models"
+    " WHERE kind = %s AND version = %s"
+)
+LIST_MODELS = (
+    "SELECT model_id, kind, version, is_current, trained_at, metrics->>'pr_auc',"
+    " metrics->>'roc_auc', (SELECT count(*) FROM ml.emitter_scores e WHERE e.model_id = m.model_id)"
+    " FROM ml.models m ORDER BY model_id"
+)
+CLEAR_CURRENT = "UPDATE ml.models SET is_current = false WHERE is_current"
+SET_CURRENT = "UPDATE ml.models SET is_current = true WHERE model_id = %s"
+DELETE_SCORES_RANGE = (
+    "DELETE FROM ml.emitter_scores WHERE model_id = %s AND source_id >= %s AND source_id < %s"
+)
+DELETE_LATENTS_RANGE = (
+    "DELETE FROM ml.latents WHERE model_id = %s AND source_id >= %s AND source_id < %s"
+)
+COPY_SCORES = (
+    "COPY ml.emitter_scores (model_id, source_id, score, probability) FROM STDIN (FORMAT BINARY)"
+)
+COPY_LATENTS = "COPY ml.latents (model_id, source_id, latent) FROM STDIN (FORMAT BINARY)"

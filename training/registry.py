@@ -1,0 +1,92 @@
+"""The model registry (``ml.models``): what was trained, on what, where its artefact is."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg.types.json import Jsonb
+
+from sql.database import connect, transaction
+from sql.errors import XphaError
+from training import queries
+from training.artifacts import sha256_dir
+
+
+class UnknownModelError(XphaError):
+    """The model asked for is not in ml.models."""
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    model_id: int
+    kind: str
+    version: str
+    artifact_path: Path
+    artifact_sha256: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.version}"
+
+
+def register(
+    url: str,
+    kind: str,
+    version: str,
+    model_dir: Path,
+    config: dict,
+    metrics: dict,
+    data_snapshot: dict,
+    latent_dim: int | None,
+) -> int:
+    """Insert one trained model (artefact hashed now) and return its model_id."""
+    with transaction(url) as conn:
+        row = conn.execute(
+            queries.INSERT_MODEL,
+            (
+                kind,
+                version,
+                Jsonb(config),
+                Jsonb(metrics),
+                str(model_dir),
+                sha256_dir(model_dir),
+                json.dumps(data_snapshot, sort_keys=True),
+                latent_dim,
+            ),
+        ).fetchone()
+    return int(row[0])
+
+
+def find(url: str, ref: str | int) -> ModelRecord:
+    """A model by id (``12``) or by name (``xgboost-2026-11-22T01:00:00``)."""
+    with connect(url) as conn:
+        if isinstance(ref, int) or str(ref).isdigit():
+            row = conn.execute(queries.SELECT_MODEL_BY_ID, (int(ref),)).fetchone()
+        else:
+            kind, _, version = str(ref).partition("-")
+            row = conn.execute(queries.SELECT_MODEL_BY_NAME, (kind, version)).fetchone()
+    if row is None:
+        raise UnknownModelError(f"no model {ref!r} in ml.models (see `xpha models list`)")
+    return ModelRecord(int(row[0]), row[1], row[2], Path(row[3]), row[4])
+
+
+def verify(record: ModelRecord) -> None:
+    """The artefact on disk must be the one registered (same hash)."""
+    if not record.artifact_path.exists():
+        raise XphaError(f"model {record.name}: artefact {record.artifact_path} is missing")
+    if record.artifact_sha256 and sha256_dir(record.artifact_path) != record.artifact_sha256:
+        raise XphaError(f"model {record.name}: {record.artifact_path} changed since registration")
+
+
+def set_current(url: str, model_id: int) -> None:
+    """Make one model the current one (the published candidate view follows it)."""
+    with transaction(url) as conn:
+        conn.execute(queries.CLEAR_CURRENT)
+        conn.execute(queries.SET_CURRENT, (model_id,))
+
+
+def list_models(url: str) -> list[tuple]:
+    with connect(url) as conn:
+        return conn.execute(queries.LIST_MODELS).fetchall()

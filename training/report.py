@@ -1,0 +1,187 @@
+"""The comparison report: one Markdown and one HTML page with PNG figures (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from training.evaluate import EW_BINS, GRID, Evaluation
+
+REFERENCE = "reference (blog XGBoost, real data): ROC-AUC 0.979, PR-AUC 0.899"
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["text.usetex"] = False  # gaiaxpy's import turns LaTeX on; no TeX here
+
+    return plt
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def plot_curves(evaluations: list[Evaluation], out: Path) -> list[str]:
+    plt = _plt()
+    names = []
+    for name, band_attr, xlabel, ylabel in (
+        ("roc.png", "roc_band", "false-positive rate", "true-positive rate"),
+        ("pr.png", "pr_band", "recall", "precision"),
+    ):
+        fig, ax = plt.subplots(figsize=(6, 5))
+        for ev in evaluations:
+            band = getattr(ev, band_attr)
+            key = "roc_auc" if name == "roc.png" else "pr_auc"
+            ax.plot(GRID, band[1], label=f"{ev.kind} ({ev.metrics[key]:.3f})")
+            ax.fill_between(GRID, band[0], band[2], alpha=0.2)
+        ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(0, 1), ylim=(0, 1.01))
+        ax.set_title(("ROC" if name == "roc.png" else "Precision-recall") + " (95% bootstrap)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        names.append(name)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    for ev in evaluations:
+        c = ev.calibration
+        ax.plot(c["predicted"], c["observed"], "o-", ms=3, label=f"{ev.kind} (ECE {c['ece']:.3f})")
+    ax.set(xlabel="predicted P(emitter)", ylabel="observed fraction", title="Calibration")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "calibration.png", dpi=110)
+    plt.close(fig)
+    names.append("calibration.png")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
+    centres = np.sqrt(EW_BINS[:-1] * EW_BINS[1:])
+    for ax, slice_name in zip(axes, ("all", "G=15", "G=17"), strict=True):
+        for ev in evaluations:
+            recall = ev.recall_vs_ew["slices"][slice_name]["recall"]
+            ax.plot(centres, recall, "o-", ms=3, label=ev.kind)
+        ax.axhline(0.5, color="k", ls=":", lw=1)
+        ax.set(xscale="log", xlim=(EW_BINS[0], EW_BINS[-1]), ylim=(-0.02, 1.02),
+               xlabel="true EW(H-alpha) [A]", title=f"recall vs EW, {slice_name}")
+    axes[0].set_ylabel("recall (P >= 0.5)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "recall_vs_ew.png", dpi=110)
+    plt.close(fig)
+    names.append("recall_vs_ew.png")
+    return names
+
+
+def plot_latents(latents: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], out: Path) -> str:
+    """PCA of each latent space, coloured by BP-RP (top) and by label (bottom)."""
+    plt = _plt()
+    fig, axes = plt.subplots(2, len(latents), figsize=(4.5 * len(latents), 8), squeeze=False)
+    for col, (name, (z, bp_rp, y)) in enumerate(latents.items()):
+        centred = z - z.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        pcs = centred @ vt[:2].T
+        top = axes[0, col].scatter(pcs[:, 0], pcs[:, 1], c=bp_rp, s=3, cmap="coolwarm")
+        fig.colorbar(top, ax=axes[0, col], label="BP-RP")
+        order = np.argsort(y)
+        axes[1, col].scatter(pcs[order, 0], pcs[order, 1], c=y[order], s=3, cmap="viridis")
+        axes[0, col].set_title(name)
+        for row in range(2):
+            axes[row, col].set(xlabel="PC1", ylabel="PC2")
+    fig.tight_layout()
+    fig.savefig(out / "latent_pca.png", dpi=110)
+    plt.close(fig)
+    return "latent_pca.png"
+
+
+def plot_training(history: list[dict], out: Path) -> str:
+    plt = _plt()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    phase1 = [h for h in history if h.get("phase") == 1]
+    if phase1:
+        epochs = [h["epoch"] for h in phase1]
+        a.plot(epochs, [h["train_loss"] for h in phase1], "o-", label="train")
+        a.plot(epochs, [h["val_loss"] for h in phase1], "o-", label="validation")
+        a.set(xlabel="epoch", ylabel="error-weighted loss", title="DAE phase 1")
+        a.legend()
+    for mode in sorted({h.get("mode") for h in history if h.get("phase") == 2}):
+        rows = [h for h in history if h.get("phase") == 2 and h.get("mode") == mode]
+        b.plot([h["epoch"] for h in rows], [h["val_ap"] for h in rows], label=mode)
+    b.set(xlabel="epoch", ylabel="validation PR-AUC", title="DAE phase 2")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(out / "training_curves.png", dpi=110)
+    plt.close(fig)
+    return "training_curves.png"
+
+
+def write(
+    out: Path,
+    evaluations: list[Evaluation],
+    geometry: dict[str, dict],
+    latents: dict,
+    history: list[dict],
+    context: dict,
+) -> Path:
+    """Write report.md, report.html, metrics.json and the figures into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    figures = plot_curves(evaluations, out)
+    if latents:
+        figures.append(plot_latents(latents, out))
+    if history:
+        figures.append(plot_training(history, out))
+    header = ["model", "PR-AUC [95%]", "ROC-AUC [95%]", "ECE", "recall@P>=0.5",
+              "EW50 G=15 [A]", "EW50 G=17 [A]"]
+    rows = []
+    for ev in sorted(evaluations, key=lambda e: -e.metrics["pr_auc"]):
+        m = ev.metrics
+        rows.append([
+            ev.kind,
+            f"{m['pr_auc']:.3f} [{m['pr_auc_ci'][0]:.3f}, {m['pr_auc_ci'][1]:.3f}]",
+            f"{m['roc_auc']:.3f} [{m['roc_auc_ci'][0]:.3f}, {m['roc_auc_ci'][1]:.3f}]",
+            _fmt(m["ece"]),
+            _fmt(m["recall_at_p50"]),
+            _fmt(m.get("ew50_G=15"), 1),
+            _fmt(m.get("ew50_G=17"), 1),
+        ])
+    geo_header = ["latent space", "PC1 fraction", "effective rank"]
+    geo_rows = [[k, _fmt(v["pc1_fraction"]), _fmt(v["effective_rank"], 2)] for k, v in geometry.items()]
+    md = ["# xpha model comparison", "", f"{REFERENCE}", ""]
+    md += [f"- {k}: {v}" for k, v in context.items()]
+    md += ["", "## Test split (sky-disjoint)", "", *_md_table(header, rows), ""]
+    md += ["## Latent space (collapse check)", "", *_md_table(geo_header, geo_rows), ""]
+    md += [f"![{f}]({f})" for f in figures]
+    (out / "report.md").write_text("\n".join(md) + "\n")
+    page = ["<!doctype html><html><head><meta charset='utf-8'><title>xpha model comparison</title>",
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+            "td,th{border:1px solid #ccc;padding:3px 8px}table{border-collapse:collapse}</style>",
+            "</head><body><h1>xpha model comparison</h1>", f"<p>{html.escape(REFERENCE)}</p><ul>"]
+    page += [f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in context.items()]
+    page += ["</ul><h2>Test split (sky-disjoint)</h2>", _html_table(header, rows),
+             "<h2>Latent space (collapse check)</h2>", _html_table(geo_header, geo_rows)]
+    page += [f"<p><img src='{f}' style='max-width:100%'></p>" for f in figures]
+    (out / "report.html").write_text("\n".join([*page, "</body></html>"]) + "\n")
+    metrics = {ev.kind: ev.metrics for ev in evaluations}
+    (out / "metrics.json").write_text(
+        json.dumps({"models": metrics, "latent_geometry": geometry, "context": context}, indent=2)
+    )
+    return out / "report.md"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"

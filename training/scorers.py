@@ -1,0 +1,93 @@
+"""Load any saved model as a scorer: ``score(batch) -> (raw score, latent or None)``.
+
+Scoring, evaluation and the registry treat every kind alike through this one interface; the
+calibrated probability is ``scorer.calibrator(score)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sql.errors import XphaError
+from training.artifacts import NORMALISER, read_config
+from training.baselines import BoosterScorer, LinearScorer, TabularScorer
+from training.calibration import Platt
+from training.data import Batch
+from training.normalise import Normaliser
+
+DAE_KINDS = ("dae_head", "dae_linear", "dae_unfreeze")
+LINEAR_KINDS = ("logreg", "xp_ew")
+BOOSTER_KINDS = ("xgboost", "xgboost_ew", "lightgbm")
+WEIGHTS = "weights.pt"
+
+
+@dataclass
+class DAEScorer:
+    """The phase-2 classifier (encoder + head) with its normaliser and calibration."""
+
+    kind: str
+    normaliser: Normaliser
+    classifier: Any  # EmitterClassifier
+    calibrator: Platt
+    mode: str = "frozen"
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.classifier.dae.config.latent)
+
+    def score(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        from training.autoencoder.train import predict_logits
+
+        x, err, side = self.normaliser.transform(batch)
+        return predict_logits(self.classifier, x, err, side)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "phase2_mode": self.mode,
+            "model_args": self.classifier.dae.config.to_dict(),
+            "head": self.classifier.config.to_dict(),
+            "calibration": {"slope": self.calibrator.slope, "intercept": self.calibrator.intercept},
+        }
+
+    def save(self, path: Path) -> None:
+        import torch
+
+        self.normaliser.save(path / NORMALISER)
+        torch.save(self.classifier.state_dict(), path / WEIGHTS)
+
+
+def load_scorer(path: Path) -> TabularScorer | DAEScorer:
+    """Rebuild a scorer from its model directory (config.json + normaliser + weights)."""
+    path = Path(path)
+    config = read_config(path)
+    kind = config["kind"]
+    normaliser = Normaliser.load(path / NORMALISER)
+    calibrator = Platt(**config["calibration"])
+    if kind in DAE_KINDS:
+        import torch
+
+        from training.autoencoder.model import (
+            DAEConfig,
+            DenoisingAutoencoder,
+            EmitterClassifier,
+            HeadConfig,
+        )
+
+        classifier = EmitterClassifier(
+            DenoisingAutoencoder(DAEConfig(**config["model_args"])), HeadConfig(**config["head"])
+        )
+        classifier.load_state_dict(torch.load(path / WEIGHTS, map_location="cpu"))
+        return DAEScorer(kind, normaliser, classifier.eval(), calibrator, config["phase2_mode"])
+    if kind in LINEAR_KINDS:
+        scorer: TabularScorer = LinearScorer(kind, config["feature_set"], normaliser, calibrator)
+    elif kind in BOOSTER_KINDS:
+        scorer = BoosterScorer(kind, config["feature_set"], normaliser, calibrator)
+    else:
+        raise XphaError(f"{path}: unknown model kind {kind!r}")
+    scorer.load_weights(path)  # type: ignore[attr-defined]
+    return scorer

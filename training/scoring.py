@@ -1,0 +1,106 @@
+"""Batch inference over every source, written back by binary COPY, keyed by model.
+
+Each Dask task reads one partition, scores it with the model (loaded once per worker) and
+COPYs scores and latents straight into ``ml.emitter_scores`` / ``ml.latents`` from the worker,
+replacing that model's earlier rows in the range: re-running is idempotent, only counts travel
+back to the client, and memory stays at a few partitions whatever the catalogue size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from sql.database import transaction
+from sql.settings import Settings
+from training import queries, registry
+from training.copy_binary import Column, pack
+from training.data import Batch, XPFeed, dask_client, select
+from training.scorers import load_scorer
+
+SCORE_COLUMNS = [
+    Column("model_id", "int4"),
+    Column("source_id", "int8"),
+    Column("score", "float4"),
+    Column("probability", "float4"),
+]
+
+
+@lru_cache(maxsize=4)
+def _scorer(model_dir: str):
+    return load_scorer(Path(model_dir))
+
+
+def scoreable(batch: Batch, scorer) -> np.ndarray:
+    """Rows with a usable flux and at least one measured band (others get no score)."""
+    x, _, _ = scorer.normaliser.transform(batch)
+    return np.isfinite(x).any(axis=1)
+
+
+def score_partition(batch: Batch, model_dir: str, model_id: int, url: str) -> tuple[int, int]:
+    """Score one partition and COPY it into the database; returns (scored, skipped)."""
+    scorer = _scorer(model_dir)
+    usable = scoreable(batch, scorer)
+    rows = select(batch, usable)
+    n = len(rows["source_id"])
+    if n == 0:
+        return 0, int((~usable).sum())
+    score, latent = scorer.score(rows)
+    arrays = {
+        "model_id": np.full(n, model_id, np.int32),
+        "source_id": rows["source_id"],
+        "score": score.astype(np.float32),
+        "probability": scorer.calibrator(score),
+    }
+    lo, hi = int(rows["source_id"].min()), int(rows["source_id"].max()) + 1
+    with transaction(url) as conn, conn.cursor() as cur:
+        cur.execute(queries.DELETE_SCORES_RANGE, (model_id, lo, hi))
+        with cur.copy(queries.COPY_SCORES) as copy:
+            copy.write(pack(arrays, SCORE_COLUMNS))
+        if latent is not None:
+            columns = [
+                Column("model_id", "int4"),
+                Column("source_id", "int8"),
+                Column("latent", "float4", latent.shape[1]),
+            ]
+            cur.execute(queries.DELETE_LATENTS_RANGE, (model_id, lo, hi))
+            with cur.copy(queries.COPY_LATENTS) as copy:
+                copy.write(pack({**arrays, "latent": latent.astype(np.float32)}, columns))
+    return n, int((~usable).sum())
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    model: registry.ModelRecord
+    scored: int
+    skipped: int
+
+
+def score_all(
+    url: str, settings: Settings, model_ref: str | int, scheduler: str | None = None
+) -> ScoringResult:
+    """Score every source in gaia.xp_continuous with one registered model."""
+    record = registry.find(url, model_ref)
+    registry.verify(record)
+    feed = XPFeed.plan(url, settings, with_labels=False)
+    scored = skipped = 0
+    with dask_client(settings, scheduler) as client:
+        bar = tqdm(total=feed.n_rows, desc=f"scoring {record.name}", unit="src")
+        results = feed.map(
+            client,
+            score_partition,
+            str(record.artifact_path),
+            record.model_id,
+            url,
+            in_flight=max(2, settings.feed_prefetch),
+        )
+        for done, missed in results:
+            scored += done
+            skipped += missed
+            bar.update(done + missed)
+        bar.close()
+    return ScoringResult(record, scored, skipped)
