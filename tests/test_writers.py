@@ -458,3 +458,20 @@ def test_wrong_type_names_the_column(fmt):
     status = ResultStatus()
     write(fmt, fields, [[(1, 2.0)], [(2, "abc")]], status)
     assert status.error.startswith("result column 'flux' (double): could not convert")
+
+
+def test_float_heavy_batches_convert_like_the_plain_way():
+    """The one-pass record conversion (float-heavy batches) gives what per-column conversion does."""
+    from tap_service.writers.columns import convert, convert_rows
+
+    fields = [FieldSpec(f"d{i}", "double" if i % 2 else "float") for i in range(6)]
+    fields.append(FieldSpec("n", "long"))
+    cells = [1.5, None, NAN, Decimal("2.25"), -math.inf, 7]
+    rows = [(*tuple(cells[(i + j) % len(cells)] for j in range(6)), i if i % 3 else None)
+            for i in range(12)]
+    fast = convert_rows(fields, rows)
+    plain = [convert(s, c) for s, c in zip(fields, zip(*rows, strict=True), strict=True)]
+    for spec, a, b in zip(fields, fast, plain, strict=True):
+        assert a.null.tolist() == b.null.tolist(), spec.name
+        assert np.array_equal(a.values, b.values, equal_nan=True), spec.name
+    assert fast[0].null.tolist() == [v is None for v in (r[0] for r in rows)]
