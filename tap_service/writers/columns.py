@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import chain
@@ -62,10 +62,10 @@ class Texts:
 def convert_rows(fields: Sequence[FieldSpec], rows: Sequence[tuple]) -> list[Numbers | Texts]:
     """Every column of a batch of row tuples, converted for its FIELD.
 
-    numpy builds the float columns straight from the tuples in one pass (a record array whose
-    other fields hold the Python objects), which is much faster than transposing in Python.
-    A batch numpy cannot take that way (a string in a float column, a short row) goes the
-    plain way, where the column at fault is named.
+    For float-heavy batches numpy builds the float columns straight from the tuples in one
+    pass (a record array whose other fields hold the Python objects) instead of transposing in
+    Python first. A batch numpy cannot take that way (a string in a float column, a short row)
+    goes the plain way, where the column at fault is named.
     """
     floats = [s.datatype in ("float", "double") and not s.is_array and not s.xtype
               for s in fields]
@@ -88,12 +88,17 @@ def convert_rows(fields: Sequence[FieldSpec], rows: Sequence[tuple]) -> list[Num
             out.append(convert(spec, values))
             continue
         values = np.ascontiguousarray(values)
-        null = np.zeros(len(values), dtype=bool)
-        nan = np.flatnonzero(np.isnan(values))
-        if nan.size:
-            null[nan] = [rows[k][i] is None for k in nan.tolist()]
-        out.append(Numbers(null, values))
+        out.append(Numbers(_nan_nulls(values, lambda k, i=i: rows[k][i] is None), values))
     return out
+
+
+def _nan_nulls(values: np.ndarray, is_none: Callable[[int], bool]) -> np.ndarray:
+    """NULLs of a float column numpy filled itself (None -> NaN): only NaN cells are looked at."""
+    null = np.zeros(len(values), dtype=bool)
+    nan = np.flatnonzero(np.isnan(values))
+    if nan.size:
+        null[nan] = [is_none(k) for k in nan.tolist()]
+    return null
 
 
 def convert(spec: FieldSpec, column: Sequence[object]) -> Numbers | Texts:
@@ -126,11 +131,7 @@ def scalars(datatype: str, column: Sequence[object]) -> Numbers:
     if datatype in ("float", "double"):
         # numpy turns None into NaN itself; only NaN cells need a look to tell NULL from NaN.
         values = np.asarray(column, dtype=dtype)
-        null = np.zeros(len(values), dtype=bool)
-        nan = np.flatnonzero(np.isnan(values))
-        if nan.size:
-            null[nan] = [column[i] is None for i in nan.tolist()]
-        return Numbers(null, values)
+        return Numbers(_nan_nulls(values, lambda k: column[k] is None), values)
     null = null_mask(column)
     if datatype == "boolean":
         flags = np.where(np.asarray(column, dtype=bool), b"T", b"F")  # None -> False
