@@ -2,8 +2,9 @@
 
 A row is: [null flags (BINARY2)] then each field big-endian; variable-length fields are a
 4-byte element count followed by the elements. The fixed-width runs between variable-length
-payloads (flags, scalars, fixed arrays, the count prefixes) are filled as one structured array;
-the payloads are scattered into place with computed offsets. No Python loop runs per cell.
+payloads (flags, scalars, fixed arrays, the count prefixes) are filled column by column as
+structured arrays; with variable-length fields, each run and payload is cut per row and one
+C-level ``bytes.join`` interleaves them. No Python code runs per cell.
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ import numpy as np
 
 from .columns import NUMPY_TYPES, Numbers, Texts, convert_rows
 from .fields import FieldSpec
-
-# Base64 STREAM text is emitted in pieces whose byte length is a multiple of 3, so the pieces
-# concatenate into one valid base64 text (a newline between pieces is ignorable whitespace).
 
 
 def encode_rows(fields: Sequence[FieldSpec], rows: Sequence[tuple], binary2: bool) -> bytes:
@@ -63,9 +61,14 @@ def _field_bytes(spec: FieldSpec, column: Numbers | Texts) -> tuple[np.ndarray, 
         values = values.astype(NUMPY_TYPES[spec.datatype], copy=False)
     if column.lengths is None:
         return values, None
-    ends = (np.cumsum(column.lengths) * values.dtype.itemsize).tolist()
-    raw = values.tobytes()
-    return column.lengths.astype(">i4"), [raw[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    ends = np.cumsum(column.lengths) * values.dtype.itemsize
+    return column.lengths.astype(">i4"), _cut(values.tobytes(), ends)
+
+
+def _cut(raw: bytes, ends: np.ndarray) -> list[bytes]:
+    """``raw`` cut into consecutive pieces ending at ``ends``."""
+    bounds = ends.tolist()
+    return [raw[a:b] for a, b in zip([0, *bounds[:-1]], bounds, strict=True)]
 
 
 def _encode_texts(values: list[str], unicode: bool) -> list[bytes]:
@@ -77,8 +80,7 @@ def _encode_texts(values: list[str], unicode: bool) -> list[bytes]:
     ends = np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values))) * 2
     if not len(ends) or ends[-1] != len(joined):
         return [v.encode("utf-16-be", "surrogatepass") for v in values]
-    bounds = ends.tolist()
-    return [joined[a:b] for a, b in zip([0, *bounds[:-1]], bounds, strict=True)]
+    return _cut(joined, ends)
 
 
 def _structured(segment: list[tuple[str, np.dtype, np.ndarray]], n: int) -> np.ndarray:
@@ -101,7 +103,11 @@ def _interleave(blocks: list[np.ndarray], payloads: list[list[bytes]]) -> bytes:
 
 
 def base64_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Base64 text of the concatenated ``chunks``, one line per chunk, as the chunks come."""
+    """Base64 text of the concatenated ``chunks``, one line per chunk, as the chunks come.
+
+    Each piece encodes a multiple of 3 bytes (the rest waits for the next chunk), so the pieces
+    concatenate into one valid base64 text; the newlines between them are ignorable whitespace.
+    """
     carry = b""
     for chunk in chunks:
         data = carry + chunk if carry else chunk
