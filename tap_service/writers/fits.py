@@ -60,9 +60,8 @@ class FitsWriter(Writer):
     content_type = "application/fits"
     extension = "fits"
 
-    def __init__(self, spool_dir: str | None = None, chunk_bytes: int = 1 << 20) -> None:
-        self.spool_dir = spool_dir
-        self.chunk_bytes = chunk_bytes
+    def __init__(self, spool_dir: str | None = None) -> None:
+        self.spool_dir = spool_dir  # None: the system's temporary directory ($TMPDIR)
 
     def write(
         self,
