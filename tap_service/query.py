@@ -18,12 +18,15 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import islice
 
 import psycopg
+import psycopg.sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sql.database import database_url
@@ -38,7 +41,6 @@ log = logging.getLogger(__name__)
 
 LANGUAGES = ("ADQL", "ADQL-2.0", "ADQL-2.1")
 DEFAULT_FORMAT = "votable"
-_CURSOR_NAME = "tap_result"
 
 
 # --- the request ---------------------------------------------------------------------------
@@ -103,11 +105,6 @@ def tap_conninfo(settings: Settings, url: str | None = None) -> str:
     return make_conninfo(**params)
 
 
-def _reset(conn: psycopg.Connection) -> None:
-    """Return a connection to the pool clean: no temp tables, no session state."""
-    conn.execute("DISCARD ALL")
-
-
 class TapEngine:
     """What running queries needs: a pool of TAP-role connections and the catalogue."""
 
@@ -119,7 +116,6 @@ class TapEngine:
             max_size=settings.tap_pool_size,
             timeout=settings.tap_pool_wait_s,
             kwargs={"autocommit": True, "prepare_threshold": None},
-            reset=_reset,
             open=False,
             name="xpha-tap",
         )
@@ -140,9 +136,18 @@ class TapEngine:
         except PoolTimeout as exc:
             raise TransientFault("the service is busy (no free database connection)") from exc
 
-    def putconn(self, conn: psycopg.Connection) -> None:
-        """Give a connection back, its transaction ended (a broken one is dropped)."""
+    def putconn(self, conn: psycopg.Connection, *, discard: bool = False) -> None:
+        """Give a connection back, its transaction ended (a broken one is dropped).
+
+        Queries change no session state (their settings are transaction-local), so only a
+        connection that held uploads needs ``DISCARD ALL`` to drop its temp tables.
+        """
         _rollback(conn)
+        if discard and not conn.closed:
+            try:
+                conn.execute("DISCARD ALL")
+            except psycopg.Error:
+                conn.close()
         self.pool.putconn(conn)
 
     def catalog(self) -> Catalog:
@@ -226,6 +231,7 @@ def run_query(
     )
     timeout = timeout_s or (settings.tap_sync_timeout_s if sync else settings.tap_async_timeout_s)
     conn = engine.getconn()
+    uploaded: list[UploadedTable] = []
     try:
         catalog = engine.catalog()
         uploaded = load_uploads(conn, request.uploads, settings) if request.uploads else []
@@ -239,11 +245,12 @@ def run_query(
             )
         except AdqlError as exc:
             raise UsageFault(str(exc)) from exc
-        cursor = _execute(conn, translation.sql, timeout, application_name)
-        fields = field_specs(cursor.description, translation.columns)
-        first = cursor.fetchmany(settings.tap_fetch_rows) if limit > 0 else []
+        cursor, rows = _execute(conn, translation.sql, timeout, application_name,
+                                settings.tap_fetch_rows)
+        first = list(islice(rows, settings.tap_fetch_rows))  # execution errors surface here
+        fields = field_specs(_description(conn, cursor, translation.sql), translation.columns)
     except BaseException as exc:
-        engine.putconn(conn)
+        engine.putconn(conn, discard=bool(uploaded))
         if isinstance(exc, DaliFault | KeyboardInterrupt | SystemExit | GeneratorExit):
             raise
         if isinstance(exc, psycopg.Error):
@@ -257,33 +264,49 @@ def run_query(
         "REQUEST_DATE": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "SERVICE_PROTOCOL": "ivo://ivoa.net/std/TAP",
     }
-    batches = _batches(cursor, first, limit, settings.tap_fetch_rows, status, timeout, sync)
+    batches = _batches(rows, first, limit, settings.tap_fetch_rows, status, timeout, sync)
 
     def body() -> Iterator[bytes]:
         try:
             yield from writer.write(fields, batches, status, infos)
         finally:
-            engine.putconn(conn)
+            rows.close()  # a client that went away: psycopg cancels the rest of the query
+            engine.putconn(conn, discard=bool(uploaded))
 
     return QueryResult(writer.content_type, body())
 
 
 def _execute(
-    conn: psycopg.Connection, sql: str, timeout: float, app_name: str | None
-) -> psycopg.Cursor:
-    """Open a read-only transaction with the timeout and DECLARE the result cursor."""
-    conn.autocommit = False
-    conn.execute("SET TRANSACTION READ ONLY")
-    conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{int(timeout * 1000)}",))
+    conn: psycopg.Connection, sql: str, timeout: float, app_name: str | None, size: int
+) -> tuple[psycopg.Cursor, Generator[tuple, None, None]]:
+    """Open a read-only transaction with the timeout and stream the result in chunks.
+
+    One round trip sets the transaction up, one streams the rows (libpq chunked mode): a
+    small query costs three round trips in all, with the final ROLLBACK.
+    """
+    setup = [
+        psycopg.sql.SQL("BEGIN READ ONLY"),
+        psycopg.sql.SQL("SET LOCAL statement_timeout = {}").format(int(timeout * 1000)),
+    ]
     if app_name:
-        conn.execute("SELECT set_config('application_name', %s, true)", (app_name,))
-    cursor = conn.cursor(_CURSOR_NAME, binary=True)
-    cursor.execute(sql)  # type: ignore[arg-type]  # translator output, no placeholders
-    return cursor
+        setup.append(psycopg.sql.SQL("SET LOCAL application_name = {}").format(app_name))
+    conn.execute(psycopg.sql.SQL("; ").join(setup))
+    cursor = conn.cursor(binary=True)
+    rows = cursor.stream(sql, size=size)  # type: ignore[arg-type]  # translator output
+    return cursor, rows
+
+
+def _description(conn: psycopg.Connection, cursor: psycopg.Cursor, sql: str) -> Sequence:
+    """The result's columns; a stream with no rows has none, so ask with LIMIT 0 (no work)."""
+    if cursor.description is not None:
+        return cursor.description
+    probe = conn.cursor(binary=True)
+    probe.execute(f"SELECT * FROM ({sql}) AS tap_result LIMIT 0")  # type: ignore[arg-type]
+    return probe.description or []
 
 
 def _batches(
-    cursor: psycopg.Cursor,
+    rows: Iterator[tuple],
     first: list[tuple],
     limit: int,
     size: int,
@@ -304,20 +327,17 @@ def _batches(
                 return
             sent += len(batch)
             yield batch
-            if len(batch) < size:
-                return
-            batch = cursor.fetchmany(size)
+            batch = list(islice(rows, size))
     except psycopg.Error as exc:
         fault = database_fault(exc, timeout, sync)
         status.error = f"{fault.fault_name}: {fault}"
 
 
 def _rollback(conn: psycopg.Connection) -> None:
-    """End the query's transaction (closes its cursor); a broken connection is closed."""
+    """End the query's transaction; a connection left in a bad state is closed."""
     try:
-        if not conn.closed:
-            conn.rollback()
-            conn.autocommit = True
+        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
     except psycopg.Error:
         conn.close()
 

@@ -312,3 +312,12 @@ def test_tap_role_reads_published_views(module_db_url: str, seeded: dict) -> Non
         assert conn.execute("SHOW default_transaction_read_only").fetchone()[0] == "on"
         count = conn.execute("SELECT count(*) FROM xpha.emitter_candidates").fetchone()[0]
         assert count == N_SOURCES
+
+
+def test_empty_result_keeps_its_fields(tap: str) -> None:
+    response = sync(tap, LANG="ADQL", QUERY="SELECT source_id, bp_coefficients FROM"
+                    " xpha.xp_continuous WHERE source_id < 0")
+    table = votable.parse_single_table(io.BytesIO(response.content))
+    assert len(table.array) == 0
+    assert [f.name for f in table.fields] == ["source_id", "bp_coefficients"]
+    assert table.fields[1].arraysize == "55"

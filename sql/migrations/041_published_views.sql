@@ -12,7 +12,7 @@ SELECT e.source_id AS source_id,
        e.model_id AS model_id,
        m.kind AS model_kind,
        m.version AS model_version
-FROM ml.emitter_scores e JOIN ml.models m ON m.model_id = e.model_id AND m.is_current JOIN gaia.source s ON s.source_id = e.source_id;
+FROM ml.emitter_scores e JOIN gaia.source s ON s.source_id = e.source_id JOIN ml.models m ON m.model_id = e.model_id WHERE e.model_id = (SELECT c.model_id FROM ml.models c WHERE c.is_current);
 COMMENT ON VIEW {published_schema}.emitter_candidates IS 'H-alpha emitter scores of the current model (ml.models.is_current) with Gaia position and photometry: the table to cone-search and rank.';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.source_id IS 'Gaia DR3 unique source identifier';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.ra IS 'Right ascension (ICRS) at epoch 2016.0';
