@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import warnings
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -89,10 +90,14 @@ def fetch_xp(ids: Iterable[int], out_dir: Path, format: str = "fits",
         with contextlib.chdir(out_dir):
             before = set(Path(".").glob("datalink_output_*.zip"))
             try:
-                _gaia(gaia).load_data(
-                    ids=batch, data_release=settings.gaia_data_release,
-                    retrieval_type="XP_CONTINUOUS", data_structure=data_structure.upper(),
-                    format=FORMATS[format], dump_to_file=True, overwrite_output_file=True)
+                with warnings.catch_warnings():
+                    # astroquery parses every product (MCMC units like 'dex' warn); XP is read
+                    # from the files afterwards
+                    warnings.simplefilter("ignore")
+                    _gaia(gaia).load_data(
+                        ids=batch, data_release=settings.gaia_data_release,
+                        retrieval_type="XP_CONTINUOUS", data_structure=data_structure.upper(),
+                        format=FORMATS[format], dump_to_file=True, overwrite_output_file=True)
             except Exception as exc:  # astroquery raises HTTP, XML and value errors alike
                 raise FetchError(f"Gaia DataLink request for {len(batch)} source_id(s) "
                                  f"(first {batch[0]}) failed: {exc}") from exc

@@ -22,6 +22,7 @@ import gzip
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,7 +201,8 @@ def _fits_layout(path: Path, shown: Path) -> tuple[Any, int, list[_FitsColumn]]:
     from astropy.io import fits
 
     try:
-        with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
+        with warnings.catch_warnings(), fits.open(path, memmap=True) as hdul:
+            warnings.simplefilter("ignore")  # truncation is detected (with the row) below
             for index, hdu in enumerate(hdul):
                 if isinstance(hdu, fits.BinTableHDU):
                     header = hdu.header.copy()
