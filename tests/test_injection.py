@@ -36,11 +36,31 @@ def test_xp_ew_recovery_curve(tmp_path):
     assert (tmp_path / "injection_xp-ew.csv").read_text().startswith("g_min,g_max,ew_true,n,recall")
 
 
-def test_unknown_scorer_is_a_clear_error():
+def test_unknown_model_is_a_clear_error(db_url):
     from sql.errors import XphaError
 
-    with pytest.raises(XphaError, match="unknown scorer"):
-        resolve_scorer("best-model")
+    with pytest.raises(XphaError, match="no model"):
+        resolve_scorer("12345", db_url)
+
+
+def test_model_scorer_feeds_the_training_batch_layout():
+    """A model sees the feed's columns; G and BP-RP derived from the coefficients."""
+    from ingest.simulator.continua import load_parents
+    from training.injection import model_scorer
+
+    seen = {}
+
+    class Recorder:
+        def score(self, batch):
+            seen.update(batch)
+            return batch["g_mag"].astype(np.float64), None
+
+    library = load_parents()
+    rows = np.arange(5)
+    scores = model_scorer(Recorder())(library.bp[rows], library.rp[rows], library.bp_err[rows],
+                                      library.rp_err[rows])  # fmt: skip
+    assert set(seen) >= {"bp", "rp", "bp_err", "rp_err", "g_flux", "g_mag", "bp_rp"}
+    assert np.allclose(scores, library.g_mag[rows], atol=1e-4)
 
 
 def test_emitter_plot(tmp_path):

@@ -68,22 +68,53 @@ def xp_ew_scorer(bp, rp, bp_err, rp_err) -> np.ndarray:
     return np.where(np.isfinite(ew), ew, -np.inf)
 
 
-def resolve_scorer(name: str) -> Scorer:
-    """'xp-ew', or a model_id of ml.models via training.scoring.load_scorer(model_id)."""
+def resolve_scorer(name: str, url: str | None = None) -> Scorer:
+    """'xp-ew', or a model of ml.models by id or name (its raw score, higher = emitter)."""
     from sql.errors import XphaError
 
     if name == "xp-ew":
         return xp_ew_scorer
-    if not name.isdigit():
-        raise XphaError(f"unknown scorer {name!r}: use xp-ew or a numeric model_id of ml.models")
     try:
-        from training.scoring import load_scorer  # type: ignore[attr-defined]
+        from training.registry import find, verify
+        from training.scorers import load_scorer
     except ImportError as exc:
         raise XphaError(
-            "model scorers need training.scoring.load_scorer(model_id), which is not available "
-            "yet; use --scorer xp-ew"
+            f"scorer {name!r}: the model registry (training.registry / training.scorers) is not "
+            "available in this checkout; use --scorer xp-ew"
         ) from exc
-    return load_scorer(int(name))
+    from sql.database import database_url
+
+    record = find(url or database_url(), name)
+    verify(record)
+    return model_scorer(load_scorer(record.artifact_path))
+
+
+def coefficient_batch(bp, rp, bp_err, rp_err) -> dict[str, np.ndarray]:
+    """The training feed's batch layout built from coefficient arrays alone: G flux, G and
+    BP-RP derived from the integrated XP fluxes as the simulator does (Riello+2021 excess)."""
+    from ingest.simulator.continua import g_flux_from_bp_rp, magnitude
+    from ingest.simulator.lsf import band_model
+
+    bp_flux = band_model("bp").integrated_rate(bp)
+    rp_flux = band_model("rp").integrated_rate(rp)
+    g_flux = g_flux_from_bp_rp(bp_flux, rp_flux)
+    return {
+        "source_id": np.arange(len(rp), dtype=np.int64),
+        "bp": bp, "bp_err": bp_err.astype(np.float32),
+        "rp": rp, "rp_err": rp_err.astype(np.float32),
+        "g_flux": g_flux, "g_mag": magnitude(g_flux, "g").astype(np.float32),
+        "bp_rp": (magnitude(bp_flux, "bp") - magnitude(rp_flux, "rp")).astype(np.float32),
+    }  # fmt: skip
+
+
+def model_scorer(model) -> Scorer:
+    """Wrap a trained model (``score(batch) -> (raw score, latent)``) as a coefficient scorer."""
+
+    def score(bp, rp, bp_err, rp_err) -> np.ndarray:
+        raw, _ = model.score(coefficient_batch(bp, rp, bp_err, rp_err))
+        return np.where(np.isfinite(raw), raw, -np.inf)
+
+    return score
 
 
 def ew_at_recall(ew: np.ndarray, recall: np.ndarray, level: float = 0.5) -> float | None:

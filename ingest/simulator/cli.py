@@ -92,7 +92,8 @@ def simulate_command(
 @evaluate_app.command("injection")
 def evaluate_injection(
     scorer: str = typer.Option(
-        "xp-ew", "--scorer", help="xp-ew (the XP-native H-alpha EW) or a model_id of ml.models."
+        "xp-ew", "--scorer",
+        help="xp-ew (the XP-native H-alpha EW) or a model of ml.models (id or kind-version).",
     ),
     out: Path = typer.Option(Path("var/injection"), "--out", help="Directory for table + PNG."),
     copies: int = typer.Option(
@@ -110,8 +111,12 @@ def evaluate_injection(
     plan = InjectionPlan(
         n_parents=parents, copies=copies, false_positive_rate=false_positive_rate, seed=seed
     )
+    from ingest.simulator.plots import plot_emitter
+
     result = run_injection(resolve_scorer(scorer), plan, out, label=scorer)
+    example = plot_emitter(out / "emitter_vs_parent.png", parent_row=5, ew_angstrom=30.0)
     typer.echo(result.summary())
+    typer.echo(f"plots: {result.files['plot']}, {example}")
 
 
 def register(app: typer.Typer) -> None:
