@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import resource
 import time
 
 import numpy as np
@@ -148,20 +149,26 @@ def astropy_binary2(url: str, n: int) -> float:
 
 
 def test_binary2_writer_vs_astropy_and_copy_ceiling(bench_db):
+    results = []
+    for n in SIZES:
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        t = stream_binary2(bench_db, n)
+        rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+        results.append((n, n / copy_ceiling(bench_db, n), t, rss_growth / 1024))
     astropy_rate = 100_000 / astropy_binary2(bench_db, 100_000)
     print("\nBINARY2, 20 columns of gaia.source, rows/s (wall clock; 'cpu' = this process's CPU "
           f"time); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'rows':>10} {'ceiling':>9} {'fetch':>9} {'writer':>9} {'writer cpu':>10} "
-          f"{'stream':>9} {'astropy':>8} {'writer/astropy':>14} {'stream/ceiling':>14} {'MB':>6}")
-    for n in SIZES:
-        ceiling = n / copy_ceiling(bench_db, n)
-        t = stream_binary2(bench_db, n)
+          f"{'stream':>9} {'astropy':>8} {'writer/astropy':>14} {'stream/ceiling':>14} "
+          f"{'MB out':>6} {'peak RSS +MB':>12}")
+    for n, ceiling, t, rss_growth in results:
         writer = n / (t["wall"] - t["fetch_wall"])
         writer_cpu = n / (t["cpu"] - t["fetch_cpu"])
         stream = n / t["wall"]
         print(f"{n:>10,} {ceiling:>9,.0f} {n / t['fetch_wall']:>9,.0f} {writer:>9,.0f} "
               f"{writer_cpu:>10,.0f} {stream:>9,.0f} {astropy_rate:>8,.0f} "
-              f"{writer / astropy_rate:>14.1f} {stream / ceiling:>14.2f} {t['bytes'] / 1e6:>6.0f}")
+              f"{writer / astropy_rate:>14.1f} {stream / ceiling:>14.2f} "
+              f"{t['bytes'] / 1e6:>6.0f} {rss_growth:>12.0f}")
         assert writer > 10 * astropy_rate
 
 
