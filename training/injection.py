@@ -1,6 +1,6 @@
 """Injection-recovery: how strong must an H-alpha line be for a detector to find it?
 
-Real parents are copied to a grid of G magnitudes; each copy gets H-alpha of a known EW through
+Real parents (chosen as the simulator chooses them) are copied to a grid of G magnitudes; each copy gets H-alpha of a known EW through
 the LSF (the simulator's physics), or none. The detection threshold is the score exceeded by a
 fixed fraction of the EW = 0 copies (the false-positive rate), so a detector's own zero point
 does not matter; recall is then counted per (true EW, G) cell, and the EW of 50% recall is
@@ -135,23 +135,26 @@ def run_injection(
 ) -> InjectionResult:
     """Score injected copies, write recall table (CSV), summary (JSON) and curve (PNG)."""
     from ingest.simulator.continua import load_parents
-    from ingest.simulator.generator import inject_lines, perturbed_copies
+    from ingest.simulator.generator import choose_parents, inject_lines, perturbed_copies
     from ingest.simulator.lsf import LineInjector
     from training.xp_halpha import continuum_at_halpha
 
     rng = np.random.default_rng(plan.seed)
     library = load_parents()
-    usable = np.flatnonzero(np.isfinite(library.bp).all(axis=1))
-    parents = rng.choice(usable, size=min(plan.n_parents, usable.size), replace=False)
     injector = LineInjector()
     ew_grid = np.asarray(plan.ew_grid, dtype=float)
     edges = np.asarray(plan.g_edges, dtype=float)
     n_bins = len(edges) - 1
-    per_cell = parents.size * plan.copies
+    per_cell = plan.n_parents * plan.copies
     scores = np.empty((n_bins, ew_grid.size, per_cell))
     for b in range(n_bins):
-        parent = np.repeat(parents, plan.copies)
-        g_new = rng.uniform(edges[b], edges[b + 1], per_cell)
+        # Parents as the simulator picks them (never much fainter than the copy), with BP.
+        g_new = rng.uniform(edges[b], edges[b + 1], plan.n_parents)
+        parent = choose_parents(library, g_new, rng)
+        while not np.isfinite(library.bp[parent]).all():
+            missing = ~np.isfinite(library.bp[parent]).all(axis=1)
+            parent[missing] = choose_parents(library, g_new[missing], rng)
+        parent, g_new = np.repeat(parent, plan.copies), np.repeat(g_new, plan.copies)
         for k, ew in enumerate(ew_grid):
             coefficients, errors, _ = perturbed_copies(library, parent, g_new, rng)
             continuum = continuum_at_halpha(coefficients["bp"], coefficients["rp"])

@@ -117,6 +117,23 @@ def _noise(
     return z
 
 
+BRIGHTENING_LIMIT_MAG = 0.5  # a copy is at most this much brighter than its parent
+MIN_PARENTS = 20
+
+
+def choose_parents(library: ParentLibrary, g_new: np.ndarray, rng: np.random.Generator):
+    """A parent for each target G among stars no fainter than G + 0.5 mag.
+
+    Scaling a faint parent up would scale its noise realisation up too, leaving a bright copy
+    far noisier than its (shrunk) quoted errors; scaling down is safe because the missing
+    noise is added. The brightest MIN_PARENTS stars are always eligible.
+    """
+    order = np.argsort(library.g_mag, kind="stable")
+    limit = np.searchsorted(library.g_mag[order], g_new + BRIGHTENING_LIMIT_MAG)
+    eligible = np.maximum(limit, MIN_PARENTS)
+    return order[(rng.random(len(g_new)) * eligible).astype(np.int64)]
+
+
 def perturbed_copies(
     library: ParentLibrary, parent: np.ndarray, g_new: np.ndarray, rng: np.random.Generator
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
@@ -197,8 +214,9 @@ def make_chunk(
     pmra = rng.normal(0.0, 1.0, n) * (2.0 + 4.0 * parallax)
     pmdec = rng.normal(0.0, 1.0, n) * (2.0 + 4.0 * parallax)
 
-    parent = rng.integers(0, len(library), n)
-    coefficients, errors, scale = perturbed_copies(library, parent, target_g(rng, n, config), rng)
+    g_new = target_g(rng, n, config)
+    parent = choose_parents(library, g_new, rng)
+    coefficients, errors, scale = perturbed_copies(library, parent, g_new, rng)
     continuum_halpha = continuum_at_halpha(coefficients["bp"], coefficients["rp"])
     n_transits = rng.poisson(30, n) + 10
     lines = draw_lines(rng, n, config.mixture)
