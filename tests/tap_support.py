@@ -125,17 +125,17 @@ def seed_field(url: str, n: int = 2000, *, xp_rows: int | None = 200, seed: int 
                     rng.uniform(0.1, 2, 55).astype(np.float32).tolist(),
                     rng.uniform(-0.5, 0.5, 1485).astype(np.float32).tolist(),
                 ))
-        current, dae = (
-            conn.execute(
+        model_ids = []
+        for kind, version, is_current, latent_dim in (
+            ("xgboost", "1.0.0", True, None),
+            ("dae_head", "0.1.0", False, LATENT_DIM),
+        ):
+            model_ids.append(conn.execute(
                 "INSERT INTO ml.models (kind, version, is_current, latent_dim, metrics)"
                 " VALUES (%s, %s, %s, %s, %s) RETURNING model_id",
                 (kind, version, is_current, latent_dim, '{"auc": 0.9}'),
-            ).fetchone()[0]  # type: ignore[index]
-            for kind, version, is_current, latent_dim in (
-                ("xgboost", "1.0.0", True, None),
-                ("dae_head", "0.1.0", False, LATENT_DIM),
-            )
-        )
+            ).fetchone()[0])  # type: ignore[index]
+        current, dae = model_ids
         with conn.cursor().copy(
             "COPY ml.emitter_scores (model_id, source_id, score, probability) FROM STDIN"
         ) as copy:
