@@ -100,6 +100,42 @@ def test_catalogue_metadata_flows_into_fields(conn):
     ]
 
 
+# (SQL value, TAP_SCHEMA datatype, FIELD datatype): the declared type wins where it is safe
+DECLARED_CASES = [
+    ("7::int2", "int", "int"),
+    ("7::int8", "int", "int"),
+    ("7::int4", "double", "double"),
+    ("1.5::numeric", "float", "float"),
+    ("1.5::float8", "long", "double"),  # never rounds a float into an integer
+    ("1.5::float4", "char", "float"),
+    ("ARRAY[1, 2]::int2[]", "int", "int"),
+]
+
+
+@pytest.mark.parametrize(("expression", "declared", "expected"), DECLARED_CASES,
+                         ids=[c[0] for c in DECLARED_CASES])
+def test_declared_numeric_type_is_used_when_safe(conn, expression, declared, expected):
+    with conn.transaction():
+        cursor = cursor_for(conn, f"SELECT {expression} AS v")
+        (spec,) = field_specs(cursor.description, [OutputColumn("v", ColumnInfo("v", declared))])
+        rows = cursor.fetchmany(1)
+        cursor.close()
+    assert spec.datatype == expected
+    data = b"".join(get_writer("votable").write([spec], [rows], ResultStatus(), {}))
+    assert len(parse(io.BytesIO(data)).get_first_table().array) == 1
+
+
+def test_too_large_for_declared_type_is_an_error_trailer(conn):
+    with conn.transaction():
+        cursor = cursor_for(conn, "SELECT 5000000000::int8 AS v")
+        fields = field_specs(cursor.description, [OutputColumn("v", ColumnInfo("v", "int"))])
+        rows = cursor.fetchmany(1)
+        cursor.close()
+    status = ResultStatus()
+    b"".join(get_writer("votable").write(fields, [rows], status, {}))
+    assert status.error.startswith("result column 'v' (int)")
+
+
 def test_star_output_expands_to_cursor_columns(conn):
     """An upload's ``*`` stands for the columns PostgreSQL expanded it to; metadata stays aligned."""
     ra = ColumnInfo("ra", "double", unit="deg")

@@ -166,6 +166,8 @@ def _spec(name: str, oid: int, source: _Source | None) -> FieldSpec:
     elif element_oid is not None:
         declared = source.arraysize if source is not None else None
         arraysize = declared if declared and _valid_arraysize(declared) else "*"
+    if source is not None and _declared_type_fits(datatype, source.datatype):
+        datatype = source.datatype  # results agree with TAP_SCHEMA (taplint compares them)
     geometry = source.xtype if source is not None and source.xtype in GEOMETRY_XTYPES else None
     if geometry and (element_oid is not None or datatype == "unicodeChar"):
         datatype, xtype, arraysize = "double", geometry, GEOMETRY_XTYPES[geometry]
@@ -181,6 +183,19 @@ def _spec(name: str, oid: int, source: _Source | None) -> FieldSpec:
         xtype=xtype or (source.xtype if source.xtype not in (None, "timestamp") else None),
         utype=source.utype,
     )
+
+
+def _declared_type_fits(actual: str, declared: str) -> bool:
+    """Whether values of the ``actual`` type convert to the ``declared`` one without guessing.
+
+    An integer too large for a narrower declared type fails loudly in the writer (an ERROR
+    trailer naming the column); nothing is silently rounded or truncated.
+    """
+    if declared in FLOAT_TYPES:
+        return actual in INTEGER_TYPES or actual in FLOAT_TYPES
+    if declared in INTEGER_TYPES:
+        return actual in INTEGER_TYPES
+    return False
 
 
 def _valid_arraysize(arraysize: str) -> bool:
