@@ -328,6 +328,7 @@ def test_fits_header_carries_metadata_and_nulls():
     assert header["TFORM2"] == "PD(7)" and header["TUNIT2"] == "e-/s"
     assert (header["TFORM3"], header["TFORM4"]) == ("4E", "7A")
     assert header["TCOMM1"] == "Gaia DR3 id"
+    assert "TDIM3" not in header
     table = Table.read(io.BytesIO(data), format="fits")
     assert table["source_id"].mask.tolist() == [False, True, False]
     assert [list(v) for v in table["coeffs"]] == [[1.0, 2.0], [], [5.0] * 7]
@@ -475,3 +476,11 @@ def test_float_heavy_batches_convert_like_the_plain_way():
         assert a.null.tolist() == b.null.tolist(), spec.name
         assert np.array_equal(a.values, b.values, equal_nan=True), spec.name
     assert fast[0].null.tolist() == [v is None for v in (r[0] for r in rows)]
+
+
+def test_fits_multidimensional_arrays_carry_tdim():
+    fields = [FieldSpec("m", "double", "3x2")]
+    data = write("fits", fields, [[([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]],)]])
+    hdu = fits.open(io.BytesIO(data))[1]
+    assert (hdu.header["TFORM1"], hdu.header["TDIM1"]) == ("6D", "(3,2)")
+    assert hdu.data["m"][0].tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]

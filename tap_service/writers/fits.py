@@ -183,6 +183,8 @@ def _table_header(columns: list[_Column], nrows: int, heap: int) -> bytes:
         spec = column.spec
         header[f"TTYPE{i}"] = spec.name
         header[f"TFORM{i}"] = column.tform()
+        if spec.is_array and "x" in (spec.arraysize or "") and not column.variable:
+            header[f"TDIM{i}"] = f"({spec.arraysize.replace('x', ',')})"  # same axis order
         if spec.datatype in INTEGER_TYPES and not column.variable:
             header[f"TNULL{i}"] = NULL_VALUES[spec.datatype]
         if spec.unit:
