@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException
 from sql.settings import Settings, get_settings
 from tap_service.errors import VOTABLE_CONTENT_TYPE, DaliFault, error_votable
 from tap_service.handlers import landing, scs, sync, vosi
-from tap_service.query import TapEngine, set_default_engine
+from tap_service.query import TapEngine, release_default_engine, set_default_engine
+from tap_service.uws import async_router, job_service_lifespan
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The TAP + SCS application over the database the settings name."""
     settings = settings or get_settings()
-    uws = _uws()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,14 +36,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(engine.open)
         app.state.engine = engine
         set_default_engine(engine)  # async jobs run through tap_service.query too
-        async with AsyncExitStack() as stack:
-            if uws is not None:
-                await stack.enter_async_context(uws.job_service_lifespan(app))
-            try:
+        try:
+            async with job_service_lifespan(app):  # async jobs: workers, recovery, reaper
                 yield
-            finally:
-                set_default_engine(None)
-                await run_in_threadpool(engine.close)
+        finally:
+            release_default_engine(engine)
+            await run_in_threadpool(engine.close)
 
     app = FastAPI(
         title="xpha TAP service",
@@ -58,23 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        "DELETE"], allow_headers=["*"], expose_headers=["Location"])
     app.include_router(sync.router, prefix="/tap")
     app.include_router(vosi.router, prefix="/tap")
-    if uws is not None:
-        app.include_router(uws.async_router, prefix="/tap")
+    app.include_router(async_router, prefix="/tap")
     app.include_router(scs.router)
     app.include_router(landing.router)
     _install_error_handlers(app)
     return app
-
-
-def _uws():  # -> module | None
-    """The async (UWS) package, when it provides its router and lifespan hook."""
-    try:
-        import tap_service.uws as uws
-    except ImportError:
-        return None
-    if hasattr(uws, "async_router") and hasattr(uws, "job_service_lifespan"):
-        return uws
-    return None
 
 
 def _votable(message: str, fault_name: str, status: int, query: str | None = None) -> Response:

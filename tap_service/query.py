@@ -188,6 +188,14 @@ def set_default_engine(engine: TapEngine | None) -> None:
         _default_engine = engine
 
 
+def release_default_engine(engine: TapEngine) -> None:
+    """Forget ``engine`` as the default, unless another app has installed its own since."""
+    global _default_engine
+    with _default_lock:
+        if _default_engine is engine:
+            _default_engine = None
+
+
 def default_engine() -> TapEngine:
     """The process-wide engine, opened from the settings on first use."""
     global _default_engine
