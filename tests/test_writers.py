@@ -381,11 +381,16 @@ def test_many_batches_base64_concatenate():
 
 def test_infos_and_names_are_escaped():
     fields = [FieldSpec('we"ird', "int", description="a\x01b")]
-    infos = {"QUERY": "SELECT * FROM t WHERE a < 'x' & b > 1", "REQUEST_DATE": "2026-01-01T00:00:00"}
+    infos = {"QUERY": "SELECT * FROM t WHERE a < 'x' & b > 1", "REQUEST_DATE": "2026-01-01T00:00:00",
+             "SERVICE_PROTOCOL": ("1.1", "ivo://ivoa.net/std/TAP")}
     data = write("votable/td", fields, [[(1,)]], infos=infos)
     root = votable_tree(data)
-    found = {i.get("name"): i.get("value") for i in root.iterfind("v:RESOURCE/v:INFO", NS)}
-    assert found["QUERY"] == infos["QUERY"] and found["REQUEST_DATE"] == "2026-01-01T00:00:00"
+    found = {i.get("name"): (i.get("value"), i.text)
+             for i in root.iterfind("v:RESOURCE/v:INFO", NS)}
+    assert found["QUERY"] == (infos["QUERY"], None)
+    assert found["REQUEST_DATE"] == ("2026-01-01T00:00:00", None)
+    assert found["SERVICE_PROTOCOL"] == ("1.1", "ivo://ivoa.net/std/TAP")
+    assert b"SERVICE_PROTOCOL: 1.1 ivo://" in write("fits", fields, [[(1,)]], infos=infos)
     assert root.find(".//v:FIELD", NS).get("name") == 'we"ird'
 
 

@@ -18,6 +18,7 @@ from sql.errors import XphaError
 from .fields import FieldSpec
 
 Batch = Sequence[tuple]
+Infos = Mapping[str, str | tuple[str, str]]  # INFO name -> value, or (value, text content)
 
 
 @dataclass
@@ -40,9 +41,13 @@ class Writer(ABC):
         fields: Sequence[FieldSpec],
         batches: Iterable[Batch],
         status: ResultStatus,
-        infos: Mapping[str, str],
+        infos: Infos,
     ) -> Iterator[bytes]:
-        """The document for ``fields`` and the rows of ``batches``; honours ``status`` at the end."""
+        """The document for ``fields`` and the rows of ``batches``; honours ``status`` at the end.
+
+        ``infos`` become INFO elements (VOTable) or header comments (FITS); a value may be a
+        ``(value, content)`` pair for INFOs with text, such as DALI's SERVICE_PROTOCOL.
+        """
 
 
 def encoded_batches(batches: Iterable[Batch], status: ResultStatus, encode) -> Iterator:

@@ -11,13 +11,13 @@ array for variable-length arrays. QUERY_STATUS (OVERFLOW/ERROR) goes into the pr
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 import numpy as np
 
-from .base import Batch, ResultStatus, Writer, encoded_batches
+from .base import Batch, Infos, ResultStatus, Writer, encoded_batches
 from .columns import NULL_VALUES, NUMPY_TYPES, Numbers, Texts, convert_rows
 from .fields import INTEGER_TYPES, FieldSpec
 
@@ -68,7 +68,7 @@ class FitsWriter(Writer):
         fields: Sequence[FieldSpec],
         batches: Iterable[Batch],
         status: ResultStatus,
-        infos: Mapping[str, str],
+        infos: Infos,
     ) -> Iterator[bytes]:
         columns = [
             _Column(spec, spec.datatype in ("char", "unicodeChar"),
@@ -152,7 +152,7 @@ def _heap(columns: list[_Column], spool: IO[bytes], count: int) -> Iterator[byte
                 yield values.tobytes()
 
 
-def _primary_header(status: ResultStatus, infos: Mapping[str, str]) -> bytes:
+def _primary_header(status: ResultStatus, infos: Infos) -> bytes:
     from astropy.io import fits
 
     header = fits.PrimaryHDU().header
@@ -161,7 +161,8 @@ def _primary_header(status: ResultStatus, infos: Mapping[str, str]) -> bytes:
     header["QRYSTAT"] = (state, "TAP QUERY_STATUS of this result")
     if status.error is not None:
         header["QRYERROR"] = _ascii(status.error)
-    for name, value in infos.items():
+    for name, info in infos.items():
+        value = " ".join(info) if isinstance(info, tuple) else info
         header.add_comment(_ascii(f"{name}: {value}"))
     return header.tostring().encode("ascii")
 

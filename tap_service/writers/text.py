@@ -7,9 +7,9 @@ the empty cell; arrays are written as the Gaia archive does, ``"[1.0, 2.0]"``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-from .base import Batch, ResultStatus, Writer, encoded_batches
+from .base import Batch, Infos, ResultStatus, Writer, encoded_batches
 from .cells import CSV_STYLE, cells
 from .columns import Texts, convert_rows
 from .fields import FieldSpec
@@ -42,7 +42,7 @@ class DelimitedWriter(Writer):
         fields: Sequence[FieldSpec],
         batches: Iterable[Batch],
         status: ResultStatus,
-        infos: Mapping[str, str],
+        infos: Infos,
     ) -> Iterator[bytes]:
         header = self.separator.join(self._cell(spec.name) for spec in fields)
         yield (header + "\n").encode("utf-8")

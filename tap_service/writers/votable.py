@@ -8,10 +8,10 @@ clients (pyvo, TOPCAT) read as the final status.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-from .base import Batch, ResultStatus, Writer, encoded_batches
+from .base import Batch, Infos, ResultStatus, Writer, encoded_batches
 from .binary import base64_stream, encode_rows
 from .cells import TABLEDATA_STYLE, cells
 from .columns import NULL_VALUES, Texts, convert_rows
@@ -47,7 +47,7 @@ class VOTableWriter(Writer):
         fields: Sequence[FieldSpec],
         batches: Iterable[Batch],
         status: ResultStatus,
-        infos: Mapping[str, str],
+        infos: Infos,
     ) -> Iterator[bytes]:
         yield self._head(fields, infos).encode("utf-8")
         if self.serialization == "TABLEDATA":
@@ -63,7 +63,7 @@ class VOTableWriter(Writer):
             yield f"</STREAM></{self.serialization}></DATA>\n".encode()
         yield _tail(status).encode("utf-8")
 
-    def _head(self, fields: Sequence[FieldSpec], infos: Mapping[str, str]) -> str:
+    def _head(self, fields: Sequence[FieldSpec], infos: Infos) -> str:
         lines = [
             '<?xml version="1.0" encoding="UTF-8"?>',
             '<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3" '
@@ -71,7 +71,7 @@ class VOTableWriter(Writer):
             '<RESOURCE type="results">',
             '<INFO name="QUERY_STATUS" value="OK"/>',
         ]
-        lines += [f"<INFO name={xml_attr(k)} value={xml_attr(str(v))}/>" for k, v in infos.items()]
+        lines += [_info(name, value) for name, value in infos.items()]
         lines.append("<TABLE>")
         lines += [self._field(spec) for spec in fields]
         return "\n".join(lines) + "\n"
@@ -92,6 +92,15 @@ class VOTableWriter(Writer):
         if not children:
             return f"<FIELD {' '.join(attrs)}/>"
         return f"<FIELD {' '.join(attrs)}>{''.join(children)}</FIELD>"
+
+
+def _info(name: str, value: str | tuple[str, str]) -> str:
+    """An INFO element; a (value, content) pair also fills its text, as DALI's
+    ``<INFO name="SERVICE_PROTOCOL" value="1.1">ivo://ivoa.net/std/TAP</INFO>``."""
+    if isinstance(value, tuple):
+        value, content = value
+        return f"<INFO name={xml_attr(name)} value={xml_attr(str(value))}>{xml_text(content)}</INFO>"
+    return f"<INFO name={xml_attr(name)} value={xml_attr(str(value))}/>"
 
 
 def tabledata(fields: Sequence[FieldSpec], rows: Sequence[tuple]) -> bytes:
