@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
 
 from tap_service import scs, vosi
 from tap_service.errors import DaliFault
 from tap_service.handlers.params import request_params
+from tap_service.handlers.streaming import result_response
 from tap_service.handlers.vosi import tap_base
 
 router = APIRouter()
@@ -21,14 +20,14 @@ async def cone_search(request: Request) -> Response:
     try:
         params, _ = await request_params(request)
         cone = scs.parse_cone_request(params, settings.scs_max_sr_deg)
-        result = await run_in_threadpool(scs.run_cone, cone, request.app.state.engine)
+        engine = request.app.state.engine
+        return await result_response(lambda: scs.run_cone(cone, engine))
     except DaliFault as fault:
         return Response(
             scs.scs_error_votable(f"{fault.fault_name}: {fault}"),
             status_code=fault.http_status,
             media_type="application/x-votable+xml",
         )
-    return StreamingResponse(result.body, media_type=result.content_type)
 
 
 @router.get("/scs/capabilities")

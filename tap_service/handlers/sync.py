@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Request, Response
 
 from tap_service.handlers.params import request_params
+from tap_service.handlers.streaming import result_response
 from tap_service.query import parse_tap_request, run_query
 
 router = APIRouter()
 
 
 @router.api_route("/sync", methods=["GET", "POST"])
-async def sync_query(request: Request) -> StreamingResponse:
+async def sync_query(request: Request) -> Response:
     """TAP 1.1 sync: GET or POST, urlencoded or multipart; faults become DALI VOTables."""
     params, files = await request_params(request)
     request.state.query = params.get("query")
     tap_request = parse_tap_request(params, files)
-    result = await run_in_threadpool(run_query, tap_request, request.app.state.engine, sync=True)
-    return StreamingResponse(result.body, media_type=result.content_type)
+    engine = request.app.state.engine
+    return await result_response(lambda: run_query(tap_request, engine, sync=True))
