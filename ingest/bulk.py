@@ -93,16 +93,19 @@ def encode_copy(columns: list[tuple[str, Column]], n_rows: int) -> bytes:
     pattern_keys = np.packbits(null_matrix, axis=1)
     patterns, inverse = np.unique(pattern_keys, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
-    parts = [COPY_HEADER]
-    for g in range(len(patterns)):
-        rows = np.flatnonzero(inverse == g)
-        parts.append(_encode_group(columns, rows, null_matrix[rows[0]]))
+    parts: list[bytes | memoryview] = [COPY_HEADER]
+    if len(patterns) == 1:  # the common case: no fancy-indexed copies
+        parts.append(_encode_group(columns, slice(None), n_rows, null_matrix[0]))
+    else:
+        for g in range(len(patterns)):
+            rows = np.flatnonzero(inverse == g)
+            parts.append(_encode_group(columns, rows, len(rows), null_matrix[rows[0]]))
     parts.append(COPY_TRAILER)
     return b"".join(parts)
 
 
-def _encode_group(columns: list[tuple[str, Column]], rows: np.ndarray,
-                  nulls: np.ndarray) -> bytes:
+def _encode_group(columns: list[tuple[str, Column]], rows: np.ndarray | slice, n: int,
+                  nulls: np.ndarray) -> memoryview:
     """Rows sharing one NULL pattern, packed as one structured array."""
     fields: list[tuple] = [("nfields", ">i2")]
     for j, (pg_type, column) in enumerate(columns):
@@ -116,25 +119,33 @@ def _encode_group(columns: list[tuple[str, Column]], rows: np.ndarray,
             fields.append((f"val{j}", [("size", ">i4"), ("value", np_type)], (length,)))
         else:
             fields.append((f"val{j}", np_type))
-    packed = np.empty(len(rows), dtype=np.dtype(fields))
-    packed["nfields"] = len(columns)
+    dtype = np.dtype(fields)
+    template = np.zeros((), dtype=dtype)  # the constant parts of every tuple, filled once
+    template["nfields"] = len(columns)
+    values_of: list[tuple[str, np.ndarray]] = []
     for j, (pg_type, column) in enumerate(columns):
         if nulls[j]:
-            packed[f"len{j}"] = -1
+            template[f"len{j}"] = -1
             continue
         np_type, oid, is_array = pg_element(pg_type)
         item = np.dtype(np_type).itemsize
-        values = column.values[rows]
         if is_array:
-            length = values.shape[1]
-            packed[f"len{j}"] = 20 + length * (4 + item)
-            packed[f"hdr{j}"] = (1, 0, oid, length, 1)  # ndim, has-null flag, element OID, dim, lbound
-            packed[f"val{j}"]["size"] = item
-            packed[f"val{j}"]["value"] = values
+            length = column.values.shape[1]
+            template[f"len{j}"] = 20 + length * (4 + item)
+            template[f"hdr{j}"] = (1, 0, oid, length, 1)  # ndim, has-null, element OID, dim, lb
+            template[f"val{j}"]["size"] = item
         else:
-            packed[f"len{j}"] = item
-            packed[f"val{j}"] = values
-    return packed.tobytes()
+            template[f"len{j}"] = item
+        values_of.append((f"val{j}", column.values[rows]))
+    packed = np.empty(n, dtype=dtype)
+    packed[...] = template
+    for field, values in values_of:
+        target = packed[field]
+        if values.ndim == 2:
+            target["value"] = values
+        else:
+            packed[field] = values
+    return memoryview(packed).cast("B")
 
 
 # --- database helpers -----------------------------------------------------------------------
