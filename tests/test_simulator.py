@@ -147,3 +147,32 @@ def test_simulate_cli_and_truth_loading(tmp_path, db_url, monkeypatch):
     lamost = (tmp_path / "lamost_emitters.csv").read_text().splitlines()
     assert lamost[0].startswith("ID,RAJ2000,DEJ2000,Halpha_type,objtype_Hou")
     assert len(lamost) > 1
+
+
+def test_labeller_measures_the_sdss_epoch_ew(tmp_path):
+    """The labelling code's H-alpha EW on the simulated SDSS spectra recovers the truth for
+    lines narrow enough for its +-7 A window (dMe/T Tauri-like); broad lines lose flux there.
+    The continuum comes from the smooth XP spectrum, whose curvature under the 125 A window
+    gives line-free stars |EW| of up to a few A."""
+    import pandas as pd
+
+    from ingest.halpha import measure
+    from ingest.sdss_spectra import read_spectrum
+    from ingest.simulator.population import scaled_mixture
+
+    config = SimulationConfig(n_sources=150, seed=5, chunk_rows=150, sdss_fraction=1.0,
+                              mixture=scaled_mixture(8.0))  # fmt: skip
+    simulate(config, tmp_path, "fits", progress=False)
+    truth = pd.read_csv(tmp_path / "truth.csv")
+    measured = measure([read_spectrum(tmp_path / "sdss" / name) for name in truth["sdss_spec"]])
+    assert all(reason is None for reason in measured.reason)
+    none = truth["emitter_class"] == "none"
+    assert np.all(np.abs(measured.ew[none]) < 4.0)
+    assert np.median(np.abs(measured.ew[none])) < 1.0
+    narrow = (truth["line_sigma_nm"] > 0) & (truth["line_sigma_nm"] <= 0.3)
+    assert narrow.sum() >= 5
+    expected = truth.loc[narrow, "sdss_ew"].to_numpy()
+    error = np.abs(measured.ew[narrow] - expected)
+    assert np.all(error < 0.1 * np.abs(expected) + 4.0)
+    strong = expected > 8.0
+    assert np.all(np.abs(measured.ew[narrow][strong] / expected[strong] - 1) < 0.3)

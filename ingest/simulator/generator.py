@@ -76,7 +76,7 @@ class Chunk:
     rp: np.ndarray
     bp_err: np.ndarray
     rp_err: np.ndarray
-    sdss_continuum_bp: np.ndarray  # in_sdss rows before their line was added (SDSS continua)
+    sdss_continuum_bp: np.ndarray  # in_sdss rows: scaled parent, no line, no added XP noise
     sdss_continuum_rp: np.ndarray
     continuum_halpha: np.ndarray  # W m^-2 nm^-1
     class_index: np.ndarray
@@ -225,7 +225,11 @@ def make_chunk(
     in_lamost = (survey >= config.sdss_fraction) & (
         survey < config.sdss_fraction + config.lamost_fraction
     )
-    sdss_continuum = {band: coefficients[band][in_sdss] for band in ("bp", "rp")}
+    # SDSS sees the star, not the XP noise: its continuum is the scaled parent spectrum.
+    sdss_continuum = {
+        band: getattr(library, band)[parent[in_sdss]] * scale[in_sdss, None]
+        for band in ("bp", "rp")
+    }
     bp_flux = band_model("bp").integrated_rate(coefficients["bp"])
     rp_flux = band_model("rp").integrated_rate(coefficients["rp"])
     observed, errors = inject_lines(

@@ -57,13 +57,16 @@ def build_spectrum(
     sigma_a = max(sigma_nm * 10.0, 1.2)  # SDSS resolution floor, ~70 km/s
     level = np.interp(H_ALPHA_VACUUM_A, wavelength, continuum)
     line = ew_angstrom * level * np.exp(-0.5 * ((wavelength - H_ALPHA_VACUUM_A) / sigma_a) ** 2)
-    model = continuum + line / (sigma_a * np.sqrt(2.0 * np.pi))
+    spectrum = continuum + line / (sigma_a * np.sqrt(2.0 * np.pi))
+    # The pipeline's model of a star is a stellar template: photospheric absorption yes,
+    # emission no (that is why labellers compare the flux with the model).
+    model = spectrum if ew_angstrom < 0 else continuum
     sn = SN_AT_G17 * 10 ** (-0.2 * (g_mag - 17.0))
     sky = 5.0 + 40.0 * np.exp(
         -0.5 * ((wavelength[:, None] - np.array(SKY_LINES_A)) / 2.0) ** 2
     ).sum(1)
-    sigma = np.sqrt(np.abs(model) * np.median(continuum) / sn**2 + 0.02 * sky)
-    flux = model + sigma * rng.standard_normal(wavelength.size)
+    sigma = np.sqrt(np.abs(spectrum) * np.median(continuum) / sn**2 + 0.02 * sky)
+    flux = spectrum + sigma * rng.standard_normal(wavelength.size)
     mask = np.zeros(wavelength.size, dtype=np.int32)
     mask[sky > 25.0] |= BRIGHTSKY
     for column in rng.integers(0, wavelength.size - 3, rng.poisson(3)):
