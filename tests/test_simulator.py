@@ -176,3 +176,26 @@ def test_labeller_measures_the_sdss_epoch_ew(tmp_path):
     assert np.all(error < 0.1 * np.abs(expected) + 4.0)
     strong = expected > 8.0
     assert np.all(np.abs(measured.ew[narrow][strong] / expected[strong] - 1) < 0.3)
+
+
+def test_lamost_catalogue_loads_through_the_label_reader(sky, db_url):
+    """The LAMOST-like catalogue is read as Hou+2016; H II-region entries are not stellar."""
+    import pandas as pd
+
+    from ingest.lamost import load_rows, read_csv_rows
+
+    path = sky / "lamost_emitters.csv"
+    names, rows = read_csv_rows(path)
+    read, distinct = load_rows(names, rows, "sim_lamost", path.name, url=db_url)
+    catalogue = pd.read_csv(path)
+    assert read == distinct == len(catalogue) > 0
+    with psycopg.connect(db_url) as conn:
+        stellar = dict(conn.execute(
+            "SELECT obj_class = 'HII-region', bool_and(NOT is_stellar) FROM labels.lamost_els "
+            "GROUP BY 1"
+        ).fetchall())  # fmt: skip
+    assert stellar.get(True) is True  # every H II region flagged non-stellar
+    truth = pd.read_csv(sky / "truth.csv").dropna(subset=["lamost_id"])
+    assert set(truth["lamost_id"]) == set(catalogue["ID"])
+    hii = catalogue.loc[catalogue["objtype_Hou"] == "HII-region", "ID"]
+    assert set(truth.loc[truth["lamost_id"].isin(hii), "emitter_class"]) <= {"none", "hard_negative"}
