@@ -199,3 +199,24 @@ def test_lamost_catalogue_loads_through_the_label_reader(sky, db_url):
     assert set(truth["lamost_id"]) == set(catalogue["ID"])
     hii = catalogue.loc[catalogue["objtype_Hou"] == "HII-region", "ID"]
     assert set(truth.loc[truth["lamost_id"].isin(hii), "emitter_class"]) <= {"none", "hard_negative"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ecsv"])
+def test_xpha_ingest_reads_text_formats_identically(fmt, tmp_path, db_url):
+    """CSV/ECSV chunks load to the same coefficients as the FITS ones (same seed)."""
+    from ingest.gaia_xp import ingest_xp
+
+    config = SimulationConfig(n_sources=60, seed=9, chunk_rows=60)
+    simulate(config, tmp_path / fmt, fmt, progress=False)
+    simulate(config, tmp_path / "fits", "fits", progress=False)
+    ingest_xp([tmp_path / fmt / "xp_continuous"], db_url, progress=False)
+    with psycopg.connect(db_url) as conn:
+        loaded = dict(conn.execute(
+            "SELECT source_id, rp_coefficients FROM gaia.xp_continuous"
+        ).fetchall())  # fmt: skip
+    from astropy.table import Table
+
+    table = Table.read(tmp_path / "fits" / "xp_continuous" / "xp_continuous_000.fits")
+    assert len(loaded) == 60
+    for source_id, rp in zip(table["source_id"], table["rp_coefficients"], strict=True):
+        assert np.array_equal(np.asarray(loaded[int(source_id)]), np.asarray(rp))
