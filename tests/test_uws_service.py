@@ -90,7 +90,8 @@ def make_service(db_url: str, tmp_path: Path):
 
 def test_job_runs_and_its_result_file_holds_the_rows(make_service) -> None:
     service = make_service()
-    job = service.create({"query": "SELECT 1, 'a' UNION ALL SELECT 2, 'b'", "runid": "r1"},
+    job = service.create({"query": "SELECT 1, 'a' UNION ALL SELECT 2, 'b'", "runid": "r1",
+                          "upload": "t,param:up"},
                          {"up": b"<x/>"}, run=True)
     assert job.phase == Phase.QUEUED and job.run_id == "r1"
     done = wait_for(service.store, job.job_id, {Phase.COMPLETED})
@@ -117,16 +118,20 @@ def test_created_job_is_pending_with_limits_applied(make_service) -> None:
         service.set_destruction(job.job_id, "tomorrow")
 
 
-def test_full_queue_is_a_transient_fault_and_the_job_stays_pending(make_service) -> None:
+def test_full_queue_is_a_transient_fault(make_service) -> None:
     from tap_service.errors import TransientFault
 
     service = make_service(start=False)  # no workers: queued jobs stay queued
     for _ in range(LIMITS.queue_size):
         assert service.create({"query": "SELECT 1"}, {}, run=True).phase == Phase.QUEUED
     extra = service.create({"query": "SELECT 1"}, {}, run=False)
-    with pytest.raises(TransientFault, match="queue is full"):
+    with pytest.raises(TransientFault, match=r"queue is full.*stays PENDING"):
         service.run(extra.job_id)
     assert service.get(extra.job_id).phase == Phase.PENDING
+    before = len(service.list([], None, None))
+    with pytest.raises(TransientFault, match=r"queue is full.*no job was created"):
+        service.create({"query": "SELECT 1"}, {}, run=True)  # PHASE=RUN at creation
+    assert len(service.list([], None, None)) == before
 
 
 def test_execution_duration_ends_the_job_and_cancels_its_query(make_service, db_url) -> None:

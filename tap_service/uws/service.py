@@ -18,6 +18,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -136,8 +137,11 @@ class JobService:
             running = list(self._running)
         for job_id in running:
             self._cancel(job_id)
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            while thread.is_alive() and time.monotonic() < deadline:
+                thread.join(0.2)
+                self._recancel()  # a query that started after the first cancel
         self._threads.clear()
         # Jobs interrupted by a clean shutdown go back to the queue without using an attempt.
         for job_id in self.store.requeue_executing(self.server_id):
@@ -159,15 +163,21 @@ class JobService:
         _refuse_nul(params, uploads)
         duration = self._duration(params.pop("executionduration", None))
         lifetime = self._lifetime(params.pop("destruction", None))
-        job = self.store.create(
-            uuid.uuid4().hex,
-            params,
-            uploads,
-            run_id=params.get("runid"),
-            execution_duration=duration,
-            lifetime_s=lifetime,
-        )
-        return self.run(job.job_id) if run else job
+        try:
+            job = self.store.create(
+                uuid.uuid4().hex,
+                params,
+                uploads,
+                run_id=params.get("runid"),
+                execution_duration=duration,
+                lifetime_s=lifetime,
+                queue_size=self.limits.queue_size if run else None,
+            )
+        except QueueFull as exc:
+            raise self._queue_full("no job was created: submit it again later") from exc
+        if run:
+            self._queued(job.job_id)
+        return job
 
     def get(self, job_id: str) -> Job | None:
         return self.store.get(job_id)
@@ -180,19 +190,24 @@ class JobService:
         try:
             queued = self.store.enqueue(job_id, self.limits.queue_size)
         except QueueFull as exc:
-            raise TransientFault(
-                f"the job queue is full ({self.limits.queue_size} jobs waiting); the job stays "
-                "PENDING: send PHASE=RUN again later"
-            ) from exc
+            raise self._queue_full("the job stays PENDING: send PHASE=RUN again later") from exc
         if queued is None:  # not PENDING: RUN changes nothing (UWS)
             job = self.store.get(job_id)
             if job is None:
                 raise KeyError(job_id)
             return job
+        self._queued(job_id)
+        return queued
+
+    def _queue_full(self, what_now: str) -> TransientFault:
+        return TransientFault(
+            f"the job queue is full ({self.limits.queue_size} jobs waiting); {what_now}"
+        )
+
+    def _queued(self, job_id: str) -> None:
         self._changed(job_id)
         with self._wake:
             self._wake.notify()
-        return queued
 
     def abort(self, job_id: str) -> Job | None:
         aborted = self.store.abort(job_id)
@@ -337,7 +352,8 @@ class JobService:
         try:
             job_dir.mkdir(parents=True, exist_ok=True)
             partial = job_dir / f"{RESULT_FILE}.part"
-            output = self._executor(job.parameters, self.store.uploads(job.job_id), context)
+            uploads = self.store.uploads(job.job_id) if "upload" in job.parameters else {}
+            output = self._executor(job.parameters, uploads, context)
             size = self._stream(output.body, partial, context.cancelled)
             if context.cancelled.is_set():
                 return  # aborted, timed out or shutting down: the store says which
@@ -393,6 +409,14 @@ class JobService:
         context.cancelled.set()
         self._cancel_queries(context.application_name)
 
+    def _recancel(self) -> None:
+        """Cancel again the queries of cancelled jobs still running: a cancel that arrived
+        between the claim and the start of the query found nothing to cancel."""
+        with self._running_lock:
+            names = [c.application_name for c in self._running.values() if c.cancelled.is_set()]
+        for name in names:
+            self._cancel_queries(name)
+
     def _cancel_queries(self, application_name: str) -> None:
         try:
             with self.store.pool.connection() as conn:
@@ -409,6 +433,7 @@ class JobService:
         while not self._stopping.wait(self._housekeeping_s):
             try:
                 self.store.heartbeat(self.server_id)
+                self._recancel()
                 self._recover()
                 for job_id in self.store.expire_overdue(self.server_id):
                     self._cancel(job_id)

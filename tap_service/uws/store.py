@@ -195,7 +195,10 @@ class JobStore:
         run_id: str | None,
         execution_duration: int,
         lifetime_s: int,
+        queue_size: int | None = None,
     ) -> Job:
+        """A new PENDING job; with ``queue_size`` QUEUED at once, in the same transaction
+        (a full queue raises QueueFull and nothing is created)."""
         args = {
             "job_id": job_id,
             "run_id": run_id,
@@ -205,8 +208,11 @@ class JobStore:
         }
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(SQL_CREATE, args).fetchone()
-            with conn.cursor() as cur:
-                cur.executemany(SQL_ADD_UPLOAD, [(job_id, n, c) for n, c in uploads.items()])
+            if uploads:
+                with conn.cursor() as cur:
+                    cur.executemany(SQL_ADD_UPLOAD, [(job_id, n, c) for n, c in uploads.items()])
+            if queue_size is not None:
+                row = self._enqueue(conn, job_id, queue_size)
         assert row is not None
         return _job(row)
 
@@ -275,13 +281,17 @@ class JobStore:
     def enqueue(self, job_id: str, queue_size: int) -> Job | None:
         """PENDING -> QUEUED unless the queue is full (QueueFull); None if it was not PENDING."""
         with self.pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (QUEUE_LOCK,))
-            count = conn.execute(SQL_QUEUED_COUNT).fetchone()
-            assert count is not None
-            if int(count["count"]) >= queue_size:
-                raise QueueFull(f"{count['count']} jobs are queued already")
-            row = conn.execute(SQL_QUEUE, (job_id,)).fetchone()
+            row = self._enqueue(conn, job_id, queue_size)
         return _job(row) if row else None
+
+    @staticmethod
+    def _enqueue(conn: psycopg.Connection, job_id: str, queue_size: int) -> dict | None:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (QUEUE_LOCK,))
+        count = conn.execute(SQL_QUEUED_COUNT).fetchone()
+        assert count is not None
+        if int(count["count"]) >= queue_size:
+            raise QueueFull(f"{count['count']} jobs are queued already")
+        return conn.execute(SQL_QUEUE, (job_id,)).fetchone()  # type: ignore[return-value]
 
     def claim(self, server_id: str) -> Job | None:
         """The oldest QUEUED job, now EXECUTING on this server (None when the queue is empty)."""
