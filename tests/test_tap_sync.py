@@ -333,3 +333,12 @@ def test_large_results_stream_small_ones_arrive_whole(tap: str) -> None:
     assert int(np.ma.count_masked(table["bp_coefficients"][:, 0])) == 12  # BP missing: NULL
     small = sync(tap, LANG="ADQL", QUERY="SELECT TOP 1 model_id FROM xpha.models")
     assert int(small.headers["content-length"]) == len(small.content)
+
+
+def test_cors_lets_browser_clients_in(tap: str) -> None:
+    response = httpx.get(f"{tap}/sync", params={"LANG": "ADQL", "QUERY": ADQL_3},
+                         headers={"Origin": "https://example.org"})
+    assert response.headers["access-control-allow-origin"] == "*"
+    preflight = httpx.options(f"{tap}/sync", headers={
+        "Origin": "https://example.org", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200
