@@ -34,16 +34,21 @@ def iau_name(ra: float, dec: float) -> str:
 
 
 def catalogue_rows(rng, ra, dec, pmra, pmdec, class_names) -> list[tuple[int, tuple]]:
-    """(star index, row) for the chosen stars: emitters get their type; some non-emitters
-    become H II regions; the rest are not in the catalogue."""
+    """(star index, row) for the LAMOST subset: every emitter with its type, plus H II-region
+    entries on line-free stars of the subset, HII_SHARE of the catalogue as in Hou+2016."""
     ra2000, dec2000 = propagate(ra, dec, pmra, pmdec, -16.0)
+    names = np.asarray(class_names, dtype=object)
+    emitters = np.flatnonzero(np.isin(names, list(OBJECT_TYPE)))
+    quiet = np.flatnonzero(~np.isin(names, list(OBJECT_TYPE)))
+    n_hii = min(quiet.size, round(emitters.size * HII_SHARE / (1.0 - HII_SHARE)))
+    nebular = set(rng.choice(quiet, size=n_hii, replace=False).tolist()) if n_hii else set()
+    profiles = rng.choice(PROFILE_TYPES, size=len(names), p=PROFILE_WEIGHTS)
     rows = []
-    for i, name in enumerate(class_names):
-        if name in OBJECT_TYPE:
-            kind = OBJECT_TYPE[name]
-            profile = str(rng.choice(PROFILE_TYPES, p=PROFILE_WEIGHTS))
-        elif rng.random() < HII_SHARE:
+    for i in range(len(names)):
+        if i in nebular:
             kind, profile = HII_REGION, "VI"
+        elif names[i] in OBJECT_TYPE:
+            kind, profile = OBJECT_TYPE[names[i]], str(profiles[i])
         else:
             continue
         row = (iau_name(ra2000[i], dec2000[i]), round(float(ra2000[i]), 7),
