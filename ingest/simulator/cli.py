@@ -92,7 +92,8 @@ def simulate_command(
 @evaluate_app.command("injection")
 def evaluate_injection(
     scorer: str = typer.Option(
-        "xp-ew", "--scorer",
+        "xp-ew",
+        "--scorer",
         help="xp-ew (the XP-native H-alpha EW) or a model of ml.models (id or kind-version).",
     ),
     out: Path = typer.Option(Path("var/injection"), "--out", help="Directory for table + PNG."),

@@ -52,6 +52,13 @@ def g_flux_from_bp_rp(bp_flux: np.ndarray, rp_flux: np.ndarray) -> np.ndarray:
     return (bp_flux + rp_flux) / excess
 
 
+def g_flux_of(bp_flux: np.ndarray, rp_flux: np.ndarray) -> np.ndarray:
+    """G flux from the integrated XP fluxes; without BP, from RP with the colour of a typical
+    red star (BP-RP = 2.5), since XP spectra lack BP mostly for faint red sources."""
+    typical_bp = rp_flux * 10 ** (-0.4 * (2.5 - ZERO_POINT["bp"] + ZERO_POINT["rp"]))
+    return g_flux_from_bp_rp(np.where(np.isfinite(bp_flux), bp_flux, typical_bp), rp_flux)
+
+
 def magnitude(flux: np.ndarray, band: str) -> np.ndarray:
     return -2.5 * np.log10(flux) + ZERO_POINT[band]
 
@@ -85,9 +92,11 @@ class ParentLibrary:
 
 
 def correlation_matrix(upper: np.ndarray) -> np.ndarray:
-    """The 55x55 matrix from the archive's 1485 strictly-upper-triangle values (row by row)."""
+    """The 55x55 matrix from the archive's 1485 off-diagonal values: the strictly lower
+    triangle row by row (= upper triangle column-major), as gaiaxpy's
+    array_to_symmetric_matrix reads them."""
     matrix = np.eye(N)
-    rows, cols = np.triu_indices(N, k=1)
+    rows, cols = np.tril_indices(N, k=-1)
     matrix[rows, cols] = upper
     matrix[cols, rows] = upper
     return matrix
@@ -186,9 +195,6 @@ def load_parents() -> ParentLibrary:
     bp_all, rp_all = np.concatenate(bp), np.concatenate(rp)
     bp_flux = band_model("bp").integrated_rate(bp_all)
     rp_flux = band_model("rp").integrated_rate(rp_all)
-    # A source without BP: G from RP with the colour of a typical red star (BP-RP = 2.5).
-    typical_bp = rp_flux * 10 ** (-0.4 * (2.5 - ZERO_POINT["bp"] + ZERO_POINT["rp"]))
-    bp_flux_or_typical = np.where(np.isfinite(bp_flux), bp_flux, typical_bp)
     return ParentLibrary(
         source_id=np.concatenate(source_id),
         bp=bp_all,
@@ -199,7 +205,7 @@ def load_parents() -> ParentLibrary:
         rp_n_relevant_bases=np.concatenate(rp_rel),
         bp_correlations=bp_corr,
         rp_correlations=rp_corr,
-        g_flux=g_flux_from_bp_rp(bp_flux_or_typical, rp_flux),
+        g_flux=g_flux_of(bp_flux, rp_flux),
         bp_rp=magnitude(bp_flux, "bp") - magnitude(rp_flux, "rp"),
     )
 

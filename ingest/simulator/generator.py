@@ -14,7 +14,7 @@ import numpy as np
 from ingest.simulator.continua import (
     ParentLibrary,
     error_scale,
-    g_flux_from_bp_rp,
+    g_flux_of,
     load_parents,
     magnitude,
 )
@@ -237,7 +237,7 @@ def make_chunk(
         rng, copy=False,
     )  # fmt: skip
 
-    g_flux = g_flux_from_bp_rp(np.where(np.isfinite(bp_flux), bp_flux, rp_flux * 0.3), rp_flux)
+    g_flux = g_flux_of(bp_flux, rp_flux)
     state = np.random.default_rng(seed.spawn(1)[0]).bit_generator.state
     return Chunk(
         index=index,

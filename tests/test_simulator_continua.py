@@ -1,0 +1,85 @@
+"""Real parents, flux scaling and perturbation: the statistics a simulated copy must have."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ingest.simulator.continua import (
+    correlation_matrix,
+    error_scale,
+    g_flux_from_bp_rp,
+    load_parents,
+    magnitude,
+)
+from ingest.simulator.generator import SimulationConfig, choose_parents, perturbed_copies, target_g
+from ingest.simulator.lsf import band_model
+
+
+@pytest.fixture(scope="module")
+def library():
+    return load_parents()
+
+
+def test_library_holds_the_real_parents(library):
+    assert len(library) == 2008  # 2000 chunk0 + 8 full archive records
+    assert len(library.bp_correlations) == 7 and len(library.rp_correlations) == 8
+    assert np.isnan(library.bp).all(axis=1).sum() == 1  # 5405570973190252288 has no BP
+    assert library.source_id[np.isnan(library.bp).all(axis=1)][0] == 5405570973190252288
+
+
+def test_g_from_xp_fluxes_matches_a_real_star(real_data):
+    """18 Sco: G from the integrated XP fluxes and the Riello+2021 excess vs its DR3 G."""
+    frame = pd.read_csv(real_data / "gaiaxpy_tests" / "18Sco-XP-spectra.csv")
+    parse = lambda text: np.array([float(v) for v in text.strip("()[]").split(",")])  # noqa: E731
+    bp_flux = band_model("bp").integrated_rate(parse(frame["bp_coefficients"][0]))
+    rp_flux = band_model("rp").integrated_rate(parse(frame["rp_coefficients"][0]))
+    g = magnitude(g_flux_from_bp_rp(bp_flux, rp_flux), "g")
+    assert g == pytest.approx(frame["phot_g_mean_mag"][0], abs=0.03)
+
+
+def test_correlation_matrix_layout_is_gaiaxpys(library):
+    from gaiaxpy.core.generic_functions import array_to_symmetric_matrix
+
+    values = np.arange(1485, dtype=float) / 1e4
+    matrix = correlation_matrix(values)
+    assert np.array_equal(matrix, array_to_symmetric_matrix(values, 55))
+    assert matrix[1, 0] == values[0] and matrix[2, 0] == values[1] and matrix[2, 1] == values[2]
+    for row, upper in library.rp_correlations.items():  # real matrices are positive definite
+        assert np.linalg.eigvalsh(correlation_matrix(upper.astype(float))).min() > 0, row
+
+
+@pytest.mark.parametrize("fainter_by", [0.0, 1.0, 3.0])
+def test_copies_scatter_as_their_quoted_errors_say(library, fainter_by):
+    """Residual (copy - scaled parent) / quoted error has std sqrt(max(1 - s²/k², 1/4))."""
+    parent = np.full(4000, 100)
+    g_new = np.full(4000, library.g_mag[100] + fainter_by)
+    copies, errors, scale = perturbed_copies(library, parent, g_new, np.random.default_rng(0))
+    residual = (copies["rp"] - scale[:, None] * library.rp[parent]) / errors["rp"]
+    grow = error_scale(scale[:1], library.g_flux[parent[:1]])[0]
+    expected = np.sqrt(max(1 - scale[0] ** 2 / grow**2, 0.25))
+    assert np.std(residual, axis=0) == pytest.approx(np.full(55, expected), rel=0.08)
+
+
+def test_copies_of_a_correlated_parent_carry_its_correlations(library):
+    row = 2000
+    parent = np.full(20000, row)
+    g_new = np.full(20000, library.g_mag[row] + 2.0)
+    copies, errors, scale = perturbed_copies(library, parent, g_new, np.random.default_rng(1))
+    residual = (copies["bp"] - scale[:, None] * library.bp[parent]) / errors["bp"]
+    empirical = np.corrcoef(residual, rowvar=False)
+    expected = correlation_matrix(library.bp_correlations[row].astype(float))
+    assert np.abs(empirical - expected).max() < 0.06
+
+
+def test_errors_grow_with_magnitude(library):
+    rng = np.random.default_rng(2)
+    g_new = target_g(rng, 20000, SimulationConfig(n_sources=1))
+    parent = choose_parents(library, g_new, rng)
+    _, errors, scale = perturbed_copies(library, parent, g_new, rng)
+    relative = np.nanmedian(errors["rp"][:, :3] / np.abs(scale[:, None] * library.rp[parent, :3]), 1)
+    bins = np.digitize(g_new, [12, 14, 16])
+    medians = [np.median(relative[bins == k]) for k in range(4)]
+    assert np.all(np.diff(medians) > 0)
+    assert np.all(library.g_mag[parent] <= g_new + 0.5 + 1e-9)
