@@ -272,6 +272,8 @@ def run_query(
         "REQUEST_DATE": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "SERVICE_PROTOCOL": "ivo://ivoa.net/std/TAP",
     }
+    if request.runid:  # TAP 1.1 2.3.9: the client's tag comes back with the result
+        infos["RUNID"] = request.runid
     batches = _batches(rows, first, limit, settings.tap_fetch_rows, status, timeout, sync)
 
     def body() -> Iterator[bytes]:

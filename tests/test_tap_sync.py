@@ -118,7 +118,7 @@ PARAM_CASES = [
     ("POST", {"lang": "adql", "Query": ADQL_3, "responseformat": "votable/td"}),
     ("POST", {"LANG": "ADQL", "QUERY": ADQL_3, "FORMAT": "votable"}),
     ("MULTIPART", {"LANG": "ADQL", "QUERY": ADQL_3}),
-    ("MULTIPART", {"lAnG": "ADQL", "QuErY": ADQL_3, "maxREC": "3"}),
+    ("MULTIPART", {"lAnG": "ADQL", "QuErY": ADQL_3, "maxREC": "3", "RunId": "tag-1"}),
 ]
 
 
@@ -132,6 +132,9 @@ def test_parameters(tap: str, seeded: dict, method: str, params: dict[str, str])
     assert response.status_code == 200, response.text
     table = table_of(response.content)
     assert list(table["source_id"]) == sorted(int(s) for s in seeded["source_id"])[:3]
+    runid = next((v for k, v in params.items() if k.lower() == "runid"), None)
+    if runid is not None:
+        assert f'name="RUNID" value="{runid}"'.encode() in response.content
 
 
 # --- formats ---------------------------------------------------------------------------------
