@@ -303,3 +303,13 @@ def test_pyvo_run_async_with_an_upload(server) -> None:
         uploads={"mine": mine},
     ).to_table()
     assert list(result["name"]) == ["tap_schema"] and list(result["weight"]) == [1.5]
+
+
+@pytest.mark.skipif(shutil.which("stilts") is None, reason="stilts is not installed")
+def test_taplint_async_stages_are_clean(server) -> None:
+    """STILTS taplint's async stages (QAS: queries as jobs, UWS: the job protocol)."""
+    command = ["stilts", "taplint", f"tapurl={server.base}", "stages=QAS UWS", "report=EWF"]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    reports = [line for line in finished.stdout.splitlines() if line[:2] in ("E-", "W-", "F-")]
+    assert "Totals: Errors: 0; Warnings: 0;" in finished.stdout, finished.stdout[-3000:]
+    assert not reports, reports
