@@ -4,7 +4,7 @@ Twenty columns of the real ``gaia.source`` schema (long, doubles, floats, a bool
 NULLs as in Gaia DR3) for 100,000 and 1,000,000 rows:
 
 * ceiling: binary ``COPY (SELECT ...) TO STDOUT`` of the same rows parsed into numpy (NULL
-  floats read as NaN so the rows have one width; nothing slower can be done with the data);
+  floats read as NaN so the rows have one width): the fastest way to have the rows in hand;
 * fetch: psycopg's server-side binary cursor, ``fetchmany`` batches (what the runner does);
 * writer: the BINARY2 writer alone (time inside the writer, fetch time subtracted);
 * stream: fetch + writer together, i.e. the service minus HTTP;
@@ -12,6 +12,10 @@ NULLs as in Gaia DR3) for 100,000 and 1,000,000 rows:
   its speed 1M rows would take minutes; its rate does not depend on the row count);
 * http: the 100,000-row BINARY2 download from /tap/sync of a live server (target >= 300,000
   rows/s; DaCHS on this machine ~77,000).
+
+A second benchmark does the same for XP spectra: 100,000 rows of four 55-element arrays
+(``bp/rp_coefficients`` double[55], ``bp/rp_coefficient_errors`` float[55]) declared with
+arraysize 55 as TAP_SCHEMA does, the array path of the writer.
 
 Run with ``make bench`` (or ``pytest -m benchmark -s tests/test_bench_votable.py``).
 """
@@ -198,3 +202,91 @@ def test_http_binary2_download(bench_db):
     print(f"\nHTTP /tap/sync BINARY2, {n:,} rows x 20 columns: {rate:,.0f} rows/s "
           f"(best of 3; {len(body) / 1e6:.1f} MB); COPY ceiling {ceiling:,.0f} rows/s; "
           f"ratio {rate / ceiling:.2f}; target 300,000; DaCHS ~77,000")
+
+
+XP_SEED = """
+INSERT INTO gaia.xp_continuous (source_id, bp_n_parameters, bp_coefficients,
+    bp_coefficient_errors, rp_n_parameters, rp_coefficients, rp_coefficient_errors)
+SELECT (i::int8 << 35) + 7, 55,
+       ARRAY(SELECT random() * 100 + i FROM generate_series(1, 55)),
+       ARRAY(SELECT (random() + i % 7)::real FROM generate_series(1, 55)), 55,
+       ARRAY(SELECT random() * 100 - i FROM generate_series(1, 55)),
+       ARRAY(SELECT (random() + i % 5)::real FROM generate_series(1, 55))
+FROM generate_series(1, %s) AS i
+"""
+XP_COLUMNS = ("source_id, bp_n_parameters, bp_coefficients, bp_coefficient_errors, "
+              "rp_coefficients, rp_coefficient_errors")
+
+
+def test_binary2_xp_arrays(module_db_url):
+    """XP spectra: fixed 55-element arrays, writer vs astropy vs the COPY ceiling."""
+    from astropy.io.votable import from_table
+    from astropy.table import Table
+
+    from tap_service.adql import OutputColumn
+    from tap_service.catalog import ColumnInfo
+
+    n = 100_000
+    with psycopg.connect(module_db_url, autocommit=True) as conn:
+        conn.execute(XP_SEED.replace("%s", str(n)))
+    select = f"SELECT {XP_COLUMNS} FROM gaia.xp_continuous ORDER BY source_id LIMIT {n}"
+    with psycopg.connect(module_db_url) as conn:
+        start = time.perf_counter()
+        with conn.cursor().copy(f"COPY ({select}) TO STDOUT (FORMAT binary)") as copy:
+            raw = b"".join(bytes(chunk) for chunk in copy)
+        columns = _parse_xp_copy(raw, n)
+        ceiling = n / (time.perf_counter() - start)
+    assert columns["bp"].shape == (n, 55)
+
+    outputs = [OutputColumn(name, ColumnInfo(name, arraysize=size)) for name, size in
+               (("source_id", None), ("bp_n_parameters", None), ("bp_coefficients", "55"),
+                ("bp_coefficient_errors", "55"), ("rp_coefficients", "55"),
+                ("rp_coefficient_errors", "55"))]
+    fetch_wall = 0.0
+    with psycopg.connect(module_db_url) as conn, conn.transaction():
+        cursor = conn.cursor("xp", binary=True)
+        cursor.execute(select)
+        fields = field_specs(cursor.description, outputs)
+        batches = []
+        while True:
+            t = time.perf_counter()
+            batch = cursor.fetchmany(FETCH_ROWS)
+            fetch_wall += time.perf_counter() - t
+            if not batch:
+                break
+            batches.append(batch)
+    assert [f.arraysize for f in fields[2:]] == ["55"] * 4
+    start, cpu = time.perf_counter(), time.process_time()
+    size = sum(map(len, get_writer("votable").write(fields, batches, ResultStatus(), {})))
+    writer, writer_cpu = n / (time.perf_counter() - start), n / (time.process_time() - cpu)
+
+    sample = [row for batch in batches[:4] for row in batch]  # 20,000 rows for astropy
+    table = Table(rows=sample, names=[f.name for f in fields])
+    votable = from_table(table)
+    start = time.perf_counter()
+    votable.to_xml(io.BytesIO(), tabledata_format="binary2")
+    astropy_rate = len(sample) / (time.perf_counter() - start)
+    print(f"\nBINARY2, XP spectra ({n:,} rows, 4 x 55-element arrays, {size / 1e6:.0f} MB out), "
+          f"rows/s; load average {os.getloadavg()[0]:.1f}: ceiling {ceiling:,.0f}, "
+          f"fetch {n / fetch_wall:,.0f}, writer {writer:,.0f} (cpu {writer_cpu:,.0f}), "
+          f"astropy {astropy_rate:,.0f}; writer/astropy {writer / astropy_rate:.1f}, "
+          f"writer/ceiling {writer / ceiling:.2f}")
+    assert writer > 2 * astropy_rate
+
+
+def _parse_xp_copy(raw: bytes, n: int) -> dict[str, np.ndarray]:
+    """Binary COPY rows of (int8, int2, float8[55], float4[55], float8[55], float4[55])."""
+
+    def array(kind: str) -> list[tuple]:
+        # length, ndim, has-null flag, element oid, dim size, lower bound, then (len, value) pairs
+        return [("len", ">i4"), ("ndim", ">i4"), ("flags", ">i4"), ("oid", ">i4"),
+                ("dim", ">i4"), ("lbound", ">i4"),
+                ("items", np.dtype([("len", ">i4"), ("value", kind)]), (55,))]
+
+    row = np.dtype([("count", ">i2"), ("id_len", ">i4"), ("source_id", ">i8"),
+                    ("np_len", ">i4"), ("n_parameters", ">i2"),
+                    ("bp", array(">f8")), ("bpe", array(">f4")),
+                    ("rp", array(">f8")), ("rpe", array(">f4"))])
+    rows = np.frombuffer(raw, dtype=row, count=n, offset=19)
+    return {name: rows[name]["items"]["value"].astype(np.float64)
+            for name in ("bp", "bpe", "rp", "rpe")}

@@ -9,7 +9,7 @@ C-level ``bytes.join`` interleaves them. No Python code runs per cell.
 
 from __future__ import annotations
 
-import base64
+import binascii
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 
@@ -19,14 +19,16 @@ from .columns import NUMPY_TYPES, Numbers, Texts, convert_rows
 from .fields import FieldSpec
 
 
-def encode_rows(fields: Sequence[FieldSpec], rows: Sequence[tuple], binary2: bool) -> bytes:
+def encode_rows(
+    fields: Sequence[FieldSpec], rows: Sequence[tuple], binary2: bool
+) -> bytes | memoryview:
     """The BINARY(2) encoding of ``rows`` (a list of tuples, one value per field)."""
     if not rows:
         return b""
     return _pack(fields, convert_rows(fields, rows), len(rows), binary2)
 
 
-def _pack(fields: Sequence[FieldSpec], data: list, n: int, binary2: bool) -> bytes:
+def _pack(fields: Sequence[FieldSpec], data: list, n: int, binary2: bool) -> bytes | memoryview:
     segments: list[list[tuple[str, np.dtype, np.ndarray]]] = [[]]
     payloads: list[list[bytes]] = []  # the variable-length part of each row, per field
     if binary2:
@@ -42,7 +44,7 @@ def _pack(fields: Sequence[FieldSpec], data: list, n: int, binary2: bool) -> byt
             payloads.append(payload)
     blocks = [_structured(segment, n) for segment in segments]
     if not payloads:
-        return blocks[0].tobytes()
+        return blocks[0].view(np.uint8).data  # the rows as they lie in memory, not copied
     return _interleave(blocks, payloads)
 
 
@@ -102,7 +104,7 @@ def _interleave(blocks: list[np.ndarray], payloads: list[list[bytes]]) -> bytes:
     return b"".join(chain.from_iterable(zip(*pieces, strict=True)))
 
 
-def base64_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
+def base64_stream(chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]:
     """Base64 text of the concatenated ``chunks``, one line per chunk, as the chunks come.
 
     Each piece encodes a multiple of 3 bytes (the rest waits for the next chunk), so the pieces
@@ -110,10 +112,10 @@ def base64_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
     """
     carry = b""
     for chunk in chunks:
-        data = carry + chunk if carry else chunk
+        data = memoryview(carry + chunk if carry else chunk).cast("B")
         cut = len(data) - len(data) % 3
-        carry = data[cut:]
+        carry = bytes(data[cut:])
         if cut:
-            yield base64.b64encode(memoryview(data)[:cut]) + b"\n"
+            yield binascii.b2a_base64(data[:cut])  # ends in a newline, added in place
     if carry:
-        yield base64.b64encode(carry) + b"\n"
+        yield binascii.b2a_base64(carry)

@@ -159,10 +159,12 @@ def arrays(spec: FieldSpec, column: Sequence[object]) -> Numbers:
             dtype="S1", count=int(lengths.sum()),
         )
     else:
-        items = list(flat_items)
-        if None in items:
-            items = [fill if x is None else x for x in items]
-        flat = np.asarray(items, dtype=NUMPY_TYPES[datatype].newbyteorder("="))
+        dtype = NUMPY_TYPES[datatype].newbyteorder("=")
+        try:  # one C loop over the elements; NULL elements (rare) take the slower way
+            flat = np.fromiter(flat_items, dtype=dtype, count=int(lengths.sum()))
+        except TypeError:
+            items = [fill if x is None else x for x in chain.from_iterable(rows)]
+            flat = np.asarray(items, dtype=dtype)
     count = spec.fixed_count
     if count is None:
         return Numbers(null, flat, lengths)
