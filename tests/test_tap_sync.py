@@ -345,3 +345,13 @@ def test_cors_lets_browser_clients_in(tap: str) -> None:
     preflight = httpx.options(f"{tap}/sync", headers={
         "Origin": "https://example.org", "Access-Control-Request-Method": "POST"})
     assert preflight.status_code == 200
+
+
+def test_delimited_size_column_of_tap_schema(tap: str) -> None:
+    """TAP_SCHEMA names it '"size"' (ADQL reserves SIZE); ADQL's "size" reads it."""
+    response = sync(tap, LANG="ADQL", RESPONSEFORMAT="votable/td", QUERY=(
+        "SELECT column_name, \"size\" FROM tap_schema.columns"
+        " WHERE table_name = 'xpha.xp_continuous' AND arraysize IS NOT NULL"))
+    assert response.status_code == 200, response.text
+    sizes = {r["column_name"]: int(r["size"]) for r in table_of(response.content)}
+    assert sizes["bp_coefficients"] == 55 and sizes["rp_coefficient_correlations"] == 1485
