@@ -88,3 +88,48 @@ def test_kill_9_with_jobs_in_flight_then_restart(db_url: str, var_dir) -> None:
     finally:
         second.stop()
         client.close()
+
+
+def test_two_servers_share_the_queue_and_the_survivor_recovers(db_url: str, var_dir) -> None:
+    """Two processes on one database (uvicorn --workers, or replicas): each job runs once;
+    when one is killed, the other takes over its jobs after the heartbeat goes stale."""
+    servers = [LiveServer(db_url, var_dir, uws_workers=1).start() for _ in range(2)]
+    client = httpx.Client(timeout=60)
+    try:
+        fast = [submit(client, servers[i % 2].base, FAST_QUERY, RESPONSEFORMAT="csv")
+                for i in range(10)]
+        for url in fast:  # WAIT on either server sees the job, whoever executes it
+            other = servers[1].base if url.startswith(servers[0].base) else servers[0].base
+            job = wait_final(client, url.replace(url.split("/async/")[0], other))
+            assert phase_of(job) == "COMPLETED"
+        with psycopg.connect(db_url) as conn:
+            attempts = conn.execute("SELECT attempts, count(*) FROM uws.jobs GROUP BY 1").fetchall()
+        assert attempts == [(1, 10)]  # each job executed exactly once
+        slow = [submit(client, servers[0].base, SLOW_QUERY, EXECUTIONDURATION="4")
+                for _ in range(2)]
+        for url in slow:
+            job_xml(client, url, WAIT="5", PHASE="QUEUED")
+        with psycopg.connect(db_url) as conn:
+            executors = conn.execute(
+                "SELECT count(DISTINCT executor) FROM uws.jobs WHERE phase = 'EXECUTING'"
+            ).fetchone()[0]
+        assert executors == 2  # one runaway job on each server
+        servers[0].kill()
+        survivor = servers[1].base
+        for url in slow:
+            job = wait_final(client, f"{survivor}/async/{url.rsplit('/', 1)[1]}", timeout=60)
+            assert phase_of(job) == "ERROR"
+            assert "execution duration exceeded" in job.findtext(
+                "{http://www.ivoa.net/xml/UWS/v1.0}errorSummary/"
+                "{http://www.ivoa.net/xml/UWS/v1.0}message")
+        with psycopg.connect(db_url) as conn:
+            by_attempts = dict(conn.execute(
+                "SELECT attempts, count(*) FROM uws.jobs WHERE job_id = ANY(%s) GROUP BY 1",
+                ([u.rsplit("/", 1)[1] for u in slow],)).fetchall())
+            live = conn.execute("SELECT count(*) FROM uws.servers").fetchone()[0]
+        assert by_attempts == {1: 1, 2: 1}  # the killed server's job ran again on the survivor
+        assert live == 1
+    finally:
+        for server in servers:
+            server.stop()
+        client.close()
