@@ -18,7 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 
 from sql.settings import Settings, get_settings
-from tap_service.errors import VOTABLE_CONTENT_TYPE, DaliFault, error_votable
+from tap_service.errors import VOTABLE_CONTENT_TYPE, DaliFault, error_votable, fault_document
 from tap_service.handlers import landing, scs, sync, vosi
 from tap_service.query import TapEngine, release_default_engine, set_default_engine
 from tap_service.uws import async_router, job_service_lifespan
@@ -63,16 +63,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _votable(message: str, fault_name: str, status: int, query: str | None = None) -> Response:
-    return Response(error_votable(message, fault_name, query), status_code=status,
+def _votable(message: str, fault_name: str, status: int) -> Response:
+    return Response(error_votable(message, fault_name), status_code=status,
                     media_type=VOTABLE_CONTENT_TYPE)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DaliFault)
     async def dali_fault(request: Request, exc: DaliFault) -> Response:
-        query = getattr(request.state, "query", None)
-        return _votable(str(exc), exc.fault_name, exc.http_status, query)
+        document = fault_document(exc, getattr(request.state, "query", None))
+        return Response(document, status_code=exc.http_status, media_type=VOTABLE_CONTENT_TYPE)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
