@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 
@@ -157,24 +157,11 @@ class TapEngine:
             if self._catalog is None or stale:
                 conn = self.getconn()
                 try:
-                    self._catalog = undelimited(load_catalog(conn))
+                    self._catalog = load_catalog(conn)  # '"size"' comes back as size
                 finally:
                     self.putconn(conn)
                 self._catalog_at = time.monotonic()
             return self._catalog
-
-
-def undelimited(catalog: Catalog) -> Catalog:
-    """TAP_SCHEMA lists a reserved-word column in delimited form ('"size"'); ADQL's ``"size"``
-    means the column named ``size``, so the translator's catalogue uses the bare name."""
-    for table in catalog.tables.values():
-        for key, column in list(table.columns.items()):
-            name = column.name
-            if len(name) > 2 and name.startswith('"') and name.endswith('"'):
-                bare = name[1:-1]
-                del table.columns[key]
-                table.columns[bare.lower()] = replace(column, name=bare)
-    return catalog
 
 
 _default_engine: TapEngine | None = None
