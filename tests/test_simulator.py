@@ -220,3 +220,13 @@ def test_xpha_ingest_reads_text_formats_identically(fmt, tmp_path, db_url):
     assert len(loaded) == 60
     for source_id, rp in zip(table["source_id"], table["rp_coefficients"], strict=True):
         assert np.array_equal(np.asarray(loaded[int(source_id)]), np.asarray(rp))
+
+
+def test_rerun_into_the_same_directory_leaves_no_stale_chunks(tmp_path):
+    simulate(SimulationConfig(n_sources=90, seed=1, chunk_rows=30), tmp_path, "fits", progress=False)
+    keep = tmp_path / "xp_continuous" / "notes.txt"
+    keep.write_text("mine")
+    simulate(SimulationConfig(n_sources=40, seed=1, chunk_rows=30), tmp_path, "fits", progress=False)
+    chunks = sorted(p.name for p in (tmp_path / "xp_continuous").glob("xp_continuous_*"))
+    assert chunks == ["xp_continuous_000.fits", "xp_continuous_001.fits"]
+    assert keep.read_text() == "mine"

@@ -39,6 +39,7 @@ def simulate(config: SimulationConfig, out: Path, fmt: str = "fits", progress: b
         from sql.errors import XphaError
 
         raise XphaError(f"unknown --format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    _remove_previous_run(out)
     library = load_parents()
     names = class_names(config.mixture)
     sampling = merged_sampling()
@@ -95,6 +96,19 @@ def simulate(config: SimulationConfig, out: Path, fmt: str = "fits", progress: b
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
+
+
+def _remove_previous_run(out: Path) -> None:
+    """Delete the files a previous run listed in OUT's manifest (and nothing else), so that
+    no stale chunk of a larger earlier run is ingested with the new one."""
+    manifest = out / MANIFEST
+    if not manifest.exists():
+        return
+    listed = json.loads(manifest.read_text()).get("files", {})
+    for names in listed.values():
+        for name in names:
+            (out / name).unlink(missing_ok=True)
+    manifest.unlink()
 
 
 def _write_sdss(chunk, rng, directory, sampling, names, sdss_format) -> dict[int, str]:
