@@ -230,3 +230,34 @@ def test_rerun_into_the_same_directory_leaves_no_stale_chunks(tmp_path):
     chunks = sorted(p.name for p in (tmp_path / "xp_continuous").glob("xp_continuous_*"))
     assert chunks == ["xp_continuous_000.fits", "xp_continuous_001.fits"]
     assert keep.read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("entries", "error"),
+    [
+        ([{"name": "be", "fraction": 0.5, "ew_min": 5, "ew_max": 50, "sigma_min_nm": 0.3,
+           "sigma_max_nm": 1.0}], None),
+        ([{"name": "none", "fraction": 0.5, "ew_min": 5, "ew_max": 50, "sigma_min_nm": 0.3,
+           "sigma_max_nm": 1.0}], "not allowed"),
+        ([{"name": "be", "fraction": 0.7, "ew_min": 5, "ew_max": 50, "sigma_min_nm": 0.3,
+           "sigma_max_nm": 1.0}] * 2, "more than 1"),
+        ([{"name": "be", "fraction": 0.1, "ew_min": 0, "ew_max": 50, "sigma_min_nm": 0.3,
+           "sigma_max_nm": 1.0}], "ew_min"),
+        ([{"name": "be", "fraction": 0.1}], "ew_max"),
+    ],
+)  # fmt: skip
+def test_mixture_files(tmp_path, entries, error):
+    import json
+
+    from ingest.simulator.population import draw_lines, load_mixture
+    from sql.errors import XphaError
+
+    path = tmp_path / "mixture.json"
+    path.write_text(json.dumps(entries))
+    if error:
+        with pytest.raises(XphaError, match=error):
+            load_mixture(path)
+        return
+    lines = draw_lines(np.random.default_rng(0), 4000, load_mixture(path))
+    assert np.mean(lines.class_index == 1) == pytest.approx(0.5, abs=0.03)
+    assert np.all((lines.ew[lines.class_index == 1] >= 5) & (lines.ew[lines.class_index == 1] <= 50))

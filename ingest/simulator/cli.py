@@ -29,6 +29,11 @@ def simulate_command(
         help="Multiply every emitter-class fraction (default mixture: be 2%, ttauri 1%, dme 2%, "
         "hard_negative 5%; the rest none).",
     ),
+    mixture_file: Path = typer.Option(
+        None, "--mixture",
+        help="JSON list of classes {name, fraction, ew_min, ew_max, sigma_min_nm, sigma_max_nm, "
+        "sign, variability_dex} replacing the default mixture (EW in Angstrom).",
+    ),
     chunk_rows: int = typer.Option(None, "--chunk-rows", min=1, help="Sources per file."),
     density: str = typer.Option(None, "--density", help="Sky density: disc or uniform."),
     load_truth: bool = typer.Option(
@@ -48,7 +53,7 @@ def simulate_command(
 
     from ingest.simulator.generator import SimulationConfig
     from ingest.simulator.pipeline import MANIFEST, simulate
-    from ingest.simulator.population import scaled_mixture
+    from ingest.simulator.population import load_mixture, scaled_mixture
     from ingest.simulator.truth import TRUTH_FILE
     from ingest.simulator.truth import load_truth as load
     from sql.errors import XphaError
@@ -68,7 +73,7 @@ def simulate_command(
             disc_scale=settings.simulator_disc_scale,
             g_min=settings.simulator_g_range[0],
             g_max=settings.simulator_g_range[1],
-            mixture=scaled_mixture(emitter_scale),
+            mixture=load_mixture(mixture_file) if mixture_file else scaled_mixture(emitter_scale),
             sdss_fraction=sdss_fraction,
             lamost_fraction=lamost_fraction,
             u_shift=settings.simulator_lsf_u_shift,

@@ -53,6 +53,32 @@ def scaled_mixture(emitter_scale: float) -> tuple[EmitterClass, ...]:
     return mixture
 
 
+def load_mixture(path) -> tuple[EmitterClass, ...]:
+    """A mixture from JSON: a list of {name, fraction, ew_min, ew_max, sigma_min_nm,
+    sigma_max_nm[, sign, variability_dex]}; 'none' takes whatever fraction is left."""
+    import json
+    from pathlib import Path
+
+    from sql.errors import XphaError
+
+    path = Path(path)
+    try:
+        entries = json.loads(path.read_text())
+        mixture = tuple(EmitterClass(**entry) for entry in entries)
+    except (OSError, ValueError, TypeError) as exc:
+        raise XphaError(f"mixture file {path}: {exc}") from exc
+    for component in mixture:
+        if component.name == NONE or not 0.0 <= component.fraction <= 1.0:
+            raise XphaError(f"mixture file {path}: class {component.name!r} is not allowed "
+                            "(name 'none' is implicit; fractions lie in 0..1)")  # fmt: skip
+        if not 0.0 < component.ew_min <= component.ew_max or component.sign not in (1, -1):
+            raise XphaError(f"mixture file {path}: class {component.name!r} needs "
+                            "0 < ew_min <= ew_max and sign +1 or -1")  # fmt: skip
+    if sum(c.fraction for c in mixture) > 1.0:
+        raise XphaError(f"mixture file {path}: class fractions add up to more than 1")
+    return mixture
+
+
 @dataclass(frozen=True)
 class LineDraw:
     """Per-source class index, true EW (Angstrom), line σ (nm) and EW at the SDSS epoch."""
