@@ -53,8 +53,12 @@ def test_simulation_rate_and_memory(tmp_path):
     ceiling = _ceiling(n_rate, tmp_path)
     elapsed_m, peak_mb = _simulate(n_memory, tmp_path / "million")
     size = sum(p.stat().st_size for p in (tmp_path / "million").rglob("*") if p.is_file())
-    print(f"\nsimulate (FITS, no SDSS, one thread, start-up included): {rate:,.0f} sources/s; ceiling (noise draws + bytes "
-          f"written) {ceiling:,.0f}/s; ratio {rate / ceiling:.2f}; target >= 20,000/s")
-    print(f"1,000,000 sources: {elapsed_m:.1f} s ({n_memory / elapsed_m:,.0f}/s), peak RSS "
-          f"{peak_mb:,.0f} MB ({peak_small:,.0f} MB at {n_rate:,}: flat), {size / 1e9:.2f} GB written")
+    print(
+        f"\nsimulate (FITS, no SDSS, one thread, start-up included): {rate:,.0f} sources/s; ceiling (noise draws + bytes "
+        f"written) {ceiling:,.0f}/s; ratio {rate / ceiling:.2f}; target >= 20,000/s"
+    )
+    print(
+        f"1,000,000 sources: {elapsed_m:.1f} s ({n_memory / elapsed_m:,.0f}/s), peak RSS "
+        f"{peak_mb:,.0f} MB ({peak_small:,.0f} MB at {n_rate:,}: flat), {size / 1e9:.2f} GB written"
+    )
     assert rate > 0 and peak_mb < 1.5 * peak_small

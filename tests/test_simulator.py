@@ -118,7 +118,7 @@ def test_sdss_files_go_through_the_labelling_reader(sky):
     for path in files:
         spectrum = read_spectrum(path)
         assert spectrum.object_class == "STAR" and spectrum.z == 0.0
-        wavelength = 10 ** spectrum.loglam
+        wavelength = 10**spectrum.loglam
         assert wavelength[0] < 6564.61 < wavelength[-1]
         assert (spectrum.ivar == 0).any() and (spectrum.ivar > 0).mean() > 0.9
 
@@ -198,7 +198,10 @@ def test_lamost_catalogue_loads_through_the_label_reader(sky, db_url):
     truth = pd.read_csv(sky / "truth.csv").dropna(subset=["lamost_id"])
     assert set(truth["lamost_id"]) == set(catalogue["ID"])
     hii = catalogue.loc[catalogue["objtype_Hou"] == "HII-region", "ID"]
-    assert set(truth.loc[truth["lamost_id"].isin(hii), "emitter_class"]) <= {"none", "hard_negative"}
+    assert set(truth.loc[truth["lamost_id"].isin(hii), "emitter_class"]) <= {
+        "none",
+        "hard_negative",
+    }
 
 
 @pytest.mark.parametrize("fmt", ["csv", "ecsv"])
@@ -223,10 +226,14 @@ def test_xpha_ingest_reads_text_formats_identically(fmt, tmp_path, db_url):
 
 
 def test_rerun_into_the_same_directory_leaves_no_stale_chunks(tmp_path):
-    simulate(SimulationConfig(n_sources=90, seed=1, chunk_rows=30), tmp_path, "fits", progress=False)
+    simulate(
+        SimulationConfig(n_sources=90, seed=1, chunk_rows=30), tmp_path, "fits", progress=False
+    )
     keep = tmp_path / "xp_continuous" / "notes.txt"
     keep.write_text("mine")
-    simulate(SimulationConfig(n_sources=40, seed=1, chunk_rows=30), tmp_path, "fits", progress=False)
+    simulate(
+        SimulationConfig(n_sources=40, seed=1, chunk_rows=30), tmp_path, "fits", progress=False
+    )
     chunks = sorted(p.name for p in (tmp_path / "xp_continuous").glob("xp_continuous_*"))
     assert chunks == ["xp_continuous_000.fits", "xp_continuous_001.fits"]
     assert keep.read_text() == "mine"
@@ -260,4 +267,6 @@ def test_mixture_files(tmp_path, entries, error):
         return
     lines = draw_lines(np.random.default_rng(0), 4000, load_mixture(path))
     assert np.mean(lines.class_index == 1) == pytest.approx(0.5, abs=0.03)
-    assert np.all((lines.ew[lines.class_index == 1] >= 5) & (lines.ew[lines.class_index == 1] <= 50))
+    assert np.all(
+        (lines.ew[lines.class_index == 1] >= 5) & (lines.ew[lines.class_index == 1] <= 50)
+    )

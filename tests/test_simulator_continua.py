@@ -78,7 +78,9 @@ def test_errors_grow_with_magnitude(library):
     g_new = target_g(rng, 20000, SimulationConfig(n_sources=1))
     parent = choose_parents(library, g_new, rng)
     _, errors, scale = perturbed_copies(library, parent, g_new, rng)
-    relative = np.nanmedian(errors["rp"][:, :3] / np.abs(scale[:, None] * library.rp[parent, :3]), 1)
+    relative = np.nanmedian(
+        errors["rp"][:, :3] / np.abs(scale[:, None] * library.rp[parent, :3]), 1
+    )
     bins = np.digitize(g_new, [12, 14, 16])
     medians = [np.median(relative[bins == k]) for k in range(4)]
     assert np.all(np.diff(medians) > 0)

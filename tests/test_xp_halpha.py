@@ -42,7 +42,8 @@ def test_monte_carlo_scatter_matches_the_quoted_error(stars):
     rng = np.random.default_rng(1)
     draws = 4000
     ew, _ = halpha_ew(
-        bp + rng.standard_normal((draws, 55)) * bp_err, rp + rng.standard_normal((draws, 55)) * rp_err
+        bp + rng.standard_normal((draws, 55)) * bp_err,
+        rp + rng.standard_normal((draws, 55)) * rp_err,
     )
     _, quoted = halpha_ew(bp, rp, bp_err, rp_err)
     assert np.std(ew) == pytest.approx(quoted[0], rel=0.1)

@@ -30,7 +30,8 @@ def simulate_command(
         "hard_negative 5%; the rest none).",
     ),
     mixture_file: Path = typer.Option(
-        None, "--mixture",
+        None,
+        "--mixture",
         help="JSON list of classes {name, fraction, ew_min, ew_max, sigma_min_nm, sigma_max_nm, "
         "sign, variability_dex} replacing the default mixture (EW in Angstrom).",
     ),
