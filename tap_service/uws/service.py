@@ -297,15 +297,15 @@ class JobService:
         when the job is not active or its phase differs from the hint."""
         from fastapi.concurrency import run_in_threadpool
 
-        job = await run_in_threadpool(self.store.get, job_id)
-        if job is None or not job.is_active or (phase_hint and job.phase != phase_hint):
-            return job
-        start_phase = job.phase
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(timeout, self.limits.wait_max_s)
         event = asyncio.Event()
-        self._waiters.setdefault(job_id, set()).add(event)
+        self._waiters.setdefault(job_id, set()).add(event)  # before reading: no change missed
         try:
+            job = await run_in_threadpool(self.store.get, job_id)
+            if job is None or not job.is_active or (phase_hint and job.phase != phase_hint):
+                return job
+            start_phase = job.phase
             while (remaining := deadline - loop.time()) > 0 and not self._stopping.is_set():
                 # The event is set by this process's workers; the 1 s re-read also notices
                 # changes made by another server process.
@@ -322,11 +322,15 @@ class JobService:
                 self._waiters.pop(job_id, None)
 
     def _changed(self, job_id: str) -> None:
-        """Wake the WAITs on this job (called from any thread)."""
-        events = list(self._waiters.get(job_id, ()))
-        if events and self._loop is not None and not self._loop.is_closed():
-            for event in events:
-                self._loop.call_soon_threadsafe(event.set)
+        """Wake the WAITs on this job (called from any thread; the waiters are only ever
+        touched on the event loop's thread)."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+                self._loop.call_soon_threadsafe(self._wake_waiters, job_id)
+
+    def _wake_waiters(self, job_id: str) -> None:
+        for event in self._waiters.get(job_id, ()):
+            event.set()
 
     # --- workers --------------------------------------------------------------------------
     def _work(self) -> None:
