@@ -129,3 +129,11 @@ def test_scs_capabilities(scs: str) -> None:
     [cone] = root.xpath("capability[@standardID='ivo://ivoa.net/std/ConeSearch']")
     assert cone.findtext("maxSR") == "1"
     assert cone.findtext("interface/accessURL") == scs
+
+
+def test_post_and_case_insensitive_names(scs: str, seeded: dict) -> None:
+    response = httpx.post(scs, data={"ra": FIELD_CENTRE[0], "Dec": FIELD_CENTRE[1], "sR": 0.1,
+                                     "vErB": 1})
+    assert response.status_code == 200, response.text
+    table = votable.parse_single_table(io.BytesIO(response.content)).to_table()
+    assert {int(s) for s in table["source_id"]} == expected_in_cone(seeded, *FIELD_CENTRE, 0.1)
