@@ -313,3 +313,21 @@ def test_taplint_async_stages_are_clean(server) -> None:
     reports = [line for line in finished.stdout.splitlines() if line[:2] in ("E-", "W-", "F-")]
     assert "Totals: Errors: 0; Warnings: 0;" in finished.stdout, finished.stdout[-3000:]
     assert not reports, reports
+
+
+def test_links_follow_the_configured_public_base_url(module_db_url, tmp_path) -> None:
+    """Behind a proxy (XPHA_TAP_BASE_URL) the 303s and result links name the public URL."""
+    public = "https://astro.example.org/xpha/tap"
+    live = LiveServer(module_db_url, tmp_path / "var", tap_base_url=public).start()
+    try:
+        with httpx.Client(timeout=60) as client:
+            job_url = submit(client, live.base, SCHEMAS_QUERY)
+            assert job_url.startswith(f"{public}/async/")
+            local = job_url.replace(public, live.base)
+            job = wait_final(client, local)
+            href = job.find(f"{UWS}results/{UWS}result").get("{http://www.w3.org/1999/xlink}href")
+            assert href == f"{job_url}/results/result"
+            gone = client.delete(local, follow_redirects=False)
+            assert gone.headers["location"] == f"{public}/async"
+    finally:
+        live.stop()

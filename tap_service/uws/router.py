@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -82,16 +83,27 @@ def _job_or_404(service: JobService, job_id: str) -> Job:
     return job
 
 
+def _public(request: Request, url: object) -> str:
+    """A link as clients must see it: under ``XPHA_TAP_BASE_URL`` when one is configured
+    (a proxy in front), else as the request reached us."""
+    settings = getattr(request.app.state, "settings", None)
+    configured = settings.tap_base_url if settings is not None else None
+    if not configured:
+        return str(url)
+    path = urlsplit(str(url)).path
+    return configured.rstrip("/") + path[path.find("/async"):]
+
+
 def _list_url(request: Request) -> str:
-    return str(request.url_for("uws_job_list"))
+    return _public(request, request.url_for("uws_job_list"))
 
 
 def _job_url(request: Request, job_id: str) -> str:
-    return str(request.url_for("uws_job", job_id=job_id))
+    return _public(request, request.url_for("uws_job", job_id=job_id))
 
 
 def _result_url(request: Request, job_id: str) -> str:
-    return str(request.url_for("uws_result", job_id=job_id, result_id=RESULT_ID))
+    return _public(request, request.url_for("uws_result", job_id=job_id, result_id=RESULT_ID))
 
 
 def _see_other(url: str) -> RedirectResponse:
