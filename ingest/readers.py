@@ -328,9 +328,9 @@ def _gather_vla(descriptors: np.ndarray, column: _FitsColumn, heap: np.ndarray, 
         else:
             index = starts[:, None] + np.arange(length * item)[None, :]
             values[rows] = heap[index].reshape(len(rows), -1).view(element)
-    mask = np.zeros_like(values, dtype=bool)
-    mask[~present] = True
-    return np.ma.MaskedArray(values, mask=mask)
+    if present.all():
+        return np.ma.MaskedArray(values)
+    return np.ma.MaskedArray(values, mask=np.repeat(~present[:, None], length, axis=1))
 
 
 # --- VOTable ------------------------------------------------------------------------------------
@@ -381,15 +381,7 @@ def to_column(raw: Any, pg_type: str, length: int | None, path: Path, first_row:
         return _object_arrays(raw, np_type, length, path, first_row, name)
     data = np.ma.asarray(raw)
     if is_array:
-        if data.ndim != 2 or (length is not None and data.shape[1] != length):
-            found = data.shape[1] if data.ndim == 2 else 1
-            raise IngestError(path, f"array of {found} values, expected {length}",
-                              row=first_row, column=name)
-        values = np.ma.filled(data.astype(np_type), np.nan)
-        null = np.ma.getmaskarray(data).all(axis=1)
-        if np_type.kind == "f":
-            null |= np.isnan(values).all(axis=1)
-        return Column(values, null)
+        return _numeric_arrays(data, np_type, length, path, first_row, name)
     if data.ndim != 1:
         raise IngestError(path, f"expected one value per row, found arrays of {data.shape[1]}",
                           row=first_row, column=name)
@@ -407,6 +399,25 @@ def to_column(raw: Any, pg_type: str, length: int | None, path: Path, first_row:
             raise IngestError(path, f"value {values[bad[0]]} out of range for {pg_type}",
                               row=first_row + int(bad[0]), column=name)
     return Column(np.where(null, 0, values).astype(np_type), null)
+
+
+def _numeric_arrays(data: np.ma.MaskedArray, np_type: np.dtype, length: int | None, path: Path,
+                    first_row: int, name: str) -> Column:
+    """(n, length) numbers; a row entirely masked or NaN is NULL, a masked element NaN."""
+    if data.ndim != 2 or (length is not None and data.shape[1] != length):
+        found = data.shape[1] if data.ndim == 2 else 1
+        raise IngestError(path, f"array of {found} values, expected {length}",
+                          row=first_row, column=name)
+    values = np.ma.getdata(data).astype(np_type, copy=False)
+    mask = np.ma.getmask(data)
+    null = np.zeros(len(values), dtype=bool)
+    if mask is not np.ma.nomask and mask.any():
+        null = mask.all(axis=1)
+        values = np.where(mask, np.nan, values)
+    if np_type.kind == "f" and len(values) and values.shape[1]:
+        maybe = np.flatnonzero(np.isnan(values[:, 0]))  # only these rows can be all-NaN
+        null[maybe] |= np.isnan(values[maybe]).all(axis=1)
+    return Column(values, null)
 
 
 def _bad_row(strings: pa.Array, convert) -> int:
