@@ -265,9 +265,7 @@ class Settings(BaseSettings):
     dae_mask_mode: str = Field(
         "band", description="Phase-1 corruption: band (mask all BP or all RP) or band+block."
     )
-    head_mode: str = Field(
-        "frozen", description="Phase 2: frozen (MLP head), linear (probe) or unfreeze (low LR)."
-    )
+    head_batch_size: int = Field(256, description="Phase-2 minibatch size.")
     head_epochs: int = Field(60, description="Phase-2 epochs over the labelled training split.")
     head_lr: float = Field(2e-3, description="Phase-2 learning rate of the head.")
     head_unfreeze_lr_factor: float = Field(

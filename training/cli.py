@@ -1,9 +1,117 @@
-"""Commands of `xpha train / score / evaluate: models, scores and reports`."""
+"""Commands ``xpha train``, ``xpha score`` and ``xpha models``: a thin layer over the services.
+
+Heavy libraries (torch, dask, xgboost) are imported inside the commands so ``xpha --help``
+stays fast.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from sql.errors import XphaError
+
+train_app = typer.Typer(help="Train and compare H-alpha emitter models.", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry (ml.models).", no_args_is_help=True)
+
+SCHEDULER = typer.Option(
+    None, "--scheduler", help="Dask scheduler address (tcp://host:8786); local cluster if unset."
+)
+
+
+@train_app.command("compare")
+def train_compare(
+    models: str = typer.Option(
+        "all", help="Comma-separated kinds: logreg,lightgbm,xgboost,xgboost_ew,xp_ew,"
+        "dae_head,dae_linear,dae_unfreeze (or all)."
+    ),
+    scheduler: str | None = SCHEDULER,
+    report_dir: Path | None = typer.Option(None, help="Where the report goes (var/reports/...)."),
+    phase1_dir: Path | None = typer.Option(
+        None, help="DAE phase-1 checkpoint directory: resumed if it holds a checkpoint."
+    ),
+    epochs: int | None = typer.Option(None, help="DAE phase-1 epochs (XPHA_DAE_EPOCHS)."),
+    set_current: bool = typer.Option(True, help="Make the best model by PR-AUC current."),
+) -> None:
+    """Train every model on the same sky-disjoint split, register them, write the report."""
+    from sql.database import database_url
+    from sql.settings import get_settings
+    from training import pipeline
+
+    settings = get_settings()
+    if epochs is not None:
+        settings = settings.model_copy(update={"dae_epochs": epochs})
+    kinds = pipeline.ALL_KINDS if models == "all" else tuple(m.strip() for m in models.split(","))
+    unknown = set(kinds) - set(pipeline.ALL_KINDS)
+    if unknown:
+        raise XphaError(f"unknown model kind(s) {sorted(unknown)}; known: {pipeline.ALL_KINDS}")
+    result = pipeline.run(
+        database_url(settings),
+        settings,
+        kinds,
+        report_dir=report_dir,
+        scheduler=scheduler,
+        set_current=set_current,
+        phase1_dir=phase1_dir,
+    )
+    for ev in sorted(result.evaluations, key=lambda e: -e.metrics["pr_auc"]):
+        m = ev.metrics
+        typer.echo(
+            f"{ev.kind:<14} model_id={result.model_ids[ev.kind]:<5} PR-AUC {m['pr_auc']:.3f}"
+            f"  ROC-AUC {m['roc_auc']:.3f}"
+        )
+    typer.echo(f"current model: {result.current}; report: {result.report}")
+
+
+def score(
+    model: str = typer.Argument(..., help="Model id or kind-version (see `xpha models list`)."),
+    scheduler: str | None = SCHEDULER,
+) -> None:
+    """Score every source with a model; scores and latents are COPYed into ml.*."""
+    from sql.database import database_url
+    from sql.settings import get_settings
+    from training.scoring import score_all
+
+    settings = get_settings()
+    result = score_all(database_url(settings), settings, model, scheduler)
+    typer.echo(
+        f"{result.model.name} (model_id {result.model.model_id}): {result.scored} sources scored,"
+        f" {result.skipped} without usable XP data skipped"
+    )
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every registered model with its test metrics and how many sources it scored."""
+    from sql.database import database_url
+    from training.registry import list_models
+
+    rows = list_models(database_url())
+    if not rows:
+        typer.echo("no models yet: run `xpha train compare`")
+    for model_id, kind, version, current, _, pr_auc, roc_auc, scored in rows:
+        mark = "*" if current else " "
+        typer.echo(
+            f"{mark} {model_id:<5} {kind}-{version:<20} PR-AUC {pr_auc or '-':<8.8}"
+            f" ROC-AUC {roc_auc or '-':<8.8} scored {scored}"
+        )
+
+
+@models_app.command("set-current")
+def models_set_current(model: str = typer.Argument(..., help="Model id or kind-version.")) -> None:
+    """Make a model current: the published candidate view follows it."""
+    from sql.database import database_url
+    from training import registry
+
+    url = database_url()
+    record = registry.find(url, model)
+    registry.set_current(url, record.model_id)
+    typer.echo(f"current model: {record.name} (model_id {record.model_id})")
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root `xpha` app."""
+    app.add_typer(train_app, name="train")
+    app.add_typer(models_app, name="models")
+    app.command("score")(score)

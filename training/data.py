@@ -209,7 +209,7 @@ def dask_client(settings: Settings, scheduler: str | None = None) -> Iterator[An
             n_workers=settings.dask_local_workers,
             threads_per_worker=1,
             processes=False,
-            dashboard_address=None,
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,
     ):

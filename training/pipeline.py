@@ -161,6 +161,7 @@ def run(
                 config = dae_train.Phase2Config(
                     mode=DAE_MODES[kind],
                     epochs=settings.head_epochs,
+                    batch_size=settings.head_batch_size,
                     lr=settings.head_lr,
                     unfreeze_lr_factor=settings.head_unfreeze_lr_factor,
                     seed=settings.training_seed,

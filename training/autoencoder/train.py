@@ -179,7 +179,7 @@ def train_phase1(
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 step += 1
-                running += float(loss) * len(x)
+                running += float(loss.detach()) * len(x)
                 seen += len(x)
                 bar.update(len(x))
             bar.set_postfix(loss=f"{running / max(seen, 1):.4f}")
@@ -289,7 +289,7 @@ def train_phase2(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            running += float(loss) * len(index)
+            running += float(loss.detach()) * len(index)
         val_scores = predict_logits(model, val[0], val[1], val[2], device)[0]
         val_ap = float(average_precision_score(val[3], val_scores))
         history.append(
