@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql as sql_module
 
 from sql.cluster import LocalCluster
 from sql.errors import XphaError
@@ -148,6 +149,15 @@ def migrate(url: str | None = None, settings: Settings | None = None) -> list[Mi
                     (migration.version, migration.name, migration.checksum),
                 )
                 applied_now.append(migration)
+        if settings.tap_role_password is not None:
+            # On a real server the TAP role logs in with a password (the embedded cluster
+            # trusts loopback): keep it in step with the settings on every migrate.
+            conn.execute(
+                sql_module.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql_module.Identifier(settings.tap_role),
+                    sql_module.Literal(settings.tap_role_password.get_secret_value()),
+                )
+            )
     return applied_now
 
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import psycopg
 import pytest
+from pydantic import SecretStr
 
 from sql.database import discover_migrations, migrate, migration_status
 
@@ -86,3 +87,14 @@ def test_q3c_cone_matches_brute_force(db_url: str, ra0: float, dec0: float, radi
     assert expected, "the test cone must contain sources"
     assert found == expected
     assert not math.isnan(ra0)
+
+
+def test_migrate_sets_the_tap_role_password_from_settings(db_url: str, test_settings) -> None:
+    settings = test_settings.model_copy(update={"tap_role_password": SecretStr("s3cret'; --")})
+    migrate(db_url, settings)
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (settings.tap_role,)
+        ).fetchone()[0]
+        conn.execute("ALTER ROLE xpha_tap PASSWORD NULL")  # roles are cluster-wide: clean up
+    assert stored and stored.startswith(("SCRAM-SHA-256$", "md5"))
