@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS gaia.xp_continuous (
     bp_chi_squared              real,
     bp_coefficients             double precision[],  -- 55, e-/s; NULL when BP is missing
     bp_coefficient_errors       real[],              -- 55
-    bp_coefficient_correlations real[],              -- 1485: upper triangle, row by row
+    bp_coefficient_correlations real[],              -- 1485: strictly lower triangle, row by row (GaiaXPy order)
     bp_n_relevant_bases         smallint,
     bp_relative_shrinking       real,
     rp_basis_function_id        smallint,

@@ -172,7 +172,7 @@ COMMENT ON COLUMN {published_schema}.xp_continuous.bp_standard_deviation IS 'Sta
 COMMENT ON COLUMN {published_schema}.xp_continuous.bp_chi_squared IS 'Chi-squared of the BP fit';
 COMMENT ON COLUMN {published_schema}.xp_continuous.bp_coefficients IS 'BP spectral coefficients';
 COMMENT ON COLUMN {published_schema}.xp_continuous.bp_coefficient_errors IS 'Errors of the BP coefficients';
-COMMENT ON COLUMN {published_schema}.xp_continuous.bp_coefficient_correlations IS 'Correlations of the BP coefficients (upper triangle, row by row)';
+COMMENT ON COLUMN {published_schema}.xp_continuous.bp_coefficient_correlations IS 'Correlations of the BP coefficients (1485 off-diagonal values: the strictly lower triangle row by row, as GaiaXPy reads them)';
 COMMENT ON COLUMN {published_schema}.xp_continuous.bp_n_relevant_bases IS 'Number of relevant BP bases';
 COMMENT ON COLUMN {published_schema}.xp_continuous.bp_relative_shrinking IS 'Relative shrinking of the BP coefficients';
 COMMENT ON COLUMN {published_schema}.xp_continuous.rp_basis_function_id IS 'Identifier of the RP basis functions';
@@ -184,7 +184,7 @@ COMMENT ON COLUMN {published_schema}.xp_continuous.rp_standard_deviation IS 'Sta
 COMMENT ON COLUMN {published_schema}.xp_continuous.rp_chi_squared IS 'Chi-squared of the RP fit';
 COMMENT ON COLUMN {published_schema}.xp_continuous.rp_coefficients IS 'RP spectral coefficients';
 COMMENT ON COLUMN {published_schema}.xp_continuous.rp_coefficient_errors IS 'Errors of the RP coefficients';
-COMMENT ON COLUMN {published_schema}.xp_continuous.rp_coefficient_correlations IS 'Correlations of the RP coefficients (upper triangle, row by row)';
+COMMENT ON COLUMN {published_schema}.xp_continuous.rp_coefficient_correlations IS 'Correlations of the RP coefficients (1485 off-diagonal values: the strictly lower triangle row by row, as GaiaXPy reads them)';
 COMMENT ON COLUMN {published_schema}.xp_continuous.rp_n_relevant_bases IS 'Number of relevant RP bases';
 COMMENT ON COLUMN {published_schema}.xp_continuous.rp_relative_shrinking IS 'Relative shrinking of the RP coefficients';
 GRANT SELECT ON {published_schema}.xp_continuous TO {tap_role};

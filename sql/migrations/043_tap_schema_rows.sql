@@ -83,7 +83,7 @@ INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize, xt
   ('{published_schema}.xp_continuous', 'bp_chi_squared', 'float', NULL, NULL, NULL, 'Chi-squared of the BP fit', NULL, NULL, 'stat.fit.chi2', 0, 0, 0, 9),
   ('{published_schema}.xp_continuous', 'bp_coefficients', 'double', '55', NULL, 55, 'BP spectral coefficients', NULL, 'electron/s', 'spect.continuum;arith.coeff', 0, 1, 0, 10),
   ('{published_schema}.xp_continuous', 'bp_coefficient_errors', 'float', '55', NULL, 55, 'Errors of the BP coefficients', NULL, 'electron/s', 'stat.error;spect.continuum', 0, 0, 0, 11),
-  ('{published_schema}.xp_continuous', 'bp_coefficient_correlations', 'float', '1485', NULL, 1485, 'Correlations of the BP coefficients (upper triangle, row by row)', NULL, NULL, 'stat.correlation', 0, 0, 0, 12),
+  ('{published_schema}.xp_continuous', 'bp_coefficient_correlations', 'float', '1485', NULL, 1485, 'Correlations of the BP coefficients (1485 off-diagonal values: the strictly lower triangle row by row, as GaiaXPy reads them)', NULL, NULL, 'stat.correlation', 0, 0, 0, 12),
   ('{published_schema}.xp_continuous', 'bp_n_relevant_bases', 'short', NULL, NULL, NULL, 'Number of relevant BP bases', NULL, NULL, 'meta.number', 0, 0, 0, 13),
   ('{published_schema}.xp_continuous', 'bp_relative_shrinking', 'float', NULL, NULL, NULL, 'Relative shrinking of the BP coefficients', NULL, NULL, 'arith.ratio', 0, 0, 0, 14),
   ('{published_schema}.xp_continuous', 'rp_basis_function_id', 'short', NULL, NULL, NULL, 'Identifier of the RP basis functions', NULL, NULL, 'meta.id', 0, 0, 0, 15),
@@ -95,7 +95,7 @@ INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize, xt
   ('{published_schema}.xp_continuous', 'rp_chi_squared', 'float', NULL, NULL, NULL, 'Chi-squared of the RP fit', NULL, NULL, 'stat.fit.chi2', 0, 0, 0, 21),
   ('{published_schema}.xp_continuous', 'rp_coefficients', 'double', '55', NULL, 55, 'RP spectral coefficients', NULL, 'electron/s', 'spect.continuum;arith.coeff', 0, 1, 0, 22),
   ('{published_schema}.xp_continuous', 'rp_coefficient_errors', 'float', '55', NULL, 55, 'Errors of the RP coefficients', NULL, 'electron/s', 'stat.error;spect.continuum', 0, 0, 0, 23),
-  ('{published_schema}.xp_continuous', 'rp_coefficient_correlations', 'float', '1485', NULL, 1485, 'Correlations of the RP coefficients (upper triangle, row by row)', NULL, NULL, 'stat.correlation', 0, 0, 0, 24),
+  ('{published_schema}.xp_continuous', 'rp_coefficient_correlations', 'float', '1485', NULL, 1485, 'Correlations of the RP coefficients (1485 off-diagonal values: the strictly lower triangle row by row, as GaiaXPy reads them)', NULL, NULL, 'stat.correlation', 0, 0, 0, 24),
   ('{published_schema}.xp_continuous', 'rp_n_relevant_bases', 'short', NULL, NULL, NULL, 'Number of relevant RP bases', NULL, NULL, 'meta.number', 0, 0, 0, 25),
   ('{published_schema}.xp_continuous', 'rp_relative_shrinking', 'float', NULL, NULL, NULL, 'Relative shrinking of the RP coefficients', NULL, NULL, 'arith.ratio', 0, 0, 0, 26);
 INSERT INTO tap_schema.tables (schema_name, table_name, table_type, description, utype, table_index) VALUES ('{published_schema}', '{published_schema}.training_labels', 'view', 'Training labels of the Gaia sources with SDSS or LAMOST H-alpha evidence: positive or negative, the best SDSS H-alpha equivalent width and the evidence behind the label.', NULL, 7);
