@@ -174,6 +174,10 @@ def test_usage_fault_ends_in_error_with_the_message(make_service) -> None:
     job = service.create({"query": "usage:column 'x' does not exist"}, {}, run=True)
     failed = wait_for(service.store, job.job_id, {Phase.ERROR})
     assert failed.error_message == "UsageFault: column 'x' does not exist"
+    deadline = time.monotonic() + 5
+    while (service.results_dir / job.job_id).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not (service.results_dir / job.job_id).exists()  # no result, no directory left
     assert failed.error_type == "fatal"
     document = etree.fromstring(job_document(failed, "http://x/result"))
     message = document.find(f"{{{UWS_NS}}}errorSummary/{{{UWS_NS}}}message")

@@ -353,6 +353,7 @@ class JobService:
         with self._running_lock:
             self._running[job.job_id] = context
         job_dir = self.results_dir / job.job_id
+        kept = False  # whether the job COMPLETED with its result file
         try:
             job_dir.mkdir(parents=True, exist_ok=True)
             partial = job_dir / f"{RESULT_FILE}.part"
@@ -363,10 +364,10 @@ class JobService:
                 return  # aborted, timed out or shutting down: the store says which
             final = job_dir / RESULT_FILE
             partial.replace(final)
-            if not self.store.complete(
+            # False when deleted, aborted or recovered meanwhile (perhaps by another server)
+            kept = self.store.complete(
                 job.job_id, self.server_id, str(final), output.content_type, size
-            ):  # deleted, aborted or recovered meanwhile (perhaps by another server)
-                self._remove_files(job.job_id)
+            )
         except DaliFault as fault:
             if context.cancelled.is_set():
                 return  # the cancelled query's error: the canceller set the phase
@@ -381,8 +382,8 @@ class JobService:
         finally:
             with self._running_lock:
                 self._running.pop(job.job_id, None)
-            if context.cancelled.is_set():
-                (job_dir / f"{RESULT_FILE}.part").unlink(missing_ok=True)
+            if not kept:  # no result: no file or directory left behind
+                self._remove_files(job.job_id)
 
     @staticmethod
     def _stream(body: Iterator[bytes], path: Path, cancelled: threading.Event) -> int:
