@@ -221,13 +221,10 @@ class _Loader:
 
     def load(self, names: list[str], keys: np.ndarray, payload: bytes) -> int:
         column_list = sql.SQL(", ").join(sql.Identifier(n) for n in names)
+        if not len(keys):
+            return 0
         has_duplicates = len(np.unique(keys)) != len(keys)
-        existing = self.conn.execute(
-            sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} = ANY(%s))").format(
-                self.table, self.key),
-            (keys.astype(np.int64).tolist(),),
-        ).fetchone()
-        if not has_duplicates and existing is not None and not existing[0]:
+        if not has_duplicates and not self._any_exists(keys):
             self._copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
                 self.table, column_list), payload)
             return len(keys)
@@ -243,6 +240,19 @@ class _Loader:
             "INSERT INTO {} ({cols}) SELECT {cols} FROM {} ON CONFLICT ({}) DO NOTHING").format(
                 self.table, staging, self.key, cols=column_list))
         return cursor.rowcount
+
+    def _any_exists(self, keys: np.ndarray) -> bool:
+        """Whether any key is in the table: one range probe (archive files are sorted by
+        source_id, so a new chunk's range is usually empty), then the exact keys."""
+        probe = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN %s AND %s)")
+        row = self.conn.execute(probe.format(self.table, self.key),
+                                (int(keys.min()), int(keys.max()))).fetchone()
+        if not row or not row[0]:
+            return False
+        probe = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} = ANY(%s))")
+        row = self.conn.execute(probe.format(self.table, self.key),
+                                (keys.astype(np.int64).tolist(),)).fetchone()
+        return bool(row and row[0])
 
     def _copy(self, statement: sql.Composable, payload: bytes) -> None:
         with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
