@@ -114,3 +114,30 @@ def test_big_file_hashed_while_loading_is_still_skipped_when_logged(
         assert conn.execute("SELECT count(*) FROM gaia.xp_continuous").fetchone()[0] == 2000
         assert conn.execute("SELECT rows_read, rows_loaded FROM public.ingest_log").fetchall() \
             == [(2000, 2000)]
+
+
+# ids of a second file after XP_CONTINUOUS_RAW (5762406957886626816, 5853498713190525696)
+PROBE_CASES = [
+    ("range empty", [5762406957886626817, 5853498713190525695], 2),
+    ("range holds others", [5762406957886626815, 5853498713190525697], 2),
+    ("one exists", [5762406957886626816, 5853498713190525697], 1),
+    ("duplicate new", [5853498713190525697, 5853498713190525697], 1),
+]
+
+
+@pytest.mark.parametrize(("ids", "loaded"), [c[1:] for c in PROBE_CASES],
+                         ids=[c[0] for c in PROBE_CASES])
+def test_existing_ids_are_skipped_whatever_the_probe_sees(ids: list[int], loaded: int,
+                                                          real_data: Path, tmp_path: Path,
+                                                          db_url: str) -> None:
+    raw = real_data / "gaiaxpy_tests/XP_CONTINUOUS_RAW.csv"
+    ingest_xp([raw], db_url, progress=False)
+    header, *rows = raw.read_text().splitlines()
+    rows = [f"{new}{row[row.index(','):]}" for new, row in zip(ids, rows, strict=True)]
+    second = tmp_path / "second.csv"
+    second.write_text("\n".join([header, *rows]) + "\n")
+    (result,) = ingest_xp([second], db_url, progress=False)
+    assert (result.rows_read, result.rows_loaded) == (2, loaded)
+    with psycopg.connect(db_url) as conn:
+        stored = {r[0] for r in conn.execute("SELECT source_id FROM gaia.xp_continuous")}
+    assert stored == {5762406957886626816, 5853498713190525696} | set(ids)
