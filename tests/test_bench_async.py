@@ -136,3 +136,47 @@ def test_async_large_result_rate_and_memory(db_url, tmp_path) -> None:
     print(f"server RSS: idle {idle:.0f} MiB, peak during the job {peak:.0f} MiB "
           f"(+{peak - idle:.0f} MiB for a {len(result) / 2**20:.0f} MiB result)")
     assert peak - idle < max(len(result) / 2**20 / 2, 8)  # never the whole result in memory
+
+
+@pytest.mark.benchmark
+def test_job_list_with_many_jobs(db_url, tmp_path) -> None:
+    """pyvo follows DELETE's 303 to the job list: it must stay cheap with many jobs stored."""
+    jobs = 100_000
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "INSERT INTO uws.jobs (job_id, phase, parameters, creation_time, execution_duration,"
+            " destruction) SELECT md5(n::text), CASE WHEN n %% 10 = 0 THEN 'ERROR'"
+            " ELSE 'COMPLETED' END, jsonb_build_object('query', repeat('x', 200)),"
+            " now() - n * interval '1 s', 60, now() + interval '1 day'"
+            " FROM generate_series(1, %s) AS n", (jobs,))
+        conn.execute("ANALYZE uws.jobs")
+    server = LiveServer(db_url, tmp_path / "var").start()
+    try:
+        with psycopg.connect(db_url) as conn, httpx.Client(timeout=60) as client:
+            timings: dict[str, list[float]] = {}
+            for name, params, sql in (
+                ("default list", {}, "SELECT job_id, phase, creation_time FROM uws.jobs"
+                 " ORDER BY creation_time DESC LIMIT 1000"),
+                ("LAST=10", {"LAST": "10"}, "SELECT job_id, phase, creation_time FROM uws.jobs"
+                 " ORDER BY creation_time DESC LIMIT 10"),
+                ("PHASE=ERROR&LAST=10", {"PHASE": "ERROR", "LAST": "10"},
+                 "SELECT job_id, phase, creation_time FROM uws.jobs WHERE phase = 'ERROR'"
+                 " ORDER BY creation_time DESC LIMIT 10"),
+            ):
+                for _ in range(3):
+                    client.get(f"{server.base}/async", params=params)
+                http, bare = [], []
+                for _ in range(20):
+                    t0 = time.perf_counter()
+                    response = client.get(f"{server.base}/async", params=params)
+                    http.append(time.perf_counter() - t0)
+                    t0 = time.perf_counter()
+                    conn.execute(sql).fetchall()
+                    bare.append(time.perf_counter() - t0)
+                assert response.status_code == 200
+                timings[name] = [statistics.median(http) * 1000, statistics.median(bare) * 1000]
+    finally:
+        server.stop()
+    print(f"\njob list over HTTP with {jobs:,} stored jobs (median ms, vs bare SQL):")
+    for name, (http_ms, sql_ms) in timings.items():
+        print(f"  {name}: {http_ms:.1f} ms (SQL {sql_ms:.1f} ms, ratio {http_ms / sql_ms:.1f})")

@@ -271,3 +271,16 @@ def test_clean_shutdown_requeues_running_jobs_without_using_an_attempt(make_serv
     assert requeued.phase == Phase.QUEUED and requeued.attempts == 0
     assert requeued.start_time is None
     store.close()
+
+
+def test_job_list_is_capped_newest_first(make_service, db_url) -> None:
+    service = make_service(start=False)
+    with psycopg.connect(db_url) as conn:  # many old jobs, as a long-lived service has
+        conn.execute(
+            "INSERT INTO uws.jobs (job_id, parameters, creation_time, execution_duration,"
+            " destruction) SELECT 'old' || n, '{}', now() - n * interval '1 s', 60,"
+            " now() + interval '1 day' FROM generate_series(1, 80) AS n")
+    listed = service.list([], None, None)
+    assert len(listed) == LIMITS.list_limit
+    assert [j.job_id for j in listed[:3]] == ["old1", "old2", "old3"]
+    assert len(service.list([], None, 5)) == 5

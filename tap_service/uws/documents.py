@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from tap_service.uws.model import RESULT_ID, Job, Phase
+from tap_service.uws.model import RESULT_ID, Job, JobSummary, Phase
 
 UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -89,7 +89,7 @@ def job_document(job: Job, result_url: str) -> bytes:
     return _serialise(root)
 
 
-def job_list_document(jobs: Iterable[Job], job_url: Callable[[str], str]) -> bytes:
+def job_list_document(jobs: Iterable[JobSummary], job_url: Callable[[str], str]) -> bytes:
     """The UWS 1.1 ``uws:jobs`` list: one ``jobref`` per job, newest first."""
     root = etree.Element(f"{{{UWS_NS}}}jobs", nsmap=NSMAP, version="1.1")
     for job in jobs:

@@ -61,3 +61,14 @@ class Job:
     @property
     def has_result(self) -> bool:
         return self.phase == Phase.COMPLETED and self.result_path is not None
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """What the job list shows of a job (cheap to read for thousands of jobs)."""
+
+    job_id: str
+    phase: Phase
+    creation_time: datetime
+    run_id: str | None = None
+    owner_id: str | None = None

@@ -148,7 +148,8 @@ async def list_jobs(request: Request) -> Response:
         jobs = await run_in_threadpool(service.list, phases, after, last)
     except DaliFault as fault:
         return _fault_response(fault)
-    return _xml(job_list_document(jobs, lambda job_id: _job_url(request, job_id)))
+    list_url = _list_url(request)  # job URLs are {list}/{id}: one url_for, not one per job
+    return _xml(job_list_document(jobs, lambda job_id: f"{list_url}/{job_id}"))
 
 
 @async_router.post("/async", name="uws_create_job")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tap_service.errors import DaliFault, TransientFault, UsageFault
-from tap_service.uws.model import Job, Phase
+from tap_service.uws.model import Job, JobSummary, Phase
 from tap_service.uws.store import JobStore, QueueFull
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,9 @@ class JobService:
     def get(self, job_id: str) -> Job | None:
         return self.store.get(job_id)
 
-    def list(self, phases: list[Phase], after: datetime | None, last: int | None) -> list[Job]:
+    def list(
+        self, phases: list[Phase], after: datetime | None, last: int | None
+    ) -> list[JobSummary]:
         return self.store.list(phases, after, last, self.limits.list_limit)
 
     def run(self, job_id: str) -> Job:

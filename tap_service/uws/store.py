@@ -18,7 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from tap_service.uws.model import Job, Phase
+from tap_service.uws.model import Job, JobSummary, Phase
 
 JOB_COLUMNS = (
     "job_id, run_id, owner_id, phase, parameters, creation_time, start_time, end_time,"
@@ -232,7 +232,7 @@ class JobStore:
         after: datetime | None = None,
         last: int | None = None,
         limit: int = 1000,
-    ) -> list[Job]:
+    ) -> list[JobSummary]:
         """Newest first; UWS 1.1 PHASE / AFTER / LAST filters, all done by the database."""
         where, args = ["phase <> 'ARCHIVED'"], []
         wanted = [p.value for p in phases]
@@ -244,11 +244,13 @@ class JobStore:
             args.append(after)
         args.append(min(last, limit) if last is not None else limit)
         sql = (
-            f"SELECT {JOB_COLUMNS} FROM uws.jobs WHERE {' AND '.join(where)}"
-            " ORDER BY creation_time DESC LIMIT %s"
+            "SELECT job_id, phase, creation_time, run_id, owner_id FROM uws.jobs"
+            f" WHERE {' AND '.join(where)} ORDER BY creation_time DESC LIMIT %s"
         )
         with self.pool.connection() as conn:
-            return [_job(r) for r in conn.execute(sql, args).fetchall()]
+            rows = conn.execute(sql, args).fetchall()
+        return [JobSummary(r["job_id"], Phase(r["phase"]), r["creation_time"], r["run_id"],
+                           r["owner_id"]) for r in rows]
 
     def delete(self, job_id: str) -> str | None:
         """Remove a job; returns its result path (None when there is none or no job)."""
