@@ -106,19 +106,21 @@ def _read_text(path: Path, chunk_rows: int, fmt: str) -> Iterator[RawChunk]:
     skip, delimiter, names = _text_layout(path, fmt)
     stream = pa.input_stream(str(path), compression="gzip" if is_gzip(path) else None)
     try:
-        pending: list[pa.RecordBatch] = []
+        pending: list[pa.RecordBatch] = []  # pyarrow's blocks, re-cut into chunk_rows rows
         buffered, row = 0, 1
         for batch in _text_batches(path, stream, skip, delimiter, names, fmt):
             pending.append(batch)
             buffered += batch.num_rows
-            while buffered >= chunk_rows:
-                table = pa.Table.from_batches(pending).combine_chunks()
-                yield _text_chunk(table.slice(0, chunk_rows), row)
+            if buffered < chunk_rows:
+                continue
+            table, offset = pa.Table.from_batches(pending), 0  # no copy: slices of the blocks
+            while buffered - offset >= chunk_rows:
+                yield _text_chunk(table.slice(offset, chunk_rows), row)
+                offset += chunk_rows
                 row += chunk_rows
-                rest = table.slice(chunk_rows)
-                pending, buffered = rest.to_batches(), rest.num_rows
+            pending, buffered = table.slice(offset).to_batches(), buffered - offset
         if buffered:
-            yield _text_chunk(pa.Table.from_batches(pending).combine_chunks(), row)
+            yield _text_chunk(pa.Table.from_batches(pending), row)
     finally:
         stream.close()
 

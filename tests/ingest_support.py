@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+from astropy.io import fits
 from astropy.table import Table
 
 XP_ARRAYS = [f"{b}_{q}" for b in ("bp", "rp")
@@ -99,3 +100,55 @@ def table_state(url: str) -> tuple:
         log = conn.execute("SELECT kind, checksum, rows_read, rows_loaded FROM public.ingest_log"
                            " ORDER BY ingest_id").fetchall()
         return (xp.fetchone(), source, log)
+
+
+# --- generated XP rows (streaming tests and the benchmark) ------------------------------------
+def xp_rows(n: int, seed: int = 7) -> dict[str, np.ndarray]:
+    """Plausible XP rows: ids spread over all twelve level-0 HEALPix partitions."""
+    rng = np.random.default_rng(seed)
+    ids = np.sort(rng.choice(12 * 2**59 // 2**35, size=n, replace=False)) * 2**35 + 1
+    scale = 10.0 ** rng.uniform(2, 5, size=(n, 1))
+    return {
+        "source_id": ids.astype(np.int64),
+        "solution_id": np.full(n, 4545469030156206080, dtype=np.int64),
+        "bp_n_relevant_bases": rng.integers(30, 56, size=n).astype(np.int16),
+        "rp_n_relevant_bases": rng.integers(30, 56, size=n).astype(np.int16),
+        "bp_standard_deviation": rng.uniform(0.8, 1.5, size=n).astype(np.float32),
+        "rp_standard_deviation": rng.uniform(0.8, 1.5, size=n).astype(np.float32),
+        "bp_coefficients": rng.normal(size=(n, 55)) * scale,
+        "bp_coefficient_errors": (rng.uniform(0.5, 50, size=(n, 55))).astype(np.float32),
+        "rp_coefficients": rng.normal(size=(n, 55)) * scale,
+        "rp_coefficient_errors": (rng.uniform(0.5, 50, size=(n, 55))).astype(np.float32),
+    }
+
+
+def write_fits(rows: dict[str, np.ndarray], path: Path, variable_length: bool) -> None:
+    columns = []
+    for name, values in rows.items():
+        if values.ndim == 2 and variable_length:
+            code = "PD(55)" if values.dtype == np.float64 else "PE(55)"
+            columns.append(fits.Column(name=name, format=code,
+                                       array=np.array(list(values), dtype=object)))
+        elif values.ndim == 2:
+            code = "55D" if values.dtype == np.float64 else "55E"
+            columns.append(fits.Column(name=name, format=code, array=values))
+        else:
+            code = {"i8": "K", "i2": "I", "f4": "E"}[values.dtype.str[1:]]
+            columns.append(fits.Column(name=name, format=code, array=values))
+    fits.BinTableHDU.from_columns(columns).writeto(path)
+
+
+def write_csv(rows: dict[str, np.ndarray], path: Path) -> None:
+    """The archive's CSV: arrays as quoted "(a, b, ...)" strings."""
+    n = len(rows["source_id"])
+    cells = []
+    for values in rows.values():
+        if values.ndim == 2:
+            text = [",".join(map(repr, row.tolist())) for row in values]
+            cells.append([f'"({t})"' for t in text])
+        else:
+            cells.append([repr(v) for v in values.tolist()])
+    with open(path, "w") as out:
+        out.write(",".join(rows) + "\n")
+        for i in range(n):
+            out.write(",".join(column[i] for column in cells) + "\n")

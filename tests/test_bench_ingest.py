@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
-from astropy.io import fits
 from astropy.table import Table
+from ingest_support import write_csv, write_fits, xp_rows
 
 from ingest.bulk import table_types
 from ingest.gaia_xp import ingest_xp, read_xp
@@ -31,57 +31,6 @@ CORRELATION_ROWS = 20_000
 COLUMNS = ["source_id", "solution_id", "bp_n_relevant_bases", "rp_n_relevant_bases",
            "bp_standard_deviation", "rp_standard_deviation", "bp_coefficients",
            "bp_coefficient_errors", "rp_coefficients", "rp_coefficient_errors"]
-
-
-def xp_rows(n: int, seed: int = 7) -> dict[str, np.ndarray]:
-    """Plausible XP rows: ids spread over all twelve level-0 HEALPix partitions."""
-    rng = np.random.default_rng(seed)
-    ids = np.sort(rng.choice(12 * 2**59 // 2**35, size=n, replace=False)) * 2**35 + 1
-    scale = 10.0 ** rng.uniform(2, 5, size=(n, 1))
-    return {
-        "source_id": ids.astype(np.int64),
-        "solution_id": np.full(n, 4545469030156206080, dtype=np.int64),
-        "bp_n_relevant_bases": rng.integers(30, 56, size=n).astype(np.int16),
-        "rp_n_relevant_bases": rng.integers(30, 56, size=n).astype(np.int16),
-        "bp_standard_deviation": rng.uniform(0.8, 1.5, size=n).astype(np.float32),
-        "rp_standard_deviation": rng.uniform(0.8, 1.5, size=n).astype(np.float32),
-        "bp_coefficients": rng.normal(size=(n, 55)) * scale,
-        "bp_coefficient_errors": (rng.uniform(0.5, 50, size=(n, 55))).astype(np.float32),
-        "rp_coefficients": rng.normal(size=(n, 55)) * scale,
-        "rp_coefficient_errors": (rng.uniform(0.5, 50, size=(n, 55))).astype(np.float32),
-    }
-
-
-def write_fits(rows: dict[str, np.ndarray], path: Path, variable_length: bool) -> None:
-    columns = []
-    for name, values in rows.items():
-        if values.ndim == 2 and variable_length:
-            code = "PD(55)" if values.dtype == np.float64 else "PE(55)"
-            columns.append(fits.Column(name=name, format=code,
-                                       array=np.array(list(values), dtype=object)))
-        elif values.ndim == 2:
-            code = "55D" if values.dtype == np.float64 else "55E"
-            columns.append(fits.Column(name=name, format=code, array=values))
-        else:
-            code = {"i8": "K", "i2": "I", "f4": "E"}[values.dtype.str[1:]]
-            columns.append(fits.Column(name=name, format=code, array=values))
-    fits.BinTableHDU.from_columns(columns).writeto(path)
-
-
-def write_csv(rows: dict[str, np.ndarray], path: Path) -> None:
-    """The archive's CSV: arrays as quoted "(a, b, ...)" strings."""
-    n = len(rows["source_id"])
-    cells = []
-    for values in rows.values():
-        if values.ndim == 2:
-            text = [",".join(map(repr, row.tolist())) for row in values]
-            cells.append([f'"({t})"' for t in text])
-        else:
-            cells.append([repr(v) for v in values.tolist()])
-    with open(path, "w") as out:
-        out.write(",".join(rows) + "\n")
-        for i in range(n):
-            out.write(",".join(column[i] for column in cells) + "\n")
 
 
 def rate(rows: int, seconds: float) -> str:
@@ -104,37 +53,33 @@ class Databases:
             self.cluster.drop_database(name)
 
 
-def xpha_seconds(path: Path, n_rows: int, dbs: Databases, chunk_rows: int,
-                 repeats: int = 2) -> tuple[float, str]:
-    """Best wall time of the xpha path over ``repeats`` fresh databases (the machine is shared)."""
-    best, url = float("inf"), ""
-    for _ in range(repeats):
-        url = dbs.fresh()
-        (result,) = ingest_xp([path], url, chunk_rows=chunk_rows, progress=False)
-        assert result.rows_loaded == n_rows
-        best = min(best, result.duration_s)
-    return best, url
-
-
-def ceiling_seconds(loaded_url: str, columns: list[str], n_rows: int, work: Path,
-                    dbs: Databases, repeats: int = 2) -> float:
-    """Best time of a server-side binary COPY of the same rows, written by the server first."""
+def measure(paths: dict[str, Path], n_rows: int, columns: list[str], work: Path,
+            dbs: Databases, chunk_rows: int, repeats: int = 2) -> tuple[dict[str, float], str]:
+    """Best seconds of the xpha path for each file and of the ceiling ("ceiling"), interleaved
+    run by run so that both see the same load (the machine is shared); also a loaded URL."""
+    best = dict.fromkeys([*paths, "ceiling"], float("inf"))
     copy_file = work / "xp_rows.bin"
-    column_list = ", ".join(columns)
-    with psycopg.connect(loaded_url, autocommit=True) as conn:
-        conn.execute(f"COPY (SELECT {column_list} FROM gaia.xp_continuous) TO "
-                     f"'{copy_file}' (FORMAT binary)")
-    best = float("inf")
+    loaded_url = ""
     for _ in range(repeats):
+        for label, path in paths.items():
+            loaded_url = dbs.fresh()
+            (result,) = ingest_xp([path], loaded_url, chunk_rows=chunk_rows, progress=False)
+            assert result.rows_loaded == n_rows
+            best[label] = min(best[label], result.duration_s)
+        column_list = ", ".join(columns)
+        if not copy_file.exists():  # the same rows, written by the server in COPY's format
+            with psycopg.connect(loaded_url, autocommit=True) as conn:
+                conn.execute(f"COPY (SELECT {column_list} FROM gaia.xp_continuous) TO "
+                             f"'{copy_file}' (FORMAT binary)")
         with psycopg.connect(dbs.fresh()) as conn:
             started = time.perf_counter()
             conn.execute(f"COPY gaia.xp_continuous ({column_list}) FROM '{copy_file}'"
                          " (FORMAT binary)")
             conn.commit()
-            best = min(best, time.perf_counter() - started)
+            best["ceiling"] = min(best["ceiling"], time.perf_counter() - started)
             assert conn.execute("SELECT count(*) FROM gaia.xp_continuous").fetchone()[0] == n_rows
     copy_file.unlink()
-    return best
+    return best, loaded_url
 
 
 @pytest.fixture
@@ -160,13 +105,13 @@ def test_ingest_against_ceiling(bench_space, test_settings) -> None:
     write_fits(rows, vla, variable_length=True)
     print(f"\ngenerated {N_ROWS:,} XP rows (coefficients + errors) as FITS "
           f"({vla.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - started:.1f} s; "
-          f"best of 2 runs each, chunks of {chunk_rows:,} rows")
+          f"best of 2 interleaved runs each, chunks of {chunk_rows:,} rows")
 
-    results = {}
-    for label, path in (("FITS 55D", fixed), ("FITS PD(55)", vla)):
-        results[label], loaded_url = xpha_seconds(path, N_ROWS, dbs, chunk_rows)
-        print(f"(a) xpha path, {label:<21} {rate(N_ROWS, results[label])}")
-    ceiling = ceiling_seconds(loaded_url, COLUMNS, N_ROWS, work, dbs)
+    results, loaded_url = measure({"FITS 55D": fixed, "FITS PD(55)": vla}, N_ROWS, COLUMNS,
+                                  work, dbs, chunk_rows)
+    ceiling = results.pop("ceiling")
+    for label, seconds in results.items():
+        print(f"(a) xpha path, {label:<21} {rate(N_ROWS, seconds)}")
     print(f"(b) ceiling: server-side binary COPY {rate(N_ROWS, ceiling)}")
 
     placeholders = ", ".join(["%s"] * len(COLUMNS))
@@ -222,8 +167,9 @@ def test_ingest_with_correlations_against_ceiling(bench_space, test_settings) ->
     path = work / "xp_correlations.fits"
     write_fits(rows, path, variable_length=True)
     columns = [*COLUMNS, "bp_coefficient_correlations", "rp_coefficient_correlations"]
-    seconds, loaded_url = xpha_seconds(path, n_rows, dbs, test_settings.ingest_chunk_rows)
-    ceiling = ceiling_seconds(loaded_url, columns, n_rows, work, dbs)
+    best, _ = measure({"xpha": path}, n_rows, columns, work, dbs,
+                      test_settings.ingest_chunk_rows)
+    seconds, ceiling = best["xpha"], best["ceiling"]
     print(f"\nwith correlations ({path.stat().st_size / 2**20:.0f} MiB FITS PD/PE):")
     print(f"(a) xpha path                        {rate(n_rows, seconds)}")
     print(f"(b) ceiling: server-side binary COPY {rate(n_rows, ceiling)}")

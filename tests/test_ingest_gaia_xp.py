@@ -16,6 +16,8 @@ from ingest_support import (
     database_rows,
     extract_xp_members,
     table_state,
+    write_csv,
+    xp_rows,
 )
 
 from ingest.bulk import IngestError
@@ -220,3 +222,21 @@ def test_directory_ingest_resumes(real_data: Path, tmp_path: Path, db_url: str) 
     assert [r.skipped for r in results] == [True, True, False]
     assert [r.rows_loaded for r in results] == [0, 0, 4]
     assert table_state(db_url)[0][0] == 2 + 1 + 4
+
+
+def test_csv_bigger_than_a_read_block_streams_in_chunks(tmp_path: Path, db_url: str) -> None:
+    rows = xp_rows(3_000)
+    path = tmp_path / "big.csv"
+    write_csv(rows, path)
+    assert path.stat().st_size > 8 << 20  # more than one pyarrow block
+    (result,) = ingest_xp([path], db_url, chunk_rows=700, progress=False)
+    assert result.rows_read == result.rows_loaded == 3_000
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute("SELECT source_id, bp_n_relevant_bases, rp_coefficients,"
+                              " bp_coefficient_errors FROM gaia.xp_continuous ORDER BY source_id"
+                              ).fetchall()
+    np.testing.assert_array_equal([r[0] for r in stored], rows["source_id"])
+    np.testing.assert_array_equal([r[1] for r in stored], rows["bp_n_relevant_bases"])
+    np.testing.assert_array_equal(np.array([r[2] for r in stored]), rows["rp_coefficients"])
+    np.testing.assert_array_equal(np.array([r[3] for r in stored], dtype=np.float32),
+                                  rows["bp_coefficient_errors"])
