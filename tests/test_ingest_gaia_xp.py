@@ -185,19 +185,31 @@ def test_truncated_fits_names_the_row_and_loads_nothing(real_data: Path, tmp_pat
     assert table_state(db_url) == ((0, 0), (0,), [])
 
 
-def test_wrong_length_fits_array_names_row(tmp_path: Path, db_url: str) -> None:
-    from astropy.table import Table
+def _vla(rows: list[np.ndarray]) -> np.ndarray:
+    return np.array([*rows, None], dtype=object)[:-1]  # keep an object array of arrays
 
-    rows = 3
-    table = Table({
-        "source_id": np.array([11, 12, 13], dtype=np.int64),
-        "bp_coefficients": np.ones((rows, 54)),
-        "rp_coefficients": np.ones((rows, 54)),
-    })
+
+WRONG_LENGTHS = [  # (FITS column format, per-row arrays, data row named)
+    ("54D", np.ones((3, 54)), 1),
+    ("PD()", _vla([np.ones(55), np.ones(54), np.ones(55)]), 2),
+    ("PD()", _vla([np.ones(55), np.ones(55), np.ones(56)]), 3),
+]
+
+
+@pytest.mark.parametrize(("tform", "arrays", "row"), WRONG_LENGTHS)
+def test_wrong_length_fits_array_names_row(tform: str, arrays: np.ndarray, row: int,
+                                           tmp_path: Path, db_url: str) -> None:
+    from astropy.io import fits
+
     path = tmp_path / "short.fits"
-    table.write(path)
-    with pytest.raises(IngestError, match=r"short.fits, data row 1, column 'bp_coefficients': "
-                       r"array of 54 values, expected 55"):
+    fits.BinTableHDU.from_columns([
+        fits.Column(name="source_id", format="K", array=np.array([11, 12, 13])),
+        fits.Column(name="bp_coefficients", format=tform, array=arrays),
+        fits.Column(name="rp_coefficients", format="55D", array=np.ones((3, 55))),
+    ]).writeto(path)
+    found = 56 if row == 3 else 54
+    with pytest.raises(IngestError, match=rf"short.fits, data row {row}, column "
+                       rf"'bp_coefficients': array of {found} values, expected 55"):
         ingest_xp([path], db_url, progress=False)
     assert table_state(db_url) == ((0, 0), (0,), [])
 
