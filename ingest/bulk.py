@@ -269,18 +269,22 @@ def _produce(chunks: Iterator[Chunk], types: dict[str, str], out: queue.Queue,
         for chunk in chunks:
             names = list(chunk.columns)
             payload = encode_copy([(types[n], chunk.columns[n]) for n in names], chunk.n_rows)
-            item = (chunk, names, chunk.columns[key].values, payload)
-            while not stop.is_set():
-                try:
-                    out.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
+            if not _offer(out, (chunk, names, chunk.columns[key].values, payload), stop):
                 return
-        out.put(_DONE)
+        _offer(out, _DONE, stop)
     except BaseException as exc:  # re-raised in the consumer thread
-        out.put(exc)
+        _offer(out, exc, stop)
+
+
+def _offer(out: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Put unless the consumer has stopped (it then never reads the queue again)."""
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 SYNC_CHECKSUM_BYTES = 64 << 20  # smaller files are hashed before anything else is done

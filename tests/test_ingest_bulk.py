@@ -141,3 +141,26 @@ def test_existing_ids_are_skipped_whatever_the_probe_sees(ids: list[int], loaded
     with psycopg.connect(db_url) as conn:
         stored = {r[0] for r in conn.execute("SELECT source_id FROM gaia.xp_continuous")}
     assert stored == {5762406957886626816, 5853498713190525696} | set(ids)
+
+
+def test_parser_thread_never_blocks_a_loader_that_stopped() -> None:
+    import queue
+    import threading
+
+    from ingest.bulk import Chunk, IngestError, _produce
+
+    def chunks():
+        for i in range(5):
+            yield Chunk(i + 1, 1, {"k": Column(np.array([i], dtype=np.int64))})
+        raise IngestError("f.csv", "bad value", row=6)
+
+    pending: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    parser = threading.Thread(target=_produce, args=(chunks(), {"k": "bigint"}, pending, stop,
+                                                     "k"))
+    parser.start()
+    first = pending.get(timeout=5)
+    assert first[0].first_row == 1 and first[2].tolist() == [0]
+    stop.set()  # the loader failed: it reads nothing more
+    parser.join(timeout=5)
+    assert not parser.is_alive()
