@@ -387,19 +387,22 @@ def to_column(raw: Any, pg_type: str, length: int | None, path: Path, first_row:
     if data.ndim != 1:
         raise IngestError(path, f"expected one value per row, found arrays of {data.shape[1]}",
                           row=first_row, column=name)
+    if data.dtype.kind not in "biuf":
+        raise IngestError(path, f"{data.dtype} values where {pg_type} numbers are expected",
+                          row=first_row, column=name)
+    values = np.ma.getdata(data)
     null = np.ma.getmaskarray(data).copy()
     if data.dtype.kind == "f":
-        null |= np.isnan(np.ma.getdata(data))
-    if np_type.kind in "iu" and data.dtype.kind == "f":
-        return _text_scalars(pa.array(np.ma.filled(data, np.nan).astype(str)), np_type, path,
-                             first_row, name)
-    values = np.ma.getdata(data)
-    if np_type.kind in "iu":
+        null |= np.isnan(values)
+    if np_type.kind in "iu":  # in range and (stored as float) whole
         info = np.iinfo(np_type)
-        bad = np.flatnonzero(~null & ((values < info.min) | (values > info.max)))
-        if len(bad):
-            raise IngestError(path, f"value {values[bad[0]]} out of range for {pg_type}",
-                              row=first_row + int(bad[0]), column=name)
+        bad = ~null & ((values < info.min) | (values > info.max))
+        if data.dtype.kind == "f":
+            bad |= ~null & (values != np.round(values))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise IngestError(path, f"value {values[row]} is not a valid {pg_type}",
+                              row=first_row + row, column=name)
     return Column(np.where(null, 0, values).astype(np_type), null)
 
 
