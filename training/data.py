@@ -168,22 +168,31 @@ class XPFeed:
         *args: Any,
         partitions: Sequence[Partition] | None = None,
         in_flight: int = 2,
+        desc: str | None = None,
     ) -> Iterator[Any]:
         """``function(batch, *args)`` for each partition, in order, at most ``in_flight`` at once.
 
         The read and the function run together on a worker, so only results travel back.
+        With ``desc``, a progress bar counts the sources done.
         """
+        from tqdm import tqdm
+
         todo = deque(self.partitions if partitions is None else partitions)
+        bar = tqdm(total=sum(p.rows for p in todo), desc=desc, unit="src", disable=desc is None)
         running: deque = deque()
         while todo or running:
             while todo and len(running) < max(1, in_flight):
                 p = todo.popleft()
-                running.append(
-                    client.submit(_read_and_apply, self.spec, p.lo, p.hi, function, *args, pure=False)
+                future = client.submit(
+                    _read_and_apply, self.spec, p.lo, p.hi, function, *args, pure=False
                 )
-            future = running.popleft()
-            yield future.result()
+                running.append((future, p.rows))
+            future, rows = running.popleft()
+            result = future.result()
             future.release()
+            bar.update(rows)
+            yield result
+        bar.close()
 
 
 def _read_and_apply(spec: FeedSpec, lo: int, hi: int, function: Callable, *args: Any) -> Any:

@@ -45,7 +45,9 @@ class LabelledSet:
 
     @classmethod
     def gather(cls, feed: XPFeed, client: Any, settings: Settings) -> LabelledSet:
-        parts = list(feed.map(client, labelled_rows, split_args(settings), in_flight=4))
+        parts = list(
+            feed.map(client, labelled_rows, split_args(settings), in_flight=4, desc="labels")
+        )
         batch = concat([p for p in parts if len(p["source_id"])])
         if not batch:
             raise NoLabelsError(

@@ -48,7 +48,9 @@ def fit_normaliser(feed: XPFeed, client: Any, settings: Settings) -> tuple[Norma
     """Normaliser from the training split of every source (streamed); also the row count."""
     coeffs, side = Moments(), Moments()
     args = split_args(settings)
-    for c, s in feed.map(client, _train_moments, settings.normalise_mode, args, in_flight=4):
+    for c, s in feed.map(
+        client, _train_moments, settings.normalise_mode, args, in_flight=4, desc="normaliser"
+    ):
         coeffs, side = coeffs + c, side + s
     normaliser = Normaliser.from_moments(settings.normalise_mode, coeffs, side)
     return normaliser, int(coeffs.n.max())
