@@ -87,9 +87,14 @@ def test_resume_without_checkpoint_is_an_error(tmp_path):
         _phase1(tmp_path, epochs=1, resume=True)
 
 
+@pytest.fixture(scope="module")
+def phase1_model(tmp_path_factory):
+    return _phase1(tmp_path_factory.mktemp("phase1"), epochs=1)[0]
+
+
 @pytest.mark.parametrize("mode", ["frozen", "linear", "unfreeze"])
-def test_phase2_modes_touch_only_what_they_should(tmp_path, mode):
-    dae, _ = _phase1(tmp_path, epochs=1)
+def test_phase2_modes_touch_only_what_they_should(phase1_model, mode):
+    dae = phase1_model
     before = {k: v.clone() for k, v in dae.state_dict().items()}
     x, err, side, y = _arrays(1000, seed=1)
     train = (x[:600], err[:600], side[:600], y[:600])

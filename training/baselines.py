@@ -137,6 +137,7 @@ def train_lightgbm(labelled: LabelledSet, normaliser: Normaliser, settings: Sett
         subsample_freq=1,
         colsample_bytree=0.8,
         scale_pos_weight=_imbalance(y),
+        metric="average_precision",  # the only metric: class-weighted logloss would stop it early
         random_state=settings.training_seed,
         verbose=-1,
     )
@@ -145,8 +146,7 @@ def train_lightgbm(labelled: LabelledSet, normaliser: Normaliser, settings: Sett
         y,
         eval_X=scorer.features(labelled.part(splits.VAL)),
         eval_y=labelled.y(splits.VAL),
-        eval_metric="average_precision",
-        callbacks=[lgb.early_stopping(40, verbose=False)],
+        callbacks=[lgb.early_stopping(40, first_metric_only=True, verbose=False)],
     )
     scorer.booster = model.booster_
     return _calibrated(scorer, labelled)  # type: ignore[return-value]

@@ -91,7 +91,8 @@ def plot_latents(latents: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], 
         fig.colorbar(top, ax=axes[0, col], label="BP-RP")
         order = np.argsort(y)
         axes[1, col].scatter(pcs[order, 0], pcs[order, 1], c=y[order], s=3, cmap="viridis")
-        axes[0, col].set_title(name)
+        axes[0, col].set_title(f"{name}: colour = BP-RP")
+        axes[1, col].set_title(f"{name}: yellow = emitter, purple = not")
         for row in range(2):
             axes[row, col].set(xlabel="PC1", ylabel="PC2")
     fig.tight_layout()
