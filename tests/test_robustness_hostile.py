@@ -25,6 +25,7 @@ from uws_support import (
     UWS,
     LiveServer,
     create_query_targets,
+    job_xml,
     phase_of,
     votable_status,
     wait_final,
@@ -105,6 +106,64 @@ def test_nothing_was_changed_or_leaked(server, client, module_db_url, test_setti
             "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE '%pg_sleep%'"
             " AND pid <> pg_backend_pid()").fetchone()[0]
     assert rows == [(1, 12.5), (2, 13.0), (3, 14.25), (4, 15.0), (5, None)] and evil is None and secret == 1 and sleepers == 0
+
+
+FORM = "application/x-www-form-urlencoded"
+#: Hostile requests rather than hostile ADQL: (name, body, content type). Each must get a
+#: result or a 4xx DALI VOTable, never a 5xx, a hang or a non-VOTable error body.
+HOSTILE_REQUESTS = [
+    ("nested_parentheses", {"QUERY": "SELECT " + "(" * 5000 + "1" + ")" * 5000
+                            + " FROM xpha.adqltest_stars"}, None),
+    ("long_or_chain", {"QUERY": "SELECT ra FROM xpha.adqltest_stars WHERE "
+                       + " OR ".join(["ra = 1"] * 5000)}, None),
+    ("huge_in_list", {"QUERY": "SELECT ra FROM xpha.adqltest_stars WHERE source_id IN ("
+                      + ",".join(map(str, range(50_000))) + ")"}, None),
+    ("query_over_one_mebibyte", {"QUERY": "SELECT ra FROM xpha.adqltest_stars WHERE name = '"
+                                 + "a" * 2_000_000 + "'"}, None),
+    ("invalid_utf8", b"LANG=ADQL&QUERY=SELECT%20%FF%FE%20FROM%20xpha.adqltest_stars", FORM),
+    ("truncated_multipart", b'--xx\r\nContent-Disposition: form-data; name="QUERY"\r\n\r\nSEL',
+     "multipart/form-data; boundary=xx"),
+    ("multipart_without_boundary", b"abc", "multipart/form-data"),
+    ("thousands_of_fields", {**{f"p{i}": "x" for i in range(3000)},
+                             "QUERY": "SELECT ra FROM xpha.adqltest_stars"}, None),
+    ("upload_of_garbage", {"QUERY": "SELECT * FROM TAP_UPLOAD.t", "UPLOAD": "t,param:t"},
+     "upload"),
+]
+
+
+@pytest.mark.parametrize("endpoint", ["sync", "async"])
+@pytest.mark.parametrize(("name", "body", "content_type"), HOSTILE_REQUESTS,
+                         ids=[r[0] for r in HOSTILE_REQUESTS])
+def test_hostile_request_gets_a_dali_answer(server, client, endpoint, name, body,
+                                            content_type) -> None:
+    url = f"{server.base}/{endpoint}"
+    if content_type == "upload":
+        response = client.post(url, data={**body, "LANG": "ADQL", "PHASE": "RUN"},
+                               files={"t": ("t.xml", b"<VOTABLE><oops", "text/xml")},
+                               follow_redirects=False)
+    elif isinstance(body, dict):
+        response = client.post(url, data={**body, "LANG": "ADQL", "PHASE": "RUN"},
+                               follow_redirects=False)
+    else:
+        body = body + (b"&PHASE=RUN" if content_type == FORM else b"")
+        response = client.post(url, content=body, headers={"content-type": content_type},
+                               follow_redirects=False)
+    assert response.status_code < 500, response.text[:300]
+    if response.status_code == 303:  # an async job: it must end, in ERROR with a UsageFault
+        job_url = response.headers["location"]
+        if phase_of(job_xml(client, job_url)) == "PENDING":  # the cut-off body lost PHASE=RUN
+            run = client.post(f"{job_url}/phase", data={"PHASE": "RUN"}, follow_redirects=False)
+            assert run.status_code == 303
+        job = wait_final(client, job_url, timeout=60)
+        if phase_of(job) == "ERROR":
+            message = job.findtext(f"{UWS}errorSummary/{UWS}message")
+            assert message.startswith("UsageFault:"), message
+        else:
+            assert phase_of(job) == "COMPLETED", name
+    elif response.status_code != 200:
+        assert response.headers["content-type"].startswith("application/x-votable+xml")
+        status, message = votable_status(response.content)
+        assert status == "ERROR" and message.startswith("UsageFault:"), message
 
 
 @pytest.mark.xfail(
