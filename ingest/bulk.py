@@ -301,6 +301,14 @@ def ingest_file(path: Path, target: Target, url: str | None = None, chunk_rows: 
     A big file is hashed in a thread while it loads (hashlib releases the GIL), and the load is
     abandoned as soon as the checksum turns out to be logged already.
     """
+    try:
+        return _ingest_file(path, target, url, chunk_rows, rows_bar)
+    except OSError as exc:  # unreadable, vanished, permission denied: one clear line
+        raise IngestError(path, f"cannot read the file: {exc.strerror or exc}") from exc
+
+
+def _ingest_file(path: Path, target: Target, url: str | None, chunk_rows: int,
+                 rows_bar: tqdm | None) -> IngestResult:
     started = time.perf_counter()
     result = IngestResult(kind=target.kind, file_name=str(path))
     if not path.is_file():

@@ -164,3 +164,12 @@ def test_parser_thread_never_blocks_a_loader_that_stopped() -> None:
     stop.set()  # the loader failed: it reads nothing more
     parser.join(timeout=5)
     assert not parser.is_alive()
+
+
+def test_unreadable_file_is_one_clear_error(db_url: str) -> None:
+    from ingest.bulk import IngestError, ingest_file
+    from ingest.gaia_xp import TARGET
+
+    unreadable = Path("/proc/self/mem")  # a file whose first read fails (EIO), even for root
+    with pytest.raises(IngestError, match=r"/proc/self/mem: cannot read the file"):
+        ingest_file(unreadable, TARGET, db_url)
