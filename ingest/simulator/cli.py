@@ -52,7 +52,7 @@ def simulate_command(
     """
     import json
 
-    from ingest.simulator.generator import SimulationConfig
+    from ingest.simulator.generator import config_from_settings
     from ingest.simulator.pipeline import MANIFEST, simulate
     from ingest.simulator.population import load_mixture, scaled_mixture
     from ingest.simulator.truth import TRUTH_FILE
@@ -63,21 +63,15 @@ def simulate_command(
     if n_sources is None and not load_truth:
         raise XphaError("give --n-sources N (or --load-truth to load an existing OUT)")
     if n_sources is not None:
-        settings = get_settings()
-        if sdss_fraction + lamost_fraction > 1.0:
-            raise XphaError("--sdss-fraction plus --lamost-fraction must not exceed 1")
-        config = SimulationConfig(
-            n_sources=n_sources,
-            seed=seed,
-            chunk_rows=chunk_rows or settings.simulator_chunk_rows,
-            density=density or settings.simulator_density,
-            disc_scale=settings.simulator_disc_scale,
-            g_min=settings.simulator_g_range[0],
-            g_max=settings.simulator_g_range[1],
-            mixture=load_mixture(mixture_file) if mixture_file else scaled_mixture(emitter_scale),
+        config = config_from_settings(
+            get_settings(),
+            n_sources,
+            seed,
             sdss_fraction=sdss_fraction,
             lamost_fraction=lamost_fraction,
-            u_shift=settings.simulator_lsf_u_shift,
+            mixture=load_mixture(mixture_file) if mixture_file else scaled_mixture(emitter_scale),
+            chunk_rows=chunk_rows,
+            density=density,
         )
         manifest = simulate(config, out, fmt, progress)
         counts = ", ".join(f"{k} {v}" for k, v in manifest["class_counts"].items())

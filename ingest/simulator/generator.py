@@ -21,6 +21,8 @@ from ingest.simulator.continua import (
 from ingest.simulator.lsf import LineInjector, band_model
 from ingest.simulator.population import DEFAULT_MIXTURE, EmitterClass, draw_lines
 from ingest.simulator.sky import galactic_to_equatorial, sample_galactic, source_ids
+from sql.errors import XphaError
+from sql.settings import Settings
 
 G_LIMIT_XP = 17.65  # DR3 published XP continuous spectra down to G = 17.65
 TRANSIT_EXPOSURE_S = 4.4  # one BP/RP CCD integration per field-of-view transit
@@ -48,6 +50,35 @@ class SimulationConfig:
         data = asdict(self)
         data["mixture"] = [asdict(c) for c in self.mixture]
         return data
+
+
+def config_from_settings(
+    settings: Settings,
+    n_sources: int,
+    seed: int = 0,
+    *,
+    sdss_fraction: float = 0.0,
+    lamost_fraction: float = 0.0,
+    mixture: tuple[EmitterClass, ...] = DEFAULT_MIXTURE,
+    chunk_rows: int | None = None,
+    density: str | None = None,
+) -> SimulationConfig:
+    """A simulation configured from the ``XPHA_SIMULATOR_*`` settings plus the run's choices."""
+    if sdss_fraction + lamost_fraction > 1.0:
+        raise XphaError("the SDSS and LAMOST fractions must not add up to more than 1")
+    return SimulationConfig(
+        n_sources=n_sources,
+        seed=seed,
+        chunk_rows=chunk_rows or settings.simulator_chunk_rows,
+        density=density or settings.simulator_density,
+        disc_scale=settings.simulator_disc_scale,
+        g_min=settings.simulator_g_range[0],
+        g_max=settings.simulator_g_range[1],
+        mixture=mixture,
+        sdss_fraction=sdss_fraction,
+        lamost_fraction=lamost_fraction,
+        u_shift=settings.simulator_lsf_u_shift,
+    )
 
 
 @dataclass
