@@ -93,7 +93,7 @@ def models_list() -> None:
     for model_id, kind, version, current, _, pr_auc, roc_auc, scored in rows:
         mark = "*" if current else " "
         typer.echo(
-            f"{mark} {model_id:<5} {kind}-{version:<20} PR-AUC {pr_auc or '-':<8.8}"
+            f"{mark} {model_id:<5} {kind + '-' + version:<34} PR-AUC {pr_auc or '-':<8.8}"
             f" ROC-AUC {roc_auc or '-':<8.8} scored {scored}"
         )
 
