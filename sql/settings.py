@@ -137,6 +137,19 @@ class Settings(BaseSettings):
         """Where async result files are written."""
         return self.uws_dir or self.var_dir / "uws"
 
+    # --- demo (`xpha demo`) --------------------------------------------------------------
+    demo_n_sources: int = Field(
+        100_000, description="Simulated sources in `xpha demo` (chosen to finish in under 15 "
+        "minutes on 2 cores; larger with --n-sources)."
+    )
+    demo_sdss_fraction: float = Field(
+        0.03, description="Share of the demo's simulated sources given an SDSS spectrum."
+    )
+    demo_lamost_fraction: float = Field(
+        0.02, description="Share of the demo's simulated sources in its LAMOST-like catalogue."
+    )
+    demo_dae_epochs: int = Field(3, description="Autoencoder phase-1 epochs in the demo (brief).")
+
     # --- ingest ---------------------------------------------------------------------------
     ingest_chunk_rows: int = Field(
         5000, description="Rows parsed and COPYed per chunk; memory stays flat at any file size."

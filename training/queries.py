@@ -80,6 +80,10 @@ SELECT_MODEL_BY_ID = (
     "SELECT model_id, kind, version, artifact_path, artifact_sha256 FROM ml.models"
     " WHERE model_id = %s"
 )
+SELECT_CURRENT_MODEL = (
+    "SELECT model_id, kind, version, artifact_path, artifact_sha256 FROM ml.models"
+    " WHERE is_current"
+)
 SELECT_MODEL_BY_NAME = (
     "SELECT model_id, kind, version, artifact_path, artifact_sha256 FROM ml.models"
     " WHERE kind = %s AND version = %s"

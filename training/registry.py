@@ -60,9 +60,11 @@ def register(
 
 
 def find(url: str, ref: str | int) -> ModelRecord:
-    """A model by id (``12``) or by name (``xgboost-2026-11-22T01:00:00``)."""
+    """A model by id (``12``), by name (``xgboost-2026-11-22T01:00:00``) or ``current``."""
     with connect(url) as conn:
-        if isinstance(ref, int) or str(ref).isdigit():
+        if str(ref) == "current":
+            row = conn.execute(queries.SELECT_CURRENT_MODEL).fetchone()
+        elif isinstance(ref, int) or str(ref).isdigit():
             row = conn.execute(queries.SELECT_MODEL_BY_ID, (int(ref),)).fetchone()
         else:
             kind, _, version = str(ref).partition("-")
