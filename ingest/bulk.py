@@ -12,11 +12,12 @@ commits the file with its log row, or nothing at all.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import psycopg
 from psycopg import sql
 from tqdm import tqdm
 
-from sql.database import connect
+from sql.database import connect, database_url
 from sql.errors import XphaError
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
@@ -54,6 +55,9 @@ class IngestError(XphaError):
             where += f", column {column!r}"
         super().__init__(f"{where}: {reason}")
         self.path, self.row, self.column, self.reason = str(path), row, column, reason
+
+    def __reduce__(self) -> tuple:  # travels intact from ingest worker processes
+        return (type(self), (self.path, self.reason, self.row, self.column))
 
 
 @dataclass
@@ -383,16 +387,46 @@ def expand_paths(paths: Iterable[Path], patterns: tuple[str, ...]) -> list[Path]
 
 
 def ingest_paths(paths: Iterable[Path], target: Target, patterns: tuple[str, ...],
-                 url: str | None = None, chunk_rows: int = 5000,
-                 progress: bool = True) -> list[IngestResult]:
-    """Ingest files and directories (sorted), each file committed on its own: resumable."""
+                 url: str | None = None, chunk_rows: int = 5000, progress: bool = True,
+                 jobs: int = 1) -> list[IngestResult]:
+    """Ingest files and directories (sorted), each file committed on its own: resumable.
+
+    With ``jobs`` > 1, files load in that many processes at once (the scale path: one
+    archive file per process); results keep the sorted order, the first error is raised once
+    the files in flight have finished.
+    """
     if chunk_rows < 1:
         raise XphaError(f"chunk rows must be at least 1 (got {chunk_rows})")
     files = expand_paths(paths, patterns)
-    results: list[IngestResult] = []
-    with tqdm(files, desc=f"ingest {target.kind}", unit="file", disable=not progress) as bar, \
-            tqdm(desc="rows", unit="row", disable=not progress, leave=False) as rows_bar:
-        for path in bar:
-            bar.set_postfix_str(path.name)
-            results.append(ingest_file(path, target, url, chunk_rows, rows_bar))
-    return results
+    with tqdm(total=len(files), desc=f"ingest {target.kind}", unit="file",
+              disable=not progress) as bar:
+        if jobs > 1 and len(files) > 1:
+            return _ingest_parallel(files, target, url or database_url(), chunk_rows, jobs, bar)
+        results: list[IngestResult] = []
+        with tqdm(desc="rows", unit="row", disable=not progress, leave=False) as rows_bar:
+            for path in files:
+                bar.set_postfix_str(path.name)
+                results.append(ingest_file(path, target, url, chunk_rows, rows_bar))
+                bar.update(1)
+        return results
+
+
+def _ingest_parallel(files: list[Path], target: Target, url: str, chunk_rows: int, jobs: int,
+                     bar: tqdm) -> list[IngestResult]:
+    results: list[IngestResult | None] = [None] * len(files)
+    failure: BaseException | None = None
+    context = multiprocessing.get_context("spawn")  # no fork of a process running threads
+    with ProcessPoolExecutor(min(jobs, len(files)), mp_context=context) as pool:
+        futures = {pool.submit(ingest_file, path, target, url, chunk_rows): i
+                   for i, path in enumerate(files)}
+        for future in as_completed(futures):
+            try:
+                results[futures[future]] = future.result()
+            except BaseException as exc:  # first failure wins; stop what has not started
+                failure = failure or exc
+                for pending in futures:
+                    pending.cancel()
+            bar.update(1)
+    if failure is not None:
+        raise failure
+    return [r for r in results if r is not None]

@@ -31,24 +31,28 @@ def _report(results: list) -> None:
 def ingest_gaia_xp(
     paths: list[Path] = typer.Argument(..., help=PATHS_HELP),
     chunk_rows: int | None = typer.Option(None, help="Rows per chunk (default: settings)."),
+    jobs: int = typer.Option(1, help="Files loaded at once, one process each."),
 ) -> None:
     """Load XP continuous mean spectra (xp_continuous_mean_spectrum) into gaia.xp_continuous."""
     from ingest.gaia_xp import ingest_xp
     from sql.settings import get_settings
 
-    _report(ingest_xp(paths, chunk_rows=chunk_rows or get_settings().ingest_chunk_rows))
+    _report(ingest_xp(paths, chunk_rows=chunk_rows or get_settings().ingest_chunk_rows,
+                      jobs=jobs))
 
 
 @ingest_app.command("gaia-source")
 def ingest_gaia_source(
     paths: list[Path] = typer.Argument(..., help=PATHS_HELP),
     chunk_rows: int | None = typer.Option(None, help="Rows per chunk (default: settings)."),
+    jobs: int = typer.Option(1, help="Files loaded at once, one process each."),
 ) -> None:
     """Load gaia_source rows (archive query results) into gaia.source."""
     from ingest.gaia_source import ingest_source
     from sql.settings import get_settings
 
-    _report(ingest_source(paths, chunk_rows=chunk_rows or get_settings().ingest_chunk_rows))
+    _report(ingest_source(paths, chunk_rows=chunk_rows or get_settings().ingest_chunk_rows,
+                          jobs=jobs))
 
 
 @fetch_app.command("gaia-xp")

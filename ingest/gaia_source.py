@@ -43,6 +43,6 @@ TARGET = Target(kind=KIND, table=TABLE, key="source_id", read=read_source)
 
 
 def ingest_source(paths: list[Path], url: str | None = None, chunk_rows: int = 5000,
-                  progress: bool = True) -> list[IngestResult]:
+                  progress: bool = True, jobs: int = 1) -> list[IngestResult]:
     """Load gaia_source result files and directories (one transaction per file, resumable)."""
-    return ingest_paths(paths, TARGET, TABLE_SUFFIXES, url, chunk_rows, progress)
+    return ingest_paths(paths, TARGET, TABLE_SUFFIXES, url, chunk_rows, progress, jobs)

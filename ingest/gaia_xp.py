@@ -85,6 +85,6 @@ TARGET = Target(kind=KIND, table=TABLE, key="source_id", read=read_xp)
 
 
 def ingest_xp(paths: list[Path], url: str | None = None, chunk_rows: int = 5000,
-              progress: bool = True) -> list[IngestResult]:
+              progress: bool = True, jobs: int = 1) -> list[IngestResult]:
     """Load XP continuous files and directories (one transaction per file, resumable)."""
-    return ingest_paths(paths, TARGET, TABLE_SUFFIXES, url, chunk_rows, progress)
+    return ingest_paths(paths, TARGET, TABLE_SUFFIXES, url, chunk_rows, progress, jobs)

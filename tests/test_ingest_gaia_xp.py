@@ -252,3 +252,21 @@ def test_csv_bigger_than_a_read_block_streams_in_chunks(tmp_path: Path, db_url: 
     np.testing.assert_array_equal(np.array([r[2] for r in stored]), rows["rp_coefficients"])
     np.testing.assert_array_equal(np.array([r[3] for r in stored], dtype=np.float32),
                                   rows["bp_coefficient_errors"])
+
+
+def test_parallel_directory_ingest_loads_every_file_and_reports_the_bad_one(
+        real_data: Path, tmp_path: Path, db_url: str) -> None:
+    folder = tmp_path / "xp"
+    folder.mkdir()
+    for name in ("XP_CONTINUOUS_RAW.fits", "18Sco-XP-spectra.csv"):
+        shutil.copy(real_data / "gaiaxpy_tests" / name, folder / name)
+    shutil.copy(real_data / "xp_spectral_lines/xp_continuous_combined_chunk0.fits",
+                folder / "chunk0.fits")
+    results = ingest_xp([folder], db_url, chunk_rows=500, progress=False, jobs=2)
+    assert [Path(r.file_name).name for r in results] == [
+        "18Sco-XP-spectra.csv", "XP_CONTINUOUS_RAW.fits", "chunk0.fits"]
+    assert [r.rows_loaded for r in results] == [1, 2, 2000]
+    (folder / "b_broken.csv").write_text("source_id,bp_coefficients,rp_coefficients\n1,(1),(2)\n")
+    with pytest.raises(IngestError, match=r"b_broken\.csv, data row 1, column 'bp_coefficients'"):
+        ingest_xp([folder], db_url, progress=False, jobs=2)
+    assert table_state(db_url)[0][0] == 2003
