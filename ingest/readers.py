@@ -419,10 +419,18 @@ def _numeric_arrays(data: np.ma.MaskedArray, np_type: np.dtype, length: int | No
     if mask is not np.ma.nomask and mask.any():
         null = mask.all(axis=1)
         values = np.where(mask, np.nan, values)
-    if np_type.kind == "f" and len(values) and values.shape[1]:
-        maybe = np.flatnonzero(np.isnan(values[:, 0]))  # only these rows can be all-NaN
-        null[maybe] |= np.isnan(values[maybe]).all(axis=1)
+    if np_type.kind == "f":
+        null |= _all_nan_rows(values)
     return Column(values, null)
+
+
+def _all_nan_rows(values: np.ndarray) -> np.ndarray:
+    """Rows of an (n, length) float array that are NaN throughout: a missing band."""
+    null = np.zeros(len(values), dtype=bool)
+    if len(values) and values.shape[1]:
+        maybe = np.flatnonzero(np.isnan(values[:, 0]))  # only these rows can be all-NaN
+        null[maybe] = np.isnan(values[maybe]).all(axis=1)
+    return null
 
 
 def _bad_row(strings: pa.Array, convert) -> int:
@@ -496,7 +504,7 @@ def _text_arrays(raw: pa.Array, np_type: np.dtype, length: int | None, path: Pat
                 raise IngestError(path, f"unparsable array element {flat[element].as_py()!r}",
                                   row=first_row + row, column=name) from exc
         values[keep] = numbers.reshape(len(keep), length)
-    return Column(values, null)
+    return Column(values, null | _all_nan_rows(values))
 
 
 def _object_arrays(raw: np.ndarray, np_type: np.dtype, length: int | None, path: Path,
@@ -513,4 +521,4 @@ def _object_arrays(raw: np.ndarray, np_type: np.dtype, length: int | None, path:
                               row=first_row + i, column=name)
         values[i] = cell
         null[i] = False
-    return Column(values, null)
+    return Column(values, null | _all_nan_rows(values))

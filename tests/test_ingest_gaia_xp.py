@@ -4,6 +4,7 @@ are NULL, re-ingest is a no-op, corrupted files roll back naming file and row, r
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 from pathlib import Path
 
@@ -270,3 +271,34 @@ def test_parallel_directory_ingest_loads_every_file_and_reports_the_bad_one(
     with pytest.raises(IngestError, match=r"b_broken\.csv, data row 1, column 'bp_coefficients'"):
         ingest_xp([folder], db_url, progress=False, jobs=2)
     assert table_state(db_url)[0][0] == 2003
+
+
+def test_same_rows_in_every_format_give_the_same_table(pg_cluster, migrated_template,
+                                                       tmp_path: Path) -> None:
+    from astropy.table import Table
+    from ingest_support import write_fits
+
+    rows = xp_rows(300, seed=11)
+    rows["rp_coefficients"][7] = np.nan  # a missing band: NULL in every format
+    files = {"fits": tmp_path / "xp.fits", "csv": tmp_path / "xp.csv",
+             "ecsv": tmp_path / "xp.ecsv", "votable": tmp_path / "xp.vot"}
+    write_fits(rows, files["fits"], variable_length=True)
+    write_csv(rows, files["csv"])
+    Table(rows).write(files["ecsv"], format="ascii.ecsv")
+    Table(rows).write(files["votable"], format="votable")
+    digests = {}
+    for fmt, path in files.items():
+        name = f"xp_formats_{os.getpid()}_{fmt}"
+        url = pg_cluster.ensure_database(name, template=migrated_template.rsplit("/", 1)[-1])
+        try:
+            (result,) = ingest_xp([path], url, chunk_rows=128, progress=False)
+            assert result.rows_loaded == 300
+            with psycopg.connect(url) as conn:
+                digests[fmt] = conn.execute(
+                    "SELECT md5(string_agg(x::text, '|' ORDER BY source_id)),"
+                    " count(*) FILTER (WHERE rp_coefficients IS NULL)"
+                    " FROM gaia.xp_continuous x").fetchone()
+        finally:
+            pg_cluster.drop_database(name)
+    assert len(set(digests.values())) == 1, digests
+    assert next(iter(digests.values()))[1] == 1

@@ -27,6 +27,11 @@ CASES = [  # (raw values, type, array length, expected values (NULL as None))
      "double precision[]", 2, [[1, np.nan], None, None]),
     (np.array([np.array([1.0, 2.0]), None, np.array([3.0, 4.0])], dtype=object),
      "double precision[]", 2, [[1, 2], None, [3, 4]]),
+    # a band that is NaN throughout is missing, whatever the format
+    (pa.array(["(nan, nan)", "(1, nan)"]), "real[]", 2, [None, [1, np.nan]]),
+    (np.array([np.array([np.nan, np.nan]), np.array([np.nan, 2.0])], dtype=object),
+     "double precision[]", 2, [None, [np.nan, 2]]),
+    (np.array([[np.nan, np.nan], [0.0, 0.0]]), "double precision[]", 2, [None, [0, 0]]),
 ]
 ERRORS = [  # (raw values, type, array length, message, data row of the error)
     (pa.array(["1", "40000"]), "smallint", None, "'40000' is not a valid int16", 2),
