@@ -213,7 +213,11 @@ def _label_counts(url: str) -> dict[str, int]:
 
 # --- running --------------------------------------------------------------------------------
 def _state_path(ctx: DemoContext) -> Path:
-    return ctx.workdir / "state.json"
+    """One state file per plan and database: another database starts from scratch."""
+    from sql.database import database_url
+
+    where = hashlib.sha256(database_url(ctx.settings).encode()).hexdigest()[:12]
+    return ctx.workdir / f"state-{where}.json"
 
 
 def _load_state(ctx: DemoContext) -> dict:
