@@ -262,7 +262,8 @@ def run_demo(plan: DemoPlan, settings: Settings | None = None, echo=typer.echo) 
 
 def next_steps(settings: Settings) -> str:
     """What a person does next: TOPCAT, pyvo and three example queries."""
-    base = settings.tap_base_url or f"http://{settings.tap_host}:{settings.tap_port}"
+    tap = settings.tap_base_url or f"http://{settings.tap_host}:{settings.tap_port}/tap"
+    base = tap.rstrip("/").removesuffix("/tap")
     return f"""
 xpha is ready.
   Landing page : {base}/

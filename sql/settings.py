@@ -50,7 +50,10 @@ class Settings(BaseSettings):
     tap_host: str = Field("127.0.0.1", description="Address `xpha serve` listens on.")
     tap_port: int = Field(8000, description="Port `xpha serve` listens on.")
     tap_base_url: str | None = Field(
-        None, description="Public base URL of the service (for links in VOSI/UWS documents)."
+        None,
+        description="Public URL of the TAP service itself, ending in /tap (e.g. "
+        "https://astro.example.org/xpha/tap behind a proxy), used in VOSI and UWS links; "
+        "derived from each request when unset.",
     )
     # TAP service core (tap_service/query.py, app.py, scs.py)
     tap_maxrec_default: int = Field(

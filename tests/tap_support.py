@@ -8,10 +8,12 @@ two models (one current) with scores, and latent vectors.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -26,8 +28,16 @@ LATENT_DIM = 8
 
 
 def tap_settings(db_url: str, **overrides: object) -> Settings:
-    """Settings for a test server over ``db_url`` (defaults otherwise, no environment)."""
-    values: dict[str, object] = {"database_url": db_url, "tap_catalog_ttl_s": 0.0}
+    """Settings for a test server over ``db_url`` (defaults otherwise, no environment).
+
+    ``var_dir`` (async results, models) is a fresh temporary directory unless given: tests
+    never write into the repository's ``var/``.
+    """
+    values: dict[str, object] = {
+        "database_url": db_url,
+        "tap_catalog_ttl_s": 0.0,
+        "var_dir": Path(tempfile.mkdtemp(prefix="xpha-test-var-")),
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
