@@ -11,7 +11,7 @@ import re
 
 from sqlglot import exp
 
-from tap_service.adql.errors import AdqlSecurityError, at_node
+from tap_service.adql.errors import AdqlError, AdqlSecurityError, at_node
 
 QUERY_ARGS = frozenset(
     {"with_", "expressions", "distinct", "from_", "joins", "where", "group", "having", "order",
@@ -125,6 +125,10 @@ def _check_node(node: exp.Expr) -> None:
         if not (isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()):
             word = "TOP" if isinstance(node, exp.Limit) else "OFFSET"
             raise refuse(f"{word} takes a whole number", node)
+    elif isinstance(node, exp.Select) and not node.expressions:
+        # e.g. "SELECT-- TOP 2 ra ...": a comment swallowed the select list
+        raise AdqlError("SELECT needs a select list (a column, an expression or *)",
+                        0, 0, "SELECT")
     elif isinstance(node, exp.Table) and node.args.get("catalog"):
         raise refuse("table names have at most two parts (schema.table)", node)
     elif isinstance(node, exp.Column) and not isinstance(node.this, (exp.Identifier, exp.Star)):
