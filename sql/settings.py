@@ -300,3 +300,21 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return Settings()
+
+
+def reference_markdown() -> str:
+    """The configuration reference (README): every ``XPHA_*`` variable, default, meaning."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, Path):
+            default = "./" + str(default.relative_to(PROJECT_ROOT)) if default.is_relative_to(
+                PROJECT_ROOT) else str(default)
+        shown = "" if default is None else f"`{default}`"
+        meaning = " ".join((field.description or "").split()).replace("|", "\\|")
+        lines.append(f"| `XPHA_{name.upper()}` | {shown} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")
