@@ -105,6 +105,8 @@ def test_saved_models_reload_to_identical_scores(trained):
     for model_id in result.model_ids.values():
         record = registry.find(url, model_id)
         assert registry.find(url, record.name) == record
+        if model_id == result.model_ids[result.current]:
+            assert registry.find(url, "current") == record
         scorer = load_scorer(record.artifact_path)
         again = load_scorer(record.artifact_path)
         np.testing.assert_allclose(scorer.score(batch)[0], again.score(batch)[0], rtol=1e-5)

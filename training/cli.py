@@ -65,7 +65,7 @@ def train_compare(
 
 
 def score(
-    model: str = typer.Argument(..., help="Model id or kind-version (see `xpha models list`)."),
+    model: str = typer.Argument(..., help="Model id, kind-version or current (see `xpha models list`)."),
     scheduler: str | None = SCHEDULER,
 ) -> None:
     """Score every source with a model; scores and latents are COPYed into ml.*."""
