@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     tap_upload_max_rows: int = Field(
         1_000_000, ge=0, description="Most rows one TAP_UPLOAD table may hold."
     )
+    tap_upload_http: bool = Field(
+        False,
+        description="Let TAP_UPLOAD name an http(s) URL the server fetches itself (off: a client "
+        "could make the server request any address it can reach); inline uploads always work.",
+    )
     tap_catalog_ttl_s: float = Field(
         60.0, ge=0, description="How long the TAP_SCHEMA catalogue is cached before re-reading it."
     )

@@ -80,6 +80,13 @@ def load_uploads(
     conn: psycopg.Connection, uploads: Mapping[str, bytes | str], settings: Settings
 ) -> list[UploadedTable]:
     """Create and fill one temp table per upload, in one short read-write transaction."""
+    if not settings.tap_upload_http:
+        for name, data in uploads.items():
+            if isinstance(data, str):
+                raise UsageFault(
+                    f"UPLOAD {name}: this service does not fetch uploads from URLs ({data}); "
+                    "send the VOTable inline as param:part_name"
+                )
     fetched = {
         name: fetch_upload(name, data, settings) if isinstance(data, str) else data
         for name, data in uploads.items()

@@ -82,7 +82,8 @@ def capabilities_document(base: str, settings: Settings) -> bytes:
         etree.SubElement(output, "mime").text = fmt.mime
         for alias in fmt.aliases[:3]:
             etree.SubElement(output, "alias").text = alias
-    for method in ("upload-inline", "upload-http"):  # TAPRegExt: both are mandatory
+    methods = ["upload-inline", "upload-http"] if settings.tap_upload_http else ["upload-inline"]
+    for method in methods:  # http only when the operator allows server-side fetches
         etree.SubElement(tap, "uploadMethod", {"ivo-id": f"ivo://ivoa.net/std/TAPRegExt#{method}"})
     retention = etree.SubElement(tap, "retentionPeriod")
     etree.SubElement(retention, "default").text = str(settings.uws_destruction_s)

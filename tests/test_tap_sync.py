@@ -10,6 +10,7 @@ import http.server
 import io
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -258,20 +259,39 @@ def test_inline_upload_joins_with_q3c(tap: str, seeded: dict) -> None:
     assert set(table["name"]) == {"star 0", "star 1", "star 2"}
 
 
-def test_http_upload(tap: str, seeded: dict, tmp_path: Path) -> None:
-    data, expected = upload_votable(seeded, [9, 10])
-    (tmp_path / "mine.vot").write_bytes(data)
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+@contextmanager
+def served_file(directory: Path) -> Iterator[str]:
+    """A real HTTP server over ``directory``; yields its root URL."""
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/mine.vot"
-        response = sync(tap, "POST", LANG="ADQL", QUERY=UPLOAD_JOIN, UPLOAD=f"mine,{url}")
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+def test_http_upload(module_db_url: str, seeded: dict, tmp_path: Path) -> None:
+    data, expected = upload_votable(seeded, [9, 10])
+    (tmp_path / "mine.vot").write_bytes(data)
+    settings = tap_settings(module_db_url, tap_upload_http=True)
+    with served_file(tmp_path) as files, live_server(settings) as root:
+        response = sync(f"{root}/tap", "POST", LANG="ADQL", QUERY=UPLOAD_JOIN,
+                        UPLOAD=f"mine,{files}/mine.vot")
     assert response.status_code == 200, response.text
     assert sorted(table_of(response.content)["source_id"]) == sorted(expected)
+
+
+def test_http_upload_is_refused_by_default(tap: str, seeded: dict, tmp_path: Path) -> None:
+    """Server-side request forgery: by default the server fetches no URL a client names."""
+    data, _ = upload_votable(seeded, [9, 10])
+    (tmp_path / "mine.vot").write_bytes(data)
+    with served_file(tmp_path) as files:
+        response = sync(tap, "POST", LANG="ADQL", QUERY=UPLOAD_JOIN, UPLOAD=f"mine,{files}/mine.vot")
+    assert response.status_code == 400
+    [(_, text)] = query_status(response.content)
+    assert "does not fetch uploads from URLs" in text and "param:" in text
 
 
 def test_upload_that_is_not_a_votable(tap: str) -> None:

@@ -104,7 +104,7 @@ def test_capabilities_declare_what_the_service_does(tap: str) -> None:
             "application/fits"} <= mimes
     assert tap_cap.xpath("outputLimit/default/text()") == ["123"]
     assert tap_cap.xpath("outputLimit/hard/text()") == ["4567"]
-    assert len(tap_cap.xpath("uploadMethod")) == 2
+    assert tap_cap.xpath("uploadMethod/@ivo-id") == ["ivo://ivoa.net/std/TAPRegExt#upload-inline"]
     assert tap_cap.xpath("executionDuration/default/text()")
     assert not caps.xpath("//securityMethod")
     standards = set(caps.xpath("capability/@standardID"))
@@ -218,3 +218,23 @@ def test_landing_page(server: tuple[str, Settings]) -> None:
     for needle in ("xpha.emitter_candidates", "xpha.gaia_source", f"{root}/tap", "pyvo",
                    "Emitter candidates in a cone", "500"):
         assert needle in html
+
+
+UPLOAD_METHOD_CASES = [
+    # (tap_upload_http, advertised upload methods)
+    (False, ["upload-inline"]),
+    (True, ["upload-inline", "upload-http"]),
+]
+
+
+@pytest.mark.parametrize(("allowed", "methods"), UPLOAD_METHOD_CASES)
+def test_http_upload_is_advertised_only_when_enabled(
+    xml_schema: etree.XMLSchema, allowed: bool, methods: list[str]
+) -> None:
+    from tap_service.vosi import capabilities_document
+
+    settings = Settings(_env_file=None, tap_upload_http=allowed)  # type: ignore[call-arg]
+    caps = etree.fromstring(capabilities_document("http://example.org/tap", settings))
+    xml_schema.assertValid(caps)
+    ids = caps.xpath("//uploadMethod/@ivo-id")
+    assert ids == [f"ivo://ivoa.net/std/TAPRegExt#{m}" for m in methods]
