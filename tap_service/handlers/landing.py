@@ -7,11 +7,11 @@ from html import escape
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from psycopg import sql
 
 from tap_service import vosi
 from tap_service.handlers.vosi import tap_base
 from tap_service.query import TapEngine
+from tap_service.table_sizes import TableSize, table_size
 
 router = APIRouter()
 
@@ -29,7 +29,7 @@ IVOA TAP 1.1 (ADQL) and Simple Cone Search.</p>
 <a href="{tap}/examples">examples</a>, <a href="{tap}/availability">availability</a>)</li>
 <li>Cone search: <code>{scs}?RA=56.75&amp;DEC=24.12&amp;SR=0.5</code></li></ul>
 <h2>Tables</h2>
-<table><tr><th>table</th><th>rows (estimate)</th><th>description</th></tr>
+<table><tr><th>table</th><th>rows</th><th>description</th></tr>
 {tables}</table>
 <h2>From Python</h2>
 <pre>import pyvo
@@ -43,37 +43,25 @@ print(rows.to_table())</pre>
 """
 
 
-def _estimated_rows(engine: TapEngine, tables: list[vosi.TableRow]) -> dict[str, int | None]:
-    """Planner estimates (never a count(*) over 220 million rows), as the TAP role."""
-    estimates: dict[str, int | None] = {}
+def _table_sizes(engine: TapEngine, tables: list[vosi.TableRow]) -> dict[str, TableSize | None]:
+    """Each table's size as the TAP role sees it (see tap_service.table_sizes)."""
     conn = engine.getconn()
     try:
-        for table in tables:
-            schema, _, name = table.name.partition(".")
-            query = sql.SQL("EXPLAIN (FORMAT JSON) SELECT * FROM {}.{}").format(
-                sql.Identifier(schema), sql.Identifier(name)
-            )
-            try:
-                plan = conn.execute(query).fetchone()[0]  # type: ignore[index]
-                estimates[table.name] = int(plan[0]["Plan"]["Plan Rows"])
-            except Exception:  # an unreadable table still gets its line, without a size
-                estimates[table.name] = None
-                conn.rollback()
+        return {table.name: table_size(conn, table.name) for table in tables}
     finally:
         engine.putconn(conn)
-    return estimates
 
 
 def render_landing(tap: str, scs: str, schemas: list[vosi.SchemaRow],
-                   estimates: dict[str, int | None]) -> str:
+                   sizes: dict[str, TableSize | None]) -> str:
     rows = []
     for schema in schemas:
         for table in schema.tables:
-            count = estimates.get(table.name)
+            size = sizes.get(table.name)
             rows.append(
                 f"<tr><td><a href=\"{escape(tap)}/tables/{escape(table.name)}\"><code>"
                 f"{escape(table.name)}</code></a></td><td class=\"n\">"
-                f"{'' if count is None else f'{count:,}'}</td>"
+                f"{'' if size is None else size}</td>"
                 f"<td>{escape(table.description or '')}</td></tr>"
             )
     examples = "\n".join(
@@ -90,14 +78,14 @@ async def landing(request: Request) -> HTMLResponse:
     engine = request.app.state.engine
     tap = tap_base(request)
 
-    def gather() -> tuple[list[vosi.SchemaRow], dict[str, int | None]]:
+    def gather() -> tuple[list[vosi.SchemaRow], dict[str, TableSize | None]]:
         conn = engine.getconn()
         try:
             schemas = vosi.read_tableset(conn)
         finally:
             engine.putconn(conn)
         tables = [t for s in schemas for t in s.tables]
-        return schemas, _estimated_rows(engine, tables)
+        return schemas, _table_sizes(engine, tables)
 
-    schemas, estimates = await run_in_threadpool(gather)
-    return HTMLResponse(render_landing(tap, tap.removesuffix("/tap") + "/scs", schemas, estimates))
+    schemas, sizes = await run_in_threadpool(gather)
+    return HTMLResponse(render_landing(tap, tap.removesuffix("/tap") + "/scs", schemas, sizes))
