@@ -7,9 +7,9 @@ import psycopg
 import pytest
 from training_support import LABELS_TABLE, load_sky, make_sky, training_settings
 
+from sql.binary_copy import Column, CopyFormatError, pack, parse
 from sql.errors import XphaError
 from training import splits
-from training.copy_binary import Column, CopyFormatError, pack, parse
 from training.data import NoSourcesError, XPFeed, cell_shift, concat, dask_client
 from training.labelled import LabelledSet, NoLabelsError
 from training.normalise import Moments, Normaliser, partial_moments, per_star

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sql.binary_copy import Column, pack
 from sql.database import transaction
-from training.copy_binary import Column, pack
 
 CHUNK0 = (
     Path(__file__).resolve().parent.parent

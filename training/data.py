@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from sql.binary_copy import Column, parse
 from sql.database import connect
 from sql.errors import XphaError
 from sql.settings import Settings
 from training import queries
-from training.copy_binary import Column, parse
 
 Batch = dict[str, np.ndarray]
 

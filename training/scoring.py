@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from sql.binary_copy import Column, pack
 from sql.database import transaction
 from sql.settings import Settings
 from training import queries, registry
-from training.copy_binary import Column, pack
 from training.data import Batch, XPFeed, dask_client, select
 from training.scorers import load_scorer
 
