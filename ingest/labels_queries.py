@@ -20,7 +20,8 @@ SDSS_COLUMNS = (
     "subclass", "z", "z_err", "z_warning", "sn_median", "ra", "dec", "status", "reason",
     "ew_halpha", "ew_halpha_err", "ew_model", "ew_model_err", "peak_sigma", "peak_model_sigma",
     "continuum", "continuum_snr", "line_flux", "n_line_pix", "n_bad_pix", "flags", "is_emitter",
-    "label", "label_reason",
+    "label", "label_reason", "ew_window", "ew_narrow", "ew_narrow_err", "ew_broad",
+    "ew_broad_err", "line_sigma",
 )
 SDSS_STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS sdss_stage"

@@ -206,6 +206,27 @@ class Settings(BaseSettings):
     label_min_peak_sigma: float = Field(
         3.0, description="Positive: line peak more than this many sigma above the continuum."
     )
+    halpha_broad_line_window: tuple[float, float] = Field(
+        (6514.61, 6614.61),
+        description="Rest-frame vacuum band integrated for the broad-line EW, A (+-50 A: a "
+        "Gaussian of sigma 1.5 nm keeps 99.9% of its flux there; +-30 A would lose 5%).",
+    )
+    halpha_broad_blue_continuum: tuple[float, float] = Field(
+        (6420.0, 6500.0), description="Blue continuum sideband of the broad-line EW, A."
+    )
+    halpha_broad_red_continuum: tuple[float, float] = Field(
+        (6630.0, 6710.0), description="Red continuum sideband of the broad-line EW, A."
+    )
+    halpha_broad_min_sigma: float = Field(
+        3.0,
+        description="Gaussian sigma (A) from which a line counts as broad (the West window "
+        "loses over 1% of a line wider than ~2.7 A).",
+    )
+    halpha_broad_min_significance: float = Field(
+        2.0,
+        description="Report the broad-window EW when a broad Gaussian fits the line better "
+        "than any narrow one by this many sigma (sqrt of the chi-square gain).",
+    )
     label_min_negative_snr: float = Field(
         10.0, description="Negative: a non-emitter whose sideband continuum S/N per pixel >= this."
     )
