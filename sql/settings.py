@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     tap_fetch_rows: int = Field(
         5000, ge=1, description="Rows fetched from the server-side cursor per batch (memory bound)."
     )
+    tap_copy_fetch: bool = Field(
+        True,
+        description="Fetch all-numeric results by binary COPY into numpy columns (fast); off: "
+        "row tuples for every result.",
+    )
     tap_upload_max_bytes: int = Field(
         20_000_000, ge=0, description="Largest TAP_UPLOAD VOTable accepted, in bytes."
     )

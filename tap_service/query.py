@@ -18,10 +18,10 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
 
 import psycopg
 import psycopg.sql
@@ -29,13 +29,16 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from sql import binary_copy
 from sql.database import database_url
 from sql.settings import Settings, get_settings
-from tap_service.adql import AdqlError, translate
+from tap_service import columnar
+from tap_service.adql import AdqlError, Translation, translate
 from tap_service.catalog import Catalog, load_catalog
 from tap_service.errors import DaliFault, FatalFault, TransientFault, UsageFault
 from tap_service.uploads import UploadedTable, load_uploads, parse_upload_param
-from tap_service.writers import ResultStatus, field_specs, get_writer
+from tap_service.writers import FieldSpec, ResultStatus, field_specs, get_writer
+from tap_service.writers.base import Batch
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +230,7 @@ def run_query(
     timeout = timeout_s or (settings.tap_sync_timeout_s if sync else settings.tap_async_timeout_s)
     conn = engine.getconn()
     uploaded: list[UploadedTable] = []
+    fetch: _Fetch | None = None
     try:
         catalog = engine.catalog()
         uploaded = load_uploads(conn, request.uploads, settings) if request.uploads else []
@@ -240,11 +244,14 @@ def run_query(
             )
         except AdqlError as exc:
             raise UsageFault(str(exc)) from exc
-        cursor, rows = _execute(conn, translation.sql, timeout, application_name,
-                                settings.tap_fetch_rows)
-        first = list(islice(rows, settings.tap_fetch_rows))  # execution errors surface here
-        fields = field_specs(_description(conn, cursor, translation.sql), translation.columns)
+        fetch = _fetch_columns(conn, translation, timeout, application_name,
+                               settings.tap_fetch_rows) if settings.tap_copy_fetch else None
+        fetch = fetch or _fetch_rows(conn, translation, timeout, application_name,
+                                     settings.tap_fetch_rows)
+        first = next(fetch.batches, [])  # execution errors surface here
     except BaseException as exc:
+        if fetch is not None:
+            fetch.close()
         engine.putconn(conn, discard=bool(uploaded))
         if isinstance(exc, DaliFault | KeyboardInterrupt | SystemExit | GeneratorExit):
             raise
@@ -261,26 +268,29 @@ def run_query(
     }
     if request.runid:  # TAP 1.1 2.3.9: the client's tag comes back with the result
         infos["RUNID"] = request.runid
-    batches = _batches(rows, first, limit, settings.tap_fetch_rows, status, timeout, sync)
+    batches = _batches(fetch.batches, first, limit, status, timeout, sync)
 
     def body() -> Iterator[bytes]:
         try:
-            yield from writer.write(fields, batches, status, infos)
+            yield from writer.write(fetch.fields, batches, status, infos)
         finally:
-            rows.close()  # a client that went away: psycopg cancels the rest of the query
+            fetch.close()  # a client that went away: the rest of the query is cancelled
             engine.putconn(conn, discard=bool(uploaded))
 
     return QueryResult(writer.content_type, body())
 
 
-def _execute(
-    conn: psycopg.Connection, sql: str, timeout: float, app_name: str | None, size: int
-) -> tuple[psycopg.Cursor, Generator[tuple, None, None]]:
-    """Open a read-only transaction with the timeout and stream the result in chunks.
+@dataclass
+class _Fetch:
+    """A running query: its FIELDs, its batches (lazily fetched) and how to stop it early."""
 
-    One round trip sets the transaction up, one streams the rows (libpq chunked mode): a
-    small query costs three round trips in all, with the final ROLLBACK.
-    """
+    fields: list[FieldSpec]
+    batches: Iterator[Batch]
+    close: Callable[[], None]
+
+
+def _begin(conn: psycopg.Connection, timeout: float, app_name: str | None) -> None:
+    """Open the read-only transaction with the statement timeout, in one round trip."""
     setup = [
         psycopg.sql.SQL("BEGIN READ ONLY"),
         psycopg.sql.SQL("SET LOCAL statement_timeout = {}").format(int(timeout * 1000)),
@@ -288,9 +298,56 @@ def _execute(
     if app_name:
         setup.append(psycopg.sql.SQL("SET LOCAL application_name = {}").format(app_name))
     conn.execute(psycopg.sql.SQL("; ").join(setup))
+
+
+def _fetch_columns(
+    conn: psycopg.Connection, translation: Translation, timeout: float, app_name: str | None,
+    size: int,
+) -> _Fetch | None:
+    """Stream an all-fixed-width result by binary COPY into column batches (see columnar);
+    None when the result has other columns (or the server refuses it: the row path says why)."""
+    description = columnar.describe(conn, translation.sql)
+    if description is None:
+        return None
+    fields = field_specs(description, translation.columns)
+    layout = columnar.copy_columns(description, fields)
+    if layout is None:
+        return None
+    _begin(conn, timeout, app_name)
+    block = conn.cursor().copy(columnar.copy_statement(translation.sql, len(fields)))
+    copy = block.__enter__()  # the COPY starts (errors at its start raise here)
+    decoded = binary_copy.stream(copy, layout, size)
+    batches = (columnar.column_batch(fields, arrays) for arrays in decoded)
+
+    def close() -> None:
+        """Deterministically, before the connection goes back to the pool: ``Copy`` cancels
+        a COPY it thinks is running, and the pool's next user must not be the one hit."""
+        decoded.close()
+        copy.finish(_ABANDONED)  # cancels the COPY only if it is still running
+        block.__exit__(None, None, None)
+
+    return _Fetch(fields, batches, close)
+
+
+_ABANDONED = RuntimeError("the result stream was closed before its end")
+
+
+def _fetch_rows(
+    conn: psycopg.Connection, translation: Translation, timeout: float, app_name: str | None,
+    size: int,
+) -> _Fetch:
+    """Stream the result as row tuples in chunks (libpq chunked mode), any column type.
+
+    One round trip sets the transaction up, one streams the rows: a small query costs three
+    round trips in all, with the final ROLLBACK.
+    """
+    _begin(conn, timeout, app_name)
     cursor = conn.cursor(binary=True)
-    rows = cursor.stream(sql, size=size)  # type: ignore[arg-type]  # translator output
-    return cursor, rows
+    rows = cursor.stream(translation.sql, size=size)  # type: ignore[arg-type]  # translator output
+    chunks = iter(lambda: list(islice(rows, size)), [])
+    first = next(chunks, [])  # execution errors surface here, before the description is read
+    fields = field_specs(_description(conn, cursor, translation.sql), translation.columns)
+    return _Fetch(fields, chain([first], chunks), rows.close)
 
 
 def _description(conn: psycopg.Connection, cursor: psycopg.Cursor, sql: str) -> Sequence:
@@ -303,28 +360,27 @@ def _description(conn: psycopg.Connection, cursor: psycopg.Cursor, sql: str) -> 
 
 
 def _batches(
-    rows: Iterator[tuple],
-    first: list[tuple],
+    chunks: Iterator[Batch],
+    first: Batch,
     limit: int,
-    size: int,
     status: ResultStatus,
     timeout: float,
     sync: bool,
-) -> Iterator[Sequence[tuple]]:
-    """Row batches up to ``limit`` rows; OVERFLOW only when the limit+1st row exists."""
+) -> Iterator[Batch]:
+    """Batches up to ``limit`` rows; OVERFLOW only when the limit+1st row exists."""
     sent = 0
     batch = first
     try:
-        while batch:
+        while len(batch):
             if sent + len(batch) > limit:
                 status.overflow = True
                 batch = batch[: limit - sent]
-                if batch:
+                if len(batch):
                     yield batch
                 return
             sent += len(batch)
             yield batch
-            batch = list(islice(rows, size))
+            batch = next(chunks, [])
     except psycopg.Error as exc:
         fault = database_fault(exc, timeout, sync)
         status.error = f"{fault.fault_name}: {fault}"

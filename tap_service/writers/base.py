@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from sql.errors import XphaError
 
+from .columns import ColumnBatch
 from .fields import FieldSpec
 
-Batch = Sequence[tuple]
+Batch = Sequence[tuple] | ColumnBatch  # row tuples, or columns decoded from binary COPY
 Infos = Mapping[str, str | tuple[str, str]]  # INFO name -> value, or (value, text content)
 
 

@@ -15,17 +15,17 @@ from itertools import chain
 
 import numpy as np
 
-from .columns import NUMPY_TYPES, Numbers, Texts, convert_rows
+from .columns import NUMPY_TYPES, ColumnBatch, Numbers, Texts, batch_columns
 from .fields import FieldSpec
 
 
 def encode_rows(
-    fields: Sequence[FieldSpec], rows: Sequence[tuple], binary2: bool
+    fields: Sequence[FieldSpec], rows: ColumnBatch | Sequence[tuple], binary2: bool
 ) -> bytes | memoryview:
-    """The BINARY(2) encoding of ``rows`` (a list of tuples, one value per field)."""
-    if not rows:
+    """The BINARY(2) encoding of ``rows`` (tuples, one value per field, or a ColumnBatch)."""
+    if not len(rows):
         return b""
-    return _pack(fields, convert_rows(fields, rows), len(rows), binary2)
+    return _pack(fields, batch_columns(fields, rows), len(rows), binary2)
 
 
 def _pack(fields: Sequence[FieldSpec], data: list, n: int, binary2: bool) -> bytes | memoryview:

@@ -59,6 +59,41 @@ class Texts:
     values: list[str]
 
 
+@dataclass
+class ColumnBatch:
+    """A batch already in columns (decoded from binary COPY): what writers would convert to.
+
+    Sliced like the row-tuple batches it replaces (the runner cuts the last batch at the row
+    limit), so writers and the runner handle both kinds alike.
+    """
+
+    columns: list[Numbers | Texts]
+    rows: int
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __getitem__(self, cut: slice) -> ColumnBatch:
+        rows = len(range(*cut.indices(self.rows)))
+        return ColumnBatch([_slice(c, cut) for c in self.columns], rows)
+
+
+def _slice(column: Numbers | Texts, cut: slice) -> Numbers | Texts:
+    if isinstance(column, Texts):
+        return Texts(column.null[cut], column.values[cut])
+    if column.lengths is not None:
+        raise XphaError("a batch of variable-length arrays cannot be cut")
+    return Numbers(column.null[cut], column.values[cut])
+
+
+def batch_columns(fields: Sequence[FieldSpec], batch: ColumnBatch | Sequence[tuple]
+                  ) -> list[Numbers | Texts]:
+    """Every column of a batch for its FIELD: as decoded, or converted from row tuples."""
+    if isinstance(batch, ColumnBatch):
+        return batch.columns
+    return convert_rows(fields, batch)
+
+
 def convert_rows(fields: Sequence[FieldSpec], rows: Sequence[tuple]) -> list[Numbers | Texts]:
     """Every column of a batch of row tuples, converted for its FIELD.
 

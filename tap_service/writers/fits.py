@@ -18,7 +18,7 @@ from typing import IO
 import numpy as np
 
 from .base import Batch, Infos, ResultStatus, Writer, encoded_batches
-from .columns import NULL_VALUES, NUMPY_TYPES, Numbers, Texts, convert_rows
+from .columns import NULL_VALUES, NUMPY_TYPES, Numbers, Texts, batch_columns
 from .fields import INTEGER_TYPES, FieldSpec
 
 BLOCK = 2880
@@ -91,10 +91,10 @@ class FitsWriter(Writer):
             yield b"\0" * (-size % BLOCK)
 
 
-def _spool(columns: list[_Column], rows: Sequence[tuple], spool: IO[bytes]) -> int:
+def _spool(columns: list[_Column], rows: Batch, spool: IO[bytes]) -> int:
     """Convert one batch and append its arrays to the spool; returns the row count."""
     specs = [column.spec for column in columns]
-    for column, data in zip(columns, convert_rows(specs, rows), strict=True):
+    for column, data in zip(columns, batch_columns(specs, rows), strict=True):
         if isinstance(data, Texts):
             encoded = [v.encode("utf-8") for v in data.values]
             lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from .base import Batch, Infos, ResultStatus, Writer, encoded_batches
 from .cells import CSV_STYLE, cells
-from .columns import Texts, convert_rows
+from .columns import Texts, batch_columns
 from .fields import FieldSpec
 
 _TSV_SAFE = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
@@ -48,9 +48,9 @@ class DelimitedWriter(Writer):
         yield (header + "\n").encode("utf-8")
         yield from encoded_batches(batches, status, lambda batch: self._rows(fields, batch))
 
-    def _rows(self, fields: Sequence[FieldSpec], rows: Sequence[tuple]) -> bytes:
+    def _rows(self, fields: Sequence[FieldSpec], rows: Batch) -> bytes:
         columns = []
-        for spec, data in zip(fields, convert_rows(fields, rows), strict=True):
+        for spec, data in zip(fields, batch_columns(fields, rows), strict=True):
             strings = cells(spec, data, CSV_STYLE)
             if isinstance(data, Texts) or spec.is_array:
                 strings = [self._cell(s) for s in strings]

@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 from .base import Batch, Infos, ResultStatus, Writer, encoded_batches
 from .binary import base64_stream, encode_rows
 from .cells import TABLEDATA_STYLE, cells
-from .columns import NULL_VALUES, Texts, convert_rows
+from .columns import NULL_VALUES, Texts, batch_columns
 from .fields import INTEGER_TYPES, FieldSpec
 
 VOTABLE_CONTENT_TYPE = "application/x-votable+xml"
@@ -103,12 +103,12 @@ def _info(name: str, value: str | tuple[str, str]) -> str:
     return f"<INFO name={xml_attr(name)} value={xml_attr(str(value))}/>"
 
 
-def tabledata(fields: Sequence[FieldSpec], rows: Sequence[tuple]) -> bytes:
+def tabledata(fields: Sequence[FieldSpec], rows: Batch) -> bytes:
     """TABLEDATA rows: one TR per row, empty TD for NULL, arrays space-separated."""
     if not fields:
         return b"<TR></TR>\n" * len(rows)
     texts = []
-    for spec, data in zip(fields, convert_rows(fields, rows), strict=True):
+    for spec, data in zip(fields, batch_columns(fields, rows), strict=True):
         strings = cells(spec, data, TABLEDATA_STYLE)
         texts.append([xml_text(s) for s in strings] if isinstance(data, Texts) else strings)
     body = "".join(
