@@ -306,7 +306,8 @@ def _line_width(
     best = np.argmax(gain, axis=1)
     sigma = np.where(gain.max(1) > 0, TEMPLATE_SIGMAS_A[best], np.nan)
     broad = min_sigma <= TEMPLATE_SIGMAS_A
-    preference = np.sqrt(np.clip(gain[:, broad].max(1) - gain[:, ~broad].max(1), 0, None))
+    best_broad = gain[:, broad].max(1, initial=0.0)  # gains are >= 0; either set may be empty
+    preference = np.sqrt(np.clip(best_broad - gain[:, ~broad].max(1, initial=0.0), 0, None))
     return sigma, preference
 
 

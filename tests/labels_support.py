@@ -95,3 +95,29 @@ def write_spec_file(spectrum: SdssSpectrum, directory: Path) -> Path:
     path = Path(directory) / f"spec-{s.plate:04d}-{s.mjd:05d}-{s.fiber:04d}.fits"
     fits.HDUList([fits.PrimaryHDU(), coadd, specobj]).writeto(path, overwrite=True)
     return path
+
+
+def simulator_spectrum(
+    rng: np.random.Generator, ew: float, sigma_nm: float, g_mag: float, fiber: int = 1
+) -> tuple[SdssSpectrum, dict[str, np.ndarray]]:
+    """A spectrum built by the simulator's SDSS writer (ingest/simulator/sdss_format.py), in memory.
+
+    The continuum is a gently falling XP-like spectrum; S/N per pixel follows the simulator's
+    magnitude law (g = 16.35 gives ~20). Returns the spectrum and the COADD arrays, which
+    ``sdss_format.write_spec`` writes into a real spec file.
+    """
+    from ingest.simulator import sdss_format
+
+    xp_nm = np.linspace(330, 1050, 343)
+    continuum = 1e-17 * (1.5 - (xp_nm - 330) / 1440)  # W/m2/nm
+    coadd = sdss_format.build_spectrum(rng, continuum, xp_nm, ew, sigma_nm, g_mag=g_mag)
+    good = coadd["ivar"] > 0
+    sn = float(np.median(coadd["flux"][good] * np.sqrt(coadd["ivar"][good])))
+    spectrum = SdssSpectrum(
+        spec_id=spec_id(1000 + fiber, 55000, 1), plate=1000 + fiber, mjd=55000, fiber=1,
+        loglam=coadd["loglam"], flux=coadd["flux"], ivar=coadd["ivar"],
+        and_mask=coadd["and_mask"], model=coadd["model"], sky=coadd["sky"], z=0.0, z_err=1e-5,
+        z_warning=0, object_class="STAR", subclass="Be", ra=10.0, dec=10.0, sn_median=sn,
+        specobjid=None,
+    )
+    return spectrum, coadd

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from labels_support import synthetic_spectrum
 
-from ingest.halpha import LabelRule, apply_rule, measure
+from ingest.halpha import HalphaWindows, LabelRule, apply_rule, measure
 from ingest.sdss_spectra import read_spectrum
 
 
@@ -127,3 +129,100 @@ def test_real_starforming_galaxy_matches_the_pipeline_line_fit(real_data) -> Non
     assert 0.7 < m.ew[0] / row["LINEEW"] < 0.85
     assert m.peak_sigma[0] > 20
     assert m.ew[0] / m.ew_err[0] > 20
+    # its lines are unresolved: the West window is reported although the broad box, which
+    # also holds [N II] 6548/6583, has the larger EW (why a bigger broad EW cannot decide)
+    assert m.window == ["narrow"] and m.ew_reported[0] == m.ew[0]
+    assert m.ew_broad[0] > 1.3 * m.ew[0]
+    assert m.line_sigma[0] < 3.0
+
+
+def test_real_broad_line_quasar_is_measured_in_the_broad_window(real_data) -> None:
+    """spec-2114-53848-0443 (QSO BROADLINE, z = 0.078): H-alpha thousands of km/s wide."""
+    m = measure([read_spectrum(real_data / "sdss_spectra" / "spec-2114-53848-0443.fits")])
+    assert m.reason == [None] and m.window == ["broad"]
+    assert m.line_sigma[0] > 10
+    assert m.ew_reported[0] == m.ew_broad[0] > 3 * m.ew[0]
+
+
+# --- broad lines (Be stars) on our own generator: (sigma nm, EW A, spectra) -------------------
+OWN_CASES = [
+    (sigma, ew, {2.0: 800, 5.0: 200, 15.0: 60}[ew])
+    for sigma in (0.1, 0.2, 0.5, 1.0, 1.5)
+    for ew in (2.0, 5.0, 15.0)
+]
+
+
+@pytest.mark.parametrize(("sigma_nm", "ew", "n"), OWN_CASES)
+def test_reported_ew_is_unbiased_for_narrow_and_broad_lines(
+    sigma_nm: float, ew: float, n: int
+) -> None:
+    rng = np.random.default_rng(int(ew * 1000 + sigma_nm * 10) + 1)
+    spectra = [
+        synthetic_spectrum(ew, 20, rng, z=rng.uniform(-1e-3, 1e-3), sigma_a=10 * sigma_nm,
+                           fiber=i)
+        for i in range(n)
+    ]  # fmt: skip
+    m = measure(spectra)
+    assert all(r is None for r in m.reason)
+    bias = np.mean(m.ew_reported) / ew - 1
+    broad = np.mean(np.array(m.window) == "broad")
+    print(f"sigma {sigma_nm} nm EW {ew}: bias {bias:+.3f}, broad window {broad:.0%}")
+    assert abs(bias) < 0.05, bias
+    assert broad <= 0.02 if sigma_nm <= 0.2 else broad >= (0.85 if ew < 5 else 0.99)
+
+
+@pytest.mark.parametrize("sigma_nm", [0.5, 1.0, 1.5])
+def test_broad_window_errors_describe_the_scatter(sigma_nm: float) -> None:
+    rng = np.random.default_rng(int(sigma_nm * 10))
+    spectra = [synthetic_spectrum(8.0, 20, rng, sigma_a=10 * sigma_nm, fiber=i)
+               for i in range(300)]  # fmt: skip
+    m = measure(spectra)
+    assert m.window == ["broad"] * 300
+    assert 0.85 < np.std(m.ew_reported) / np.mean(m.ew_reported_err) < 1.15
+    assert np.all(m.ew_reported_err > m.ew_err)  # the wide box pays for its width in noise
+
+
+def test_line_free_spectra_rarely_take_the_broad_window_and_stay_negative() -> None:
+    rng = np.random.default_rng(21)
+    spectra = [synthetic_spectrum(0.0, 20, rng, fiber=i) for i in range(600)]
+    m = measure(spectra)
+    broad = np.array(m.window) == "broad"
+    assert broad.mean() < 0.05
+    assert abs(np.mean(m.ew_reported)) < 0.05
+    verdicts = apply_rule(m, ["STAR"] * 600)
+    assert verdicts.label.count("negative") >= 590
+
+
+def test_broad_emitter_is_positive_and_says_which_window() -> None:
+    s = synthetic_spectrum(4.0, 30, np.random.default_rng(12), sigma_a=10.0)
+    m = measure([s])
+    v = apply_rule(m, ["STAR"])
+    assert m.window == ["broad"] and v.label == ["positive"]
+    assert "broad line" in v.label_reason[0] and "West window" in v.label_reason[0]
+    # the size threshold reads the reported (broad) EW, the significance the West window
+    assert m.ew[0] < 2.5 < m.ew_reported[0]
+    assert apply_rule(m, ["STAR"], LabelRule(min_ew=3.0)).label == ["positive"]
+
+
+def test_spectrum_ending_inside_the_broad_window_keeps_the_west_measurement() -> None:
+    s = synthetic_spectrum(5.0, 30, np.random.default_rng(13), sigma_a=10.0)
+    keep = 10 ** s.loglam.astype(float) < 6640  # the red broad sideband is missing
+    names = ("loglam", "flux", "ivar", "and_mask", "model", "sky")
+    s = dataclasses.replace(s, **{name: getattr(s, name)[keep] for name in names})
+    m = measure([s])
+    assert m.reason == [None] and m.window == ["narrow"]
+    assert np.isnan(m.ew_broad[0]) and m.ew_reported[0] == m.ew[0]
+
+
+@pytest.mark.parametrize(
+    ("settings", "window"),
+    [({"halpha_broad_min_significance": 1e6}, "narrow"),  # broad never preferred enough
+     ({"halpha_broad_min_sigma": 30.0}, "narrow"),  # no template counts as broad
+     ({}, "broad")],
+)  # fmt: skip
+def test_broad_window_choice_is_configurable(settings: dict, window: str) -> None:
+    from sql.settings import Settings
+
+    windows = HalphaWindows.from_settings(Settings(_env_file=None, **settings))  # type: ignore[call-arg]
+    s = synthetic_spectrum(6.0, 30, np.random.default_rng(14), sigma_a=8.0)
+    assert measure([s], windows).window == [window]

@@ -48,3 +48,41 @@ def test_directory_of_real_synthetic_and_broken_files(db_url: str, real_data: Pa
     measure_files([tmp_path], db_url, settings, progress=False)
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM labels.sdss_spectra").fetchone() == (6,)
+
+
+def test_each_row_records_both_windows_and_the_one_reported(db_url: str, tmp_path: Path) -> None:
+    """A dMe-like narrow line, a Be-like broad one, and a line-free star, through the database
+    into labels.training_labels, whose ew_halpha is the reported (window-chosen) EW."""
+    from ingest.crossmatch import crossmatch
+
+    rng = np.random.default_rng(5)
+    stars = {  # fiber: (EW, sigma A, expected window)
+        21: (6.0, 1.5, "narrow"), 22: (6.0, 10.0, "broad"), 23: (0.0, 1.5, "narrow"),
+    }  # fmt: skip
+    for fiber, (ew, sigma, _) in stars.items():
+        write_spec_file(synthetic_spectrum(ew, 40, rng, sigma_a=sigma, fiber=fiber,
+                                           ra=30.0 + fiber / 100, dec=5.0), tmp_path)  # fmt: skip
+    settings = Settings(database_url=None, _env_file=None)  # type: ignore[call-arg]
+    measure_files([tmp_path], db_url, settings, progress=False)
+    with psycopg.connect(db_url) as conn:
+        rows = {r[0]: r[1:] for r in conn.execute(
+            "SELECT fiber, ew_window, ew_halpha, ew_halpha_err, ew_narrow, ew_narrow_err,"
+            " ew_broad, ew_broad_err, line_sigma, label FROM labels.sdss_spectra").fetchall()}
+        conn.execute("INSERT INTO gaia.source (source_id, ra, dec) SELECT fiber, ra, dec"
+                     " FROM labels.sdss_spectra")
+        conn.commit()
+    crossmatch("sdss", 1.0, db_url)
+    with psycopg.connect(db_url) as conn:
+        training = dict(conn.execute(
+            "SELECT source_id, ew_halpha FROM labels.training_labels").fetchall())
+    for fiber, (ew, sigma, window) in stars.items():
+        got, ew_halpha, err, narrow, narrow_err, broad, broad_err, line_sigma, label = rows[fiber]
+        assert got == window
+        assert (ew_halpha, err) == ((broad, broad_err) if window == "broad" else
+                                    (narrow, narrow_err))  # fmt: skip
+        assert abs(ew_halpha - ew) < 4 * err
+        assert label == ("positive" if ew else "negative")
+        assert training[fiber] == ew_halpha
+        if ew:
+            assert abs(line_sigma / sigma - 1) < 0.45  # the nearest template width
+    assert rows[22][3] < 0.6 * 6.0  # the West window alone would have lost half the line
