@@ -167,6 +167,7 @@ class Measurements:
     flux: np.ndarray | None = None
     cont: np.ndarray | None = None
     model: np.ndarray | None = None
+    cont_broad: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ew)
@@ -516,6 +517,7 @@ def measure(spectra: Sequence[SdssSpectrum], win: HalphaWindows | None = None) -
         flux=flux,
         cont=cont,
         model=model,
+        cont_broad=cont_b,
     )
 
 

@@ -1,8 +1,9 @@
 """Review pictures: the H-alpha window of chosen spectra (flux, continuum, model, EW) + contact sheet.
 
-A person spot-checks the labeller here: each PNG shows the rest-frame window with the flux,
-the sideband continuum fit, the pipeline model, the integrated line band, and the measured EW,
-label and flags in the title. The contact sheet tiles them for a quick look.
+A person spot-checks the labeller here: each PNG shows the rest-frame windows with the flux,
+the West and broad sideband continuum fits, the pipeline model, both integrated line bands (the
+reported one shaded darker), and the reported EW, its window, the West-window EW, label and flags
+in the title. The contact sheet tiles them for a quick look.
 """
 
 from __future__ import annotations
@@ -37,13 +38,15 @@ def review(out: Path, which: str = "flagged", limit: int = 48,
     with connect(url) as conn:
         rows = conn.execute(
             "SELECT spec_id, file_name, status, reason, ew_halpha, ew_halpha_err, ew_model,"
-            " label, flags FROM labels.sdss_spectra"
+            " label, flags, ew_window, ew_narrow FROM labels.sdss_spectra"
             f" WHERE {SELECTIONS[which]} ORDER BY spec_id LIMIT %s", (limit,)
         ).fetchall()
     out.mkdir(parents=True, exist_ok=True)
-    win = HalphaWindows()
+    win = HalphaWindows.from_settings()
     pngs: list[Path] = []
-    for spec_id, file_name, status, reason, ew, ew_err, ew_model, label, flags in rows:
+    for row in rows:
+        spec_id, file_name, status, reason, ew, ew_err, ew_model, label, flags = row[:9]
+        window, ew_narrow = row[9:]
         fig, ax = plt.subplots(figsize=(6, 3.6), dpi=90)
         try:
             spectrum = read_spectrum(file_name)
@@ -54,17 +57,25 @@ def review(out: Path, which: str = "flagged", limit: int = 48,
         else:
             m = measure([spectrum], win)
             ax.plot(m.wave[0], m.flux[0], color="k", lw=0.8, drawstyle="steps-mid", label="flux")
-            ax.plot(m.wave[0], m.cont[0], color="tab:blue", lw=1, label="continuum")
+            ax.plot(m.wave[0], m.cont[0], color="tab:blue", lw=1, label="West continuum")
+            ax.plot(m.wave[0], m.cont_broad[0], color="tab:green", lw=1, ls="--",
+                    label="broad continuum")  # fmt: skip
             ax.plot(m.wave[0], m.model[0], color="tab:orange", lw=0.8, label="model")
-            ax.axvspan(*win.line, color="tab:red", alpha=0.12, label="line band")
-            for band in (win.blue, win.red):
+            broad = window == "broad"
+            ax.axvspan(*win.broad_line, color="tab:red", alpha=0.15 if broad else 0.05,
+                       label="broad band")  # fmt: skip
+            ax.axvspan(*win.line, color="tab:red", alpha=0.05 if broad else 0.15,
+                       label="West band")  # fmt: skip
+            for band in (win.blue, win.red, win.broad_blue, win.broad_red):
                 ax.axvspan(*band, color="tab:blue", alpha=0.05)
-            ax.set_xlim(win.blue[0] - 5, win.red[1] + 5)
+            ax.set_xlim(win.span[0] - 5, win.span[1] + 5)
             ax.set_xlabel("rest vacuum wavelength [A]")
             ax.set_ylabel("flux [1e-17 erg/s/cm2/A]")
             ax.legend(fontsize=6, loc="upper right")
+        model_ew = ew_model if ew_model is None else round(ew_model, 2)
+        west = "" if ew_narrow is None else f"; West {ew_narrow:.2f}"
         detail = (
-            f"EW={ew:.2f}+-{ew_err:.2f} A, vs model {ew_model if ew_model is None else round(ew_model, 2)}"
+            f"EW={ew:.2f}+-{ew_err:.2f} A ({window} window{west}), vs model {model_ew}"
             if status == "measured" else f"unmeasurable: {reason}"
         )
         ax.set_title(f"{spec_id} [{label or 'no label'}] {','.join(flags)}\n{detail}", fontsize=8)

@@ -140,8 +140,8 @@ def crossmatch_sql(survey: str) -> list[str]:
 
 # --- summary -----------------------------------------------------------------------------------
 SUMMARY = {
-    "sdss spectra": "SELECT status, coalesce(label, '-'), count(*) FROM labels.sdss_spectra"
-    " GROUP BY 1, 2 ORDER BY 1, 2",
+    "sdss spectra": "SELECT status || coalesce(', ' || ew_window || ' window', ''),"
+    " coalesce(label, '-'), count(*) FROM labels.sdss_spectra GROUP BY 1, 2 ORDER BY 1, 2",
     "lamost entries": "SELECT catalogue, coalesce(label, '-') || CASE WHEN is_stellar THEN ''"
     " ELSE ' (nebular)' END, count(*) FROM labels.lamost_els GROUP BY 1, 2 ORDER BY 1, 2",
     "sdss matches": "SELECT 'n_candidates=' || least(n_candidates, 3)::text"

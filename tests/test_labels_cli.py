@@ -43,7 +43,11 @@ def test_labels_commands(xpha, db_url: str, real_data: Path, tmp_path: Path) -> 
     assert "sdss: 1 of 3 entries matched" in result.output, result.output
     result = xpha("labels", "summary")
     assert result.exit_code == 0 and "training labels" in result.output
+    # the galaxy's narrow lines keep the West window, the quasar's broad H-alpha does not
+    assert "measured, narrow window" in result.output
+    assert "measured, broad window" in result.output
     result = xpha("labels", "review", "--out", str(tmp_path / "review"), "--which", "all")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "review" / "contact_sheet.png").stat().st_size > 10_000
     assert (tmp_path / "review" / "halpha_0854-52373-0369.png").exists()
+    assert (tmp_path / "review" / "halpha_2114-53848-0443.png").stat().st_size > 10_000
