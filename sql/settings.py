@@ -318,6 +318,15 @@ class Settings(BaseSettings):
     head_unfreeze_lr_factor: float = Field(
         0.05, description="Encoder LR relative to the head's in unfreeze mode."
     )
+    head_hidden: int = Field(64, description="Width of the phase-2 MLP head.")
+    head_depth: int = Field(1, description="Hidden layers of the phase-2 MLP head.")
+    head_dropout: float = Field(0.0, description="Dropout after each hidden layer of the head.")
+    head_patience: int = Field(
+        0, description="Stop phase 2 after this many epochs without a better val PR-AUC (0: never)."
+    )
+    head_xp_ew: bool = Field(
+        False, description="Also give the DAE heads the XP-native H-alpha EW and its S/N."
+    )
     baseline_max_rounds: int = Field(400, description="Boosting rounds of XGBoost and LightGBM.")
     bootstrap_samples: int = Field(200, description="Bootstrap resamples for metric intervals.")
 

@@ -8,7 +8,12 @@ import torch
 
 from sql.errors import XphaError
 from training.autoencoder import train as dae_train
-from training.autoencoder.model import DAEConfig, DenoisingAutoencoder
+from training.autoencoder.model import (
+    DAEConfig,
+    DenoisingAutoencoder,
+    EmitterClassifier,
+    HeadConfig,
+)
 from training.evaluate import latent_geometry
 
 
@@ -127,3 +132,29 @@ def test_cpu_device_and_clear_cuda_error():
         assert dae_train.pick_device("auto")[0].type == "cpu"
         with pytest.raises(XphaError, match="CUDA"):
             dae_train.pick_device("cuda")
+
+
+@pytest.mark.parametrize(("depth", "dropout", "n_side"), [(1, 0.0, 2), (2, 0.2, 4), (3, 0.0, 4)])
+def test_head_shape_follows_its_config_and_reloads(phase1_model, depth, dropout, n_side):
+    head = HeadConfig(hidden=32, depth=depth, dropout=dropout, n_side=n_side)
+    model = EmitterClassifier(phase1_model, head)
+    linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == depth + 1
+    assert linears[0].in_features == 8 + n_side + 110
+    assert any(isinstance(m, torch.nn.Dropout) for m in model.head) == (dropout > 0)
+    reloaded = EmitterClassifier(phase1_model, HeadConfig(**head.to_dict()))
+    reloaded.load_state_dict(model.state_dict())  # the saved config rebuilds the same head
+
+
+def test_phase2_uses_extra_side_inputs_and_stops_after_patience(phase1_model):
+    x, err, side, y = _arrays(1000, seed=2)
+    informative = np.stack([y * 3 + np.random.default_rng(0).normal(size=len(y)), y], 1)
+    side = np.concatenate([side, informative.astype(np.float32)], axis=1)
+    train = (x[:600], err[:600], side[:600], y[:600])
+    val = (x[600:], err[600:], side[600:], y[600:])
+    config = dae_train.Phase2Config(epochs=30, batch_size=64, lr=1e-2, patience=2, device="cpu")
+    classifier, history = dae_train.train_phase2(phase1_model, train, val, config)
+    assert classifier.config.n_side == 4
+    assert max(h["val_ap"] for h in history) > 0.95  # the side input gives the label away
+    best = int(np.argmax([h["val_ap"] for h in history]))
+    assert len(history) == best + 1 + 2 < 30  # stopped two epochs after the best one

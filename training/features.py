@@ -43,3 +43,13 @@ def feature_names(feature_set: str) -> list[str]:
     if feature_set.endswith("ew"):
         names += ["xp_ew_halpha", "xp_ew_halpha_snr"]
     return names
+
+
+def head_side(batch: Batch, side: np.ndarray, with_ew: bool) -> np.ndarray:
+    """Side inputs of the DAE head: the normaliser's ``side`` (G mag, BP-RP), optionally with the
+    XP EW and its S/N squashed by asinh (EWs span 0.1-1000 A; raw they would dominate)."""
+    if not with_ew:
+        return side
+    ew = xp_ew(batch)
+    squashed = np.nan_to_num(np.arcsinh(ew / np.array([10.0, 5.0], np.float32)))
+    return np.concatenate([side, squashed.astype(np.float32)], axis=1)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from sql.settings import Settings
-from training import artifacts, baselines, evaluate, registry, report, splits
+from training import artifacts, baselines, evaluate, features, registry, report, splits
 from training.data import Batch, XPFeed, dask_client, select
 from training.labelled import LabelledSet, split_args
 from training.normalise import Moments, Normaliser, partial_moments
@@ -64,8 +64,10 @@ def phase1_chunk(batch: Batch, normaliser: Normaliser, args: tuple, code: int):
     return x[usable], err[usable]
 
 
-def labelled_arrays(batch: Batch, normaliser: Normaliser):
+def labelled_arrays(batch: Batch, normaliser: Normaliser, with_ew: bool = False):
+    """(x, err, head side inputs, y) of labelled rows, as phase 2 trains on them."""
     x, err, side = normaliser.transform(batch)
+    side = features.head_side(batch, side, with_ew)
     return x, err, side, (batch["is_emitter"] == 1).astype(np.float32)
 
 
@@ -152,8 +154,9 @@ def run(
             normaliser.save(p1_dir / artifacts.NORMALISER)
             history += p1_history
             result.timings["dae_phase1_s"] = time.perf_counter() - start
-            train_arrays = labelled_arrays(labelled.part(splits.TRAIN), normaliser)
-            val_arrays = labelled_arrays(labelled.part(splits.VAL), normaliser)
+            with_ew = settings.head_xp_ew
+            train_arrays = labelled_arrays(labelled.part(splits.TRAIN), normaliser, with_ew)
+            val_arrays = labelled_arrays(labelled.part(splits.VAL), normaliser, with_ew)
             test_x = labelled_arrays(labelled.part(splits.TEST), normaliser)
             before = dae.encode(*_encode_inputs(test_x[0])).detach().numpy()
             result.geometry["dae phase 1 (encoder)"] = evaluate.latent_geometry(before)
@@ -166,6 +169,10 @@ def run(
                     batch_size=settings.head_batch_size,
                     lr=settings.head_lr,
                     unfreeze_lr_factor=settings.head_unfreeze_lr_factor,
+                    hidden=settings.head_hidden,
+                    depth=settings.head_depth,
+                    dropout=settings.head_dropout,
+                    patience=settings.head_patience,
                     seed=settings.training_seed,
                     device=settings.training_device,
                 )

@@ -40,9 +40,12 @@ class DAEScorer:
         return int(self.classifier.dae.config.latent)
 
     def score(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        from training.autoencoder.model import N_SIDE
         from training.autoencoder.train import predict_logits
+        from training.features import head_side
 
         x, err, side = self.normaliser.transform(batch)
+        side = head_side(batch, side, self.classifier.config.n_side > N_SIDE)
         return predict_logits(self.classifier, x, err, side)
 
     def config(self) -> dict[str, Any]:

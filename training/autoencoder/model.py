@@ -3,8 +3,8 @@
 The encoder sees the corrupted coefficients together with the mask (which coefficients are
 hidden or missing), so masking all of BP or all of RP, a random block, or a band that Gaia
 never measured are the same thing to it. Phase 2 puts a head on the encoder's latent (plus
-G mag, BP-RP and optionally the error-scaled reconstruction residual, where a line that the
-continuum manifold cannot explain shows up).
+G mag, BP-RP, optionally the XP-native H-alpha EW and its S/N, and optionally the error-scaled
+reconstruction residual, where a line that the continuum manifold cannot explain shows up).
 """
 
 from __future__ import annotations
@@ -69,6 +69,9 @@ class HeadConfig:
     kind: str = "mlp"  # mlp or linear (probe)
     residual: bool = True  # also feed the error-scaled reconstruction residual
     hidden: int = 64
+    depth: int = 1  # hidden layers of the MLP head
+    dropout: float = 0.0
+    n_side: int = N_SIDE  # G mag, BP-RP (+ XP EW and its S/N when 4)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,13 +84,16 @@ class EmitterClassifier(nn.Module):
         super().__init__()
         self.dae = dae
         self.config = config
-        n_in = dae.config.latent + N_SIDE + (dae.config.n_coeff if config.residual else 0)
+        n_in = dae.config.latent + config.n_side + (dae.config.n_coeff if config.residual else 0)
         if config.kind == "linear":
             self.head: nn.Module = nn.Linear(n_in, 1)
         else:
-            self.head = nn.Sequential(
-                nn.Linear(n_in, config.hidden), nn.GELU(), nn.Linear(config.hidden, 1)
-            )
+            layers: list[nn.Module] = []
+            for k in range(config.depth):
+                layers += [nn.Linear(n_in if k == 0 else config.hidden, config.hidden), nn.GELU()]
+                if config.dropout > 0:
+                    layers.append(nn.Dropout(config.dropout))
+            self.head = nn.Sequential(*layers, nn.Linear(config.hidden, 1))
 
     def forward(
         self, x: torch.Tensor, err: torch.Tensor, side: torch.Tensor

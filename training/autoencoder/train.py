@@ -232,6 +232,10 @@ class Phase2Config:
     weight_decay: float = 1e-4
     unfreeze_lr_factor: float = 0.05
     recon_weight: float = 1.0  # unfreeze only: keep the reconstruction loss against collapse
+    hidden: int = 64  # MLP head width
+    depth: int = 1  # MLP head hidden layers
+    dropout: float = 0.0
+    patience: int = 0  # stop after this many epochs without a better val PR-AUC (0: never)
     seed: int = 42
     device: str = "auto"
 
@@ -245,7 +249,8 @@ def train_phase2(
     val: LabelledArrays,
     config: Phase2Config,
 ) -> tuple[EmitterClassifier, list[dict]]:
-    """Fit the head; keep the epoch with the best validation average precision."""
+    """Fit the head; keep the epoch with the best validation average precision (and stop after
+    ``patience`` epochs without a better one). The head's side inputs are ``train[2]``'s columns."""
     from sklearn.metrics import average_precision_score
 
     if config.mode not in PHASE2_MODES:
@@ -253,7 +258,8 @@ def train_phase2(
     device, amp = pick_device(config.device)
     torch.manual_seed(config.seed)
     head = HeadConfig(kind="linear" if config.mode == "linear" else "mlp",
-                      residual=config.mode != "linear")
+                      residual=config.mode != "linear", hidden=config.hidden, depth=config.depth,
+                      dropout=config.dropout, n_side=train[2].shape[1])
     model = EmitterClassifier(copy.deepcopy(dae), head).to(device)
     for parameter in model.dae.parameters():
         parameter.requires_grad_(False)
@@ -270,7 +276,7 @@ def train_phase2(
     tensors = [torch.from_numpy(a).to(device) for a in train]
     generator = torch.Generator(device=device).manual_seed(config.seed)
     recon_config = Phase1Config(seed=config.seed)
-    best = (-1.0, None)
+    best, best_epoch = (-1.0, None), 0
     history: list[dict] = []
     for epoch in tqdm(range(config.epochs), desc=f"DAE phase 2 ({config.mode})", unit="epoch"):
         model.train()
@@ -296,7 +302,9 @@ def train_phase2(
             {"phase": 2, "epoch": epoch + 1, "train_loss": running / len(y_train), "val_ap": val_ap}
         )
         if val_ap > best[0]:
-            best = (val_ap, copy.deepcopy(model.state_dict()))
+            best, best_epoch = (val_ap, copy.deepcopy(model.state_dict())), epoch
+        elif config.patience and epoch - best_epoch >= config.patience:
+            break
     model.load_state_dict(best[1])
     return model.cpu(), history
 
