@@ -11,6 +11,8 @@ result (text, arrays, geometry, numeric) keeps the row-tuple path.
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,6 +43,58 @@ def describe(conn: psycopg.Connection, sql: str) -> list[tuple[str, int]] | None
         return None
     return [(result.fname(i).decode(conn.info.encoding), result.ftype(i))
             for i in range(result.nfields)]
+
+
+# Quoted identifiers and strings (kept as they are), or a number (replaced by its type class)
+_LITERAL = re.compile(r"""("(?:[^"]|"")*"|'(?:[^']|'')*'|(?<![\w$.])(?:\d+\.?\d*|\.\d+)"""
+                      r"""(?:[eE][-+]?\d+)?(?![\w.]))""")
+INT4_MAX, INT8_MAX = 2**31 - 1, 2**63 - 1
+
+
+def shape(sql: str) -> str:
+    """``sql`` with each number replaced by the type PostgreSQL gives it (int4, int8 or
+    numeric): queries of one shape have one result description, whatever their numbers."""
+
+    def token(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text[0] in "\"'":
+            return text
+        if not text.isdigit():
+            return "<numeric>"
+        value = int(text)
+        return "<int4>" if value <= INT4_MAX else "<int8>" if value <= INT8_MAX else "<numeric>"
+
+    return _LITERAL.sub(token, sql)
+
+
+class Descriptions:
+    """Result descriptions by query shape: a cone search is described once, not per request.
+
+    Cleared with the catalogue (views may have changed); bounded by starting afresh when full.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._known: dict[str, list[tuple[str, int]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, conn: psycopg.Connection, sql: str) -> list[tuple[str, int]] | None:
+        key = shape(sql)
+        with self._lock:
+            known = self._known.get(key)
+        if known is not None:
+            return known
+        description = describe(conn, sql)
+        if description is not None:
+            with self._lock:
+                if len(self._known) >= self._size:
+                    self._known.clear()
+                self._known[key] = description
+        return description
+
+    def clear(self) -> None:
+        with self._lock:
+            self._known.clear()
 
 
 def copy_columns(description: Sequence[tuple[str, int]], fields: Sequence[FieldSpec]

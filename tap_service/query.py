@@ -7,9 +7,10 @@ HTTP 400; a failure later in the stream is closed into the same document as a tr
 ``QUERY_STATUS=ERROR`` (never a second document).
 
 Queries run on connections opened *as* the read-only TAP role (never ``SET ROLE``, which a
-query could undo), in a read-only transaction with a statement timeout, through a server-side
-cursor fetched in batches, with ``LIMIT limit+1`` so OVERFLOW is reported only when a row was
-really cut.
+query could undo), read-only with a statement timeout (``TapEngine.begin``), fetched in
+batches (binary COPY into numpy columns where every column is fixed-width, see
+``tap_service.columnar``; row tuples otherwise), with ``LIMIT limit+1`` so OVERFLOW is
+reported only when a row was really cut.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -105,6 +107,9 @@ def tap_conninfo(settings: Settings, url: str | None = None) -> str:
     else:
         params.pop("password", None)
     params.setdefault("application_name", "xpha-tap")
+    # The role has it too (migration 040); on the connection it holds for any role setup.
+    readonly = "-c default_transaction_read_only=on"
+    params["options"] = f"{params['options']} {readonly}" if params.get("options") else readonly
     return make_conninfo(**params)
 
 
@@ -121,6 +126,10 @@ class TapEngine:
             kwargs={"autocommit": True, "prepare_threshold": None},
             open=False,
             name="xpha-tap",
+        )
+        self.descriptions = columnar.Descriptions()
+        self._timeouts: weakref.WeakKeyDictionary[psycopg.Connection, int] = (
+            weakref.WeakKeyDictionary()
         )
         self._catalog: Catalog | None = None
         self._catalog_at = 0.0
@@ -146,12 +155,33 @@ class TapEngine:
         connection that held uploads needs ``DISCARD ALL`` to drop its temp tables.
         """
         _rollback(conn)
+        if discard:
+            self._timeouts.pop(conn, None)  # DISCARD ALL resets the session's timeout
         if discard and not conn.closed:
             try:
                 conn.execute("DISCARD ALL")
             except psycopg.Error:
                 conn.close()
         self.pool.putconn(conn)
+
+    def begin(self, conn: psycopg.Connection, timeout: float, app_name: str | None) -> None:
+        """Make ``conn`` ready to run one query read-only under ``timeout``.
+
+        A sync query runs as one autocommit statement: the TAP role's transactions are
+        read-only by default, and the statement timeout is a session setting, sent only when
+        it changes, so a small query costs one round trip rather than three (BEGIN, the
+        query, ROLLBACK). A tagged (async) query gets an explicit read-only transaction with
+        transaction-local settings, as its application_name must not outlive it.
+        """
+        ms = int(timeout * 1000)
+        if app_name:
+            conn.execute(psycopg.sql.SQL(
+                "BEGIN READ ONLY; SET LOCAL statement_timeout = {}; SET LOCAL application_name = {}"
+            ).format(ms, app_name))
+            return
+        if self._timeouts.get(conn) != ms:
+            conn.execute(psycopg.sql.SQL("SET statement_timeout = {}").format(ms))
+            self._timeouts[conn] = ms
 
     def catalog(self) -> Catalog:
         """TAP_SCHEMA as ADQL sees it, re-read after ``tap_catalog_ttl_s``."""
@@ -163,6 +193,7 @@ class TapEngine:
                     self._catalog = load_catalog(conn)  # '"size"' comes back as size
                 finally:
                     self.putconn(conn)
+                self.descriptions.clear()
                 self._catalog_at = time.monotonic()
             return self._catalog
 
@@ -244,10 +275,14 @@ def run_query(
             )
         except AdqlError as exc:
             raise UsageFault(str(exc)) from exc
-        fetch = _fetch_columns(conn, translation, timeout, application_name,
-                               settings.tap_fetch_rows) if settings.tap_copy_fetch else None
-        fetch = fetch or _fetch_rows(conn, translation, timeout, application_name,
-                                     settings.tap_fetch_rows)
+        def begin() -> None:
+            engine.begin(conn, timeout, application_name)
+
+        fetch = _fetch_columns(
+            conn, translation, begin, settings.tap_fetch_rows,
+            None if uploaded else engine.descriptions,  # upload tables differ per request
+        ) if settings.tap_copy_fetch else None
+        fetch = fetch or _fetch_rows(conn, translation, begin, settings.tap_fetch_rows)
         first = next(fetch.batches, [])  # execution errors surface here
     except BaseException as exc:
         if fetch is not None:
@@ -289,31 +324,23 @@ class _Fetch:
     close: Callable[[], None]
 
 
-def _begin(conn: psycopg.Connection, timeout: float, app_name: str | None) -> None:
-    """Open the read-only transaction with the statement timeout, in one round trip."""
-    setup = [
-        psycopg.sql.SQL("BEGIN READ ONLY"),
-        psycopg.sql.SQL("SET LOCAL statement_timeout = {}").format(int(timeout * 1000)),
-    ]
-    if app_name:
-        setup.append(psycopg.sql.SQL("SET LOCAL application_name = {}").format(app_name))
-    conn.execute(psycopg.sql.SQL("; ").join(setup))
-
-
 def _fetch_columns(
-    conn: psycopg.Connection, translation: Translation, timeout: float, app_name: str | None,
-    size: int,
+    conn: psycopg.Connection, translation: Translation, begin: Callable[[], None], size: int,
+    descriptions: columnar.Descriptions | None = None,
 ) -> _Fetch | None:
     """Stream an all-fixed-width result by binary COPY into column batches (see columnar);
     None when the result has other columns (or the server refuses it: the row path says why)."""
-    description = columnar.describe(conn, translation.sql)
+    if descriptions is not None:
+        description = descriptions.get(conn, translation.sql)
+    else:
+        description = columnar.describe(conn, translation.sql)
     if description is None:
         return None
     fields = field_specs(description, translation.columns)
     layout = columnar.copy_columns(description, fields)
     if layout is None:
         return None
-    _begin(conn, timeout, app_name)
+    begin()
     block = conn.cursor().copy(columnar.copy_statement(translation.sql, len(fields)))
     copy = block.__enter__()  # the COPY starts (errors at its start raise here)
     decoded = binary_copy.stream(copy, layout, size)
@@ -333,15 +360,10 @@ _ABANDONED = RuntimeError("the result stream was closed before its end")
 
 
 def _fetch_rows(
-    conn: psycopg.Connection, translation: Translation, timeout: float, app_name: str | None,
-    size: int,
+    conn: psycopg.Connection, translation: Translation, begin: Callable[[], None], size: int
 ) -> _Fetch:
-    """Stream the result as row tuples in chunks (libpq chunked mode), any column type.
-
-    One round trip sets the transaction up, one streams the rows: a small query costs three
-    round trips in all, with the final ROLLBACK.
-    """
-    _begin(conn, timeout, app_name)
+    """Stream the result as row tuples in chunks (libpq chunked mode), any column type."""
+    begin()
     cursor = conn.cursor(binary=True)
     rows = cursor.stream(translation.sql, size=size)  # type: ignore[arg-type]  # translator output
     chunks = iter(lambda: list(islice(rows, size)), [])

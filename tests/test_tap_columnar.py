@@ -17,6 +17,7 @@ from tap_support import seed_field, tap_settings
 
 from sql.binary_copy import Column, CopyFormatError, pack, parse, stream
 from tap_service.adql import translate
+from tap_service.columnar import shape
 from tap_service.errors import UsageFault
 from tap_service.query import TapEngine, TapRequest, _fetch_columns, run_query
 
@@ -119,7 +120,8 @@ def test_path_taken(engines: tuple[TapEngine, TapEngine], adql: str,
     translation = translate(adql, engine.catalog(), row_limit=10)
     conn = engine.getconn()
     try:
-        fetch = _fetch_columns(conn, translation, 10.0, None, FETCH_ROWS)
+        fetch = _fetch_columns(conn, translation, lambda: engine.begin(conn, 10.0, None),
+                               FETCH_ROWS)
         assert (fetch is not None) == columnar_path
         if fetch is not None:
             list(fetch.batches)
@@ -186,3 +188,38 @@ def test_errors_before_and_during_the_stream(engines: tuple[TapEngine, TapEngine
     # the engine still answers afterwards
     assert document(fast, "SELECT COUNT(*) AS n FROM xpha.gaia_source", "csv").endswith(
         f"{N_SOURCES}\n".encode())
+
+
+# --- result descriptions cached by query shape -------------------------------------------------
+SHAPE_CASES = [
+    # (SQL, shape): numbers by the type PostgreSQL gives them; names and strings untouched
+    ("SELECT 1, 2147483647, 2147483648", "SELECT <int4>, <int4>, <int8>"),
+    ("SELECT 9223372036854775808, 1.5, .5, 1e3, 2E-4",
+     "SELECT <numeric>, <numeric>, <numeric>, <numeric>, <numeric>"),
+    ("SELECT c0, hpx0_00, t1.x2 FROM t1", "SELECT c0, hpx0_00, t1.x2 FROM t1"),
+    ("""SELECT "col 1", 'text 2', 'it''s 3' """, """SELECT "col 1", 'text 2', 'it''s 3' """),
+    ("q3c_join(56.75, -24.1, ra, dec, 0.5) LIMIT 10001",
+     "q3c_join(<numeric>, -<numeric>, ra, dec, <numeric>) LIMIT <int4>"),
+]
+
+
+@pytest.mark.parametrize(("sql", "expected"), SHAPE_CASES)
+def test_shape(sql: str, expected: str) -> None:
+    assert shape(sql) == expected
+
+
+# One shape after the other, each literal's type in the result: the cache must not mix them.
+SAME_SHAPE_QUERIES = [
+    "SELECT TOP 5 source_id, 1 AS k FROM xpha.gaia_source",
+    "SELECT TOP 5 source_id, 3000000000 AS k FROM xpha.gaia_source",
+    "SELECT TOP 5 source_id, 2.5 * ra AS k FROM xpha.gaia_source",
+    "SELECT TOP 5 source_id, 2 * ra AS k FROM xpha.gaia_source",
+    "SELECT TOP 7 source_id, 7 AS k FROM xpha.gaia_source",
+]
+
+
+def test_cached_descriptions_follow_literal_types(engines: tuple[TapEngine, TapEngine]) -> None:
+    fast, rows = engines
+    for _ in range(2):
+        for adql in SAME_SHAPE_QUERIES:
+            assert document(fast, adql, "votable") == document(rows, adql, "votable"), adql
