@@ -26,19 +26,24 @@ So every spectrum is measured twice, the same way:
   rule's significance (EW / error, peak) always comes from here: the small window has the least
   noise and still sees a broad line;
 * broad: a +-50 A line window with sidebands moved out to 6420-6500 / 6630-6710 A and its own
-  continuum fit (+-30 A would still lose 5% of a sigma = 1.5 nm line, and its sidebands would sit
-  in the wings); ``ew_broad``, ``ew_broad_err``.
+  straight continuum (+-30 A would still lose 5% of a sigma = 1.5 nm line, and its sidebands
+  would sit in the wings); ``ew_broad``, ``ew_broad_err``.
 
 Which one is reported (``ew_reported``, the database's ``ew_halpha``, ``window`` says which):
-the broad one when the line is *resolved as broad*: a bank of Gaussians (sigma 1.2-19 A) is
-fitted to F / C - 1 in the broad window and the best broad one (sigma >= broad_min_sigma, 3 A)
-must beat the best narrow one by broad_min_significance (2) sigma. Comparing the two box EWs
-cannot decide this: at EW = 2 A and S/N = 20 their difference for a sigma = 1 nm line is only
-~1.3 sigma, because the wide box mostly adds noise, while the matched filter separates the widths
-at ~4 sigma. Mistaking a narrow line for a broad one costs only noise (the broad box holds the
-whole narrow line too); the converse would cost flux, hence the low threshold. Measured on
-simulated spectra at S/N 20 (tests/test_halpha*.py): bias of the reported EW under 5% for
-EW >= 2 A at sigma 0.1-1.5 nm; line-free spectra take the broad window ~3% of the time.
+the broad one when the line is *resolved as broad*. A bank of Gaussians (sigma 1.2-54 A) is
+fitted to F / C - 1 in the broad window; widths below broad_min_sigma (3 A) are narrow lines,
+up to broad_max_sigma (20 A) broad lines, wider ones continuum structure (curvature, the
+molecular bands of M dwarfs). The best broad line must beat the best narrow one by
+broad_min_significance (2) sigma, and no structure may beat it by broad_structure_margin (3).
+Comparing the two box EWs cannot decide this: at EW = 2 A and S/N = 20 their difference for a
+sigma = 1 nm line is only ~1.3 sigma, because the wide box mostly adds noise, while the matched
+filter separates the widths at ~4 sigma; and a galaxy's [N II] makes its broad-box EW larger
+although its lines are narrow. Mistaking a narrow line for a broad one costs only noise (the
+broad box holds the whole narrow line too); the converse would cost flux, hence the low
+threshold. Measured (tests/test_halpha*.py): bias of the reported EW under 5% for EW >= 2 A at
+sigma 0.1-1.5 nm and S/N 20. On the simulator's population (XP-based continua, whose own
+structure under the wide window is a few A) ~10% of line-free stars take the broad window, with
+|EW| < 8 A; without the structure templates it was 25%, up to 45 A in M dwarfs.
 """
 
 from __future__ import annotations
@@ -72,7 +77,9 @@ class HalphaWindows:
     broad_blue: tuple[float, float] = (6420.0, 6500.0)
     broad_red: tuple[float, float] = (6630.0, 6710.0)
     broad_min_sigma: float = 3.0
+    broad_max_sigma: float = 20.0
     broad_min_significance: float = 2.0
+    broad_structure_margin: float = 3.0
 
     @property
     def span(self) -> tuple[float, float]:
@@ -95,7 +102,9 @@ class HalphaWindows:
             broad_blue=tuple(s.halpha_broad_blue_continuum),  # type: ignore[arg-type]
             broad_red=tuple(s.halpha_broad_red_continuum),  # type: ignore[arg-type]
             broad_min_sigma=s.halpha_broad_min_sigma,
+            broad_max_sigma=s.halpha_broad_max_sigma,
             broad_min_significance=s.halpha_broad_min_significance,
+            broad_structure_margin=s.halpha_broad_structure_margin,
         )
 
 
@@ -297,19 +306,23 @@ def _equivalent_width(
     return ew, np.sqrt(var_pix + dew_dc * dew_dc * var_c0), var_pix
 
 
-TEMPLATE_SIGMAS_A = 1.2 * np.sqrt(2.0) ** np.arange(9)  # 1.2 (SDSS resolution) .. 19.2 A
+TEMPLATE_SIGMAS_A = 1.2 * np.sqrt(2.0) ** np.arange(12)  # 1.2 (SDSS resolution) .. 54 A
 
 
 def _line_width(
-    wave: np.ndarray, resid: np.ndarray, weight: np.ndarray, rest: float, min_sigma: float
+    wave: np.ndarray, resid: np.ndarray, weight: np.ndarray, rest: float,
+    min_sigma: float, max_sigma: float, structure_margin: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian width (A) that best fits the line, and how strongly a broad one is preferred.
+    """Gaussian width (A) that best fits the line, and how strongly a broad line is preferred.
 
     A bank of unit-EW Gaussians (TEMPLATE_SIGMAS_A) is fitted, amplitude only, to the
     normalised residual F / C - 1: the chi-square gain of width k is (sum w g r)^2 / sum w g^2
-    (emission only). The preference is sqrt(best broad gain - best narrow gain) in sigma, with
-    broad meaning sigma >= min_sigma: a matched filter, far more sensitive to the width than
-    the difference of two box EWs, whose wide window mostly adds noise.
+    (emission only). Widths below min_sigma are narrow lines, min_sigma..max_sigma broad
+    lines, wider ones continuum structure (curvature under the wide window, molecular bands of
+    cool stars). The preference, in sigma, is sqrt(best broad gain - best rival gain), where a
+    structure's gain counts only beyond structure_margin sigma: at low S/N a sigma = 15 A line
+    and a 27 A bump are hard to tell apart, and losing the line would cost 70% of its flux.
+    A matched filter is far more sensitive to the width than the difference of two box EWs.
     """
     t = np.exp(-0.5 * ((wave - rest)[..., None] / TEMPLATE_SIGMAS_A) ** 2) / (
         TEMPLATE_SIGMAS_A * np.sqrt(2 * np.pi)
@@ -319,9 +332,15 @@ def _line_width(
     gain = np.where((num > 0) & (den > 0), num * num / np.where(den > 0, den, 1.0), 0.0)
     best = np.argmax(gain, axis=1)
     sigma = np.where(gain.max(1) > 0, TEMPLATE_SIGMAS_A[best], np.nan)
-    broad = min_sigma <= TEMPLATE_SIGMAS_A
-    best_broad = gain[:, broad].max(1, initial=0.0)  # gains are >= 0; either set may be empty
-    preference = np.sqrt(np.clip(best_broad - gain[:, ~broad].max(1, initial=0.0), 0, None))
+    narrow = min_sigma > TEMPLATE_SIGMAS_A
+    structure = max_sigma < TEMPLATE_SIGMAS_A
+    broad = ~narrow & ~structure
+    best_broad = gain[:, broad].max(1, initial=0.0)  # gains are >= 0; any set may be empty
+    rival = np.maximum(
+        gain[:, narrow].max(1, initial=0.0),
+        gain[:, structure].max(1, initial=0.0) - structure_margin**2,
+    )
+    preference = np.sqrt(np.clip(best_broad - rival, 0, None))
     return sigma, preference
 
 
@@ -428,6 +447,8 @@ def measure(spectra: Sequence[SdssSpectrum], win: HalphaWindows | None = None) -
         np.where(good[:, cols] & in_broad[:, cols], cb * cb / sigma2[:, cols], 0.0),
         win.rest,
         win.broad_min_sigma,
+        win.broad_max_sigma,
+        win.broad_structure_margin,
     )
     use_broad = broad_ok & (preference >= win.broad_min_significance)
 

@@ -206,11 +206,6 @@ class Settings(BaseSettings):
         0.5, description="Flag sky_residual when the sky at the line peak exceeds this many "
         "continuum levels (or BRIGHTSKY/BADSKYCHI is set there).",
     )
-    label_min_ew: float = Field(0.75, description="Positive: EW(H-alpha) >= this, A.")
-    label_min_ew_sigma: float = Field(3.0, description="Positive: EW / EW error > this.")
-    label_min_peak_sigma: float = Field(
-        3.0, description="Positive: line peak more than this many sigma above the continuum."
-    )
     halpha_broad_line_window: tuple[float, float] = Field(
         (6514.61, 6614.61),
         description="Rest-frame vacuum band integrated for the broad-line EW, A (+-50 A: a "
@@ -227,10 +222,26 @@ class Settings(BaseSettings):
         description="Gaussian sigma (A) from which a line counts as broad (the West window "
         "loses over 1% of a line wider than ~2.7 A).",
     )
+    halpha_broad_max_sigma: float = Field(
+        20.0,
+        description="Widest Gaussian sigma (A) still a broad line; wider profiles are continuum "
+        "structure (curvature, molecular bands of cool stars) and keep the West window.",
+    )
     halpha_broad_min_significance: float = Field(
         2.0,
         description="Report the broad-window EW when a broad Gaussian fits the line better "
-        "than any narrow one by this many sigma (sqrt of the chi-square gain).",
+        "than any narrow one (and than continuum structure, see the margin) by this many sigma "
+        "(sqrt of the chi-square gain).",
+    )
+    halpha_broad_structure_margin: float = Field(
+        3.0,
+        description="A profile wider than halpha_broad_max_sigma (continuum structure) must fit "
+        "this many sigma better than the best broad line to keep the West window.",
+    )
+    label_min_ew: float = Field(0.75, description="Positive: EW(H-alpha) >= this, A.")
+    label_min_ew_sigma: float = Field(3.0, description="Positive: EW / EW error > this.")
+    label_min_peak_sigma: float = Field(
+        3.0, description="Positive: line peak more than this many sigma above the continuum."
     )
     label_min_negative_snr: float = Field(
         10.0, description="Negative: a non-emitter whose sideband continuum S/N per pixel >= this."
