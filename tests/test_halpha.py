@@ -226,3 +226,19 @@ def test_broad_window_choice_is_configurable(settings: dict, window: str) -> Non
     windows = HalphaWindows.from_settings(Settings(_env_file=None, **settings))  # type: ignore[call-arg]
     s = synthetic_spectrum(6.0, 30, np.random.default_rng(14), sigma_a=8.0)
     assert measure([s], windows).window == [window]
+
+
+@pytest.mark.parametrize(("margin", "window"), [(3.0, "narrow"), (1e3, "broad")])
+def test_continuum_structure_is_not_a_broad_line(margin: float, window: str) -> None:
+    """A line-free star whose continuum bulges over ~80 A (a 38 A-sigma bump, as the molecular
+    bands of M dwarfs or a curved continuum make) keeps the West window, unless the structure
+    margin is switched off."""
+    s = synthetic_spectrum(0.0, 40, np.random.default_rng(15))
+    rest = 10 ** s.loglam.astype(np.float64)
+    bump = 1 + 0.12 * np.exp(-0.5 * ((rest - 6564.61) / 38.0) ** 2)
+    s = dataclasses.replace(s, flux=(s.flux * bump).astype(np.float32),
+                            model=(s.model * bump).astype(np.float32))  # fmt: skip
+    m = measure([s], HalphaWindows(broad_structure_margin=margin))
+    assert m.ew_broad[0] > 5.0  # what the broad box would have reported
+    assert m.window == [window]
+    assert m.line_sigma[0] > 20.0
