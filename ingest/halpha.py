@@ -42,7 +42,7 @@ although its lines are narrow. Mistaking a narrow line for a broad one costs onl
 broad box holds the whole narrow line too); the converse would cost flux, hence the low
 threshold. Measured (tests/test_halpha*.py): bias of the reported EW under 5% for EW >= 2 A at
 sigma 0.1-1.5 nm and S/N 20. On the simulator's population (XP-based continua, whose own
-structure under the wide window is a few A) ~10% of line-free stars take the broad window, with
+structure under the wide window is a few A) 6-10% of line-free stars take the broad window, with
 |EW| < 8 A; without the structure templates it was 25%, up to 45 A in M dwarfs.
 """
 
@@ -114,7 +114,9 @@ class LabelRule:
 
     positive: a stellar CLASS and EW >= min_ew and EW > min_ew_sigma * error and a peak more
     than min_peak_sigma above the continuum - measured either against the sideband continuum
-    or against the pipeline model (emission filling an absorption trough);
+    or against the pipeline model (emission filling an absorption trough). Significance and
+    peak come from the West window; the size compared with min_ew is the reported EW (the
+    broad window's for a line resolved as broad, which the West window would halve);
     negative: a stellar CLASS, not an emitter, no masked line pixels, and a continuum S/N per
     pixel >= min_negative_snr (a weak line cannot hide in the noise);
     anything else (galaxies, QSOs, ZWARNING, a peak on a sky residual, low S/N) is no label.
