@@ -34,7 +34,8 @@ the broad one when the line is *resolved as broad*. A bank of Gaussians (sigma 1
 fitted to F / C - 1 in the broad window; widths below broad_min_sigma (3 A) are narrow lines,
 up to broad_max_sigma (20 A) broad lines, wider ones continuum structure (curvature, the
 molecular bands of M dwarfs). The best broad line must beat the best narrow one by
-broad_min_significance (2) sigma, and no structure may beat it by broad_structure_margin (3).
+broad_min_significance (2) sigma, and no structure may beat it by broad_structure_margin
+(3.5).
 Comparing the two box EWs cannot decide this: at EW = 2 A and S/N = 20 their difference for a
 sigma = 1 nm line is only ~1.3 sigma, because the wide box mostly adds noise, while the matched
 filter separates the widths at ~4 sigma; and a galaxy's [N II] makes its broad-box EW larger
@@ -79,7 +80,7 @@ class HalphaWindows:
     broad_min_sigma: float = 3.0
     broad_max_sigma: float = 20.0
     broad_min_significance: float = 2.0
-    broad_structure_margin: float = 3.0
+    broad_structure_margin: float = 3.5
 
     @property
     def span(self) -> tuple[float, float]:

@@ -234,7 +234,7 @@ class Settings(BaseSettings):
         "(sqrt of the chi-square gain).",
     )
     halpha_broad_structure_margin: float = Field(
-        3.0,
+        3.5,
         description="A profile wider than halpha_broad_max_sigma (continuum structure) must fit "
         "this many sigma better than the best broad line to keep the West window.",
     )

@@ -228,7 +228,7 @@ def test_broad_window_choice_is_configurable(settings: dict, window: str) -> Non
     assert measure([s], windows).window == [window]
 
 
-@pytest.mark.parametrize(("margin", "window"), [(3.0, "narrow"), (1e3, "broad")])
+@pytest.mark.parametrize(("margin", "window"), [(3.5, "narrow"), (1e3, "broad")])
 def test_continuum_structure_is_not_a_broad_line(margin: float, window: str) -> None:
     """A line-free star whose continuum bulges over ~80 A (a 38 A-sigma bump, as the molecular
     bands of M dwarfs or a curved continuum make) keeps the West window, unless the structure
