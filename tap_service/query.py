@@ -275,6 +275,7 @@ def run_query(
             )
         except AdqlError as exc:
             raise UsageFault(str(exc)) from exc
+
         def begin() -> None:
             engine.begin(conn, timeout, application_name)
 
