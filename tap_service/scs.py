@@ -135,11 +135,7 @@ def run_cone(request: ConeRequest, engine: TapEngine) -> QueryResult:
     params = {"ra": request.ra, "dec": request.dec, "sr": request.sr, "limit": limit + 1}
     conn = engine.getconn()
     try:
-        conn.execute(
-            sql.SQL("BEGIN READ ONLY; SET LOCAL statement_timeout = {}").format(
-                int(settings.tap_sync_timeout_s * 1000)
-            )
-        )
+        engine.begin(conn, settings.tap_sync_timeout_s, None)  # read-only, one round trip
         rows = conn.execute(cone_sql(settings.published_schema, request.verb), params).fetchall()
     except psycopg.Error as exc:
         raise database_fault(exc, settings.tap_sync_timeout_s, sync=True) from exc
