@@ -89,9 +89,14 @@ class Settings(BaseSettings):
         1_000_000, ge=0, description="Most rows one TAP_UPLOAD table may hold."
     )
     tap_upload_http: bool = Field(
+        True,
+        description="Let TAP_UPLOAD name an http(s) URL the server fetches itself (TAPRegExt's "
+        "upload-http); inline uploads always work.",
+    )
+    tap_upload_http_private: bool = Field(
         False,
-        description="Let TAP_UPLOAD name an http(s) URL the server fetches itself (off: a client "
-        "could make the server request any address it can reach); inline uploads always work.",
+        description="Also fetch upload URLs that resolve to loopback, private or link-local "
+        "addresses (off: a client cannot make the server reach its own network).",
     )
     tap_catalog_ttl_s: float = Field(
         60.0, ge=0, description="How long the TAP_SCHEMA catalogue is cached before re-reading it."

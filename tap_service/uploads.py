@@ -3,15 +3,21 @@
 An upload lives only as long as its query: it is created on the query's pooled connection and
 ``DISCARD ALL`` drops it when the connection goes back. Both TAPRegExt upload methods work:
 inline (``param:part``, a multipart file) and http(s) URLs, fetched with the same byte limit
-and a short timeout when the query runs (never on the event loop).
+and a short timeout when the query runs (never on the event loop). A URL must resolve to public
+addresses only (unless ``tap_upload_http_private``) and redirects are not followed, so a client
+cannot make the server reach the database, a cloud metadata endpoint or anything else on its own
+network (server-side request forgery).
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
@@ -103,11 +109,18 @@ def fetch_upload(name: str, url: str, settings: Settings) -> bytes:
     """GET an upload's VOTable, refusing more than the upload byte limit."""
     import httpx
 
+    if not settings.tap_upload_http_private:
+        _refuse_private_destination(name, url)
     limit = settings.tap_upload_max_bytes
     chunks: list[bytes] = []
     size = 0
     try:
-        with httpx.stream("GET", url, timeout=30.0, follow_redirects=True) as response:
+        with httpx.stream("GET", url, timeout=30.0, follow_redirects=False) as response:
+            if response.is_redirect:
+                raise UsageFault(
+                    f"UPLOAD {name}: {url} redirects to {response.headers.get('location')}; "
+                    "redirects are not followed, give the final URL"
+                )
             if response.status_code != 200:
                 raise UsageFault(f"UPLOAD {name}: {url} answered HTTP {response.status_code}")
             for chunk in response.iter_bytes():
@@ -118,6 +131,24 @@ def fetch_upload(name: str, url: str, settings: Settings) -> bytes:
     except httpx.HTTPError as exc:
         raise UsageFault(f"UPLOAD {name}: cannot fetch {url}: {exc}") from exc
     return b"".join(chunks)
+
+
+def _refuse_private_destination(name: str, url: str) -> None:
+    """Refuse URLs whose host resolves to a non-public address (loopback, private, ...)."""
+    host = urlsplit(url).hostname
+    if not host:
+        raise UsageFault(f"UPLOAD {name}: {url!r} names no host")
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError as exc:
+        raise UsageFault(f"UPLOAD {name}: cannot resolve {host}: {exc}") from exc
+    for address in addresses:
+        if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            raise UsageFault(
+                f"UPLOAD {name}: {host} resolves to {address}, a loopback, private or reserved "
+                "address; this service fetches uploads from public addresses only (send the "
+                "VOTable inline as param:part_name)"
+            )
 
 
 def _load_one(conn: psycopg.Connection, name: str, data: bytes, settings: Settings) -> UploadedTable:

@@ -275,7 +275,7 @@ def served_file(directory: Path) -> Iterator[str]:
 def test_http_upload(module_db_url: str, seeded: dict, tmp_path: Path) -> None:
     data, expected = upload_votable(seeded, [9, 10])
     (tmp_path / "mine.vot").write_bytes(data)
-    settings = tap_settings(module_db_url, tap_upload_http=True)
+    settings = tap_settings(module_db_url, tap_upload_http_private=True)  # served on loopback
     with served_file(tmp_path) as files, live_server(settings) as root:
         response = sync(f"{root}/tap", "POST", LANG="ADQL", QUERY=UPLOAD_JOIN,
                         UPLOAD=f"mine,{files}/mine.vot")
@@ -283,15 +283,39 @@ def test_http_upload(module_db_url: str, seeded: dict, tmp_path: Path) -> None:
     assert sorted(table_of(response.content)["source_id"]) == sorted(expected)
 
 
-def test_http_upload_is_refused_by_default(tap: str, seeded: dict, tmp_path: Path) -> None:
-    """Server-side request forgery: by default the server fetches no URL a client names."""
+SSRF_CASES = [
+    # (upload URL template, phrase of the refusal); {files} is a server on 127.0.0.1
+    ("{files}/mine.vot", "loopback, private or reserved"),
+    ("http://localhost:1/x.vot", "loopback, private or reserved"),
+    ("http://169.254.169.254/latest/meta-data", "loopback, private or reserved"),
+    ("http://10.1.2.3/x.vot", "loopback, private or reserved"),
+    ("http://[::1]/x.vot", "loopback, private or reserved"),
+]
+
+
+@pytest.mark.parametrize(("template", "phrase"), SSRF_CASES)
+def test_http_upload_to_the_servers_own_network_is_refused(
+    tap: str, seeded: dict, tmp_path: Path, template: str, phrase: str
+) -> None:
+    """Server-side request forgery: no URL that resolves to a non-public address is fetched."""
     data, _ = upload_votable(seeded, [9, 10])
     (tmp_path / "mine.vot").write_bytes(data)
     with served_file(tmp_path) as files:
-        response = sync(tap, "POST", LANG="ADQL", QUERY=UPLOAD_JOIN, UPLOAD=f"mine,{files}/mine.vot")
+        url = template.format(files=files)
+        response = sync(tap, "POST", LANG="ADQL", QUERY=UPLOAD_JOIN, UPLOAD=f"mine,{url}")
     assert response.status_code == 400
     [(_, text)] = query_status(response.content)
-    assert "does not fetch uploads from URLs" in text and "param:" in text
+    assert phrase in text and "param:" in text
+
+
+def test_http_upload_can_be_switched_off(module_db_url: str, seeded: dict) -> None:
+    settings = tap_settings(module_db_url, tap_upload_http=False)
+    with live_server(settings) as root:
+        response = sync(f"{root}/tap", "POST", LANG="ADQL", QUERY=UPLOAD_JOIN,
+                        UPLOAD="mine,https://example.org/mine.vot")
+    assert response.status_code == 400
+    [(_, text)] = query_status(response.content)
+    assert "does not fetch uploads from URLs" in text
 
 
 def test_upload_that_is_not_a_votable(tap: str) -> None:

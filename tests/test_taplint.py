@@ -23,9 +23,7 @@ pytestmark = pytest.mark.skipif(STILTS is None, reason="stilts (Debian package) 
 @pytest.fixture(scope="module")
 def tap_url(module_db_url: str) -> Iterator[str]:
     seed_field(module_db_url, 1000)
-    # TAPRegExt makes upload-http mandatory for a service with uploads: judged as configured
-    # by an operator who enabled it (the default, without it, is tested below).
-    with live_server(tap_settings(module_db_url, tap_upload_http=True)) as root:
+    with live_server(tap_settings(module_db_url)) as root:  # the default configuration
         yield f"{root}/tap"
 
 
@@ -54,12 +52,3 @@ def test_taplint_all_stages_clean(tap_url: str) -> None:
     assert totals is not None, output[-3000:]
     assert reports == [], "\n".join(f"{lvl}-{stage} {text}" for lvl, stage, text in reports)
     assert totals.groups() == ("0", "0")
-
-
-def test_taplint_default_without_http_uploads(module_db_url: str, tap_url: str) -> None:
-    """By default the server fetches no URLs (SSRF): the one report is TAPRegExt's rule."""
-    with live_server(tap_settings(module_db_url)) as root:
-        reports, _ = taplint(f"{root}/tap", "CAP")
-    assert reports == [("E", "CAP", "Mandatory upload method "
-                        "ivo://ivoa.net/std/TAPRegExt#upload-http not declared, "
-                        "though uploads are apparently supported")]

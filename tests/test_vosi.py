@@ -104,7 +104,8 @@ def test_capabilities_declare_what_the_service_does(tap: str) -> None:
             "application/fits"} <= mimes
     assert tap_cap.xpath("outputLimit/default/text()") == ["123"]
     assert tap_cap.xpath("outputLimit/hard/text()") == ["4567"]
-    assert tap_cap.xpath("uploadMethod/@ivo-id") == ["ivo://ivoa.net/std/TAPRegExt#upload-inline"]
+    assert tap_cap.xpath("uploadMethod/@ivo-id") == [
+        "ivo://ivoa.net/std/TAPRegExt#upload-inline", "ivo://ivoa.net/std/TAPRegExt#upload-http"]
     assert tap_cap.xpath("executionDuration/default/text()")
     assert not caps.xpath("//securityMethod")
     standards = set(caps.xpath("capability/@standardID"))
