@@ -178,6 +178,25 @@ def test_labeller_measures_the_sdss_epoch_ew(tmp_path):
     assert np.all(np.abs(measured.ew[narrow][strong] / expected[strong] - 1) < 0.3)
 
 
+def test_sdss_labels_of_line_free_stars_are_negative(tmp_path):
+    """Only the truth table's line makes an SDSS positive: the XP-resolution structure of the
+    parent continuum near H-alpha (which once made a third of the positives) is smoothed away."""
+    import pandas as pd
+
+    from ingest.halpha import apply_rule, measure
+    from ingest.sdss_spectra import read_spectrum
+
+    config = SimulationConfig(n_sources=400, seed=7, chunk_rows=400, sdss_fraction=1.0)
+    simulate(config, tmp_path, "fits", progress=False)
+    truth = pd.read_csv(tmp_path / "truth.csv")
+    measured = measure([read_spectrum(tmp_path / "sdss" / name) for name in truth["sdss_spec"]])
+    positive = np.array(apply_rule(measured, ["STAR"] * len(truth)).is_emitter, dtype=bool)
+    line_free = truth["sdss_ew"].fillna(0.0).to_numpy() <= 0
+    assert line_free.sum() > 300
+    assert positive[line_free].sum() == 0
+    assert np.median(np.abs(measured.ew_reported[line_free])) < 0.5
+
+
 def test_lamost_catalogue_loads_through_the_label_reader(sky, db_url):
     """The LAMOST-like catalogue is read as Hou+2016; H II-region entries are not stellar."""
     import pandas as pd

@@ -5,6 +5,13 @@ model), HDU2 SPECOBJ (one row), HDU3 SPZLINE (the H-alpha line fit). The continu
 own calibrated XP spectrum; the H-alpha line has the EW of the SDSS epoch (which may differ
 from the XP epoch: variability); noise grows with magnitude; sky-line and bad-column pixels
 are masked (ivar = 0), as in real coadds.
+
+Around H-alpha the continuum is a straight line between the XP spectrum's levels on either
+side (``SMOOTH_REGION_A``). At XP resolution (~10 nm) the parent star's spectrum there carries
+smeared structure (its own H-alpha, TiO band heads, the basis functions' ringing) that an
+SDSS-resolution labeller would measure as emission or absorption of tens of Angstrom: without
+the smoothing a third of the simulated SDSS positives had no line in the truth table. So the
+only H-alpha feature of a simulated SDSS spectrum is the one the truth table records.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ SKY_LINES_A = (5578.9, 5891.6, 6302.0, 6365.5, 7246.0, 7822.0, 7914.0, 8346.0, 8
 FULLREJECT, BRIGHTSKY = 1 << 18, 1 << 23
 MJD_RANGE = (51600, 58000)
 SN_AT_G17 = 15.0  # median S/N per pixel at G = 17
+SMOOTH_REGION_A = (6380.0, 6750.0)  # straight continuum here: wider than every label sideband
+SMOOTH_ANCHOR_A = 30.0  # width of the continuum windows just outside the region
 
 
 def spec_name(plate: int, mjd: int, fiber: int) -> str:
@@ -54,6 +63,7 @@ def build_spectrum(
         * W_M2_NM_TO_SDSS
     )
     continuum = np.maximum(continuum, 1e-3 * np.nanmax(continuum))
+    continuum = _straight_around_halpha(wavelength, continuum)
     sigma_a = max(sigma_nm * 10.0, 1.2)  # SDSS resolution floor, ~70 km/s
     level = np.interp(H_ALPHA_VACUUM_A, wavelength, continuum)
     line = ew_angstrom * level * np.exp(-0.5 * ((wavelength - H_ALPHA_VACUUM_A) / sigma_a) ** 2)
@@ -82,6 +92,19 @@ def build_spectrum(
         "sky": sky.astype(np.float32),
         "model": model.astype(np.float32),
     }
+
+
+def _straight_around_halpha(wavelength: np.ndarray, continuum: np.ndarray) -> np.ndarray:
+    """The continuum with ``SMOOTH_REGION_A`` replaced by a line between its edge levels."""
+    lo, hi = SMOOTH_REGION_A
+    blue = (wavelength >= lo - SMOOTH_ANCHOR_A) & (wavelength < lo)
+    red = (wavelength > hi) & (wavelength <= hi + SMOOTH_ANCHOR_A)
+    inside = (wavelength >= lo) & (wavelength <= hi)
+    x = np.array([lo - SMOOTH_ANCHOR_A / 2, hi + SMOOTH_ANCHOR_A / 2])
+    y = np.array([np.median(continuum[blue]), np.median(continuum[red])])
+    smooth = continuum.copy()
+    smooth[inside] = np.interp(wavelength[inside], x, y)
+    return smooth
 
 
 def write_spec(
