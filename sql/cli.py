@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+import psycopg
 import typer
 
 from sql.database import (
@@ -110,6 +111,12 @@ def main() -> None:
         app()
     except XphaError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+        # the code is newer than the database's schema
+        message = str(exc).splitlines()[0]
+        typer.secho(f"error: {message}; the database schema is older than this xpha: "
+                    "run `xpha db migrate`", fg=typer.colors.RED, err=True)
         sys.exit(1)
 
 

@@ -98,3 +98,18 @@ def test_migrate_sets_the_tap_role_password_from_settings(db_url: str, test_sett
         ).fetchone()[0]
         conn.execute("ALTER ROLE xpha_tap PASSWORD NULL")  # roles are cluster-wide: clean up
     assert stored and stored.startswith(("SCRAM-SHA-256$", "md5"))
+
+
+def test_cli_says_to_migrate_when_the_schema_is_older(pg_cluster, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    url = pg_cluster.ensure_database("xpha_unmigrated")
+    env = {**os.environ, "XPHA_DATABASE_URL": url, "XPHA_VAR_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "sql.cli", "labels", "summary"],
+                            capture_output=True, text=True, env=env, check=False)
+    pg_cluster.drop_database("xpha_unmigrated")
+    assert result.returncode == 1
+    assert "run `xpha db migrate`" in result.stderr
+    assert "Traceback" not in result.stderr
