@@ -1,9 +1,7 @@
 """The bulk path into PostgreSQL: numpy-packed binary COPY, one transaction per file, ingest log.
 
-Rows travel as typed numpy columns (:class:`Column`). :func:`encode_copy` packs a whole chunk
-into PostgreSQL's binary COPY format without a Python loop over rows: rows are grouped by their
-NULL pattern (row order inside a COPY does not matter) and each group becomes one big-endian
-structured array whose bytes are exactly the COPY tuples. :func:`ingest_file` streams a file's
+Rows travel as typed numpy columns (:class:`Column`), packed into binary COPY by
+:func:`sql.binary_copy.encode_copy` without a Python loop over rows. :func:`ingest_file` streams a file's
 chunks through a producer thread (parse + pack the next chunk while the main thread COPYs the
 current one), skips files already in ``public.ingest_log`` and rows whose key already exists, and
 commits the file with its log row, or nothing at all.
@@ -26,21 +24,9 @@ import psycopg
 from psycopg import sql
 from tqdm import tqdm
 
+from sql.binary_copy import encode_copy
 from sql.database import connect, database_url
 from sql.errors import XphaError
-
-COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
-COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
-
-# PostgreSQL type name -> (big-endian numpy type, type OID for array headers)
-PG_SCALARS: dict[str, tuple[str, int]] = {
-    "smallint": (">i2", 21),
-    "integer": (">i4", 23),
-    "bigint": (">i8", 20),
-    "real": (">f4", 700),
-    "double precision": (">f8", 701),
-    "boolean": ("?", 16),
-}
 
 
 class IngestError(XphaError):
@@ -75,81 +61,6 @@ class Chunk:
     first_row: int
     n_rows: int
     columns: dict[str, Column]
-
-
-# --- binary COPY encoding -----------------------------------------------------------------
-def pg_element(pg_type: str) -> tuple[str, int, bool]:
-    """(numpy type, OID, is_array) of a column type as ``format_type`` spells it."""
-    is_array = pg_type.endswith("[]")
-    base = pg_type[:-2] if is_array else pg_type
-    if base not in PG_SCALARS:
-        raise XphaError(f"binary COPY of type {pg_type!r} is not supported")
-    np_type, oid = PG_SCALARS[base]
-    return np_type, oid, is_array
-
-
-def encode_copy(columns: list[tuple[str, Column]], n_rows: int) -> bytes:
-    """A complete binary COPY stream (header, tuples, trailer) for the given typed columns."""
-    null_matrix = np.zeros((n_rows, len(columns)), dtype=bool)
-    for j, (_, column) in enumerate(columns):
-        if column.null is not None:
-            null_matrix[:, j] = column.null
-    pattern_keys = np.packbits(null_matrix, axis=1)
-    patterns, inverse = np.unique(pattern_keys, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    parts: list[bytes | memoryview] = [COPY_HEADER]
-    if len(patterns) == 1:  # the common case: no fancy-indexed copies
-        parts.append(_encode_group(columns, slice(None), n_rows, null_matrix[0]))
-    else:
-        for g in range(len(patterns)):
-            rows = np.flatnonzero(inverse == g)
-            parts.append(_encode_group(columns, rows, len(rows), null_matrix[rows[0]]))
-    parts.append(COPY_TRAILER)
-    return b"".join(parts)
-
-
-def _encode_group(columns: list[tuple[str, Column]], rows: np.ndarray | slice, n: int,
-                  nulls: np.ndarray) -> memoryview:
-    """Rows sharing one NULL pattern, packed as one structured array."""
-    fields: list[tuple] = [("nfields", ">i2")]
-    for j, (pg_type, column) in enumerate(columns):
-        fields.append((f"len{j}", ">i4"))
-        if nulls[j]:
-            continue
-        np_type, _, is_array = pg_element(pg_type)
-        if is_array:
-            length = column.values.shape[1]
-            fields.append((f"hdr{j}", ">i4", (5,)))
-            fields.append((f"val{j}", [("size", ">i4"), ("value", np_type)], (length,)))
-        else:
-            fields.append((f"val{j}", np_type))
-    dtype = np.dtype(fields)
-    template = np.zeros((), dtype=dtype)  # the constant parts of every tuple, filled once
-    template["nfields"] = len(columns)
-    values_of: list[tuple[str, np.ndarray]] = []
-    for j, (pg_type, column) in enumerate(columns):
-        if nulls[j]:
-            template[f"len{j}"] = -1
-            continue
-        np_type, oid, is_array = pg_element(pg_type)
-        item = np.dtype(np_type).itemsize
-        if is_array:
-            length = column.values.shape[1]
-            template[f"len{j}"] = 20 + length * (4 + item)
-            template[f"hdr{j}"] = (1, 0, oid, length, 1)  # ndim, has-null, element OID, dim, lb
-            template[f"val{j}"]["size"] = item
-        else:
-            template[f"len{j}"] = item
-        values_of.append((f"val{j}", column.values[rows]))
-    packed = np.empty(n, dtype=dtype)
-    packed[...] = template
-    for field, values in values_of:
-        target = packed[field]
-        if values.ndim == 2:
-            target["value"] = values
-        else:
-            packed[field] = values
-    return memoryview(packed).cast("B")
 
 
 # --- database helpers -----------------------------------------------------------------------

@@ -32,7 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.bulk import PG_SCALARS, Column, IngestError
+from ingest.bulk import Column, IngestError
+from sql.binary_copy import PG_SCALARS
 
 TEXT_NULLS = ["", "null", "NULL", "--"]
 ARRAY_BRACKETS = "()[] \t"

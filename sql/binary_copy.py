@@ -4,13 +4,16 @@ Row-by-row COPY through Python objects runs at ~20 k rows/s; a fixed-width row (
 known length, NULLs replaced in SQL by NaN-filled arrays or flagged in a bit mask column) is
 one numpy structured dtype, so a whole partition parses or packs in a single
 ``frombuffer``/``tobytes`` at memory speed. ``parse`` takes a whole stream; ``stream`` decodes
-one as its chunks arrive, in batches (the TAP service's result fetch).
+one as its chunks arrive, in batches (the TAP service's result fetch). ``encode_copy`` packs
+columns that may hold NULLs (the ingest path): rows are grouped by their NULL pattern (row order
+inside a COPY does not matter) and each group becomes one big-endian structured array.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -20,6 +23,17 @@ SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
 SCALARS = {"bool": "?", "int2": ">i2", "int4": ">i4", "int8": ">i8", "float4": ">f4", "float8": ">f8"}
 ELEMENT_OID = {"bool": 16, "int2": 21, "int4": 23, "int8": 20, "float4": 700, "float8": 701}
+# PostgreSQL type name -> (big-endian numpy type, type OID for array headers)
+PG_SCALARS: dict[str, tuple[str, int]] = {
+    "smallint": (">i2", 21),
+    "integer": (">i4", 23),
+    "bigint": (">i8", 20),
+    "real": (">f4", 700),
+    "double precision": (">f8", 701),
+    "boolean": ("?", 16),
+}
+PG_NAMES = {"bool": "boolean", "int2": "smallint", "int4": "integer", "int8": "bigint",
+            "float4": "real", "float8": "double precision"}
 
 
 class CopyFormatError(XphaError):
@@ -130,20 +144,101 @@ def stream(
         yield batch
 
 
+class CopyValues(Protocol):
+    """A column to encode: values (n,) or (n, length), and a NULL mask (n,) or None."""
+
+    values: np.ndarray
+    null: np.ndarray | None
+
+
+@dataclass
+class _Values:
+    values: np.ndarray
+    null: np.ndarray | None = None
+
+
 def pack(arrays: dict[str, np.ndarray], columns: list[Column]) -> bytes:
-    """Encode equal-length arrays as a binary COPY stream (``COPY ... FROM STDIN (FORMAT BINARY)``)."""
+    """Encode equal-length arrays (no NULLs) as a binary COPY stream for ``columns``."""
     n = len(arrays[columns[0].name])
-    rows = np.zeros(n, dtype=row_dtype(columns))
-    rows["__nfields"] = len(columns)
+    typed: list[tuple[str, CopyValues]] = []
     for column in columns:
-        rows[f"{column.name}__len"] = _payload_length(column)
-        if not column.length:
-            rows[column.name] = arrays[column.name]
-            continue
         values = np.asarray(arrays[column.name])
-        if values.shape != (n, column.length):
+        if column.length and values.shape != (n, column.length):
             raise CopyFormatError(f"{column.name} must have shape ({n}, {column.length})")
-        rows[f"{column.name}__hdr"] = [1, 0, ELEMENT_OID[column.type], column.length, 1]
-        rows[column.name]["len"] = np.dtype(SCALARS[column.type]).itemsize
-        rows[column.name]["value"] = values
-    return SIGNATURE + rows.tobytes() + TRAILER
+        pg_type = PG_NAMES[column.type] + ("[]" if column.length else "")
+        typed.append((pg_type, _Values(values)))
+    return encode_copy(typed, n)
+
+
+def pg_element(pg_type: str) -> tuple[str, int, bool]:
+    """(numpy type, OID, is_array) of a column type as ``format_type`` spells it."""
+    is_array = pg_type.endswith("[]")
+    base = pg_type[:-2] if is_array else pg_type
+    if base not in PG_SCALARS:
+        raise CopyFormatError(f"binary COPY of type {pg_type!r} is not supported")
+    np_type, oid = PG_SCALARS[base]
+    return np_type, oid, is_array
+
+
+def encode_copy(columns: list[tuple[str, CopyValues]], n_rows: int) -> bytes:
+    """A complete binary COPY stream (header, tuples, trailer) for the given typed columns."""
+    null_matrix = np.zeros((n_rows, len(columns)), dtype=bool)
+    for j, (_, column) in enumerate(columns):
+        if column.null is not None:
+            null_matrix[:, j] = column.null
+    pattern_keys = np.packbits(null_matrix, axis=1)
+    patterns, inverse = np.unique(pattern_keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    parts: list[bytes | memoryview] = [SIGNATURE]
+    if len(patterns) == 1:  # the common case: no fancy-indexed copies
+        parts.append(_encode_group(columns, slice(None), n_rows, null_matrix[0]))
+    else:
+        for g in range(len(patterns)):
+            rows = np.flatnonzero(inverse == g)
+            parts.append(_encode_group(columns, rows, len(rows), null_matrix[rows[0]]))
+    parts.append(TRAILER)
+    return b"".join(parts)
+
+
+def _encode_group(columns: list[tuple[str, CopyValues]], rows: np.ndarray | slice, n: int,
+                  nulls: np.ndarray) -> memoryview:
+    """Rows sharing one NULL pattern, packed as one structured array."""
+    fields: list[tuple] = [("nfields", ">i2")]
+    for j, (pg_type, column) in enumerate(columns):
+        fields.append((f"len{j}", ">i4"))
+        if nulls[j]:
+            continue
+        np_type, _, is_array = pg_element(pg_type)
+        if is_array:
+            length = column.values.shape[1]
+            fields.append((f"hdr{j}", ">i4", (5,)))
+            fields.append((f"val{j}", [("size", ">i4"), ("value", np_type)], (length,)))
+        else:
+            fields.append((f"val{j}", np_type))
+    dtype = np.dtype(fields)
+    template = np.zeros((), dtype=dtype)  # the constant parts of every tuple, filled once
+    template["nfields"] = len(columns)
+    values_of: list[tuple[str, np.ndarray]] = []
+    for j, (pg_type, column) in enumerate(columns):
+        if nulls[j]:
+            template[f"len{j}"] = -1
+            continue
+        np_type, oid, is_array = pg_element(pg_type)
+        item = np.dtype(np_type).itemsize
+        if is_array:
+            length = column.values.shape[1]
+            template[f"len{j}"] = 20 + length * (4 + item)
+            template[f"hdr{j}"] = (1, 0, oid, length, 1)  # ndim, has-null, element OID, dim, lb
+            template[f"val{j}"]["size"] = item
+        else:
+            template[f"len{j}"] = item
+        values_of.append((f"val{j}", column.values[rows]))
+    packed = np.empty(n, dtype=dtype)
+    packed[...] = template
+    for field, values in values_of:
+        target = packed[field]
+        if values.ndim == 2:
+            target["value"] = values
+        else:
+            packed[field] = values
+    return memoryview(packed).cast("B")

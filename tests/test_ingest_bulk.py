@@ -9,8 +9,9 @@ import numpy as np
 import psycopg
 import pytest
 
-from ingest.bulk import Column, encode_copy, expand_paths
+from ingest.bulk import Column, expand_paths
 from ingest.gaia_xp import ingest_xp
+from sql.binary_copy import encode_copy
 
 TYPES = {"k": "bigint", "a": "smallint", "b": "integer", "c": "real", "d": "double precision",
          "e": "boolean", "f": "real[]", "g": "double precision[]"}
