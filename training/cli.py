@@ -23,8 +23,9 @@ SCHEDULER = typer.Option(
 @train_app.command("compare")
 def train_compare(
     models: str = typer.Option(
-        "all", help="Comma-separated kinds: logreg,lightgbm,xgboost,xgboost_ew,xp_ew,"
-        "dae_head,dae_linear,dae_unfreeze (or all)."
+        "all",
+        help="Comma-separated kinds: logreg,lightgbm,xgboost,xgboost_ew,xp_ew,"
+        "dae_head,dae_linear,dae_unfreeze (or all).",
     ),
     scheduler: str | None = SCHEDULER,
     report_dir: Path | None = typer.Option(None, help="Where the report goes (var/reports/...)."),
@@ -64,8 +65,33 @@ def train_compare(
     typer.echo(f"current model: {result.current}; report: {result.report}")
 
 
+@train_app.command("snapshot")
+def train_snapshot(
+    out_dir: Path = typer.Argument(..., help="Directory of the snapshot (created or resumed)."),
+    scheduler: str | None = SCHEDULER,
+) -> None:
+    """Export the training feed to Parquet (one file per partition + manifest.json); resumable.
+
+    Set XPHA_FEED_SNAPSHOT=OUT_DIR to train (and score) from it. With --scheduler, OUT_DIR
+    must be a path every Dask worker can write.
+    """
+    from sql.database import database_url
+    from sql.settings import get_settings
+    from training.snapshot import export
+
+    settings = get_settings()
+    result = export(database_url(settings), settings, out_dir, scheduler)
+    typer.echo(
+        f"snapshot {result.directory}: {result.files} files ({result.written} written,"
+        f" {result.kept} kept), {result.rows} rows, {result.bytes / 2**20:.1f} MiB,"
+        f" {result.seconds:.1f} s"
+    )
+
+
 def score(
-    model: str = typer.Argument(..., help="Model id, kind-version or current (see `xpha models list`)."),
+    model: str = typer.Argument(
+        ..., help="Model id, kind-version or current (see `xpha models list`)."
+    ),
     scheduler: str | None = SCHEDULER,
 ) -> None:
     """Score every source with a model; scores and latents are COPYed into ml.*."""

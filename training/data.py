@@ -7,6 +7,11 @@ partition of the (HEALPix-partitioned) tables. The plan counts rows per cell at
 ``feed_partition_rows``; each partition is one COPY, parsed into numpy in one call. Tasks are
 plain functions of (url, range), so the same code runs on a local or a remote Dask cluster, and
 at most ``prefetch`` partitions are in flight: memory stays flat at any catalogue size.
+
+A feed can also come from a Parquet snapshot of the same partitions (``training/snapshot.py``,
+``xpha train snapshot``; ``XPFeed.from_snapshot`` or the ``feed_snapshot`` setting): the spec then
+names the snapshot directory and ``read_partition`` reads that range's file instead of COPYing,
+returning the same arrays.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,11 +71,17 @@ class Partition:
 
 @dataclass(frozen=True)
 class FeedSpec:
-    """What each partition read returns: the XP columns, plus labels and truth if present."""
+    """What each partition read returns: the XP columns, plus labels and truth if present.
+
+    With ``snapshot`` (a directory written by ``xpha train snapshot``) partitions are read from
+    its Parquet files; ``manifest_sha256`` pins the manifest the feed was planned from.
+    """
 
     url: str
     labels_relation: str | None = None
     truth_relation: str | None = None
+    snapshot: str | None = None
+    manifest_sha256: str | None = None
 
     @property
     def columns(self) -> list[Column]:
@@ -83,6 +95,10 @@ class FeedSpec:
 
 def read_partition(spec: FeedSpec, lo: int, hi: int) -> Batch:
     """One source_id range as numpy arrays (a Dask task: a pure function of its arguments)."""
+    if spec.snapshot:
+        from training.snapshot import read_snapshot_partition
+
+        return fill_missing(read_snapshot_partition(spec, lo, hi))
     query = queries.feed_copy(spec.labels_relation, spec.truth_relation)
     buffer = bytearray()
     with (
@@ -92,7 +108,11 @@ def read_partition(spec: FeedSpec, lo: int, hi: int) -> Batch:
     ):
         for chunk in copy:
             buffer += chunk
-    batch = parse(buffer, spec.columns)
+    return fill_missing(parse(buffer, spec.columns))
+
+
+def fill_missing(batch: Batch) -> Batch:
+    """Truth NaN and labels -1 / NaN when the spec reads none (every batch has the same keys)."""
     if "ew_true" not in batch:
         batch["ew_true"] = np.full(len(batch["source_id"]), np.nan, np.float32)
     if "is_emitter" not in batch:
@@ -135,7 +155,16 @@ class XPFeed:
 
     @classmethod
     def plan(cls, url: str, settings: Settings, with_labels: bool = True) -> XPFeed:
-        """Plan the feed; with labels, the labels relation must exist (truth is optional)."""
+        """Plan the feed; with labels, the labels relation must exist (truth is optional).
+
+        With the ``feed_snapshot`` setting the feed reads that Parquet snapshot, not ``url``.
+        """
+        if settings.feed_snapshot:
+            return cls.from_snapshot(
+                settings.feed_snapshot,
+                settings.training_labels_relation if with_labels else None,
+                with_labels,
+            )
         labels = truth = None
         if with_labels:
             labels = settings.training_labels_relation
@@ -154,6 +183,19 @@ class XPFeed:
             )
         return cls(FeedSpec(url, labels, truth), partitions)
 
+    @classmethod
+    def from_snapshot(
+        cls, path: str | Path, labels_relation: str | None = None, with_labels: bool = True
+    ) -> XPFeed:
+        """The feed of a Parquet snapshot (``xpha train snapshot``), partitions as exported.
+
+        Without labels the batches carry no labels or truth, like ``plan(with_labels=False)``;
+        with ``labels_relation``, the snapshot must have been exported with those labels.
+        """
+        from training.snapshot import open_snapshot
+
+        return open_snapshot(Path(path), labels_relation, with_labels)
+
     @property
     def n_rows(self) -> int:
         return sum(p.rows for p in self.partitions)
@@ -169,11 +211,13 @@ class XPFeed:
         partitions: Sequence[Partition] | None = None,
         in_flight: int = 2,
         desc: str | None = None,
+        with_range: bool = False,
     ) -> Iterator[Any]:
         """``function(batch, *args)`` for each partition, in order, at most ``in_flight`` at once.
 
         The read and the function run together on a worker, so only results travel back.
-        With ``desc``, a progress bar counts the sources done.
+        With ``desc``, a progress bar counts the sources done; with ``with_range``, the
+        function is called as ``function(batch, lo, hi, *args)``.
         """
         from tqdm import tqdm
 
@@ -184,7 +228,14 @@ class XPFeed:
             while todo and len(running) < max(1, in_flight):
                 p = todo.popleft()
                 future = client.submit(
-                    _read_and_apply, self.spec, p.lo, p.hi, function, *args, pure=False
+                    _read_and_apply,
+                    self.spec,
+                    p.lo,
+                    p.hi,
+                    with_range,
+                    function,
+                    *args,
+                    pure=False,
                 )
                 running.append((future, p.rows))
             future, rows = running.popleft()
@@ -195,7 +246,11 @@ class XPFeed:
         bar.close()
 
 
-def _read_and_apply(spec: FeedSpec, lo: int, hi: int, function: Callable, *args: Any) -> Any:
+def _read_and_apply(
+    spec: FeedSpec, lo: int, hi: int, with_range: bool, function: Callable, *args: Any
+) -> Any:
+    if with_range:
+        return function(read_partition(spec, lo, hi), lo, hi, *args)
     return function(read_partition(spec, lo, hi), *args)
 
 

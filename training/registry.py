@@ -31,6 +31,11 @@ class ModelRecord:
         return f"{self.kind}-{self.version}"
 
 
+def _dumps(value: object) -> str:
+    """JSON for jsonb columns; paths (e.g. the feed_snapshot setting) become strings."""
+    return json.dumps(value, default=str)
+
+
 def register(
     url: str,
     kind: str,
@@ -48,7 +53,7 @@ def register(
             (
                 kind,
                 version,
-                Jsonb(config),
+                Jsonb(config, dumps=_dumps),
                 Jsonb(metrics),
                 str(model_dir),
                 sha256_dir(model_dir),

@@ -1,0 +1,412 @@
+"""A Parquet snapshot of the training feed, and the reader that serves batches from it.
+
+``export`` writes one zstd Parquet file per feed partition (named by its source_id range),
+partition by partition through ``XPFeed.map``: each Dask worker COPYs its range and writes its
+own file under a temporary name, then renames it, so only (range, rows, sha256, bytes) travel
+back. ``manifest.json`` lists every file with its sha256 and is rewritten (atomically) as files
+land; a re-run keeps every file whose manifest entry, row count and hash still match, so an
+interrupted export resumes and a finished one is a no-op. The 55-long XP arrays are
+fixed-size-list columns; NaN stays NaN (no Parquet nulls), labels -1 / NaN as in the COPY feed.
+
+``read_snapshot_partition`` is the feed's read when its spec names a snapshot: a pure function
+of (spec, lo, hi) that checks the file's sha256 against the manifest the feed was planned from
+and returns exactly the arrays ``read_partition`` returns from PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sql.binary_copy import SCALARS, Column
+from sql.errors import XphaError
+from sql.settings import Settings
+from training.data import (
+    Batch,
+    FeedSpec,
+    NoSourcesError,
+    Partition,
+    XPFeed,
+    dask_client,
+    plan_partitions,
+    relation_exists,
+)
+
+FORMAT = "xpha-feed-snapshot"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MANIFEST_EVERY_S = 5.0
+
+
+class SnapshotError(XphaError):
+    """A feed snapshot that cannot be used as it is (missing, incomplete or damaged)."""
+
+
+def part_name(lo: int, hi: int) -> str:
+    """The file of one source_id range: zero-padded so names sort like the ranges."""
+    return f"part-{lo:020d}-{hi:020d}.parquet"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _native(column: Column) -> np.dtype:
+    return np.dtype(SCALARS[column.type]).newbyteorder("=")
+
+
+# --- writing ---------------------------------------------------------------------------------
+def to_table(batch: Batch, columns: list[Column]):
+    """The batch's ``columns`` as an Arrow table (arrays become fixed-size lists)."""
+    import pyarrow as pa
+
+    fields, arrays = [], []
+    for column in columns:
+        values = np.ascontiguousarray(batch[column.name], dtype=_native(column))
+        scalar = pa.from_numpy_dtype(values.dtype)
+        if column.length:
+            array = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), column.length)
+            fields.append(pa.field(column.name, pa.list_(scalar, column.length), nullable=False))
+        else:
+            array = pa.array(values)
+            fields.append(pa.field(column.name, scalar, nullable=False))
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def write_partition(
+    batch: Batch, lo: int, hi: int, directory: str, columns: list[Column]
+) -> dict[str, Any]:
+    """Write one partition's file (a Dask task): temporary name, fsync, rename; its entry."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = to_table(batch, columns)
+    table = table.replace_schema_metadata({"xpha.lo": str(lo), "xpha.hi": str(hi)})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    data = sink.getvalue()
+    name = part_name(lo, hi)
+    final = Path(directory) / name
+    temporary = final.with_name(f".{name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, final)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return {
+        "lo": lo,
+        "hi": hi,
+        "rows": table.num_rows,
+        "file": name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": data.size,
+    }
+
+
+def source_database(url: str) -> dict[str, Any]:
+    """Host, port and database name of a connection URL (never the user or password)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(url)
+    return {"host": info.get("host"), "port": info.get("port"), "dbname": info.get("dbname")}
+
+
+def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    path = directory / MANIFEST
+    temporary = path.with_name(f".{MANIFEST}.{uuid.uuid4().hex}.tmp")
+    temporary.write_text(json.dumps(manifest, indent=1) + "\n")
+    os.replace(temporary, path)
+
+
+def _columns_json(columns: list[Column]) -> list[list]:
+    return [[c.name, c.type, c.length] for c in columns]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    directory: Path
+    files: int
+    written: int
+    kept: int
+    rows: int
+    bytes: int
+    seconds: float
+
+
+def _reusable(directory: Path, old: dict | None, spec: FeedSpec, partitions: list[Partition]):
+    """Entries of an earlier export that match this plan and whose files hash as recorded."""
+    if not old or old.get("columns") != _columns_json(spec.columns):
+        return {}
+    if (old.get("labels_relation"), old.get("truth_relation")) != (
+        spec.labels_relation,
+        spec.truth_relation,
+    ):
+        return {}
+    wanted = {(p.lo, p.hi, p.rows) for p in partitions}
+    kept = {}
+    for entry in old.get("partitions", []):
+        try:
+            key = (int(entry["lo"]), int(entry["hi"]), int(entry["rows"]))
+            path = directory / entry["file"]
+            if (
+                key in wanted
+                and entry["file"] == part_name(key[0], key[1])
+                and path.is_file()
+                and path.stat().st_size == entry["bytes"]
+                and sha256_file(path) == entry["sha256"]
+            ):
+                kept[key[:2]] = entry
+        except (KeyError, TypeError, ValueError, OSError):
+            continue
+    return kept
+
+
+def export(
+    url: str,
+    settings: Settings,
+    directory: Path,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> ExportResult:
+    """Export the feed (XP + labels + truth when present) of ``url`` to Parquet in ``directory``."""
+    clock = time.perf_counter()
+    labels = settings.training_labels_relation
+    labels = labels if relation_exists(url, labels) else None
+    truth = settings.training_truth_relation
+    truth = truth if labels and relation_exists(url, truth) else None
+    partitions = plan_partitions(url, settings.feed_healpix_level, settings.feed_partition_rows)
+    if not partitions:
+        raise NoSourcesError(
+            "no sources: gaia.xp_continuous is empty; ingest XP spectra first "
+            "(`xpha ingest gaia-xp ...` or `xpha simulate ...`)"
+        )
+    spec = FeedSpec(url, labels, truth)
+    feed = XPFeed(spec, partitions)
+    if directory.exists() and not directory.is_dir():
+        raise SnapshotError(f"snapshot directory {directory} exists and is not a directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        old = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        old = None
+    kept = _reusable(directory, old if isinstance(old, dict) else None, spec, partitions)
+    names = {part_name(p.lo, p.hi) for p in partitions}
+    for path in directory.iterdir():
+        stale = (
+            path.name.startswith("part-") and path.suffix == ".parquet" and path.name not in names
+        )
+        if stale or (path.name.startswith(".") and path.name.endswith(".tmp")):
+            path.unlink()
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "complete": False,
+        "source_database": source_database(url),
+        "labels_relation": labels,
+        "truth_relation": truth,
+        "healpix_level": settings.feed_healpix_level,
+        "partition_rows": settings.feed_partition_rows,
+        "columns": _columns_json(spec.columns),
+        "partitions": [],
+        "total_rows": 0,
+    }
+    entries = dict(kept)
+
+    def save(complete: bool) -> None:
+        ordered = [entries[(p.lo, p.hi)] for p in partitions if (p.lo, p.hi) in entries]
+        manifest.update(
+            complete=complete, partitions=ordered, total_rows=sum(e["rows"] for e in ordered)
+        )
+        _write_manifest(directory, manifest)
+
+    todo = [p for p in partitions if (p.lo, p.hi) not in kept]
+    save(complete=not todo)
+    if todo:
+        last = time.monotonic()
+        with dask_client(settings, scheduler) as client:
+            results = feed.map(
+                client,
+                write_partition,
+                str(directory.resolve()),
+                spec.columns,
+                partitions=todo,
+                in_flight=max(2, settings.feed_prefetch),
+                desc="snapshot" if progress else None,
+                with_range=True,
+            )
+            for entry in results:
+                entries[(entry["lo"], entry["hi"])] = entry
+                if time.monotonic() - last > MANIFEST_EVERY_S:
+                    save(complete=False)
+                    last = time.monotonic()
+        save(complete=True)
+    return ExportResult(
+        directory,
+        len(partitions),
+        len(todo),
+        len(kept),
+        manifest["total_rows"],
+        sum(e["bytes"] for e in manifest["partitions"]),
+        time.perf_counter() - clock,
+    )
+
+
+# --- reading ---------------------------------------------------------------------------------
+def _check_entry(entry: dict[str, Any]) -> None:
+    for key in ("lo", "hi", "rows", "bytes"):
+        if not isinstance(entry[key], int):
+            raise TypeError(f"partition {key} must be an integer, not {entry[key]!r}")
+    for key in ("file", "sha256"):
+        if not isinstance(entry[key], str) or "/" in entry[key]:
+            raise TypeError(f"partition {key} must be a plain name, not {entry[key]!r}")
+
+
+def load_manifest(directory: Path) -> tuple[dict[str, Any], str]:
+    """The manifest of a snapshot and its sha256, checked; a clear error when unusable."""
+    if not directory.is_dir():
+        raise SnapshotError(f"feed snapshot {directory}: no such directory")
+    path = directory / MANIFEST
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SnapshotError(
+            f"feed snapshot {directory} has no {MANIFEST}: export it with `xpha train snapshot`"
+        ) from None
+    try:
+        manifest = json.loads(raw)
+        problem = None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            problem = f"not an {FORMAT} manifest"
+        elif manifest.get("format_version") != FORMAT_VERSION:
+            problem = (
+                f"format version {manifest.get('format_version')}, this code reads "
+                f"{FORMAT_VERSION}; export it again"
+            )
+        else:
+            for entry in manifest["partitions"]:
+                _check_entry(entry)
+            if not all(len(c) == 3 for c in manifest["columns"]):
+                problem = "columns must be [name, type, length]"
+    except (ValueError, KeyError, TypeError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem:
+        raise SnapshotError(f"invalid snapshot manifest {path}: {problem}")
+    if not manifest.get("complete"):
+        raise SnapshotError(
+            f"feed snapshot {directory} is incomplete (its export was interrupted): run "
+            f"`xpha train snapshot {directory}` again to finish it"
+        )
+    return manifest, hashlib.sha256(raw).hexdigest()
+
+
+def open_snapshot(directory: Path, labels_relation: str | None, with_labels: bool) -> XPFeed:
+    """The feed of a snapshot; every file must be there with the size its manifest records."""
+    manifest, digest = load_manifest(directory)
+    labels = truth = None
+    if with_labels:
+        labels, truth = manifest.get("labels_relation"), manifest.get("truth_relation")
+        if not labels:
+            raise SnapshotError(
+                f"feed snapshot {directory} holds no labels (none existed when it was exported);"
+                " load labels and export it again"
+            )
+        if labels_relation and labels_relation != labels:
+            raise SnapshotError(
+                f"feed snapshot {directory} holds labels from {labels}, not {labels_relation}: "
+                "export it again or set XPHA_TRAINING_LABELS_RELATION"
+            )
+    partitions = []
+    for entry in manifest["partitions"]:
+        path = directory / entry["file"]
+        if not path.is_file():
+            raise SnapshotError(f"feed snapshot file {path} is missing")
+        if path.stat().st_size != entry["bytes"]:
+            raise SnapshotError(
+                f"feed snapshot file {path} has {path.stat().st_size} bytes, its manifest "
+                f"says {entry['bytes']}: truncated or replaced; export the snapshot again"
+            )
+        partitions.append(Partition(int(entry["lo"]), int(entry["hi"]), int(entry["rows"])))
+    if not partitions:
+        raise NoSourcesError(f"no sources: feed snapshot {directory} holds no partitions")
+    spec = FeedSpec("", labels, truth, str(directory.resolve()), digest)
+    return XPFeed(spec, partitions)
+
+
+@lru_cache(maxsize=8)
+def _expected(directory: str, manifest_sha256: str) -> dict[tuple[int, int], dict[str, Any]]:
+    """(lo, hi) -> manifest entry, read once per worker for the manifest the feed planned."""
+    manifest, digest = load_manifest(Path(directory))
+    if digest != manifest_sha256:
+        raise SnapshotError(
+            f"feed snapshot manifest {Path(directory) / MANIFEST} changed since the feed was "
+            "planned (re-exported meanwhile?): start again"
+        )
+    return {(int(e["lo"]), int(e["hi"])): e for e in manifest["partitions"]}
+
+
+def read_snapshot_partition(spec: FeedSpec, lo: int, hi: int) -> Batch:
+    """One range from the snapshot as the COPY feed returns it (a pure Dask task)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    directory = Path(str(spec.snapshot))
+    entry = _expected(str(directory), str(spec.manifest_sha256)).get((lo, hi))
+    if entry is None:
+        raise SnapshotError(f"feed snapshot {directory} has no partition [{lo}, {hi})")
+    path = directory / entry["file"]
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SnapshotError(f"feed snapshot file {path} is missing") from None
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise SnapshotError(
+            f"feed snapshot file {path} does not match its sha256 in the manifest (corrupted or "
+            "replaced): export the snapshot again"
+        )
+    columns = spec.columns
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as exc:
+        raise SnapshotError(f"feed snapshot file {path} cannot be read: {exc}") from None
+    batch: Batch = {}
+    for column in columns:
+        if column.name not in table.column_names:
+            raise SnapshotError(f"feed snapshot file {path} has no column {column.name}")
+        array = table.column(column.name).combine_chunks()
+        if column.length:
+            array = array.flatten()
+        if array.null_count:
+            raise SnapshotError(f"feed snapshot file {path}: column {column.name} has nulls")
+        values = np.array(array.to_numpy(zero_copy_only=False), dtype=_native(column))
+        if column.length:
+            if values.size != table.num_rows * column.length:
+                raise SnapshotError(
+                    f"feed snapshot file {path}: column {column.name} is not {column.length} "
+                    "values per row"
+                )
+            values = values.reshape(table.num_rows, column.length)
+        batch[column.name] = values
+    if table.num_rows != entry["rows"]:
+        raise SnapshotError(
+            f"feed snapshot file {path} has {table.num_rows} rows, its manifest says {entry['rows']}"
+        )
+    return batch
