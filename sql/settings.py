@@ -304,6 +304,11 @@ class Settings(BaseSettings):
         6, description="HEALPix level of the cells that partitions are built from (0..12)."
     )
     feed_prefetch: int = Field(2, description="Partitions read ahead while the model trains.")
+    feed_snapshot: Path | None = Field(
+        None,
+        description="Directory of a Parquet snapshot (`xpha train snapshot`) that the training "
+        "and scoring feed reads instead of PostgreSQL; scores are still written to the database.",
+    )
     split_healpix_level: int = Field(
         5, description="HEALPix level of the sky cells that train/val/test are grouped by."
     )
@@ -341,10 +346,25 @@ class Settings(BaseSettings):
         0, description="Stop phase 2 after this many epochs without a better val PR-AUC (0: never)."
     )
     head_xp_ew: bool = Field(
-        False, description="Also give the DAE heads the XP-native H-alpha EW and its S/N."
+        True,
+        description="Also give the DAE heads the XP-native H-alpha line features (sideband EW, "
+        "learned-continuum excess, and their S/N).",
     )
     baseline_max_rounds: int = Field(400, description="Boosting rounds of XGBoost and LightGBM.")
+    line_excess_fit_rows: int = Field(
+        200_000,
+        description="Unlabelled training-split sources (a random sample) that the H-alpha "
+        "continuum regressor learns from.",
+    )
+    line_excess_rounds: int = Field(
+        800, description="Boosting rounds of the H-alpha continuum regressor (LightGBM, Huber)."
+    )
     bootstrap_samples: int = Field(200, description="Bootstrap resamples for metric intervals.")
+    evaluation_truth_min_ew: float = Field(
+        5.0,
+        description="On a simulated sky, the true H-alpha EW (Angstrom) from which a source counts "
+        "as an emitter in the headline truth metrics; weaker emitters join neither class.",
+    )
 
     @property
     def pg_data_dir(self) -> Path:

@@ -40,7 +40,7 @@ def xpha_help(*words: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("words", [
     ("db", "start"), ("ingest", "gaia-xp"), ("ingest", "gaia-source"), ("fetch", "gaia-xp"),
     ("labels", "measure"), ("labels", "crossmatch"), ("simulate",), ("evaluate", "injection"),
-    ("train", "compare"), ("score",), ("models", "list"), ("serve",), ("demo",),
+    ("train", "compare"), ("train", "snapshot"), ("score",), ("models", "list"), ("serve",), ("demo",),
 ])
 def test_documented_commands_exist(words: tuple[str, ...]) -> None:
     result = xpha_help(*words)

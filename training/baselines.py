@@ -1,4 +1,4 @@
-"""Baselines: logistic regression, XGBoost (on Dask), LightGBM and the XP-EW physics baseline.
+"""Baselines: logistic regression, XGBoost (on Dask), LightGBM and two XP-native physics baselines.
 
 Every model reads the same normalised features and handles the class imbalance explicitly
 (balanced class weights or ``scale_pos_weight`` = negatives / positives); raw scores are
@@ -20,6 +20,7 @@ from training.artifacts import NORMALISER
 from training.calibration import Platt
 from training.data import Batch, XPFeed, select
 from training.labelled import LabelledSet, split_args
+from training.line_excess import LineExcess
 from training.normalise import Normaliser
 
 
@@ -32,9 +33,10 @@ class TabularScorer:
     normaliser: Normaliser
     calibrator: Platt
     latent_dim: int | None = None
+    excess: LineExcess | None = None  # the H-alpha continuum regressor, for 'excess' features
 
     def features(self, batch: Batch) -> np.ndarray:
-        return features.tabular(batch, self.normaliser, self.feature_set)
+        return features.tabular(batch, self.normaliser, self.feature_set, self.excess)
 
     def score(self, batch: Batch) -> tuple[np.ndarray, None]:
         return self.raw(self.features(batch)).astype(np.float32), None
@@ -52,6 +54,8 @@ class TabularScorer:
 
     def save(self, path: Path) -> None:
         self.normaliser.save(path / NORMALISER)
+        if self.excess is not None:
+            self.excess.save(path)
 
 
 @dataclass
@@ -111,12 +115,25 @@ def _calibrated(scorer: TabularScorer, labelled: LabelledSet) -> TabularScorer:
     return scorer
 
 
-def train_linear(labelled: LabelledSet, normaliser: Normaliser, kind: str) -> LinearScorer:
-    """Logistic regression (kind logreg on coefficients; xp_ew on the XP EW alone)."""
+FEATURE_SETS = {
+    "logreg": "coeffs",
+    "xp_ew": "ew",
+    "xp_excess": "excess",
+    "lightgbm": "coeffs",
+    "xgboost": "coeffs",
+    "xgboost_ew": "coeffs+ew+excess",
+}
+
+
+def train_linear(
+    labelled: LabelledSet, normaliser: Normaliser, kind: str, excess: LineExcess | None = None
+) -> LinearScorer:
+    """Logistic regression: logreg on the coefficients; the physics baselines xp_ew (sideband
+    EW) and xp_excess (learned-continuum excess) on their two line features alone."""
     from sklearn.linear_model import LogisticRegression
 
-    feature_set = "ew" if kind == "xp_ew" else "coeffs"
-    scorer = LinearScorer(kind, feature_set, normaliser, Platt())
+    feature_set = FEATURE_SETS[kind]
+    scorer = LinearScorer(kind, feature_set, normaliser, Platt(), excess=excess)
     x = np.nan_to_num(scorer.features(labelled.part(splits.TRAIN)))
     model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=3000)
     model.fit(x, labelled.y(splits.TRAIN))
@@ -124,10 +141,12 @@ def train_linear(labelled: LabelledSet, normaliser: Normaliser, kind: str) -> Li
     return _calibrated(scorer, labelled)  # type: ignore[return-value]
 
 
-def train_lightgbm(labelled: LabelledSet, normaliser: Normaliser, settings: Settings) -> BoosterScorer:
+def train_lightgbm(
+    labelled: LabelledSet, normaliser: Normaliser, settings: Settings
+) -> BoosterScorer:
     import lightgbm as lgb
 
-    scorer = BoosterScorer("lightgbm", "coeffs", normaliser, Platt())
+    scorer = BoosterScorer("lightgbm", FEATURE_SETS["lightgbm"], normaliser, Platt())
     y = labelled.y(splits.TRAIN)
     model = lgb.LGBMClassifier(
         n_estimators=settings.baseline_max_rounds,
@@ -152,13 +171,15 @@ def train_lightgbm(labelled: LabelledSet, normaliser: Normaliser, settings: Sett
     return _calibrated(scorer, labelled)  # type: ignore[return-value]
 
 
-def _train_frame(batch: Batch, normaliser: Normaliser, feature_set: str, args: tuple) -> Any:
+def _train_frame(
+    batch: Batch, normaliser: Normaliser, feature_set: str, args: tuple, excess: Any = None
+) -> Any:
     """The labelled training-split rows of one partition as a DataFrame (a Dask task)."""
     import pandas as pd
 
     rows = select(batch, batch["is_emitter"] >= 0)
     rows = select(rows, splits.assign(rows["source_id"], *args) == splits.TRAIN)
-    x = features.tabular(rows, normaliser, feature_set)
+    x = features.tabular(rows, normaliser, feature_set, excess)
     frame = pd.DataFrame(x, columns=features.feature_names(feature_set))
     frame["label"] = (rows["is_emitter"] == 1).astype(np.float32)
     return frame
@@ -171,9 +192,11 @@ def train_xgboost(
     normaliser: Normaliser,
     settings: Settings,
     with_ew: bool = False,
+    excess: LineExcess | None = None,
 ) -> BoosterScorer:
     """XGBoost on the Dask collection of training rows (``xgboost.dask``), optionally with the
-    XP EW as an extra feature; validation (in memory, small) drives early stopping."""
+    XP line features (sideband EW and learned-continuum excess) as extra features; validation
+    (in memory, small) drives early stopping."""
     import dask
     import dask.array as da
     import dask.dataframe as dd
@@ -183,12 +206,16 @@ def train_xgboost(
 
     from training.data import read_partition
 
-    feature_set = "coeffs+ew" if with_ew else "coeffs"
     kind = "xgboost_ew" if with_ew else "xgboost"
-    scorer = BoosterScorer(kind, feature_set, normaliser, Platt())
+    feature_set = FEATURE_SETS[kind]
+    scorer = BoosterScorer(kind, feature_set, normaliser, Platt(), excess=excess)
     names = features.feature_names(feature_set)
     meta = _train_frame(
-        {k: v[:0] for k, v in labelled.batch.items()}, normaliser, feature_set, split_args(settings)
+        {k: v[:0] for k, v in labelled.batch.items()},
+        normaliser,
+        feature_set,
+        split_args(settings),
+        excess,
     )
     parts = [
         dask.delayed(_train_frame)(
@@ -196,6 +223,7 @@ def train_xgboost(
             normaliser,
             feature_set,
             split_args(settings),
+            excess,
         )
         for p in feed.partitions
     ]

@@ -27,9 +27,14 @@ def per_star(batch: Batch, mode: str) -> tuple[np.ndarray, np.ndarray]:
         raise XphaError(f"normalise mode must be one of {MODES}, not {mode!r}")
     coeffs = np.concatenate([batch["bp"], batch["rp"]], axis=1)
     errors = np.concatenate([batch["bp_err"], batch["rp_err"]], axis=1).astype(np.float64)
-    flux = batch["g_flux"] if mode == "g" else batch["rp"][:, 0]
-    flux = np.where(np.isfinite(flux) & (flux > 0), flux, np.nan)[:, None]
+    flux = star_flux(batch, mode)[:, None]
     return coeffs / flux, errors / flux
+
+
+def star_flux(batch: Batch, mode: str) -> np.ndarray:
+    """The flux each star is divided by (G flux, or the first RP coefficient); NaN if unusable."""
+    flux = batch["g_flux"] if mode == "g" else batch["rp"][:, 0]
+    return np.where(np.isfinite(flux) & (flux > 0), flux, np.nan)
 
 
 @dataclass
@@ -80,7 +85,9 @@ class Normaliser:
     @classmethod
     def from_moments(cls, mode: str, coeffs: Moments, side: Moments) -> Normaliser:
         if not len(coeffs.n) or coeffs.n.max() == 0:
-            raise XphaError("cannot fit the normaliser: no training-split source has usable XP data")
+            raise XphaError(
+                "cannot fit the normaliser: no training-split source has usable XP data"
+            )
         mean, scale = coeffs.mean_std()
         side_mean, side_scale = side.mean_std()
         return cls(mode, mean, scale, side_mean, side_scale)

@@ -1,7 +1,7 @@
 """One run that trains every model on the same split, evaluates, saves, registers and reports.
 
 Order: plan the feed -> gather labels (fail early and clearly if there are none) -> fit the
-normaliser on the training split (streamed) -> baselines -> DAE phase 1 (streamed over every
+normaliser on the training split (streamed) -> learn the H-alpha continuum -> baselines -> DAE phase 1 (streamed over every
 training-split source) -> phase-2 heads -> test-split evaluation -> artefacts + ml.models ->
 report. The best model by test PR-AUC becomes current unless told otherwise.
 """
@@ -17,12 +17,22 @@ from typing import Any
 import numpy as np
 
 from sql.settings import Settings
-from training import artifacts, baselines, evaluate, features, registry, report, splits
+from training import (
+    artifacts,
+    baselines,
+    evaluate,
+    features,
+    line_excess,
+    registry,
+    report,
+    splits,
+)
 from training.data import Batch, XPFeed, dask_client, select
 from training.labelled import LabelledSet, split_args
+from training.line_excess import LineExcess
 from training.normalise import Moments, Normaliser, partial_moments
 
-BASELINE_KINDS = ("logreg", "lightgbm", "xgboost", "xgboost_ew", "xp_ew")
+BASELINE_KINDS = ("logreg", "lightgbm", "xgboost", "xgboost_ew", "xp_ew", "xp_excess")
 DAE_MODES = {"dae_head": "frozen", "dae_linear": "linear", "dae_unfreeze": "unfreeze"}
 ALL_KINDS = BASELINE_KINDS + tuple(DAE_MODES)
 VAL_ROWS_PHASE1 = 20_000
@@ -64,10 +74,12 @@ def phase1_chunk(batch: Batch, normaliser: Normaliser, args: tuple, code: int):
     return x[usable], err[usable]
 
 
-def labelled_arrays(batch: Batch, normaliser: Normaliser, with_ew: bool = False):
+def labelled_arrays(
+    batch: Batch, normaliser: Normaliser, with_ew: bool = False, excess: LineExcess | None = None
+):
     """(x, err, head side inputs, y) of labelled rows, as phase 2 trains on them."""
     x, err, side = normaliser.transform(batch)
-    side = features.head_side(batch, side, with_ew)
+    side = features.head_side(batch, side, with_ew, excess)
     return x, err, side, (batch["is_emitter"] == 1).astype(np.float32)
 
 
@@ -98,15 +110,20 @@ def run(
         labelled = LabelledSet.gather(feed, client, settings)
         normaliser, n_train_rows = fit_normaliser(feed, client, settings)
         result.timings["prepare_s"] = time.perf_counter() - clock
+        excess = None
+        if _needs_excess(kinds, settings):
+            start = time.perf_counter()
+            excess = line_excess.fit(feed, client, normaliser, settings, n_train_rows)
+            result.timings["line_excess_s"] = time.perf_counter() - start
         for kind in kinds:
             start = time.perf_counter()
-            if kind in ("logreg", "xp_ew"):
-                scorers[kind] = baselines.train_linear(labelled, normaliser, kind)
+            if kind in ("logreg", "xp_ew", "xp_excess"):
+                scorers[kind] = baselines.train_linear(labelled, normaliser, kind, excess)
             elif kind == "lightgbm":
                 scorers[kind] = baselines.train_lightgbm(labelled, normaliser, settings)
             elif kind in ("xgboost", "xgboost_ew"):
                 scorers[kind] = baselines.train_xgboost(
-                    client, feed, labelled, normaliser, settings, with_ew=kind == "xgboost_ew"
+                    client, feed, labelled, normaliser, settings, kind == "xgboost_ew", excess
                 )
             else:
                 continue
@@ -126,12 +143,21 @@ def run(
                 np.concatenate([c[1] for c in val_chunks])[:VAL_ROWS_PHASE1],
             )
             order_rng = np.random.default_rng(settings.training_seed)
-            orders = [order_rng.permutation(len(feed.partitions)) for _ in range(settings.dae_epochs)]
+            orders = [
+                order_rng.permutation(len(feed.partitions)) for _ in range(settings.dae_epochs)
+            ]
 
             def epoch_chunks(epoch: int):
                 parts = [feed.partitions[i] for i in orders[epoch]]
-                return feed.map(client, phase1_chunk, normaliser, args, splits.TRAIN,
-                                partitions=parts, in_flight=settings.feed_prefetch)
+                return feed.map(
+                    client,
+                    phase1_chunk,
+                    normaliser,
+                    args,
+                    splits.TRAIN,
+                    partitions=parts,
+                    in_flight=settings.feed_prefetch,
+                )
 
             p1_dir = phase1_dir or artifacts.new_model_dir(settings, "dae_phase1", version)
             resume = (p1_dir / dae_train.CHECKPOINT).exists()
@@ -155,8 +181,13 @@ def run(
             history += p1_history
             result.timings["dae_phase1_s"] = time.perf_counter() - start
             with_ew = settings.head_xp_ew
-            train_arrays = labelled_arrays(labelled.part(splits.TRAIN), normaliser, with_ew)
-            val_arrays = labelled_arrays(labelled.part(splits.VAL), normaliser, with_ew)
+            head_excess = excess if with_ew else None
+            train_arrays = labelled_arrays(
+                labelled.part(splits.TRAIN), normaliser, with_ew, head_excess
+            )
+            val_arrays = labelled_arrays(
+                labelled.part(splits.VAL), normaliser, with_ew, head_excess
+            )
             test_x = labelled_arrays(labelled.part(splits.TEST), normaliser)
             before = dae.encode(*_encode_inputs(test_x[0])).detach().numpy()
             result.geometry["dae phase 1 (encoder)"] = evaluate.latent_geometry(before)
@@ -176,9 +207,13 @@ def run(
                     seed=settings.training_seed,
                     device=settings.training_device,
                 )
-                classifier, p2_history = dae_train.train_phase2(dae, train_arrays, val_arrays, config)
+                classifier, p2_history = dae_train.train_phase2(
+                    dae, train_arrays, val_arrays, config
+                )
                 history += [{**h, "mode": DAE_MODES[kind]} for h in p2_history]
-                scorer = DAEScorer(kind, normaliser, classifier, Platt(), DAE_MODES[kind])
+                scorer = DAEScorer(
+                    kind, normaliser, classifier, Platt(), DAE_MODES[kind], head_excess
+                )
                 scorer.calibrator = Platt.fit(
                     scorer.score(labelled.part(splits.VAL))[0], labelled.y(splits.VAL)
                 )
@@ -189,6 +224,12 @@ def run(
                     latents[f"{kind} after phase 2"] = (after, latents["phase 1"][1], test_x[3])
                 result.timings[f"{kind}_s"] = time.perf_counter() - start
 
+        truth = None
+        if feed.spec.truth_relation:
+            start = time.perf_counter()
+            truth = truth_scores(feed, client, scorers, settings)
+            result.timings["truth_scoring_s"] = time.perf_counter() - start
+
     test = labelled.part(splits.TEST)
     y_test = labelled.y(splits.TEST)
     ew_true = np.where(np.isfinite(test["ew_true"]), test["ew_true"], test["ew_label"])
@@ -197,14 +238,37 @@ def run(
         "labels_relation": feed.spec.labels_relation,
         "truth_relation": feed.spec.truth_relation,
         "labelled": labelled.counts(),
-        "split": {"healpix_level": settings.split_healpix_level, "seed": settings.training_seed,
-                  "val": settings.split_val_fraction, "test": settings.split_test_fraction},
+        "split": {
+            "healpix_level": settings.split_healpix_level,
+            "seed": settings.training_seed,
+            "val": settings.split_val_fraction,
+            "test": settings.split_test_fraction,
+        },
         "normalise_mode": settings.normalise_mode,
     }
     for kind, scorer in scorers.items():
         score, latent = scorer.score(test)
-        ev = evaluate.evaluate(kind, y_test, score, scorer.calibrator(score), ew_true,
-                               test["g_mag"], settings.bootstrap_samples, settings.training_seed)
+        ev = evaluate.evaluate(
+            kind,
+            y_test,
+            score,
+            scorer.calibrator(score),
+            ew_true,
+            test["g_mag"],
+            settings.bootstrap_samples,
+            settings.training_seed,
+        )
+        if truth is not None and len(truth["ew_true"]):
+            evaluate.add_truth(
+                ev,
+                truth["ew_true"],
+                truth["g_mag"],
+                truth[kind],
+                scorer.calibrator(truth[kind]),
+                settings.evaluation_truth_min_ew,
+                settings.bootstrap_samples,
+                settings.training_seed,
+            )
         geometry_key = f"{kind} (after phase 2)"
         if geometry_key in result.geometry:
             ev.metrics.update(result.geometry[geometry_key])
@@ -217,7 +281,13 @@ def run(
         config = {**scorer.config(), "version": version, "settings": _training_settings(settings)}
         artifacts.write_config(model_dir, config)
         result.model_ids[kind] = registry.register(
-            url, kind, version, model_dir, config, ev.metrics, snapshot,
+            url,
+            kind,
+            version,
+            model_dir,
+            config,
+            ev.metrics,
+            snapshot,
             None if latent is None else int(latent.shape[1]),
         )
     if set_current and result.evaluations:
@@ -233,9 +303,32 @@ def run(
         "current model": result.current,
         "timings (s)": {k: round(v, 1) for k, v in result.timings.items()},
     }
-    result.report = report.write(report_dir, result.evaluations, result.geometry, latents,
-                                 history, context)
+    result.report = report.write(
+        report_dir, result.evaluations, result.geometry, latents, history, context
+    )
     return result
+
+
+def truth_chunk(batch: Batch, scorers: dict[str, Any], args: tuple) -> dict[str, np.ndarray]:
+    """Every model's raw score for the test-split rows that have a simulation truth (a Dask task)."""
+    rows = select(batch, (splits.assign(batch["source_id"], *args) == splits.TEST)
+                  & np.isfinite(batch["ew_true"]))  # fmt: skip
+    out = {"ew_true": rows["ew_true"], "g_mag": rows["g_mag"]}
+    for kind, scorer in scorers.items():
+        out[kind] = scorer.score(rows)[0] if len(rows["ew_true"]) else np.zeros(0, np.float32)
+    return out
+
+
+def truth_scores(feed: XPFeed, client: Any, scorers: dict[str, Any], settings: Settings) -> dict:
+    """Scores of the whole test split (not just its labelled few) for the truth metrics."""
+    parts = list(feed.map(client, truth_chunk, scorers, split_args(settings), desc="truth"))
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def _needs_excess(kinds: tuple[str, ...], settings: Settings) -> bool:
+    """Whether any model asked for reads the learned-continuum H-alpha excess."""
+    tabular = any("excess" in baselines.FEATURE_SETS.get(kind, "") for kind in kinds)
+    return tabular or (settings.head_xp_ew and any(kind in DAE_MODES for kind in kinds))
 
 
 def _encode_inputs(x: np.ndarray):
@@ -247,6 +340,11 @@ def _encode_inputs(x: np.ndarray):
 
 
 def _training_settings(settings: Settings) -> dict:
-    names = [n for n in type(settings).model_fields if n.startswith(
-        ("training_", "feed_", "split_", "normalise_", "dae_", "head_", "baseline_"))]
+    names = [
+        n
+        for n in type(settings).model_fields
+        if n.startswith(
+            ("training_", "feed_", "split_", "normalise_", "dae_", "head_", "baseline_")
+        )
+    ]
     return {n: getattr(settings, n) for n in names}

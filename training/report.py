@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.evaluate import EW_BINS, GRID, Evaluation
+from training.evaluate import EW_BINS, GRID, TRUTH_MIN_EWS, Evaluation
 
 REFERENCE = "reference (blog XGBoost, real data): ROC-AUC 0.979, PR-AUC 0.899"
 
@@ -68,8 +68,13 @@ def plot_curves(evaluations: list[Evaluation], out: Path) -> list[str]:
             recall = ev.recall_vs_ew["slices"][slice_name]["recall"]
             ax.plot(centres, recall, "o-", ms=3, label=ev.kind)
         ax.axhline(0.5, color="k", ls=":", lw=1)
-        ax.set(xscale="log", xlim=(EW_BINS[0], EW_BINS[-1]), ylim=(-0.02, 1.02),
-               xlabel="true EW(H-alpha) [A]", title=f"recall vs EW, {slice_name}")
+        ax.set(
+            xscale="log",
+            xlim=(EW_BINS[0], EW_BINS[-1]),
+            ylim=(-0.02, 1.02),
+            xlabel="true EW(H-alpha) [A]",
+            title=f"recall vs EW, {slice_name}",
+        )
     axes[0].set_ylabel("recall (P >= 0.5)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
@@ -137,35 +142,32 @@ def write(
         figures.append(plot_latents(latents, out))
     if history:
         figures.append(plot_training(history, out))
-    header = ["model", "PR-AUC [95%]", "ROC-AUC [95%]", "ECE", "recall@P>=0.5",
-              "EW50 G=15 [A]", "EW50 G=17 [A]"]
-    rows = []
-    for ev in sorted(evaluations, key=lambda e: -e.metrics["pr_auc"]):
-        m = ev.metrics
-        rows.append([
-            ev.kind,
-            f"{m['pr_auc']:.3f} [{m['pr_auc_ci'][0]:.3f}, {m['pr_auc_ci'][1]:.3f}]",
-            f"{m['roc_auc']:.3f} [{m['roc_auc_ci'][0]:.3f}, {m['roc_auc_ci'][1]:.3f}]",
-            _fmt(m["ece"]),
-            _fmt(m["recall_at_p50"]),
-            _fmt(m.get("ew50_G=15"), 1),
-            _fmt(m.get("ew50_G=17"), 1),
-        ])
+    sections = [("Test split (sky-disjoint), survey labels", *_label_table(evaluations))]
+    if any("truth_min_ew" in ev.metrics for ev in evaluations):
+        sections.append(("Test split against the simulation truth, every source",
+                         *_truth_table(evaluations)))  # fmt: skip
     geo_header = ["latent space", "PC1 fraction", "effective rank"]
-    geo_rows = [[k, _fmt(v["pc1_fraction"]), _fmt(v["effective_rank"], 2)] for k, v in geometry.items()]
+    geo_rows = [
+        [k, _fmt(v["pc1_fraction"]), _fmt(v["effective_rank"], 2)] for k, v in geometry.items()
+    ]
+    sections.append(("Latent space (collapse check)", geo_header, geo_rows))
     md = ["# xpha model comparison", "", f"{REFERENCE}", ""]
     md += [f"- {k}: {v}" for k, v in context.items()]
-    md += ["", "## Test split (sky-disjoint)", "", *_md_table(header, rows), ""]
-    md += ["## Latent space (collapse check)", "", *_md_table(geo_header, geo_rows), ""]
-    md += [f"![{f}]({f})" for f in figures]
+    for title, header, rows in sections:
+        md += ["", f"## {title}", "", *_md_table(header, rows)]
+    md += ["", *[f"![{f}]({f})" for f in figures]]
     (out / "report.md").write_text("\n".join(md) + "\n")
-    page = ["<!doctype html><html><head><meta charset='utf-8'><title>xpha model comparison</title>",
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
-            "td,th{border:1px solid #ccc;padding:3px 8px}table{border-collapse:collapse}</style>",
-            "</head><body><h1>xpha model comparison</h1>", f"<p>{html.escape(REFERENCE)}</p><ul>"]
+    page = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>xpha model comparison</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+        "td,th{border:1px solid #ccc;padding:3px 8px}table{border-collapse:collapse}</style>",
+        "</head><body><h1>xpha model comparison</h1>",
+        f"<p>{html.escape(REFERENCE)}</p><ul>",
+    ]
     page += [f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in context.items()]
-    page += ["</ul><h2>Test split (sky-disjoint)</h2>", _html_table(header, rows),
-             "<h2>Latent space (collapse check)</h2>", _html_table(geo_header, geo_rows)]
+    page.append("</ul>")
+    for title, header, rows in sections:
+        page += [f"<h2>{html.escape(title)}</h2>", _html_table(header, rows)]
     page += [f"<p><img src='{f}' style='max-width:100%'></p>" for f in figures]
     (out / "report.html").write_text("\n".join([*page, "</body></html>"]) + "\n")
     metrics = {ev.kind: ev.metrics for ev in evaluations}
@@ -173,6 +175,52 @@ def write(
         json.dumps({"models": metrics, "latent_geometry": geometry, "context": context}, indent=2)
     )
     return out / "report.md"
+
+
+def _interval(m: dict, key: str, ci_key: str) -> str:
+    value, ci = m.get(key), m.get(ci_key)
+    if value is None:
+        return "-"
+    return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def _label_table(evaluations: list[Evaluation]) -> tuple[list[str], list[list[str]]]:
+    header = ["model", "PR-AUC [95%]", "ROC-AUC [95%]", "ECE", "recall@P>=0.5",
+              "EW50 G=15 [A]", "EW50 G=17 [A]"]  # fmt: skip
+    rows = []
+    for ev in sorted(evaluations, key=lambda e: -e.metrics["pr_auc"]):
+        m = ev.metrics
+        rows.append([
+            ev.kind,
+            _interval(m, "pr_auc", "pr_auc_ci"),
+            _interval(m, "roc_auc", "roc_auc_ci"),
+            _fmt(m["ece"]),
+            _fmt(m["recall_at_p50"]),
+            _fmt(m.get("ew50_G=15"), 1),
+            _fmt(m.get("ew50_G=17"), 1),
+        ])  # fmt: skip
+    return header, rows
+
+
+def _truth_table(evaluations: list[Evaluation]) -> tuple[list[str], list[list[str]]]:
+    """PR/ROC-AUC against the truth: headline minimum EW with intervals, then the others."""
+    headline = next(
+        ev.metrics["truth_min_ew"] for ev in evaluations if "truth_min_ew" in ev.metrics
+    )
+    key = f"truth_ew{headline:g}"
+    others = [e for e in TRUTH_MIN_EWS if e != headline]
+    header = ["model", f"PR-AUC, EW>={headline:g} A [95%]", f"ROC-AUC, EW>={headline:g} A [95%]"]
+    header += [f"PR-AUC, {'any line' if e == 0 else f'EW>={e:g} A'}" for e in others]
+    header += ["sources (emitters)"]
+    rows = []
+    for ev in sorted(evaluations, key=lambda e: -e.metrics.get(f"{key}_pr_auc", 0.0)):
+        m = ev.metrics
+        row = [ev.kind, _interval(m, f"{key}_pr_auc", "truth_pr_auc_ci"),
+               _interval(m, f"{key}_roc_auc", "truth_roc_auc_ci")]  # fmt: skip
+        row += [_fmt(m.get(f"truth_ew{e:g}_pr_auc")) for e in others]
+        row.append(f"{m.get('truth_n', '-')} ({m.get('truth_emitters', '-')})")
+        rows.append(row)
+    return header, rows
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -17,10 +17,13 @@ from training.artifacts import NORMALISER, read_config
 from training.baselines import BoosterScorer, LinearScorer, TabularScorer
 from training.calibration import Platt
 from training.data import Batch
+from training.features import blocks
+from training.line_excess import MODEL_FILE as EXCESS_FILE
+from training.line_excess import LineExcess
 from training.normalise import Normaliser
 
 DAE_KINDS = ("dae_head", "dae_linear", "dae_unfreeze")
-LINEAR_KINDS = ("logreg", "xp_ew")
+LINEAR_KINDS = ("logreg", "xp_ew", "xp_excess")
 BOOSTER_KINDS = ("xgboost", "xgboost_ew", "lightgbm")
 WEIGHTS = "weights.pt"
 
@@ -34,6 +37,7 @@ class DAEScorer:
     classifier: Any  # EmitterClassifier
     calibrator: Platt
     mode: str = "frozen"
+    excess: LineExcess | None = None  # the H-alpha continuum regressor, when the head uses it
 
     @property
     def latent_dim(self) -> int:
@@ -45,7 +49,7 @@ class DAEScorer:
         from training.features import head_side
 
         x, err, side = self.normaliser.transform(batch)
-        side = head_side(batch, side, self.classifier.config.n_side > N_SIDE)
+        side = head_side(batch, side, self.classifier.config.n_side > N_SIDE, self.excess)
         return predict_logits(self.classifier, x, err, side)
 
     def config(self) -> dict[str, Any]:
@@ -62,6 +66,8 @@ class DAEScorer:
 
         self.normaliser.save(path / NORMALISER)
         torch.save(self.classifier.state_dict(), path / WEIGHTS)
+        if self.excess is not None:
+            self.excess.save(path)
 
 
 def load_scorer(path: Path) -> TabularScorer | DAEScorer:
@@ -85,11 +91,18 @@ def load_scorer(path: Path) -> TabularScorer | DAEScorer:
             DenoisingAutoencoder(DAEConfig(**config["model_args"])), HeadConfig(**config["head"])
         )
         classifier.load_state_dict(torch.load(path / WEIGHTS, map_location="cpu"))
-        return DAEScorer(kind, normaliser, classifier.eval(), calibrator, config["phase2_mode"])
+        excess = LineExcess.load(path, normaliser) if (path / EXCESS_FILE).exists() else None
+        return DAEScorer(
+            kind, normaliser, classifier.eval(), calibrator, config["phase2_mode"], excess
+        )
+    feature_set = config.get("feature_set", "")
+    excess = LineExcess.load(path, normaliser) if "excess" in blocks(feature_set) else None
     if kind in LINEAR_KINDS:
-        scorer: TabularScorer = LinearScorer(kind, config["feature_set"], normaliser, calibrator)
+        scorer: TabularScorer = LinearScorer(
+            kind, feature_set, normaliser, calibrator, excess=excess
+        )
     elif kind in BOOSTER_KINDS:
-        scorer = BoosterScorer(kind, config["feature_set"], normaliser, calibrator)
+        scorer = BoosterScorer(kind, feature_set, normaliser, calibrator, excess=excess)
     else:
         raise XphaError(f"{path}: unknown model kind {kind!r}")
     scorer.load_weights(path)  # type: ignore[attr-defined]
