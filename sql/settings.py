@@ -350,6 +350,11 @@ class Settings(BaseSettings):
         description="Also give the DAE heads the XP-native H-alpha line features (sideband EW, "
         "learned-continuum excess, and their S/N).",
     )
+    head_residual: bool = Field(
+        False,
+        description="MLP heads also get the 110 error-scaled reconstruction residuals (with a few "
+        "hundred labelled emitters they overfit; the H-alpha excess is the residual that matters).",
+    )
     baseline_max_rounds: int = Field(400, description="Boosting rounds of XGBoost and LightGBM.")
     line_excess_fit_rows: int = Field(
         200_000,

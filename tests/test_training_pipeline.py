@@ -98,6 +98,17 @@ def test_report_has_tables_and_figures(trained):
     assert "<table>" in (result.report.parent / "report.html").read_text()
 
 
+def test_the_whole_test_split_is_scored_against_the_truth(trained):
+    result = trained[3]
+    assert "## Test split against the simulation truth, every source" in result.report.read_text()
+    for ev in result.evaluations:
+        m = ev.metrics
+        # every test-split source with a truth row: line-free ones plus emitters >= 5 A
+        assert m["truth_n"] > m["n_test"], ev.kind
+        assert 0 < m["truth_ew5_pr_auc"] <= 1 and m["truth_ew5_roc_auc"] > 0.6, ev.kind
+        assert m["ew50_source"].startswith("truth")
+
+
 def test_saved_models_reload_to_identical_scores(trained):
     url, settings, _, result = trained
     feed = XPFeed.plan(url, settings)

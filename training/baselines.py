@@ -128,12 +128,16 @@ FEATURE_SETS = {
 def train_linear(
     labelled: LabelledSet, normaliser: Normaliser, kind: str, excess: LineExcess | None = None
 ) -> LinearScorer:
-    """Logistic regression: logreg on the coefficients; the physics baselines xp_ew (sideband
-    EW) and xp_excess (learned-continuum excess) on their two line features alone."""
+    """Logistic regression: logreg on the coefficients, xp_ew on the sideband EW and its S/N.
+    xp_excess is the physics statistic itself, untrained: its score is the excess S/N (label
+    noise or a handful of emitters cannot flip its sign); only the calibration is fitted."""
     from sklearn.linear_model import LogisticRegression
 
     feature_set = FEATURE_SETS[kind]
     scorer = LinearScorer(kind, feature_set, normaliser, Platt(), excess=excess)
+    if kind == "xp_excess":
+        scorer.weights, scorer.bias = np.array([0.0, 1.0]), 0.0  # (excess EW, excess S/N)
+        return _calibrated(scorer, labelled)  # type: ignore[return-value]
     x = np.nan_to_num(scorer.features(labelled.part(splits.TRAIN)))
     model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=3000)
     model.fit(x, labelled.y(splits.TRAIN))

@@ -24,7 +24,7 @@ SCHEDULER = typer.Option(
 def train_compare(
     models: str = typer.Option(
         "all",
-        help="Comma-separated kinds: logreg,lightgbm,xgboost,xgboost_ew,xp_ew,"
+        help="Comma-separated kinds: logreg,lightgbm,xgboost,xgboost_ew,xp_ew,xp_excess,"
         "dae_head,dae_linear,dae_unfreeze (or all).",
     ),
     scheduler: str | None = SCHEDULER,

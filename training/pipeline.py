@@ -204,6 +204,7 @@ def run(
                     depth=settings.head_depth,
                     dropout=settings.head_dropout,
                     patience=settings.head_patience,
+                    residual=settings.head_residual,
                     seed=settings.training_seed,
                     device=settings.training_device,
                 )

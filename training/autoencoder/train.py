@@ -236,6 +236,7 @@ class Phase2Config:
     depth: int = 1  # MLP head hidden layers
     dropout: float = 0.0
     patience: int = 0  # stop after this many epochs without a better val PR-AUC (0: never)
+    residual: bool = False  # MLP heads: also feed the 110 error-scaled reconstruction residuals
     seed: int = 42
     device: str = "auto"
 
@@ -258,8 +259,8 @@ def train_phase2(
     device, amp = pick_device(config.device)
     torch.manual_seed(config.seed)
     head = HeadConfig(kind="linear" if config.mode == "linear" else "mlp",
-                      residual=config.mode != "linear", hidden=config.hidden, depth=config.depth,
-                      dropout=config.dropout, n_side=train[2].shape[1])
+                      residual=config.residual and config.mode != "linear", hidden=config.hidden,
+                      depth=config.depth, dropout=config.dropout, n_side=train[2].shape[1])
     model = EmitterClassifier(copy.deepcopy(dae), head).to(device)
     for parameter in model.dae.parameters():
         parameter.requires_grad_(False)

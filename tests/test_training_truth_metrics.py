@@ -1,0 +1,58 @@
+"""Truth metrics on a simulated sky: who counts as an emitter at each minimum EW, and that the
+numbers follow from the scores (a perfect ranking scores 1, a reversed one near prevalence)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.evaluate import Evaluation, add_truth, truth_classes
+
+EW = np.array([0.0, 0.0, -3.0, 1.0, 4.0, 6.0, 20.0, np.nan])
+
+# min EW -> (kept mask, y of the kept rows)
+CLASS_CASES = [
+    (0.0, [1, 1, 1, 1, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1, 1]),
+    (5.0, [1, 1, 1, 0, 0, 1, 1, 0], [0, 0, 0, 1, 1]),
+    (10.0, [1, 1, 1, 0, 0, 0, 1, 0], [0, 0, 0, 1]),
+]
+
+
+@pytest.mark.parametrize(("min_ew", "kept", "y"), CLASS_CASES)
+def test_weak_emitters_join_neither_class_and_absorption_is_negative(min_ew, kept, y):
+    got_kept, got_y = truth_classes(EW, min_ew)
+    assert got_kept.astype(int).tolist() == kept
+    assert got_y.astype(int).tolist() == y
+
+
+def _sky(n: int = 4000, seed: int = 3):
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(3, n, p=[0.9, 0.05, 0.05])  # none, weak (1-5 A), strong (5-50 A)
+    ew = np.where(kind == 0, 0.0, np.where(kind == 1, rng.uniform(1, 5, n), rng.uniform(5, 50, n)))
+    return ew, rng.uniform(14, 18, n)
+
+
+@pytest.mark.parametrize(("ranking", "low", "high"), [
+    ("perfect", 0.999, 1.0),  # score = true EW: every strong line above every line-free star
+    ("reversed", 0.0, 0.1),  # score = -EW: emitters ranked last
+])  # fmt: skip
+def test_truth_pr_auc_follows_the_ranking(ranking, low, high):
+    ew, g = _sky()
+    score = ew if ranking == "perfect" else -ew
+    ev = add_truth(Evaluation("m"), ew, g, score, 1 / (1 + np.exp(-score)), 5.0, 20, 0)
+    assert low <= ev.metrics["truth_ew5_pr_auc"] <= high
+    assert ev.metrics["truth_min_ew"] == 5.0
+    assert ev.metrics["truth_emitters"] == int((ew >= 5).sum())
+    assert ev.metrics["truth_n"] == int((ew == 0).sum() + (ew >= 5).sum())
+    lo, hi = ev.metrics["truth_pr_auc_ci"]
+    assert lo <= ev.metrics["truth_ew5_pr_auc"] <= hi or ranking == "perfect"
+
+
+def test_recall_vs_ew_counts_every_true_emitter():
+    ew, g = _sky()
+    detected_from = 8.0  # a detector that flags exactly the lines of 8 A and more
+    probability = (ew >= detected_from).astype(float)
+    ev = add_truth(Evaluation("m"), ew, g, probability, probability, 5.0, 10, 0)
+    curve = ev.recall_vs_ew["slices"]["all"]
+    assert sum(curve["counts"]) == int(((ew > 0) & (ew >= 0.3) & (ew < 300)).sum())
+    assert 6.0 < ev.metrics["ew50_all"] < 10.0
