@@ -335,13 +335,13 @@ class Settings(BaseSettings):
     )
     head_batch_size: int = Field(256, description="Phase-2 minibatch size.")
     head_epochs: int = Field(60, description="Phase-2 epochs over the labelled training split.")
-    head_lr: float = Field(2e-3, description="Phase-2 learning rate of the head.")
+    head_lr: float = Field(1e-3, description="Phase-2 learning rate of the head.")
     head_unfreeze_lr_factor: float = Field(
         0.05, description="Encoder LR relative to the head's in unfreeze mode."
     )
-    head_hidden: int = Field(64, description="Width of the phase-2 MLP head.")
-    head_depth: int = Field(1, description="Hidden layers of the phase-2 MLP head.")
-    head_dropout: float = Field(0.0, description="Dropout after each hidden layer of the head.")
+    head_hidden: int = Field(128, description="Width of the phase-2 MLP head.")
+    head_depth: int = Field(2, description="Hidden layers of the phase-2 MLP head.")
+    head_dropout: float = Field(0.3, description="Dropout after each hidden layer of the head.")
     head_patience: int = Field(
         0, description="Stop phase 2 after this many epochs without a better val PR-AUC (0: never)."
     )

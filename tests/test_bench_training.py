@@ -74,10 +74,11 @@ def test_bench_dae_phase1_dask_feed_vs_in_memory(bench_db, tmp_path):
 @pytest.mark.benchmark
 def test_bench_scoring_throughput(bench_db):
     url, settings = bench_db
-    result = pipeline.run(url, settings, kinds=("xgboost", "dae_head"), version="bench")
+    kinds = ("xgboost", "xgboost_ew", "xp_excess", "dae_head")
+    result = pipeline.run(url, settings, kinds=kinds, version="bench")
     feed = XPFeed.plan(url, settings, with_labels=False)
     batch = concat([feed.read(p) for p in feed.partitions])
-    for kind in ("xgboost", "dae_head"):
+    for kind in kinds:
         model_id = result.model_ids[kind]
         scorer = scoring.load_scorer(scoring.registry.find(url, model_id).artifact_path)
         start = time.perf_counter()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.evaluate import Evaluation, add_truth, truth_classes
+from training.evaluate import Evaluation, add_truth, flagged_by_class, truth_classes
 
 EW = np.array([0.0, 0.0, -3.0, 1.0, 4.0, 6.0, 20.0, np.nan])
 
@@ -56,3 +56,13 @@ def test_recall_vs_ew_counts_every_true_emitter():
     curve = ev.recall_vs_ew["slices"]["all"]
     assert sum(curve["counts"]) == int(((ew > 0) & (ew >= 0.3) & (ew < 300)).sum())
     assert 6.0 < ev.metrics["ew50_all"] < 10.0
+
+
+def test_flagged_by_class_is_recall_for_emitters_and_false_positives_for_the_rest():
+    classes = np.array(["be", "be", "dme", "dme", "dme", "none", "none", "none", "none"])
+    flagged = np.array([1, 1, 1, 0, 0, 0, 0, 0, 1], bool)
+    assert flagged_by_class(classes, flagged) == {
+        "be": {"n": 2, "flagged": 1.0},
+        "dme": {"n": 3, "flagged": pytest.approx(1 / 3)},
+        "none": {"n": 4, "flagged": 0.25},
+    }

@@ -222,3 +222,15 @@ def add_truth(
         ev.metrics[f"ew50_{name}"] = values["ew50"]
     ev.metrics["ew50_source"] = "truth: every test-split emitter"
     return ev
+
+
+def flagged_by_class(classes: np.ndarray, flagged: np.ndarray) -> dict[str, dict]:
+    """Per simulated class, how many sources there are and the fraction flagged: recall for
+    emitter classes, the false-positive rate for line-free and absorption-line stars."""
+    return {
+        str(name): {
+            "n": int((classes == name).sum()),
+            "flagged": float(flagged[classes == name].mean()),
+        }
+        for name in sorted(set(classes.tolist()))
+    }

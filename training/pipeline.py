@@ -270,6 +270,9 @@ def run(
                 settings.bootstrap_samples,
                 settings.training_seed,
             )
+            if truth["class"] is not None:
+                flagged = scorer.calibrator(truth[kind]) >= 0.5
+                ev.metrics["flagged_by_class"] = evaluate.flagged_by_class(truth["class"], flagged)
         geometry_key = f"{kind} (after phase 2)"
         if geometry_key in result.geometry:
             ev.metrics.update(result.geometry[geometry_key])
@@ -314,7 +317,7 @@ def truth_chunk(batch: Batch, scorers: dict[str, Any], args: tuple) -> dict[str,
     """Every model's raw score for the test-split rows that have a simulation truth (a Dask task)."""
     rows = select(batch, (splits.assign(batch["source_id"], *args) == splits.TEST)
                   & np.isfinite(batch["ew_true"]))  # fmt: skip
-    out = {"ew_true": rows["ew_true"], "g_mag": rows["g_mag"]}
+    out = {"source_id": rows["source_id"], "ew_true": rows["ew_true"], "g_mag": rows["g_mag"]}
     for kind, scorer in scorers.items():
         out[kind] = scorer.score(rows)[0] if len(rows["ew_true"]) else np.zeros(0, np.float32)
     return out
@@ -323,7 +326,26 @@ def truth_chunk(batch: Batch, scorers: dict[str, Any], args: tuple) -> dict[str,
 def truth_scores(feed: XPFeed, client: Any, scorers: dict[str, Any], settings: Settings) -> dict:
     """Scores of the whole test split (not just its labelled few) for the truth metrics."""
     parts = list(feed.map(client, truth_chunk, scorers, split_args(settings), desc="truth"))
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    truth = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    truth["class"] = simulated_classes(feed.spec.url, feed.spec.truth_relation, truth["source_id"])
+    return truth
+
+
+def simulated_classes(url: str, truth_relation: str, source_id: np.ndarray) -> np.ndarray | None:
+    """The simulated emitter class of each source (None if the truth relation has none)."""
+    from sql.database import connect
+    from training import queries
+
+    with connect(url) as conn:
+        if not conn.execute(queries.TRUTH_HAS_CLASS, (truth_relation,)).fetchone()[0]:
+            return None
+        rows = conn.execute(queries.truth_classes(truth_relation)).fetchall()
+    ids = np.array([r[0] for r in rows], np.int64)
+    names = np.array([r[1] for r in rows], object)
+    order = np.argsort(ids)
+    where = np.clip(np.searchsorted(ids[order], source_id), 0, max(len(ids) - 1, 0))
+    found = len(ids) > 0 and ids[order][where] == source_id
+    return np.where(found, names[order][where], "unknown")
 
 
 def _needs_excess(kinds: tuple[str, ...], settings: Settings) -> bool:

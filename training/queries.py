@@ -8,7 +8,9 @@ NAN_F8_55 = "array_fill('NaN'::float8, ARRAY[55])"
 NAN_F4_55 = "array_fill('NaN'::real, ARRAY[55])"
 
 # Rows per HEALPix cell at one level: the plan that Dask partitions follow.
-CELL_COUNTS = "SELECT source_id >> %s AS cell, count(*) FROM gaia.xp_continuous GROUP BY 1 ORDER BY 1"
+CELL_COUNTS = (
+    "SELECT source_id >> %s AS cell, count(*) FROM gaia.xp_continuous GROUP BY 1 ORDER BY 1"
+)
 
 RELATION_EXISTS = "SELECT to_regclass(%s) IS NOT NULL"
 
@@ -66,6 +68,17 @@ def _relation(name: str) -> sql.Identifier:
     return sql.Identifier(*name.split("."))
 
 
+# The simulated class of each truth row, when the truth relation has one (per-class recall).
+TRUTH_HAS_CLASS = (
+    "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s)"
+    " AND attname = 'emitter_class' AND NOT attisdropped)"
+)
+
+
+def truth_classes(truth_relation: str) -> sql.Composed:
+    return sql.SQL("SELECT source_id, emitter_class FROM {}").format(_relation(truth_relation))
+
+
 LABEL_COUNTS = sql.SQL(
     "SELECT count(*) FILTER (WHERE is_emitter), count(*) FILTER (WHERE NOT is_emitter) FROM {}"
 )
@@ -81,8 +94,7 @@ SELECT_MODEL_BY_ID = (
     " WHERE model_id = %s"
 )
 SELECT_CURRENT_MODEL = (
-    "SELECT model_id, kind, version, artifact_path, artifact_sha256 FROM ml.models"
-    " WHERE is_current"
+    "SELECT model_id, kind, version, artifact_path, artifact_sha256 FROM ml.models WHERE is_current"
 )
 SELECT_MODEL_BY_NAME = (
     "SELECT model_id, kind, version, artifact_path, artifact_sha256 FROM ml.models"

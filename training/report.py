@@ -146,6 +146,9 @@ def write(
     if any("truth_min_ew" in ev.metrics for ev in evaluations):
         sections.append(("Test split against the simulation truth, every source",
                          *_truth_table(evaluations)))  # fmt: skip
+    if any("flagged_by_class" in ev.metrics for ev in evaluations):
+        sections.append(("Flagged at P>=0.5 per simulated class (recall for emitters, "
+                         "false-positive rate for the rest)", *_class_table(evaluations)))  # fmt: skip
     geo_header = ["latent space", "PC1 fraction", "effective rank"]
     geo_rows = [
         [k, _fmt(v["pc1_fraction"]), _fmt(v["effective_rank"], 2)] for k, v in geometry.items()
@@ -220,6 +223,16 @@ def _truth_table(evaluations: list[Evaluation]) -> tuple[list[str], list[list[st
         row += [_fmt(m.get(f"truth_ew{e:g}_pr_auc")) for e in others]
         row.append(f"{m.get('truth_n', '-')} ({m.get('truth_emitters', '-')})")
         rows.append(row)
+    return header, rows
+
+
+def _class_table(evaluations: list[Evaluation]) -> tuple[list[str], list[list[str]]]:
+    tables = [ev for ev in evaluations if "flagged_by_class" in ev.metrics]
+    classes = list(tables[0].metrics["flagged_by_class"])
+    counts = tables[0].metrics["flagged_by_class"]
+    header = ["model", *[f"{c} ({counts[c]['n']})" for c in classes]]
+    rows = [[ev.kind, *[_fmt(ev.metrics["flagged_by_class"][c]["flagged"]) for c in classes]]
+            for ev in tables]  # fmt: skip
     return header, rows
 
 
