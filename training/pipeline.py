@@ -228,7 +228,7 @@ def run(
         truth = None
         if feed.spec.truth_relation:
             start = time.perf_counter()
-            truth = truth_scores(feed, client, scorers, settings)
+            truth = truth_scores(url, feed, client, scorers, settings)
             result.timings["truth_scoring_s"] = time.perf_counter() - start
 
     test = labelled.part(splits.TEST)
@@ -323,11 +323,13 @@ def truth_chunk(batch: Batch, scorers: dict[str, Any], args: tuple) -> dict[str,
     return out
 
 
-def truth_scores(feed: XPFeed, client: Any, scorers: dict[str, Any], settings: Settings) -> dict:
+def truth_scores(
+    url: str, feed: XPFeed, client: Any, scorers: dict[str, Any], settings: Settings
+) -> dict:
     """Scores of the whole test split (not just its labelled few) for the truth metrics."""
     parts = list(feed.map(client, truth_chunk, scorers, split_args(settings), desc="truth"))
     truth = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    truth["class"] = simulated_classes(feed.spec.url, feed.spec.truth_relation, truth["source_id"])
+    truth["class"] = simulated_classes(url, feed.spec.truth_relation, truth["source_id"])
     return truth
 
 
