@@ -10,7 +10,7 @@ from training_support import load_sky, make_sky, training_settings
 
 from sql.errors import XphaError
 from training import line_excess, splits
-from training.data import XPFeed, concat, dask_client
+from training.data import XPFeed, concat, dask_client, select
 from training.features import xp_ew
 from training.labelled import split_args
 from training.pipeline import fit_normaliser
@@ -83,3 +83,13 @@ def test_a_missing_band_gives_nan_not_a_number(fitted):
     measured = excess.measure(rows)
     assert np.isnan(measured[1]).all()
     assert np.isfinite(measured[[0, 2]]).all()
+
+
+def test_an_attached_measurement_is_reused_by_every_selection_of_the_batch(fitted):
+    excess, batch, held_out = fitted
+    attached = excess.attach(dict(batch))
+    part = select(attached, held_out)
+    without_regressor = line_excess.LineExcess(excess.normaliser, booster=None)
+    np.testing.assert_array_equal(
+        without_regressor.measure(part), excess.measure(select(batch, held_out))
+    )

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from training_support import LABELS_TABLE, TRUTH_TABLE, load_sky, make_sky, training_settings
 
+from ingest.bulk import file_checksum
 from sql.errors import XphaError
 from training import pipeline, scoring, snapshot
 from training.data import XPFeed, dask_client
@@ -97,7 +98,7 @@ def test_manifest_records_source_and_every_file(exported):
     assert files == sorted([MANIFEST] + [e["file"] for e in manifest["partitions"]])
     for entry in manifest["partitions"]:
         assert entry["file"] == snapshot.part_name(entry["lo"], entry["hi"])
-        assert snapshot.sha256_file(directory / entry["file"]) == entry["sha256"]
+        assert file_checksum(directory / entry["file"]) == entry["sha256"]
 
 
 def test_reexport_is_a_noop_and_an_interrupted_export_resumes(exported, tmp_path):
@@ -163,7 +164,7 @@ def test_a_missing_column_and_foreign_labels_are_clear_errors(exported, tmp_path
     entry = manifest["partitions"][0]
     path = directory / entry["file"]
     pq.write_table(pq.read_table(path).drop_columns(["rp_err"]), path, compression="zstd")
-    entry.update(sha256=snapshot.sha256_file(path), bytes=path.stat().st_size)
+    entry.update(sha256=file_checksum(path), bytes=path.stat().st_size)
     (directory / MANIFEST).write_text(json.dumps(manifest))
     feed = XPFeed.from_snapshot(directory)
     with pytest.raises(SnapshotError, match=f"{entry['file']} has no column rp_err"):

@@ -122,10 +122,16 @@ def fill_missing(batch: Batch) -> Batch:
 
 
 def plan_partitions(url: str, level: int, target_rows: int) -> list[Partition]:
-    """Merge consecutive HEALPix cells into partitions of about ``target_rows`` rows."""
+    """Merge consecutive HEALPix cells into partitions of about ``target_rows`` rows; a clear
+    error when there is nothing to partition."""
     shift = cell_shift(level)
     with connect(url) as conn:
         counts = conn.execute(queries.CELL_COUNTS, (shift,)).fetchall()
+    if not counts:
+        raise NoSourcesError(
+            "no sources: gaia.xp_continuous is empty; ingest XP spectra first "
+            "(`xpha ingest gaia-xp ...` or `xpha simulate ...`)"
+        )
     partitions: list[Partition] = []
     start, rows = None, 0
     for cell, count in counts:
@@ -176,11 +182,6 @@ class XPFeed:
             if relation_exists(url, settings.training_truth_relation):
                 truth = settings.training_truth_relation
         partitions = plan_partitions(url, settings.feed_healpix_level, settings.feed_partition_rows)
-        if not partitions:
-            raise NoSourcesError(
-                "no sources: gaia.xp_continuous is empty; ingest XP spectra first "
-                "(`xpha ingest gaia-xp ...` or `xpha simulate ...`)"
-            )
         return cls(FeedSpec(url, labels, truth), partitions)
 
     @classmethod

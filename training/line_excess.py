@@ -31,6 +31,7 @@ LINE_SIGMA_NM = 0.5  # the image barely depends on width below the ~15 nm LSF
 MODEL_FILE = "line_excess.txt"
 FEATURES = ("xp_halpha_excess_ew", "xp_halpha_excess_snr")
 MIN_FIT_ROWS = 100
+MEASURED = "xp_halpha_excess"  # batch column holding a measurement made once (see ``attach``)
 
 
 def signature(normaliser: Normaliser) -> tuple[np.ndarray, float]:
@@ -60,10 +61,20 @@ class LineExcess:
     normaliser: Normaliser
     booster: Any  # lightgbm.Booster
 
+    def attach(self, batch: Batch) -> Batch:
+        """Measure once and keep it in the batch, so every model of a run that reads the excess
+        (and every selection of the batch) reuses it instead of running the regressor again.
+        Only for batches that this regressor alone will score."""
+        batch[MEASURED] = self.measure(batch)
+        return batch
+
     def measure(self, batch: Batch) -> np.ndarray:
         """(n, 2) float32: excess EW in Angstrom (emission positive) and excess / noise;
         NaN where a band or the flux is missing."""
         from training.xp_halpha import continuum_at_halpha
+
+        if MEASURED in batch:
+            return batch[MEASURED]
 
         direction, length = signature(self.normaliser)
         inputs, along, noise = decompose(batch, self.normaliser, direction)

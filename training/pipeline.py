@@ -1,9 +1,10 @@
 """One run that trains every model on the same split, evaluates, saves, registers and reports.
 
 Order: plan the feed -> gather labels (fail early and clearly if there are none) -> fit the
-normaliser on the training split (streamed) -> learn the H-alpha continuum -> baselines -> DAE phase 1 (streamed over every
-training-split source) -> phase-2 heads -> test-split evaluation -> artefacts + ml.models ->
-report. The best model by test PR-AUC becomes current unless told otherwise.
+normaliser on the training split (streamed) -> learn the H-alpha continuum -> baselines -> DAE
+phase 1 (streamed over every training-split source) -> phase-2 heads -> test-split evaluation
+(labelled rows, and every source against the truth on a simulated sky) -> artefacts +
+ml.models -> report. The best model by test PR-AUC becomes current unless told otherwise.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def run(
         if _needs_excess(kinds, settings):
             start = time.perf_counter()
             excess = line_excess.fit(feed, client, normaliser, settings, n_train_rows)
+            excess.attach(labelled.batch)
             result.timings["line_excess_s"] = time.perf_counter() - start
         for kind in kinds:
             start = time.perf_counter()
@@ -228,7 +230,7 @@ def run(
         truth = None
         if feed.spec.truth_relation:
             start = time.perf_counter()
-            truth = truth_scores(url, feed, client, scorers, settings)
+            truth = truth_scores(url, feed, client, scorers, settings, excess)
             result.timings["truth_scoring_s"] = time.perf_counter() - start
 
     test = labelled.part(splits.TEST)
@@ -260,19 +262,20 @@ def run(
             settings.training_seed,
         )
         if truth is not None and len(truth["ew_true"]):
+            probability = scorer.calibrator(truth[kind])
             evaluate.add_truth(
                 ev,
                 truth["ew_true"],
                 truth["g_mag"],
                 truth[kind],
-                scorer.calibrator(truth[kind]),
+                probability,
                 settings.evaluation_truth_min_ew,
                 settings.bootstrap_samples,
                 settings.training_seed,
             )
             if truth["class"] is not None:
-                flagged = scorer.calibrator(truth[kind]) >= 0.5
-                ev.metrics["flagged_by_class"] = evaluate.flagged_by_class(truth["class"], flagged)
+                by_class = evaluate.flagged_by_class(truth["class"], probability >= 0.5)
+                ev.metrics["flagged_by_class"] = by_class
         geometry_key = f"{kind} (after phase 2)"
         if geometry_key in result.geometry:
             ev.metrics.update(result.geometry[geometry_key])
@@ -313,10 +316,15 @@ def run(
     return result
 
 
-def truth_chunk(batch: Batch, scorers: dict[str, Any], args: tuple) -> dict[str, np.ndarray]:
-    """Every model's raw score for the test-split rows that have a simulation truth (a Dask task)."""
+def truth_chunk(
+    batch: Batch, scorers: dict[str, Any], args: tuple, excess: LineExcess | None
+) -> dict[str, np.ndarray]:
+    """Every model's raw score for the test-split rows that have a simulation truth (a Dask
+    task); the run's H-alpha excess is measured once for all the models that read it."""
     rows = select(batch, (splits.assign(batch["source_id"], *args) == splits.TEST)
                   & np.isfinite(batch["ew_true"]))  # fmt: skip
+    if excess is not None and len(rows["ew_true"]):
+        excess.attach(rows)
     out = {"source_id": rows["source_id"], "ew_true": rows["ew_true"], "g_mag": rows["g_mag"]}
     for kind, scorer in scorers.items():
         out[kind] = scorer.score(rows)[0] if len(rows["ew_true"]) else np.zeros(0, np.float32)
@@ -324,10 +332,16 @@ def truth_chunk(batch: Batch, scorers: dict[str, Any], args: tuple) -> dict[str,
 
 
 def truth_scores(
-    url: str, feed: XPFeed, client: Any, scorers: dict[str, Any], settings: Settings
+    url: str,
+    feed: XPFeed,
+    client: Any,
+    scorers: dict[str, Any],
+    settings: Settings,
+    excess: LineExcess | None,
 ) -> dict:
     """Scores of the whole test split (not just its labelled few) for the truth metrics."""
-    parts = list(feed.map(client, truth_chunk, scorers, split_args(settings), desc="truth"))
+    args = (scorers, split_args(settings), excess)
+    parts = list(feed.map(client, truth_chunk, *args, desc="truth"))
     truth = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     truth["class"] = simulated_classes(url, feed.spec.truth_relation, truth["source_id"])
     return truth

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ingest.bulk import file_checksum
 from sql.binary_copy import SCALARS, Column
 from sql.errors import XphaError
 from sql.settings import Settings
@@ -55,14 +56,6 @@ class SnapshotError(XphaError):
 def part_name(lo: int, hi: int) -> str:
     """The file of one source_id range: zero-padded so names sort like the ranges."""
     return f"part-{lo:020d}-{hi:020d}.parquet"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _native(column: Column) -> np.dtype:
@@ -171,7 +164,7 @@ def _reusable(directory: Path, old: dict | None, spec: FeedSpec, partitions: lis
                 and entry["file"] == part_name(key[0], key[1])
                 and path.is_file()
                 and path.stat().st_size == entry["bytes"]
-                and sha256_file(path) == entry["sha256"]
+                and file_checksum(path) == entry["sha256"]
             ):
                 kept[key[:2]] = entry
         except (KeyError, TypeError, ValueError, OSError):
@@ -193,11 +186,6 @@ def export(
     truth = settings.training_truth_relation
     truth = truth if labels and relation_exists(url, truth) else None
     partitions = plan_partitions(url, settings.feed_healpix_level, settings.feed_partition_rows)
-    if not partitions:
-        raise NoSourcesError(
-            "no sources: gaia.xp_continuous is empty; ingest XP spectra first "
-            "(`xpha ingest gaia-xp ...` or `xpha simulate ...`)"
-        )
     spec = FeedSpec(url, labels, truth)
     feed = XPFeed(spec, partitions)
     if directory.exists() and not directory.is_dir():
