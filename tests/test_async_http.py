@@ -112,11 +112,11 @@ def test_wait_blocks_in_active_phases_only_and_is_capped(server, client) -> None
     assert WAIT_CAP_S - 0.3 < waited < WAIT_CAP_S + 1.5
     t0 = time.monotonic()
     job = job_xml(client, job_url, WAIT="30", PHASE="QUEUED")  # hint differs: at once
-    assert phase_of(job) == "EXECUTING" and time.monotonic() - t0 < 0.5
+    assert phase_of(job) == "EXECUTING" and time.monotonic() - t0 < 2
     client.post(f"{job_url}/phase", data={"PHASE": "ABORT"})
     t0 = time.monotonic()
     job = job_xml(client, job_url, WAIT="30")  # final phase: at once
-    assert phase_of(job) == "ABORTED" and time.monotonic() - t0 < 0.5
+    assert phase_of(job) == "ABORTED" and time.monotonic() - t0 < 2
 
 
 def test_wait_returns_as_soon_as_the_phase_changes(server, client) -> None:

@@ -273,6 +273,34 @@ def test_clean_shutdown_requeues_running_jobs_without_using_an_attempt(make_serv
     store.close()
 
 
+class SlowClaimStore(JobStore):
+    """A store whose workers pause between claiming a job and running it."""
+
+    def claim(self, server_id: str):  # type: ignore[override]
+        job = super().claim(server_id)
+        if job is not None:
+            time.sleep(0.5)
+        return job
+
+
+def test_a_job_claimed_as_the_server_stops_is_requeued_not_run(db_url, tmp_path) -> None:
+    """The stop lands between the claim and the query: the job must not run (or be waited
+    for) after the server has begun stopping."""
+    service = JobService(SlowClaimStore(db_url), tmp_path / "uws", LIMITS,
+                         executor=sql_executor(db_url), housekeeping_s=0.2)
+    service.start()
+    job = service.create({"query": "SELECT pg_sleep(60)"}, {}, run=True)
+    wait_for(service.store, job.job_id, {Phase.EXECUTING})  # claimed, still in the pause
+    t0 = time.monotonic()
+    service.stop()
+    assert time.monotonic() - t0 < 5
+    assert_no_query_of(db_url, job.job_id)
+    store = JobStore(db_url)
+    requeued = store.get(job.job_id)
+    assert requeued.phase == Phase.QUEUED and requeued.attempts == 0
+    store.close()
+
+
 def test_job_list_is_capped_newest_first(make_service, db_url) -> None:
     service = make_service(start=False)
     with psycopg.connect(db_url) as conn:  # many old jobs, as a long-lived service has

@@ -133,15 +133,13 @@ class JobService:
         self._stopping.set()
         with self._wake:
             self._wake.notify_all()
-        with self._running_lock:
-            running = list(self._running)
-        for job_id in running:
-            self._cancel(job_id)
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             while thread.is_alive() and time.monotonic() < deadline:
+                # Every pass: a job claimed just before the stop registers itself, and its
+                # query starts, only after an earlier pass may have looked.
+                self._cancel_running()
                 thread.join(0.2)
-                self._recancel()  # a query that started after the first cancel
         self._threads.clear()
         # Jobs interrupted by a clean shutdown go back to the queue without using an attempt.
         for job_id in self.store.requeue_executing(self.server_id):
@@ -354,12 +352,16 @@ class JobService:
         context = JobContext(job, threading.Event(), f"xpha-uws-{job.job_id}")
         with self._running_lock:
             self._running[job.job_id] = context
+        if self._stopping.is_set():
+            context.cancelled.set()  # claimed as the server stopped: re-queued by stop()
         job_dir = self.results_dir / job.job_id
         kept = False  # whether the job COMPLETED with its result file
         try:
             job_dir.mkdir(parents=True, exist_ok=True)
             partial = job_dir / f"{RESULT_FILE}.part"
             uploads = self.store.uploads(job.job_id) if "upload" in job.parameters else {}
+            if context.cancelled.is_set():
+                return
             output = self._executor(job.parameters, uploads, context)
             size = self._stream(output.body, partial, context.cancelled)
             if context.cancelled.is_set():
@@ -415,6 +417,13 @@ class JobService:
             return
         context.cancelled.set()
         self._cancel_queries(context.application_name)
+
+    def _cancel_running(self) -> None:
+        """Cancel every job running on this server (shutdown)."""
+        with self._running_lock:
+            running = list(self._running)
+        for job_id in running:
+            self._cancel(job_id)
 
     def _recancel(self) -> None:
         """Cancel again the queries of cancelled jobs still running: a cancel that arrived
