@@ -74,6 +74,8 @@ def test_models_are_registered_with_artifacts_and_one_is_current(trained):
         current = conn.execute("SELECT kind FROM ml.current_model").fetchall()
     assert {r[1] for r in rows} == set(pipeline.ALL_KINDS)
     assert current == [(result.current,)]
+    chosen = max(result.evaluations, key=lambda e: e.metrics["val_pr_auc"])
+    assert result.current == chosen.kind  # validation chooses, never the test split
     for model_id, kind, path, sha, _, latent_dim, pr_auc, snapshot in rows:
         assert result.model_ids[kind] == model_id
         assert sha == sha256_dir(path)

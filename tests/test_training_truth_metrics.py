@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.evaluate import Evaluation, add_truth, flagged_by_class, truth_classes
+from training.evaluate import (
+    Evaluation,
+    add_truth,
+    add_validation,
+    choose_current,
+    flagged_by_class,
+    truth_classes,
+)
 
 EW = np.array([0.0, 0.0, -3.0, 1.0, 4.0, 6.0, 20.0, np.nan])
 
@@ -66,3 +73,27 @@ def test_flagged_by_class_is_recall_for_emitters_and_false_positives_for_the_res
         "dme": {"n": 3, "flagged": pytest.approx(1 / 3)},
         "none": {"n": 4, "flagged": 0.25},
     }
+
+
+# (validation PR-AUC, test PR-AUC) per model -> the model made current
+SELECTION_CASES = [
+    ({"a": (0.80, 0.70), "b": (0.70, 0.90)}, "a"),  # a better test score never chooses
+    ({"a": (0.70, 0.90), "b": (0.80, 0.70)}, "b"),
+    ({"a": (0.75, 0.60), "b": (0.75, 0.99)}, "a"),  # a tie keeps the earlier model
+]
+
+
+@pytest.mark.parametrize(("scores", "expected"), SELECTION_CASES)
+def test_the_current_model_is_chosen_on_validation(scores, expected):
+    evaluations = [
+        Evaluation(kind, {"val_pr_auc": val, "pr_auc": test})
+        for kind, (val, test) in scores.items()
+    ]
+    assert choose_current(evaluations).kind == expected
+
+
+def test_validation_pr_auc_is_measured_from_the_scores():
+    y = np.array([0, 0, 1, 1])
+    ev = Evaluation("m")
+    add_validation(ev, y, np.array([0.1, 0.2, 0.8, np.nan]))  # NaN scores rank last
+    assert ev.metrics["val_pr_auc"] == pytest.approx(0.5 * (1 + 2 / 4))

@@ -33,7 +33,7 @@ def train_compare(
         None, help="DAE phase-1 checkpoint directory: resumed if it holds a checkpoint."
     ),
     epochs: int | None = typer.Option(None, help="DAE phase-1 epochs (XPHA_DAE_EPOCHS)."),
-    set_current: bool = typer.Option(True, help="Make the best model by PR-AUC current."),
+    set_current: bool = typer.Option(True, help="Make the model with the best validation PR-AUC current."),
 ) -> None:
     """Train every model on the same sky-disjoint split, register them, write the report."""
     from sql.database import database_url

@@ -177,6 +177,19 @@ def evaluate(
     return Evaluation(kind, metrics, roc_band, pr_band, calibration, curve)
 
 
+def add_validation(ev: Evaluation, y: np.ndarray, score: np.ndarray) -> None:
+    """PR-AUC on the validation split: what picks the current model, so the test split
+    stays an unbiased estimate of the chosen model."""
+    from sklearn.metrics import average_precision_score
+
+    ev.metrics["val_pr_auc"] = float(average_precision_score(y, np.nan_to_num(score, nan=-1e9)))
+
+
+def choose_current(evaluations: list[Evaluation]) -> Evaluation:
+    """The model with the best validation PR-AUC (ties: the earlier one)."""
+    return max(evaluations, key=lambda e: e.metrics["val_pr_auc"])
+
+
 def truth_classes(ew_true: np.ndarray, min_ew: float) -> tuple[np.ndarray, np.ndarray]:
     """(kept, y): emitters have a true emission EW >= min_ew (any line for 0); line-free and
     absorption-line stars are negatives; weaker emitters are not kept."""

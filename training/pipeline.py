@@ -4,7 +4,8 @@ Order: plan the feed -> gather labels (fail early and clearly if there are none)
 normaliser on the training split (streamed) -> learn the H-alpha continuum -> baselines -> DAE
 phase 1 (streamed over every training-split source) -> phase-2 heads -> test-split evaluation
 (labelled rows, and every source against the truth on a simulated sky) -> artefacts +
-ml.models -> report. The best model by test PR-AUC becomes current unless told otherwise.
+ml.models -> report. The best model by validation PR-AUC becomes current unless told
+otherwise (the test split is never used to choose).
 """
 
 from __future__ import annotations
@@ -249,6 +250,7 @@ def run(
         },
         "normalise_mode": settings.normalise_mode,
     }
+    val, y_val = labelled.part(splits.VAL), labelled.y(splits.VAL)
     for kind, scorer in scorers.items():
         score, latent = scorer.score(test)
         ev = evaluate.evaluate(
@@ -261,6 +263,7 @@ def run(
             settings.bootstrap_samples,
             settings.training_seed,
         )
+        evaluate.add_validation(ev, y_val, scorer.score(val)[0])
         if truth is not None and len(truth["ew_true"]):
             probability = scorer.calibrator(truth[kind])
             evaluate.add_truth(
@@ -298,7 +301,7 @@ def run(
             None if latent is None else int(latent.shape[1]),
         )
     if set_current and result.evaluations:
-        best = max(result.evaluations, key=lambda e: e.metrics["pr_auc"])
+        best = evaluate.choose_current(result.evaluations)
         registry.set_current(url, result.model_ids[best.kind])
         result.current = best.kind
     context = {
@@ -307,7 +310,7 @@ def run(
         "labelled (train/val/test)": labelled.counts(),
         "split": snapshot["split"],
         "normalisation": settings.normalise_mode,
-        "current model": result.current,
+        "current model (best validation PR-AUC)": result.current,
         "timings (s)": {k: round(v, 1) for k, v in result.timings.items()},
     }
     result.report = report.write(

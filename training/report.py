@@ -189,7 +189,7 @@ def _interval(m: dict, key: str, ci_key: str) -> str:
 
 def _label_table(evaluations: list[Evaluation]) -> tuple[list[str], list[list[str]]]:
     header = ["model", "PR-AUC [95%]", "ROC-AUC [95%]", "ECE", "recall@P>=0.5",
-              "EW50 G=15 [A]", "EW50 G=17 [A]"]  # fmt: skip
+              "EW50 G=15 [A]", "EW50 G=17 [A]", "val PR-AUC"]  # fmt: skip
     rows = []
     for ev in sorted(evaluations, key=lambda e: -e.metrics["pr_auc"]):
         m = ev.metrics
@@ -201,6 +201,7 @@ def _label_table(evaluations: list[Evaluation]) -> tuple[list[str], list[list[st
             _fmt(m["recall_at_p50"]),
             _fmt(m.get("ew50_G=15"), 1),
             _fmt(m.get("ew50_G=17"), 1),
+            _fmt(m.get("val_pr_auc")),
         ])  # fmt: skip
     return header, rows
 
