@@ -3,7 +3,10 @@
 ``database_url()`` answers with ``XPHA_DATABASE_URL`` when it is set (docker-compose, a real
 server) and with the embedded cluster otherwise. Migrations are the numbered ``*.sql`` files in
 ``sql/migrations``, applied in order, each in its own transaction, and recorded in
-``public.xpha_migrations`` so that applying them again changes nothing.
+``public.xpha_migrations`` so that applying them again changes nothing. The two migrations
+generated from ``sql/published/xpha.yaml`` (the published views and TAP_SCHEMA rows) are
+repeatable: they are applied again whenever their text changes, so a database migrated by an
+older release serves the new description rather than the one it was first given.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from psycopg import sql as sql_module
 
 from sql.cluster import LocalCluster
 from sql.errors import XphaError
+from sql.published.render import HEADER as GENERATED_HEADER
 from sql.settings import Settings, get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -91,6 +95,18 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
+    @property
+    def repeatable(self) -> bool:
+        """Generated from the published description, written to be applied any number of
+        times (views dropped and created, TAP_SCHEMA rows replaced)."""
+        return self.sql.startswith(GENERATED_HEADER)
+
+    def pending(self, applied: dict[int, str]) -> bool:
+        """Never applied, or repeatable and changed since it was."""
+        if self.version not in applied:
+            return True
+        return self.repeatable and applied[self.version] != self.checksum
+
 
 def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """The numbered migrations in order; a misnamed or duplicate number is an error."""
@@ -132,8 +148,7 @@ def migrate(url: str | None = None, settings: Settings | None = None) -> list[Mi
                     " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
                     " applied_at timestamptz NOT NULL DEFAULT now())"
                 )
-                done = applied_migrations(conn)
-                if migration.version in done:
+                if not migration.pending(applied_migrations(conn)):
                     continue
                 sql = migration.sql.replace("{published_schema}", settings.published_schema)
                 sql = sql.replace("{tap_role}", settings.tap_role)
@@ -145,7 +160,8 @@ def migrate(url: str | None = None, settings: Settings | None = None) -> list[Mi
                     ) from exc
                 conn.execute(
                     "INSERT INTO public.xpha_migrations (version, name, checksum)"
-                    " VALUES (%s, %s, %s)",
+                    " VALUES (%s, %s, %s) ON CONFLICT (version) DO UPDATE"
+                    " SET checksum = EXCLUDED.checksum, applied_at = now()",
                     (migration.version, migration.name, migration.checksum),
                 )
                 applied_now.append(migration)
@@ -162,7 +178,8 @@ def migrate(url: str | None = None, settings: Settings | None = None) -> list[Mi
 
 
 def migration_status(url: str | None = None) -> list[tuple[Migration, bool]]:
-    """Each known migration with whether the database has it."""
+    """Each known migration with whether the database has it (a changed repeatable one
+    counts as not yet applied)."""
     with connect(url) as conn:
         done = applied_migrations(conn)
-    return [(m, m.version in done) for m in discover_migrations()]
+    return [(m, not m.pending(done)) for m in discover_migrations()]

@@ -28,6 +28,31 @@ def test_migrations_are_idempotent(db_url: str, test_settings) -> None:
     assert count == len(discover_migrations())
 
 
+def test_a_changed_published_description_is_applied_again(db_url: str, test_settings) -> None:
+    """A database migrated by an older release (older views and TAP_SCHEMA rows, recorded
+    under another checksum) gets the current ones; hand-written migrations never re-run."""
+    schema = test_settings.published_schema
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(f"DROP VIEW {schema}.emitter_candidates")
+        conn.execute(f"CREATE VIEW {schema}.emitter_candidates AS SELECT 1::bigint AS source_id")
+        conn.execute("DELETE FROM tap_schema.columns WHERE column_name LIKE 'halpha_excess%'")
+        conn.execute("UPDATE public.xpha_migrations SET checksum = 'older release'"
+                     " WHERE version IN (3, 41, 43)")
+    stale = {m.version for m, applied in migration_status(db_url) if not applied}
+    assert stale == {41, 43}
+    assert [m.version for m in migrate(db_url, test_settings)] == [41, 43]
+    assert migrate(db_url, test_settings) == []
+    with psycopg.connect(db_url) as conn:
+        conn.execute(f"SET ROLE {test_settings.tap_role}")  # the grant came back with the view
+        columns = [c.name for c in conn.execute(
+            f"SELECT * FROM {schema}.emitter_candidates LIMIT 0").description]
+        published = conn.execute(
+            "SELECT count(*) FROM tap_schema.columns WHERE column_name LIKE 'halpha_excess%'"
+        ).fetchone()[0]
+    assert {"probability", "halpha_excess_ew", "halpha_excess_snr"} <= set(columns)
+    assert published == 4  # two columns in emitter_candidates and emitter_scores
+
+
 def test_xp_table_has_every_archive_column(db_url: str) -> None:
     archive_columns = ["source_id", "solution_id"] + [
         f"{band}_{name}"

@@ -162,7 +162,10 @@ def render_views(schemas: list[Schema]) -> str:
                 continue
             name = f"{_schema_ref(schema.name)}.{table.name}"
             select = ",\n       ".join(f"{c.sql or c.name} AS {c.name}" for c in table.columns)
-            out.append(f"\nCREATE OR REPLACE VIEW {name} AS\nSELECT {select}\nFROM {table.source};\n")
+            # Dropped and created, not replaced: a re-applied description may insert, drop or
+            # reorder columns, which CREATE OR REPLACE refuses (see sql.database.migrate).
+            out.append(f"\nDROP VIEW IF EXISTS {name};\n")
+            out.append(f"CREATE VIEW {name} AS\nSELECT {select}\nFROM {table.source};\n")
             out.append(f"COMMENT ON VIEW {name} IS {_literal(table.description)};\n")
             for c in table.columns:
                 out.append(f"COMMENT ON COLUMN {name}.{c.name} IS {_literal(c.description)};\n")
