@@ -47,6 +47,7 @@ class Column:
     name: str
     type: str
     length: int = 0  # 0 = scalar
+    nan_is_null: bool = False  # pack: a NaN float scalar is written as NULL (not measured)
 
     def dtype(self) -> list[tuple]:
         scalar = SCALARS[self.type]
@@ -158,7 +159,9 @@ class _Values:
 
 
 def pack(arrays: dict[str, np.ndarray], columns: list[Column]) -> bytes:
-    """Encode equal-length arrays (no NULLs) as a binary COPY stream for ``columns``."""
+    """Encode equal-length arrays as a binary COPY stream for ``columns`` (NULLs only where
+    a column says NaN means NULL: SQL orders NaN above every number, so ``x > 5`` would
+    select a NaN)."""
     n = len(arrays[columns[0].name])
     typed: list[tuple[str, CopyValues]] = []
     for column in columns:
@@ -166,7 +169,8 @@ def pack(arrays: dict[str, np.ndarray], columns: list[Column]) -> bytes:
         if column.length and values.shape != (n, column.length):
             raise CopyFormatError(f"{column.name} must have shape ({n}, {column.length})")
         pg_type = PG_NAMES[column.type] + ("[]" if column.length else "")
-        typed.append((pg_type, _Values(values)))
+        null = np.isnan(values) if column.nan_is_null else None
+        typed.append((pg_type, _Values(values, null)))
     return encode_copy(typed, n)
 
 

@@ -139,17 +139,27 @@ def test_scoring_writes_every_source_with_the_right_model_id(trained, kind):
         latents = conn.execute(
             "SELECT count(*), min(cardinality(latent)) FROM ml.latents WHERE model_id = %s",
             (model_id,)).fetchone()
-        scores = dict(conn.execute(
-            "SELECT source_id, score FROM ml.emitter_scores WHERE model_id = %s",
-            (model_id,)).fetchall())
+        rows = conn.execute(
+            "SELECT source_id, score, halpha_excess_ew, halpha_excess_snr"
+            " FROM ml.emitter_scores WHERE model_id = %s", (model_id,)).fetchall()
+    scores = {r[0]: r[1] for r in rows}
+    excess = {r[0]: [np.nan if v is None else v for v in r[2:]] for r in rows}
     assert n == len(sky) and 0 <= lo <= hi <= 1
     assert latents == ((len(sky), settings.dae_latent_dim) if kind.startswith("dae") else (0, None))
     feed = XPFeed.plan(url, settings)
     batch = concat([feed.read(p) for p in feed.partitions])
     test = splits.assign_with(settings, batch["source_id"]) == splits.TEST
-    expected = load_scorer(registry.find(url, model_id).artifact_path).score(batch)[0]
+    scorer = load_scorer(registry.find(url, model_id).artifact_path)
+    expected = scorer.score(batch)[0]
     stored = np.array([scores[int(s)] for s in batch["source_id"]])
     np.testing.assert_allclose(stored[test], expected[test], rtol=1e-4, atol=1e-4)
+    stored_excess = np.array([excess[int(s)] for s in batch["source_id"]])
+    if scorer.excess is None:  # a model that does not measure the line publishes NULL
+        assert np.isnan(stored_excess).all()
+    else:  # the excess the model read is published with its score; NULL where unmeasured
+        measured = scorer.excess.measure(batch)
+        assert np.isfinite(measured).mean() > 0.9
+        np.testing.assert_allclose(stored_excess, measured, rtol=1e-5, equal_nan=True)
 
 
 def test_cli_reports_unknown_model_as_one_line(trained):

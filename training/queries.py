@@ -114,6 +114,7 @@ DELETE_LATENTS_RANGE = (
     "DELETE FROM ml.latents WHERE model_id = %s AND source_id >= %s AND source_id < %s"
 )
 COPY_SCORES = (
-    "COPY ml.emitter_scores (model_id, source_id, score, probability) FROM STDIN (FORMAT BINARY)"
+    "COPY ml.emitter_scores (model_id, source_id, score, probability, halpha_excess_ew,"
+    " halpha_excess_snr) FROM STDIN (FORMAT BINARY)"
 )
 COPY_LATENTS = "COPY ml.latents (model_id, source_id, latent) FROM STDIN (FORMAT BINARY)"

@@ -27,6 +27,8 @@ SCORE_COLUMNS = [
     Column("source_id", "int8"),
     Column("score", "float4"),
     Column("probability", "float4"),
+    Column("halpha_excess_ew", "float4", nan_is_null=True),
+    Column("halpha_excess_snr", "float4", nan_is_null=True),
 ]
 
 
@@ -49,12 +51,18 @@ def score_partition(batch: Batch, model_dir: str, model_id: int, url: str) -> tu
     n = len(rows["source_id"])
     if n == 0:
         return 0, int((~usable).sum())
+    excess = scorer.excess
+    if excess is not None:
+        excess.attach(rows)  # measured once: the model reads it and it is published
     score, latent = scorer.score(rows)
+    measured = excess.measure(rows) if excess is not None else np.full((n, 2), np.nan)
     arrays = {
         "model_id": np.full(n, model_id, np.int32),
         "source_id": rows["source_id"],
         "score": score.astype(np.float32),
         "probability": scorer.calibrator(score),
+        "halpha_excess_ew": measured[:, 0].astype(np.float32),
+        "halpha_excess_snr": measured[:, 1].astype(np.float32),
     }
     lo, hi = int(rows["source_id"].min()), int(rows["source_id"].max()) + 1
     with transaction(url) as conn, conn.cursor() as cur:

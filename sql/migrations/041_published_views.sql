@@ -1,7 +1,8 @@
 -- GENERATED from sql/published/xpha.yaml by `python -m sql.published.render`: do not edit.
 -- Published views: the only relations (with tap_schema) TAP can read.
 
-CREATE OR REPLACE VIEW {published_schema}.emitter_candidates AS
+DROP VIEW IF EXISTS {published_schema}.emitter_candidates;
+CREATE VIEW {published_schema}.emitter_candidates AS
 SELECT e.source_id AS source_id,
        s.ra AS ra,
        s.dec AS dec,
@@ -9,6 +10,8 @@ SELECT e.source_id AS source_id,
        s.bp_rp AS bp_rp,
        e.score AS score,
        e.probability AS probability,
+       e.halpha_excess_ew AS halpha_excess_ew,
+       e.halpha_excess_snr AS halpha_excess_snr,
        e.model_id AS model_id,
        m.kind AS model_kind,
        m.version AS model_version
@@ -21,25 +24,33 @@ COMMENT ON COLUMN {published_schema}.emitter_candidates.phot_g_mean_mag IS 'Gaia
 COMMENT ON COLUMN {published_schema}.emitter_candidates.bp_rp IS 'Gaia BP - RP colour';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.score IS 'Raw emitter score of the model; higher means more H-alpha-emitter-like';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.probability IS 'Calibrated probability that the source is an H-alpha emitter';
+COMMENT ON COLUMN {published_schema}.emitter_candidates.halpha_excess_ew IS 'H-alpha equivalent width over the continuum the model predicts from the rest of the XP spectrum (emission positive; NULL when the model does not measure it)';
+COMMENT ON COLUMN {published_schema}.emitter_candidates.halpha_excess_snr IS 'Signal-to-noise ratio of the H-alpha excess, from the XP coefficient errors (NULL when the model does not measure it)';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.model_id IS 'Model that produced the score (xpha.models.model_id)';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.model_kind IS 'Kind of model (logreg, xgboost, dae_head, ...)';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.model_version IS 'Version of the model';
 GRANT SELECT ON {published_schema}.emitter_candidates TO {tap_role};
 
-CREATE OR REPLACE VIEW {published_schema}.emitter_scores AS
+DROP VIEW IF EXISTS {published_schema}.emitter_scores;
+CREATE VIEW {published_schema}.emitter_scores AS
 SELECT e.model_id AS model_id,
        e.source_id AS source_id,
        e.score AS score,
-       e.probability AS probability
+       e.probability AS probability,
+       e.halpha_excess_ew AS halpha_excess_ew,
+       e.halpha_excess_snr AS halpha_excess_snr
 FROM ml.emitter_scores e;
 COMMENT ON VIEW {published_schema}.emitter_scores IS 'H-alpha emitter scores of every registered model, current or not.';
 COMMENT ON COLUMN {published_schema}.emitter_scores.model_id IS 'Model that produced the score (xpha.models.model_id)';
 COMMENT ON COLUMN {published_schema}.emitter_scores.source_id IS 'Gaia DR3 unique source identifier';
 COMMENT ON COLUMN {published_schema}.emitter_scores.score IS 'Raw emitter score of the model; higher means more H-alpha-emitter-like';
 COMMENT ON COLUMN {published_schema}.emitter_scores.probability IS 'Calibrated probability that the source is an H-alpha emitter';
+COMMENT ON COLUMN {published_schema}.emitter_scores.halpha_excess_ew IS 'H-alpha equivalent width over the continuum the model predicts from the rest of the XP spectrum (emission positive; NULL when the model does not measure it)';
+COMMENT ON COLUMN {published_schema}.emitter_scores.halpha_excess_snr IS 'Signal-to-noise ratio of the H-alpha excess, from the XP coefficient errors (NULL when the model does not measure it)';
 GRANT SELECT ON {published_schema}.emitter_scores TO {tap_role};
 
-CREATE OR REPLACE VIEW {published_schema}.models AS
+DROP VIEW IF EXISTS {published_schema}.models;
+CREATE VIEW {published_schema}.models AS
 SELECT m.model_id AS model_id,
        m.kind AS kind,
        m.version AS version,
@@ -64,7 +75,8 @@ COMMENT ON COLUMN {published_schema}.models.data_snapshot IS 'State of labels an
 COMMENT ON COLUMN {published_schema}.models.artifact_sha256 IS 'SHA-256 of the saved model artifact';
 GRANT SELECT ON {published_schema}.models TO {tap_role};
 
-CREATE OR REPLACE VIEW {published_schema}.latents AS
+DROP VIEW IF EXISTS {published_schema}.latents;
+CREATE VIEW {published_schema}.latents AS
 SELECT l.model_id AS model_id,
        l.source_id AS source_id,
        l.latent AS latent
@@ -75,7 +87,8 @@ COMMENT ON COLUMN {published_schema}.latents.source_id IS 'Gaia DR3 unique sourc
 COMMENT ON COLUMN {published_schema}.latents.latent IS 'Latent vector of the source''s XP spectrum';
 GRANT SELECT ON {published_schema}.latents TO {tap_role};
 
-CREATE OR REPLACE VIEW {published_schema}.gaia_source AS
+DROP VIEW IF EXISTS {published_schema}.gaia_source;
+CREATE VIEW {published_schema}.gaia_source AS
 SELECT source_id AS source_id,
        ra AS ra,
        dec AS dec,
@@ -132,7 +145,8 @@ COMMENT ON COLUMN {published_schema}.gaia_source.b IS 'Galactic latitude';
 COMMENT ON COLUMN {published_schema}.gaia_source.has_xp_continuous IS 'True when the source has XP continuous mean spectra';
 GRANT SELECT ON {published_schema}.gaia_source TO {tap_role};
 
-CREATE OR REPLACE VIEW {published_schema}.xp_continuous AS
+DROP VIEW IF EXISTS {published_schema}.xp_continuous;
+CREATE VIEW {published_schema}.xp_continuous AS
 SELECT source_id AS source_id,
        solution_id AS solution_id,
        bp_basis_function_id AS bp_basis_function_id,
@@ -189,7 +203,8 @@ COMMENT ON COLUMN {published_schema}.xp_continuous.rp_n_relevant_bases IS 'Numbe
 COMMENT ON COLUMN {published_schema}.xp_continuous.rp_relative_shrinking IS 'Relative shrinking of the RP coefficients';
 GRANT SELECT ON {published_schema}.xp_continuous TO {tap_role};
 
-CREATE OR REPLACE VIEW {published_schema}.training_labels AS
+DROP VIEW IF EXISTS {published_schema}.training_labels;
+CREATE VIEW {published_schema}.training_labels AS
 SELECT t.source_id AS source_id,
        t.label AS label,
        t.is_emitter AS is_emitter,

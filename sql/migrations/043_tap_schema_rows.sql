@@ -16,15 +16,19 @@ INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize, xt
   ('{published_schema}.emitter_candidates', 'bp_rp', 'float', NULL, NULL, NULL, 'Gaia BP - RP colour', NULL, 'mag', 'phot.color;em.opt.B;em.opt.R', 0, 1, 0, 5),
   ('{published_schema}.emitter_candidates', 'score', 'float', NULL, NULL, NULL, 'Raw emitter score of the model; higher means more H-alpha-emitter-like', NULL, NULL, 'stat.value', 1, 1, 0, 6),
   ('{published_schema}.emitter_candidates', 'probability', 'float', NULL, NULL, NULL, 'Calibrated probability that the source is an H-alpha emitter', NULL, NULL, 'stat.probability', 1, 1, 0, 7),
-  ('{published_schema}.emitter_candidates', 'model_id', 'int', NULL, NULL, NULL, 'Model that produced the score (xpha.models.model_id)', NULL, NULL, 'meta.id', 0, 0, 0, 8),
-  ('{published_schema}.emitter_candidates', 'model_kind', 'char', '*', NULL, NULL, 'Kind of model (logreg, xgboost, dae_head, ...)', NULL, NULL, 'meta.code', 0, 0, 0, 9),
-  ('{published_schema}.emitter_candidates', 'model_version', 'char', '*', NULL, NULL, 'Version of the model', NULL, NULL, 'meta.version', 0, 0, 0, 10);
+  ('{published_schema}.emitter_candidates', 'halpha_excess_ew', 'float', NULL, NULL, NULL, 'H-alpha equivalent width over the continuum the model predicts from the rest of the XP spectrum (emission positive; NULL when the model does not measure it)', NULL, 'Angstrom', 'spect.line.eqWidth;em.line.Halpha', 0, 1, 0, 8),
+  ('{published_schema}.emitter_candidates', 'halpha_excess_snr', 'float', NULL, NULL, NULL, 'Signal-to-noise ratio of the H-alpha excess, from the XP coefficient errors (NULL when the model does not measure it)', NULL, NULL, 'stat.snr;em.line.Halpha', 0, 1, 0, 9),
+  ('{published_schema}.emitter_candidates', 'model_id', 'int', NULL, NULL, NULL, 'Model that produced the score (xpha.models.model_id)', NULL, NULL, 'meta.id', 0, 0, 0, 10),
+  ('{published_schema}.emitter_candidates', 'model_kind', 'char', '*', NULL, NULL, 'Kind of model (logreg, xgboost, dae_head, ...)', NULL, NULL, 'meta.code', 0, 0, 0, 11),
+  ('{published_schema}.emitter_candidates', 'model_version', 'char', '*', NULL, NULL, 'Version of the model', NULL, NULL, 'meta.version', 0, 0, 0, 12);
 INSERT INTO tap_schema.tables (schema_name, table_name, table_type, description, utype, table_index) VALUES ('{published_schema}', '{published_schema}.emitter_scores', 'view', 'H-alpha emitter scores of every registered model, current or not.', NULL, 2);
 INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize, xtype, "size", description, utype, unit, ucd, indexed, principal, std, column_index) VALUES
   ('{published_schema}.emitter_scores', 'model_id', 'int', NULL, NULL, NULL, 'Model that produced the score (xpha.models.model_id)', NULL, NULL, 'meta.id', 1, 1, 0, 1),
   ('{published_schema}.emitter_scores', 'source_id', 'long', NULL, NULL, NULL, 'Gaia DR3 unique source identifier', NULL, NULL, 'meta.id;meta.main', 1, 1, 0, 2),
   ('{published_schema}.emitter_scores', 'score', 'float', NULL, NULL, NULL, 'Raw emitter score of the model; higher means more H-alpha-emitter-like', NULL, NULL, 'stat.value', 1, 1, 0, 3),
-  ('{published_schema}.emitter_scores', 'probability', 'float', NULL, NULL, NULL, 'Calibrated probability that the source is an H-alpha emitter', NULL, NULL, 'stat.probability', 1, 1, 0, 4);
+  ('{published_schema}.emitter_scores', 'probability', 'float', NULL, NULL, NULL, 'Calibrated probability that the source is an H-alpha emitter', NULL, NULL, 'stat.probability', 1, 1, 0, 4),
+  ('{published_schema}.emitter_scores', 'halpha_excess_ew', 'float', NULL, NULL, NULL, 'H-alpha equivalent width over the continuum the model predicts from the rest of the XP spectrum (emission positive; NULL when the model does not measure it)', NULL, 'Angstrom', 'spect.line.eqWidth;em.line.Halpha', 0, 1, 0, 5),
+  ('{published_schema}.emitter_scores', 'halpha_excess_snr', 'float', NULL, NULL, NULL, 'Signal-to-noise ratio of the H-alpha excess, from the XP coefficient errors (NULL when the model does not measure it)', NULL, NULL, 'stat.snr;em.line.Halpha', 0, 1, 0, 6);
 INSERT INTO tap_schema.tables (schema_name, table_name, table_type, description, utype, table_index) VALUES ('{published_schema}', '{published_schema}.models', 'view', 'Registry of trained emitter models: kind, version, configuration, metrics and training provenance. Exactly one model is current.', NULL, 3);
 INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize, xtype, "size", description, utype, unit, ucd, indexed, principal, std, column_index) VALUES
   ('{published_schema}.models', 'model_id', 'int', NULL, NULL, NULL, 'Model identifier', NULL, NULL, 'meta.id;meta.main', 1, 1, 0, 1),
