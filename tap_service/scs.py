@@ -44,6 +44,12 @@ COLUMNS = (
     ConeColumn("probability", FieldSpec(
         "probability", "float", None, None, "stat.probability",
         "Calibrated probability of being an H-alpha emitter"), 2),
+    ConeColumn("halpha_excess_ew", FieldSpec(
+        "halpha_excess_ew", "float", None, "Angstrom", "spect.line.eqWidth;em.line.Halpha",
+        "H-alpha EW over the continuum predicted from the XP spectrum (emission > 0)"), 2),
+    ConeColumn("halpha_excess_snr", FieldSpec(
+        "halpha_excess_snr", "float", None, None, "stat.snr;em.line.Halpha",
+        "Signal-to-noise ratio of the H-alpha excess"), 2),
     ConeColumn("phot_g_mean_mag", FieldSpec(
         "phot_g_mean_mag", "float", None, "mag", "phot.mag;em.opt", "Gaia G mean magnitude"), 2),
     ConeColumn("bp_rp", FieldSpec(

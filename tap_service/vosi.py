@@ -364,6 +364,17 @@ EXAMPLES = (
         "ORDER BY probability DESC",
     ),
     Example(
+        "strong-line-excess",
+        "Strong H-alpha lines, whatever the model says",
+        "Sources whose XP spectrum shows an H-alpha equivalent width above 10 Angstrom over "
+        "the continuum predicted from the rest of the spectrum, at S/N above 5.",
+        "SELECT TOP 1000 source_id, ra, dec, phot_g_mean_mag, bp_rp, halpha_excess_ew,\n"
+        "       halpha_excess_snr, probability\n"
+        "FROM xpha.emitter_candidates\n"
+        "WHERE halpha_excess_ew > 10 AND halpha_excess_snr > 5\n"
+        "ORDER BY halpha_excess_ew DESC",
+    ),
+    Example(
         "candidates-with-labels",
         "Candidates with their spectroscopic labels",
         "How the model's scores compare with the SDSS/LAMOST labels it can be checked against.",

@@ -101,6 +101,11 @@ def field(n: int, seed: int = 7, centre: tuple[float, float] = FIELD_CENTRE,
         "bp_rp": rng.uniform(-0.2, 3.0, n).astype(np.float32),
         "score": rng.normal(0.0, 1.0, n).astype(np.float32),
         "probability": rng.uniform(0.0, 1.0, n).astype(np.float32),
+        # the current model's H-alpha excess; NaN (stored as NULL) where it was not measured
+        "halpha_excess_ew": np.where(np.arange(n) % 7 == 5, np.nan,
+                                     rng.exponential(4.0, n)).astype(np.float32),
+        "halpha_excess_snr": np.where(np.arange(n) % 7 == 5, np.nan,
+                                      rng.normal(2.0, 3.0, n)).astype(np.float32),
     }
 
 
@@ -147,13 +152,16 @@ def seed_field(url: str, n: int = 2000, *, xp_rows: int | None = 200, seed: int 
             ).fetchone()[0])  # type: ignore[index]
         current, dae = model_ids
         with conn.cursor().copy(
-            "COPY ml.emitter_scores (model_id, source_id, score, probability) FROM STDIN"
+            "COPY ml.emitter_scores (model_id, source_id, score, probability, halpha_excess_ew,"
+            " halpha_excess_snr) FROM STDIN"
         ) as copy:
             for i in range(n):
                 sid = int(data["source_id"][i])
+                ew, snr = (float(data[k][i]) for k in ("halpha_excess_ew", "halpha_excess_snr"))
                 copy.write_row((current, sid, float(data["score"][i]),
-                                float(data["probability"][i])))
-                copy.write_row((dae, sid, float(-data["score"][i]), None))
+                                float(data["probability"][i]), None if np.isnan(ew) else ew,
+                                None if np.isnan(snr) else snr))
+                copy.write_row((dae, sid, float(-data["score"][i]), None, None, None))
         with conn.cursor().copy("COPY ml.latents (model_id, source_id, latent) FROM STDIN") as copy:
             for i in range(min(n, 300)):
                 copy.write_row((dae, int(data["source_id"][i]),

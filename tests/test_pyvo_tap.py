@@ -92,6 +92,23 @@ def test_examples(service: pyvo.dal.TAPService) -> None:
     assert len(cone.execute()) > 0
 
 
+def test_line_excess_cut_skips_unmeasured_sources(service: pyvo.dal.TAPService,
+                                                   seeded: dict) -> None:
+    """NULL (not measured) never passes a cut on the H-alpha excess, and the columns come
+    with their unit and UCD."""
+    result = service.run_sync(
+        "SELECT source_id, halpha_excess_ew, halpha_excess_snr FROM xpha.emitter_candidates"
+        " WHERE halpha_excess_ew > 6 AND halpha_excess_snr > 2", maxrec=100_000)
+    ew, snr = seeded["halpha_excess_ew"], seeded["halpha_excess_snr"]
+    with np.errstate(invalid="ignore"):
+        expected = seeded["source_id"][(ew > 6) & (snr > 2)]
+    assert 0 < len(expected) < np.isfinite(ew).sum()
+    assert sorted(int(s) for s in result.to_table()["source_id"]) == sorted(map(int, expected))
+    field = result.fieldname_with_ucd("spect.line.eqWidth;em.line.Halpha")
+    assert field == "halpha_excess_ew"
+    assert str(result.to_table()["halpha_excess_ew"].unit) == "Angstrom"
+
+
 def test_upload_join(service: pyvo.dal.TAPService, seeded: dict) -> None:
     picks = [1, 2, 3, 400]
     mine = Table({"my_id": np.arange(len(picks), dtype=np.int32),

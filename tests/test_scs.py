@@ -57,9 +57,11 @@ def test_cone_returns_exactly_the_sources_inside(scs: str, seeded: dict, ra: flo
 
 @pytest.mark.parametrize(("verb", "columns"), [
     ("1", ["source_id", "ra", "dec"]),
-    ("2", ["source_id", "ra", "dec", "score", "probability", "phot_g_mean_mag", "bp_rp", "dist"]),
-    ("3", ["source_id", "ra", "dec", "score", "probability", "phot_g_mean_mag", "bp_rp", "dist",
-           "model_id", "model_kind", "model_version"]),
+    ("2", ["source_id", "ra", "dec", "score", "probability", "halpha_excess_ew",
+           "halpha_excess_snr", "phot_g_mean_mag", "bp_rp", "dist"]),
+    ("3", ["source_id", "ra", "dec", "score", "probability", "halpha_excess_ew",
+           "halpha_excess_snr", "phot_g_mean_mag", "bp_rp", "dist", "model_id", "model_kind",
+           "model_version"]),
 ])
 def test_verbosity_and_ucd1(scs: str, verb: str, columns: list[str]) -> None:
     response = httpx.get(scs, params={"ra": FIELD_CENTRE[0], "dec": FIELD_CENTRE[1],
@@ -86,7 +88,7 @@ def test_maxrec_cuts_with_overflow(scs: str) -> None:
 def test_sr_zero_is_metadata_only(scs: str) -> None:
     response = httpx.get(scs, params={"RA": FIELD_CENTRE[0], "DEC": FIELD_CENTRE[1], "SR": 0})
     table = votable.parse_single_table(io.BytesIO(response.content))
-    assert len(table.array) == 0 and len(table.fields) == 8
+    assert len(table.array) == 0 and len(table.fields) == 10
 
 
 ERRORS = [
