@@ -9,7 +9,7 @@ from training_support import LABELS_TABLE, load_sky, make_sky, training_settings
 
 from sql.binary_copy import Column, CopyFormatError, pack, parse
 from sql.errors import XphaError
-from training import splits
+from training import queries, splits
 from training.data import NoSourcesError, XPFeed, cell_shift, concat, dask_client
 from training.labelled import LabelledSet, NoLabelsError
 from training.normalise import Moments, Normaliser, partial_moments, per_star
@@ -104,6 +104,32 @@ def test_feed_partitions_follow_cells_and_cover_every_row_once(sky_db, tmp_path)
     expected = np.where(sky.labelled, (sky.ew_true > 0).astype(int), -1)
     expected[7] = -1  # conflicting evidence counts as unlabelled
     np.testing.assert_array_equal(batch["is_emitter"], expected)
+
+
+def _scanned_rows(plan: dict, relation_prefix: str) -> int:
+    """Rows that the scans of ``relation_prefix*`` tables returned, over an EXPLAIN ANALYZE plan."""
+    rows = plan["Actual Rows"] if plan.get("Relation Name", "").startswith(relation_prefix) else 0
+    return rows + sum(_scanned_rows(child, relation_prefix) for child in plan.get("Plans", []))
+
+
+def test_a_partition_read_scans_only_its_own_range(sky_db, tmp_path):
+    """At 220 million sources a feed partition must not touch the rest of the sky: every joined
+    relation is cut to the partition's source_id range (PostgreSQL does not carry it through
+    the join on its own)."""
+    url, _ = sky_db
+    settings = training_settings(tmp_path, feed_partition_rows=400, feed_healpix_level=4)
+    feed = XPFeed.plan(url, settings)
+    part = feed.partitions[len(feed.partitions) // 2]
+    query = queries.feed_copy(feed.spec.labels_relation, feed.spec.truth_relation)
+    with psycopg.connect(url) as conn:
+        text = query.as_string(conn)
+        select = text[text.index("(") + 1 : text.rindex(") TO STDOUT")]
+        (plan,) = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + select,
+                               {"lo": part.lo, "hi": part.hi}).fetchone()[0]
+        total = conn.execute("SELECT count(*) FROM gaia.source").fetchone()[0]
+    assert plan["Plan"]["Actual Rows"] == part.rows < total
+    assert _scanned_rows(plan["Plan"], "source_hpx") <= part.rows
+    assert _scanned_rows(plan["Plan"], "xp_continuous_hpx") <= part.rows
 
 
 def test_normaliser_round_trips_and_scales_errors_like_coefficients(sky_db, tmp_path):

@@ -30,7 +30,14 @@ def feed_copy(labels_relation: str | None, truth_relation: str | None) -> sql.Co
         sql.SQL("coalesce(s.phot_g_mean_mag, 'NaN')::real"),
         sql.SQL("coalesce(s.bp_rp, 'NaN')::real"),
     ]
-    joins = [sql.SQL("LEFT JOIN gaia.source s USING (source_id)")]
+    # Every joined relation is cut to the range itself: PostgreSQL does not carry the range
+    # on x through the join, and without it each partition scanned all of gaia.source.
+    joins = [
+        sql.SQL(
+            "LEFT JOIN (SELECT source_id, phot_g_mean_flux, phot_g_mean_mag, bp_rp FROM gaia.source"
+            " WHERE source_id >= {lo} AND source_id < {hi}) s USING (source_id)"
+        ).format(lo=sql.Placeholder("lo"), hi=sql.Placeholder("hi"))
+    ]
     if labels_relation:
         columns += [
             sql.SQL("coalesce(l.is_emitter::int, -1)::int2"),
