@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 import pytest
+from psycopg import sql as sql_module
 from training_support import LABELS_TABLE, load_sky, make_sky, training_settings
 
 from sql.binary_copy import Column, CopyFormatError, pack, parse
@@ -120,12 +121,10 @@ def test_a_partition_read_scans_only_its_own_range(sky_db, tmp_path):
     settings = training_settings(tmp_path, feed_partition_rows=400, feed_healpix_level=4)
     feed = XPFeed.plan(url, settings)
     part = feed.partitions[len(feed.partitions) // 2]
-    query = queries.feed_copy(feed.spec.labels_relation, feed.spec.truth_relation)
+    select = queries.feed_select(feed.spec.labels_relation, feed.spec.truth_relation)
     with psycopg.connect(url) as conn:
-        text = query.as_string(conn)
-        select = text[text.index("(") + 1 : text.rindex(") TO STDOUT")]
-        (plan,) = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + select,
-                               {"lo": part.lo, "hi": part.hi}).fetchone()[0]
+        explain = sql_module.SQL("EXPLAIN (ANALYZE, FORMAT JSON) {}").format(select)
+        (plan,) = conn.execute(explain, {"lo": part.lo, "hi": part.hi}).fetchone()[0]
         total = conn.execute("SELECT count(*) FROM gaia.source").fetchone()[0]
     assert plan["Plan"]["Actual Rows"] == part.rows < total
     assert _scanned_rows(plan["Plan"], "source_hpx") <= part.rows

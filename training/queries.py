@@ -16,7 +16,14 @@ RELATION_EXISTS = "SELECT to_regclass(%s) IS NOT NULL"
 
 
 def feed_copy(labels_relation: str | None, truth_relation: str | None) -> sql.Composed:
-    """COPY one source_id range as fixed-width binary rows (NULL becomes NaN / -1).
+    """COPY one source_id range as fixed-width binary rows (NULL becomes NaN / -1)."""
+    return sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(
+        feed_select(labels_relation, truth_relation)
+    )
+
+
+def feed_select(labels_relation: str | None, truth_relation: str | None) -> sql.Composed:
+    """The rows of one source_id range (``lo``, ``hi``), ordered by source_id.
 
     Labels that conflict, or disagree between rows of the same source, count as unlabelled.
     """
@@ -61,8 +68,8 @@ def feed_copy(labels_relation: str | None, truth_relation: str | None) -> sql.Co
             ).format(_relation(truth_relation), lo=sql.Placeholder("lo"), hi=sql.Placeholder("hi"))
         )
     return sql.SQL(
-        "COPY (SELECT {} FROM gaia.xp_continuous x {} WHERE x.source_id >= {lo}"
-        " AND x.source_id < {hi} ORDER BY x.source_id) TO STDOUT (FORMAT BINARY)"
+        "SELECT {} FROM gaia.xp_continuous x {} WHERE x.source_id >= {lo}"
+        " AND x.source_id < {hi} ORDER BY x.source_id"
     ).format(
         sql.SQL(", ").join(columns),
         sql.SQL(" ").join(joins),
