@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from ingest.bulk import Column, IngestError
 from sql.binary_copy import PG_SCALARS
+from sql.votable_guard import VOTableLimits, VOTableRefused, check_votable_file
 
 TEXT_NULLS = ["", "null", "NULL", "--"]
 ARRAY_BRACKETS = "()[] \t"
@@ -337,9 +338,21 @@ def _gather_vla(descriptors: np.ndarray, column: _FitsColumn, heap: np.ndarray, 
 
 
 # --- VOTable ------------------------------------------------------------------------------------
+#: What a VOTable to ingest may be. astropy holds the whole table in memory, so the bound is
+#: what this machine can hold; archive VOTables (DataLink answers) are far smaller.
+VOTABLE_LIMITS = VOTableLimits(max_bytes=4 << 30, max_decoded_bytes=4 << 30,
+                               max_rows=50_000_000, max_columns=1000)
+
+
 def _read_votable(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+    """A VOTable, checked by ``sql.votable_guard`` first: astropy would follow a
+    ``STREAM href`` (reading local files or other hosts) and decompress without a bound."""
     from astropy.io import votable
 
+    try:
+        check_votable_file(path, VOTABLE_LIMITS)
+    except VOTableRefused as exc:
+        raise IngestError(path, f"refused VOTable: {exc}") from None
     try:
         table = votable.parse_single_table(str(path), verify="ignore").array
     except Exception as exc:  # astropy raises many types for malformed XML

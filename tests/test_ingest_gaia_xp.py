@@ -302,3 +302,52 @@ def test_same_rows_in_every_format_give_the_same_table(pg_cluster, migrated_temp
             pg_cluster.drop_database(name)
     assert len(set(digests.values())) == 1, digests
     assert next(iter(digests.values()))[1] == 1
+
+
+EXTERNAL_REFERENCES = [  # (label, how the real VOTable is changed to point outside itself)
+    ("stream_href_file", lambda xml: _binary_stream(xml, 'href="file:///etc/hostname"')),
+    ("stream_href_loopback", lambda xml: _binary_stream(xml, 'href="http://127.0.0.1:9/x"')),
+    ("stream_href_gzip", lambda xml: _binary_stream(
+        xml, 'href="file:///etc/hostname" encoding="gzip"')),
+    ("fits_by_reference", lambda xml: _data(xml, '<FITS><STREAM href="file:///etc/x"/></FITS>')),
+    ("doctype_entity", lambda xml: xml.replace(
+        "<VOTABLE", '<!DOCTYPE VOTABLE [<!ENTITY e SYSTEM "file:///etc/hostname">]>\n<VOTABLE', 1)),
+]
+
+
+def _data(xml: str, body: str) -> str:
+    start, end = xml.index("<DATA>") + len("<DATA>"), xml.index("</DATA>")
+    return xml[:start] + body + xml[end:]
+
+
+def _binary_stream(xml: str, attributes: str) -> str:
+    return _data(xml, f"<BINARY><STREAM {attributes}/></BINARY>")
+
+
+@pytest.mark.parametrize(("label", "change"), EXTERNAL_REFERENCES,
+                         ids=[e[0] for e in EXTERNAL_REFERENCES])
+def test_a_votable_pointing_outside_itself_is_refused_before_astropy_reads_it(
+        label: str, change, real_data: Path, tmp_path: Path, db_url: str) -> None:
+    xml = (real_data / "gaiaxpy_tests/XP_CONTINUOUS_RAW.xml").read_text(encoding="utf-8")
+    bad = tmp_path / f"{label}.xml"
+    bad.write_text(change(xml), encoding="utf-8")
+    with pytest.raises(IngestError, match=r"refused VOTable") as caught:
+        ingest_xp([bad], db_url, progress=False)
+    assert str(bad) in str(caught.value)
+    assert table_state(db_url) == ((0, 0), (0,), [])
+
+
+def test_a_gzip_bomb_votable_is_refused_while_decompressing(tmp_path: Path, db_url: str,
+                                                            monkeypatch) -> None:
+    from ingest import readers
+    from sql.votable_guard import VOTableLimits
+
+    monkeypatch.setattr(readers, "VOTABLE_LIMITS", VOTableLimits(10**6, 10**7, 10**6, 100))
+    bomb = tmp_path / "bomb.vot.gz"
+    with gzip.open(bomb, "wb") as out:
+        out.write(b"<VOTABLE><RESOURCE><TABLE><FIELD name='a' datatype='int'/><DATA><TABLEDATA>")
+        for _ in range(50):
+            out.write(b" " * 1_000_000)
+    assert bomb.stat().st_size < 10**6 / 10
+    with pytest.raises(IngestError, match=r"decompresses to more than 10000000 bytes"):
+        ingest_xp([bomb], db_url, progress=False)
