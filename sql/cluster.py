@@ -3,20 +3,29 @@
 PostgreSQL refuses to run as root, so when xpha runs as root (CI, containers) every server
 command runs as an unprivileged OS user (``postgres`` by default) that owns the data directory.
 Tests use the same class with a throwaway directory and a free port.
+
+Every connection authenticates with scram-sha-256: the owner role's password is generated at
+``initdb`` and kept, mode 0600, in ``secrets/`` beside the data directory (``var/secrets``),
+so that no other local user can connect as the superuser (which could run programs through
+``COPY ... TO PROGRAM``). A cluster made by an older xpha with ``trust`` is switched over the
+next time it starts.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
+import psycopg.sql
 
 from sql.errors import XphaError
 
@@ -91,6 +100,22 @@ class LocalCluster:
     def log_file(self) -> Path:
         return self.data_dir.parent / f"{self.data_dir.name}.log"
 
+    @property
+    def password_file(self) -> Path:
+        return self.data_dir.parent / "secrets" / f"{self.data_dir.name}-{self.superuser}.password"
+
+    @property
+    def password(self) -> str:
+        """The owner role's password, generated (and kept 0600) the first time it is needed."""
+        path = self.password_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(path.parent, 0o700)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_urlsafe(24))
+        return path.read_text(encoding="utf-8").strip()
+
     def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         assert self.bin_dir is not None
         command = [str(self.bin_dir / tool), *args]
@@ -136,16 +161,29 @@ class LocalCluster:
         if self.initialised:
             return
         self._prepare_directories()
-        self._run(
-            "initdb",
-            "-D",
-            str(self.data_dir),
-            "-U",
-            self.superuser,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C.UTF-8",
-        )
+        # initdb reads the password from a file its (perhaps other) OS user can read, which
+        # is removed at once; the kept copy stays readable by this user only.
+        handover = self.data_dir.parent / f".{self.data_dir.name}-initdb-password"
+        descriptor = os.open(handover, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(self.password)
+        try:
+            if self._as_other_user:
+                user = pwd.getpwnam(self.os_user)
+                os.chown(handover, user.pw_uid, user.pw_gid)
+            self._run(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.superuser,
+                "--auth=scram-sha-256",
+                f"--pwfile={handover}",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            )
+        finally:
+            handover.unlink(missing_ok=True)
         with open(self.data_dir / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write(CLUSTER_CONF.format(port=self.port))
 
@@ -172,13 +210,48 @@ class LocalCluster:
                 "-t",
                 str(int(timeout)),
             )
+        self._require_passwords()
         self.wait_ready(timeout)
 
+    def _require_passwords(self) -> None:
+        """Switch a cluster made with ``trust`` (older xpha) to scram-sha-256, once."""
+        hba = self.data_dir / "pg_hba.conf"
+        lines = self._read_as_owner(hba).splitlines()
+        if not any(line.split()[-1:] == ["trust"] for line in lines if not line.startswith("#")):
+            return
+        self.wait_ready_with(f"postgresql://{self.superuser}@127.0.0.1:{self.port}/postgres", 60)
+        with psycopg.connect(f"postgresql://{self.superuser}@127.0.0.1:{self.port}/postgres",
+                             autocommit=True) as conn:
+            conn.execute("SET password_encryption = 'scram-sha-256'")
+            conn.execute(psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                psycopg.sql.Identifier(self.superuser), psycopg.sql.Literal(self.password)))
+            self._write_as_owner(hba, "\n".join(
+                line if line.startswith("#") or line.split()[-1:] != ["trust"]
+                else line.rsplit("trust", 1)[0] + "scram-sha-256"
+                for line in lines) + "\n")
+            conn.execute("SELECT pg_reload_conf()")
+
+    def _read_as_owner(self, path: Path) -> str:
+        if not self._as_other_user:
+            return path.read_text(encoding="utf-8")
+        return subprocess.run(["runuser", "-u", self.os_user, "--", "cat", str(path)],
+                              capture_output=True, text=True, check=True).stdout
+
+    def _write_as_owner(self, path: Path, text: str) -> None:
+        if not self._as_other_user:
+            path.write_text(text, encoding="utf-8")
+            return
+        subprocess.run(["runuser", "-u", self.os_user, "--", "tee", str(path)], input=text,
+                       capture_output=True, text=True, check=True)
+
     def wait_ready(self, timeout: float = 60.0) -> None:
+        self.wait_ready_with(self.url("postgres"), timeout)
+
+    def wait_ready_with(self, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with psycopg.connect(self.url("postgres"), connect_timeout=2):
+                with psycopg.connect(url, connect_timeout=2):
                     return
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
@@ -197,7 +270,8 @@ class LocalCluster:
 
     # --- databases ------------------------------------------------------------------------
     def url(self, database: str) -> str:
-        return f"postgresql://{self.superuser}@127.0.0.1:{self.port}/{database}"
+        password = quote(self.password, safe="")
+        return f"postgresql://{self.superuser}:{password}@127.0.0.1:{self.port}/{database}"
 
     def ensure_database(self, name: str, template: str | None = None) -> str:
         """Create database ``name`` if missing; returns its URL."""

@@ -12,6 +12,8 @@ older release serves the new description rather than the one it was first given.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql as sql_module
+from psycopg.conninfo import conninfo_to_dict
 
 from sql.cluster import LocalCluster
 from sql.errors import XphaError
@@ -28,6 +31,7 @@ from sql.settings import Settings, get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+log = logging.getLogger(__name__)
 MIGRATION_LOCK = 7_341_001  # pg_advisory_xact_lock key: one migrator at a time
 
 
@@ -165,16 +169,39 @@ def migrate(url: str | None = None, settings: Settings | None = None) -> list[Mi
                     (migration.version, migration.name, migration.checksum),
                 )
                 applied_now.append(migration)
-        if settings.tap_role_password is not None:
-            # On a real server the TAP role logs in with a password (the embedded cluster
-            # trusts loopback): keep it in step with the settings on every migrate.
-            conn.execute(
-                sql_module.SQL("ALTER ROLE {} PASSWORD {}").format(
-                    sql_module.Identifier(settings.tap_role),
-                    sql_module.Literal(settings.tap_role_password.get_secret_value()),
-                )
-            )
+        _configure_tap_role(conn, settings, url or database_url(settings))
     return applied_now
+
+
+def tap_role_password(settings: Settings, owner_url: str) -> str | None:
+    """The TAP role's password: ``XPHA_TAP_ROLE_PASSWORD``, else one derived from the owner's
+    (an HMAC of the owner password, so the embedded cluster and test clusters need no second
+    secret file), else None (a server whose pg_hba admits the role some other way)."""
+    if settings.tap_role_password is not None:
+        return settings.tap_role_password.get_secret_value()
+    owner = conninfo_to_dict(owner_url).get("password")
+    if not owner:
+        return None
+    return hmac.new(owner.encode(), f"xpha tap role {settings.tap_role}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def _configure_tap_role(conn: psycopg.Connection, settings: Settings, url: str) -> None:
+    """Keep the TAP role's password and resource limits in step with the settings."""
+    role = sql_module.Identifier(settings.tap_role)
+    password = tap_role_password(settings, url)
+    if password is not None:
+        conn.execute(sql_module.SQL("ALTER ROLE {} PASSWORD {}").format(
+            role, sql_module.Literal(password)))
+    for name, value in (("temp_file_limit", settings.tap_temp_file_limit),
+                        ("work_mem", settings.tap_work_mem)):
+        try:
+            conn.execute(sql_module.SQL("ALTER ROLE {} SET {} = {}").format(
+                role, sql_module.Identifier(name), sql_module.Literal(value)))
+        except psycopg.errors.InsufficientPrivilege:
+            # temp_file_limit needs a superuser; a managed server's operator sets it.
+            log.warning("could not set %s of the TAP role (needs a superuser): set it with "
+                        "ALTER ROLE %s SET %s = '%s'", name, settings.tap_role, name, value)
 
 
 def migration_status(url: str | None = None) -> list[tuple[Migration, bool]]:

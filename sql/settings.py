@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -98,8 +99,58 @@ class Settings(BaseSettings):
         description="Also fetch upload URLs that resolve to loopback, private or link-local "
         "addresses (off: a client cannot make the server reach its own network).",
     )
+    tap_upload_max_columns: int = Field(
+        500, ge=1, description="Most columns (FIELDs) one TAP_UPLOAD table may have."
+    )
+    tap_upload_max_decoded_bytes: int = Field(
+        100_000_000,
+        ge=0,
+        description="Most bytes a TAP_UPLOAD VOTable may decompress to (gzip, bzip2, xz); "
+        "checked while decompressing.",
+    )
+    tap_upload_http_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="Deadline of a whole upload-URL fetch (connect, headers and body), in seconds.",
+    )
     tap_catalog_ttl_s: float = Field(
         60.0, ge=0, description="How long the TAP_SCHEMA catalogue is cached before re-reading it."
+    )
+    # What one request or one client may take (tap_service/limits.py); see README "Security".
+    tap_request_max_bytes: int = Field(
+        25_000_000,
+        ge=1024,
+        description="Largest request body, in bytes, refused before it is read (413).",
+    )
+    tap_query_max_chars: int = Field(
+        100_000,
+        ge=100,
+        description="Longest QUERY, in characters; long lists of ids or positions belong in a "
+        "TAP_UPLOAD table.",
+    )
+    tap_sync_per_client: int = Field(
+        4, ge=1, description="Queries (/sync and /scs) one client may run at once; more get 503."
+    )
+    tap_temp_file_limit: str = Field(
+        "2GB", description="PostgreSQL temp_file_limit of the TAP role (sorts and hashes on disk)."
+    )
+    tap_work_mem: str = Field("32MB", description="PostgreSQL work_mem of the TAP role.")
+    tap_allowed_hosts: str = Field(
+        "localhost,127.0.0.1,::1",
+        description="Host names (comma-separated) the service answers to when "
+        "XPHA_TAP_BASE_URL is unset (links are built from the request's Host); other Host "
+        "headers get 400.",
+    )
+    tap_auth: Literal["none", "bearer"] = Field(
+        "none",
+        description="none: anonymous TAP (a job's URL is its secret); bearer: every /tap and "
+        "/scs request needs `Authorization: Bearer TOKEN` from the tokens file, and jobs "
+        "belong to the token's user.",
+    )
+    tap_tokens_file: Path | None = Field(
+        None,
+        description="Bearer tokens (`xpha tap token add NAME`); var_dir/secrets/tap-tokens "
+        "when unset.",
     )
     scs_max_sr_deg: float = Field(
         5.0, gt=0, description="Largest cone-search radius (SR, degrees) /scs accepts."
@@ -149,11 +200,30 @@ class Settings(BaseSettings):
     uws_list_limit: int = Field(
         1000, ge=1, description="Most jobs a job list returns (newest first) without LAST."
     )
+    uws_pending_per_client: int = Field(
+        20, ge=1, description="Most PENDING and QUEUED jobs one client may hold at once."
+    )
+    uws_pending_max: int = Field(
+        1000, ge=1, description="Most PENDING and QUEUED jobs of all clients together."
+    )
+    uws_upload_bytes_per_client: int = Field(
+        200_000_000,
+        ge=0,
+        description="Most bytes of stored job uploads one client may hold (until its jobs end).",
+    )
+    uws_upload_bytes_max: int = Field(
+        2_000_000_000, ge=0, description="Most bytes of stored job uploads of all clients."
+    )
 
     @property
     def uws_results_dir(self) -> Path:
         """Where async result files are written."""
         return self.uws_dir or self.var_dir / "uws"
+
+    @property
+    def tap_tokens_path(self) -> Path:
+        """The bearer-token file (`xpha tap token add`)."""
+        return self.tap_tokens_file or self.var_dir / "secrets" / "tap-tokens"
 
     # --- demo (`xpha demo`) --------------------------------------------------------------
     demo_n_sources: int = Field(

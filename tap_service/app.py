@@ -18,10 +18,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 
 from sql.settings import Settings, get_settings
+from tap_service.client_slots import ClientSlots
 from tap_service.errors import VOTABLE_CONTENT_TYPE, DaliFault, error_votable, fault_document
-from tap_service.handlers import landing, scs, sync, vosi
-from tap_service.query import TapEngine, release_default_engine, set_default_engine
-from tap_service.uws import async_router, job_service_lifespan
+from tap_service.handlers import landing, scs, sync, uws, vosi
+from tap_service.query import TapEngine
+from tap_service.request_guard import RequestGuard
+from tap_service.uws import job_service_lifespan
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = TapEngine(settings)
         await run_in_threadpool(engine.open)
         app.state.engine = engine
-        set_default_engine(engine)  # async jobs run through tap_service.query too
         try:
             async with job_service_lifespan(app):  # async jobs: workers, recovery, reaper
                 yield
         finally:
-            release_default_engine(engine)
             await run_in_threadpool(engine.close)
 
     app = FastAPI(
@@ -52,11 +52,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.settings = settings
+    app.state.client_slots = ClientSlots(settings.tap_sync_per_client)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST",
                        "DELETE"], allow_headers=["*"], expose_headers=["Location"])
+    app.add_middleware(RequestGuard, settings=settings)  # outermost: before anything is read
     app.include_router(sync.router, prefix="/tap")
     app.include_router(vosi.router, prefix="/tap")
-    app.include_router(async_router, prefix="/tap")
+    app.include_router(uws.router, prefix="/tap")
     app.include_router(scs.router)
     app.include_router(landing.router)
     _install_error_handlers(app)
@@ -81,12 +83,13 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return _votable(f"bad request parameters: {exc.errors()}", "UsageFault", 400)
+        names = sorted({str(e.get("loc", ("?",))[-1]) for e in exc.errors()})
+        return _votable(f"bad request parameters: {', '.join(names)}", "UsageFault", 400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected failure serving %s", request.url.path)
         return _votable(
-            f"the service failed unexpectedly ({type(exc).__name__}); this is a bug", "FatalFault",
-            500,
+            "the service failed unexpectedly; this is a bug, reported in the server log",
+            "FatalFault", 500,
         )

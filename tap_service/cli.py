@@ -28,6 +28,30 @@ def serve(
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
+tap_app = typer.Typer(help="TAP service administration (bearer tokens).", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens for XPHA_TAP_AUTH=bearer.", no_args_is_help=True)
+tap_app.add_typer(token_app, name="token")
+
+
+@token_app.command("add")
+def add_token(user: str = typer.Argument(..., help="Who the token is for (its jobs' owner).")):
+    """Make a token for USER and print it once; only its SHA-256 is stored."""
+    from sql.settings import get_settings
+    from tap_service.callers import add_token as make_token
+
+    path = get_settings().tap_tokens_path
+    try:
+        token = make_token(path, user)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(token)
+    typer.echo(f"(stored as a SHA-256 digest in {path}; send it as 'Authorization: Bearer "
+               "TOKEN', e.g. pyvo: session.headers['Authorization'] = 'Bearer ' + token)",
+               err=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root `xpha` app."""
     app.command("serve")(serve)
+    app.add_typer(tap_app, name="tap")

@@ -33,6 +33,12 @@ class UsageFault(DaliFault):
     http_status = 400
 
 
+class NotFoundFault(UsageFault):
+    """What the client names does not exist (or is not the client's): HTTP 404."""
+
+    http_status = 404
+
+
 class TransientFault(DaliFault):
     """The service cannot answer now (timeout, overload); the same request may work later."""
 

@@ -32,13 +32,20 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sql import binary_copy
-from sql.database import database_url
-from sql.settings import Settings, get_settings
+from sql.database import database_url, tap_role_password
+from sql.settings import Settings
 from tap_service import columnar
 from tap_service.adql import AdqlError, Translation, translate
-from tap_service.catalog import Catalog, load_catalog
+from tap_service.catalog import Catalog, TableInfo, load_catalog
 from tap_service.errors import DaliFault, FatalFault, TransientFault, UsageFault
-from tap_service.uploads import UploadedTable, load_uploads, parse_upload_param
+from tap_service.uploads import (
+    UploadedTable,
+    check_part_sizes,
+    load_uploads,
+    parse_upload_param,
+    read_uploads,
+    refuse_unnamed_parts,
+)
 from tap_service.writers import FieldSpec, ResultStatus, field_specs, get_writer
 from tap_service.writers.base import Batch
 
@@ -61,7 +68,9 @@ class TapRequest:
     runid: str | None = None
 
 
-def parse_tap_request(params: Mapping[str, str], files: Mapping[str, bytes]) -> TapRequest:
+def parse_tap_request(
+    params: Mapping[str, str], files: Mapping[str, bytes], max_query_chars: int
+) -> TapRequest:
     """Validate TAP parameters (names case-insensitive, values not); UsageFault on a bad one."""
     p = {k.lower(): v for k, v in params.items()}
     request = p.get("request")
@@ -73,6 +82,7 @@ def parse_tap_request(params: Mapping[str, str], files: Mapping[str, bytes]) -> 
     query = p.get("query")
     if query is None or not query.strip():
         raise UsageFault("the QUERY parameter is missing or empty")
+    _check_query_length(query, max_query_chars)
     maxrec = _maxrec(p.get("maxrec"))
     responseformat = (p.get("responseformat") or p.get("format") or DEFAULT_FORMAT).strip()
     if get_writer(responseformat) is None:
@@ -82,6 +92,29 @@ def parse_tap_request(params: Mapping[str, str], files: Mapping[str, bytes]) -> 
         )
     uploads = parse_upload_param(p.get("upload"), files)
     return TapRequest(query, lang.upper(), maxrec, responseformat, uploads, p.get("runid"))
+
+
+def admit_job(settings: Settings) -> Callable[[Mapping[str, str], Mapping[str, bytes]], None]:
+    """What an async job may store, judged as for /sync: the QUERY length, upload parts that
+    UPLOAD names and that are within the byte limit. (What the query means is judged when the
+    job runs, so that the message lands in the job's errorSummary.)"""
+
+    def admit(params: Mapping[str, str], files: Mapping[str, bytes]) -> None:
+        query = params.get("query")
+        if query is not None:
+            _check_query_length(query, settings.tap_query_max_chars)
+        refuse_unnamed_parts(params.get("upload"), files)
+        check_part_sizes(files, settings.tap_upload_max_bytes)
+
+    return admit
+
+
+def _check_query_length(query: str, max_chars: int) -> None:
+    if len(query) > max_chars:
+        raise UsageFault(
+            f"the QUERY is {len(query)} characters, over the limit of {max_chars}; "
+            "send long lists of ids or positions as a TAP_UPLOAD table and join it"
+        )
 
 
 def _maxrec(value: str | None) -> int | None:
@@ -102,8 +135,9 @@ def tap_conninfo(settings: Settings, url: str | None = None) -> str:
     url = url or database_url(settings)
     params = conninfo_to_dict(url)
     params["user"] = settings.tap_role
-    if settings.tap_role_password is not None:
-        params["password"] = settings.tap_role_password.get_secret_value()
+    password = tap_role_password(settings, url)
+    if password is not None:
+        params["password"] = password
     else:
         params.pop("password", None)
     params.setdefault("application_name", "xpha-tap")
@@ -198,35 +232,6 @@ class TapEngine:
             return self._catalog
 
 
-_default_engine: TapEngine | None = None
-_default_lock = threading.Lock()
-
-
-def set_default_engine(engine: TapEngine | None) -> None:
-    """Install the engine ``run_query`` uses when none is passed (the app does this)."""
-    global _default_engine
-    with _default_lock:
-        _default_engine = engine
-
-
-def release_default_engine(engine: TapEngine) -> None:
-    """Forget ``engine`` as the default, unless another app has installed its own since."""
-    global _default_engine
-    with _default_lock:
-        if _default_engine is engine:
-            _default_engine = None
-
-
-def default_engine() -> TapEngine:
-    """The process-wide engine, opened from the settings on first use."""
-    global _default_engine
-    with _default_lock:
-        if _default_engine is None:
-            _default_engine = TapEngine(get_settings())
-            _default_engine.open()
-        return _default_engine
-
-
 # --- running ----------------------------------------------------------------------------------
 @dataclass
 class QueryResult:
@@ -238,7 +243,7 @@ class QueryResult:
 
 def run_query(
     request: TapRequest,
-    engine: TapEngine | None = None,
+    engine: TapEngine,
     *,
     sync: bool = False,
     timeout_s: float | None = None,
@@ -249,7 +254,6 @@ def run_query(
     ``sync`` selects the /sync statement timeout (and an error that points to async);
     ``application_name`` tags the backend so an async job's query can be cancelled.
     """
-    engine = engine or default_engine()
     settings = engine.settings
     writer = get_writer(request.responseformat)
     if writer is None:  # parse_tap_request checks too; a hand-built request may not have
@@ -259,22 +263,31 @@ def run_query(
         settings.tap_hard_limit,
     )
     timeout = timeout_s or (settings.tap_sync_timeout_s if sync else settings.tap_async_timeout_s)
+    # Everything that waits on the client or only needs the CPU (URL uploads, parsing them,
+    # translating the ADQL) happens before a pooled connection is taken.
+    try:
+        parsed = read_uploads(request.uploads, settings) if request.uploads else []
+        catalog = _with_uploads(engine.catalog(), [p.info for p in parsed])
+        translation = translate(
+            request.query,
+            catalog,
+            row_limit=limit + 1 if limit > 0 else 0,
+            uploads={p.name: p.relation for p in parsed},
+        )
+    except DaliFault:
+        raise
+    except AdqlError as exc:
+        raise UsageFault(str(exc)) from exc
+    except psycopg.Error as exc:  # reading the catalogue
+        raise database_fault(exc, timeout, sync) from exc
+    except Exception as exc:
+        log.exception("preparing a TAP query failed")
+        raise FatalFault("the service failed to prepare the query; this is a bug") from exc
     conn = engine.getconn()
     uploaded: list[UploadedTable] = []
     fetch: _Fetch | None = None
     try:
-        catalog = engine.catalog()
-        uploaded = load_uploads(conn, request.uploads, settings) if request.uploads else []
-        catalog = _with_uploads(catalog, uploaded)
-        try:
-            translation = translate(
-                request.query,
-                catalog,
-                row_limit=limit + 1 if limit > 0 else 0,
-                uploads={t.name: t.relation for t in uploaded},
-            )
-        except AdqlError as exc:
-            raise UsageFault(str(exc)) from exc
+        uploaded = load_uploads(conn, parsed)
 
         def begin() -> None:
             engine.begin(conn, timeout, application_name)
@@ -294,7 +307,7 @@ def run_query(
         if isinstance(exc, psycopg.Error):
             raise database_fault(exc, timeout, sync) from exc
         log.exception("TAP query failed before streaming")
-        raise FatalFault(f"the service failed to run the query ({type(exc).__name__})") from exc
+        raise FatalFault("the service failed to run the query; this is a bug") from exc
 
     status = ResultStatus()
     infos = {
@@ -304,7 +317,7 @@ def run_query(
     }
     if request.runid:  # TAP 1.1 2.3.9: the client's tag comes back with the result
         infos["RUNID"] = request.runid
-    batches = _batches(fetch.batches, first, limit, status, timeout, sync)
+    batches = limited_batches(fetch.batches, first, limit, status, timeout, sync)
 
     def body() -> Iterator[bytes]:
         try:
@@ -382,7 +395,7 @@ def _description(conn: psycopg.Connection, cursor: psycopg.Cursor, sql: str) -> 
     return probe.description or []
 
 
-def _batches(
+def limited_batches(
     chunks: Iterator[Batch],
     first: Batch,
     limit: int,
@@ -434,17 +447,24 @@ def database_fault(exc: psycopg.Error, timeout: float, sync: bool) -> DaliFault:
         return UsageFault(f"the query was stopped after the {timeout:g} s time limit{hint}")
     if state in ("42501", "25006"):  # insufficient_privilege, read_only_sql_transaction
         return UsageFault(f"not allowed: {message}")
+    if state == "53400":  # configuration_limit_exceeded: temp_file_limit of the TAP role
+        return UsageFault("the query needs more temporary disk space than one query may use "
+                          "(a large sort, join or DISTINCT); narrow it or add a TOP")
     if state[:2] in ("22", "42", "54", "2F", "39"):
         return UsageFault(f"the database rejected the query: {message}")
+    # Server-side trouble: the client learns its kind, never the server's own text (it can
+    # name files, hosts or settings).
+    log.warning("database error %s while running a TAP query: %s", state, message)
     if state[:2] in ("08", "53", "40") or state.startswith("57P") or not state:
-        return TransientFault(f"the database is unavailable, try again: {message}")
-    return FatalFault(f"the database failed to run the query: {message}")
+        return TransientFault("the database is unavailable or overloaded; try again later")
+    return FatalFault("the database failed to run the query; this is reported in the "
+                      "server log")
 
 
-def _with_uploads(catalog: Catalog, uploaded: list[UploadedTable]) -> Catalog:
-    if not uploaded:
+def _with_uploads(catalog: Catalog, uploads: list[TableInfo]) -> Catalog:
+    if not uploads:
         return catalog
     tables = dict(catalog.tables)
-    for table in uploaded:
-        tables[table.info.qualified] = table.info
+    for info in uploads:
+        tables[info.qualified] = info
     return Catalog(tables)

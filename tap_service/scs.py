@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from xml.sax.saxutils import escape, quoteattr
 
 import psycopg
 from psycopg import sql
 
 from tap_service.errors import UsageFault
-from tap_service.query import QueryResult, TapEngine, database_fault
+from tap_service.query import QueryResult, TapEngine, database_fault, limited_batches
 from tap_service.writers import FieldSpec, ResultStatus, get_writer
 
 
@@ -127,7 +128,8 @@ def cone_sql(schema: str, verb: int) -> sql.Composed:
 
 
 def run_cone(request: ConeRequest, engine: TapEngine) -> QueryResult:
-    """Run a cone search; errors before the first byte raise UsageFault/TransientFault."""
+    """Run a cone search, streamed like a TAP query (flat memory at any MAXREC); errors
+    before the first byte raise UsageFault/TransientFault."""
     settings = engine.settings
     writer = get_writer(request.responseformat)
     assert writer is not None  # parse_cone_request checked it
@@ -139,18 +141,35 @@ def run_cone(request: ConeRequest, engine: TapEngine) -> QueryResult:
         limit = 0  # SCS: SR=0 asks for the metadata only
     fields = [c.field for c in COLUMNS if c.verbosity <= request.verb]
     params = {"ra": request.ra, "dec": request.dec, "sr": request.sr, "limit": limit + 1}
+    timeout = settings.tap_sync_timeout_s
     conn = engine.getconn()
+    stream = None
     try:
-        engine.begin(conn, settings.tap_sync_timeout_s, None)  # read-only, one round trip
-        rows = conn.execute(cone_sql(settings.published_schema, request.verb), params).fetchall()
-    except psycopg.Error as exc:
-        raise database_fault(exc, settings.tap_sync_timeout_s, sync=True) from exc
-    finally:
+        engine.begin(conn, timeout, None)  # read-only, one round trip
+        stream = conn.cursor(binary=True).stream(
+            cone_sql(settings.published_schema, request.verb), params,
+            size=settings.tap_fetch_rows)
+        chunks = iter(lambda: list(islice(stream, settings.tap_fetch_rows)), [])
+        first = next(chunks, [])  # execution errors surface here
+    except BaseException as exc:
+        if stream is not None:
+            stream.close()
         engine.putconn(conn)
-    status = ResultStatus(overflow=len(rows) > limit)
-    batches: Iterator[list[tuple]] = iter([rows[:limit]])
+        if isinstance(exc, psycopg.Error):
+            raise database_fault(exc, timeout, sync=True) from exc
+        raise
+    status = ResultStatus()
+    batches = limited_batches(chunks, first, limit, status, timeout, sync=True)
     infos = {"SERVICE_PROTOCOL": "ivo://ivoa.net/std/ConeSearch"}
-    return QueryResult(writer.content_type, writer.write(fields, batches, status, infos))
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield from writer.write(fields, batches, status, infos)
+        finally:
+            stream.close()  # a client that went away: the rest of the cone is not read
+            engine.putconn(conn)
+
+    return QueryResult(writer.content_type, body())
 
 
 def scs_error_votable(message: str) -> bytes:

@@ -1,12 +1,17 @@
 """TAP_UPLOAD: client VOTables loaded into session temp tables that ADQL can join (with Q3C).
 
-An upload lives only as long as its query: it is created on the query's pooled connection and
-``DISCARD ALL`` drops it when the connection goes back. Both TAPRegExt upload methods work:
-inline (``param:part``, a multipart file) and http(s) URLs, fetched with the same byte limit
-and a short timeout when the query runs (never on the event loop). A URL must resolve to public
-addresses only (unless ``tap_upload_http_private``) and redirects are not followed, so a client
-cannot make the server reach the database, a cloud metadata endpoint or anything else on its own
-network (server-side request forgery).
+Two steps, so that no database connection waits on a client: :func:`read_uploads` fetches
+URL uploads and checks and parses every VOTable with no connection held; :func:`load_uploads`
+then creates and fills the temp tables on the query's pooled connection (``DISCARD ALL`` drops
+them when the connection goes back).
+
+Everything in an upload is hostile until checked. Each document passes
+``sql.votable_guard`` before astropy sees it: no ``STREAM href`` (astropy would read server
+files or reach internal hosts), no DOCTYPE, and limits on bytes, decompressed bytes, rows and
+columns enforced while reading. A URL upload (TAPRegExt upload-http) is fetched under one
+deadline and a byte cap, from the address that was checked (resolved once: no DNS rebinding),
+never through a proxy from the environment, never following a redirect; only public addresses
+unless ``tap_upload_http_private``.
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ import io
 import ipaddress
 import re
 import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
 from sql.settings import Settings
+from sql.votable_guard import VOTableLimits, VOTableMalformed, VOTableRefused, plain_votable
 from tap_service.catalog import ColumnInfo, TableInfo
 from tap_service.errors import UsageFault
 
@@ -56,6 +63,7 @@ def parse_upload_param(
     value: str | None, files: Mapping[str, bytes]
 ) -> dict[str, bytes | str]:
     """``UPLOAD=name,param:part[;name2,https://...]``: each table's VOTable bytes or its URL."""
+    refuse_unnamed_parts(value, files)
     if value is None or not value.strip():
         return {}
     uploads: dict[str, bytes | str] = {}
@@ -82,119 +90,201 @@ def parse_upload_param(
     return uploads
 
 
-def load_uploads(
-    conn: psycopg.Connection, uploads: Mapping[str, bytes | str], settings: Settings
-) -> list[UploadedTable]:
-    """Create and fill one temp table per upload, in one short read-write transaction."""
-    if not settings.tap_upload_http:
-        for name, data in uploads.items():
-            if isinstance(data, str):
+def refuse_unnamed_parts(value: str | None, files: Mapping[str, bytes]) -> None:
+    """A file part that no UPLOAD item names is refused: nothing a client sends is kept unread."""
+    unnamed = sorted(set(files) - upload_parts(value))
+    if unnamed:
+        shown = ", ".join(repr(part[:40]) for part in unnamed[:5])
+        raise UsageFault(f"the request has file parts that no UPLOAD item names ({shown}); "
+                         "name each as UPLOAD=table_name,param:part_name")
+
+
+def check_part_sizes(files: Mapping[str, bytes], max_bytes: int) -> None:
+    for part, content in files.items():
+        if len(content) > max_bytes:
+            raise UsageFault(f"the file part {part[:40]!r} is {len(content)} bytes, over the "
+                             f"{max_bytes} byte upload limit")
+
+
+def upload_parts(value: str | None) -> set[str]:
+    """The multipart part names that ``UPLOAD`` refers to (``param:name``)."""
+    parts = set()
+    for item in (value or "").split(";"):
+        uri = item.partition(",")[2].strip()
+        if uri.startswith("param:"):
+            parts.add(uri[len("param:"):])
+    return parts
+
+
+@dataclass(frozen=True)
+class ParsedUpload:
+    """An upload read and checked, not yet in the database."""
+
+    name: str
+    columns: list[tuple[ColumnInfo, str]]  # with the PostgreSQL type of each
+    rows: list[tuple]
+
+    @property
+    def info(self) -> TableInfo:
+        return TableInfo(UPLOAD_SCHEMA, self.name, f"Uploaded table {self.name}",
+                         {c.name: c for c, _ in self.columns})
+
+    @property
+    def relation(self) -> str:
+        return f"pg_temp.upload_{self.name}"
+
+
+def read_uploads(uploads: Mapping[str, bytes | str], settings: Settings) -> list[ParsedUpload]:
+    """Fetch, check and parse every upload; no database connection is involved."""
+    parsed = []
+    for name, data in uploads.items():
+        if isinstance(data, str):
+            if not settings.tap_upload_http:
                 raise UsageFault(
                     f"UPLOAD {name}: this service does not fetch uploads from URLs ({data}); "
                     "send the VOTable inline as param:part_name"
                 )
-    fetched = {
-        name: fetch_upload(name, data, settings) if isinstance(data, str) else data
-        for name, data in uploads.items()
-    }
+            data = fetch_upload(name, data, settings)
+        table = _read_votable(name, data, settings)
+        columns = _columns(name, table.fields)
+        rows = _rows(table)
+        if len(rows) > settings.tap_upload_max_rows:  # variable-width binary rows end up here
+            raise UsageFault(f"UPLOAD {name}: {len(rows)} rows is over the "
+                             f"{settings.tap_upload_max_rows} row limit")
+        parsed.append(ParsedUpload(name, columns, rows))
+    return parsed
+
+
+def load_uploads(conn: psycopg.Connection, parsed: list[ParsedUpload]) -> list[UploadedTable]:
+    """Create and fill one temp table per upload, in one short read-write transaction."""
     loaded = []
     with conn.transaction():
         conn.execute("SET TRANSACTION READ WRITE")
-        for name, data in fetched.items():
-            loaded.append(_load_one(conn, name, data, settings))
+        for upload in parsed:
+            loaded.append(_load_one(conn, upload))
     return loaded
 
 
 def fetch_upload(name: str, url: str, settings: Settings) -> bytes:
-    """GET an upload's VOTable, refusing more than the upload byte limit."""
+    """GET an upload's VOTable within the deadline and the byte limit, from a checked address."""
     import httpx
 
-    if not settings.tap_upload_http_private:
-        _refuse_private_destination(name, url)
+    parts = urlsplit(url)
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        raise UsageFault(f"UPLOAD {name}: {url!r} is not an http(s) URL with a host")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UsageFault(f"UPLOAD {name}: {url!r} has an invalid port") from None
+    address = _checked_address(name, host, port, settings.tap_upload_http_private)
+    literal = f"[{address}]" if ":" in address else address
+    direct = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
+    headers = {"Host": parts.netloc.rpartition("@")[2], "Accept-Encoding": "identity"}
+    total = settings.tap_upload_http_timeout_s
+    deadline = time.monotonic() + total
     limit = settings.tap_upload_max_bytes
     chunks: list[bytes] = []
     size = 0
     try:
-        with httpx.stream("GET", url, timeout=30.0, follow_redirects=False) as response:
+        with httpx.Client(trust_env=False, follow_redirects=False,
+                          timeout=httpx.Timeout(min(total, 5.0))) as client, client.stream(
+                "GET", direct, headers=headers,
+                extensions={"sni_hostname": host} if parts.scheme == "https" else {},
+        ) as response:
             if response.is_redirect:
-                raise UsageFault(
-                    f"UPLOAD {name}: {url} redirects to {response.headers.get('location')}; "
-                    "redirects are not followed, give the final URL"
-                )
+                raise UsageFault(f"UPLOAD {name}: {url} redirects elsewhere; redirects are "
+                                 "not followed, give the final URL")
             if response.status_code != 200:
                 raise UsageFault(f"UPLOAD {name}: {url} answered HTTP {response.status_code}")
-            for chunk in response.iter_bytes():
+            for chunk in response.iter_raw():
                 size += len(chunk)
                 if size > limit:
                     raise UsageFault(f"UPLOAD {name}: {url} is over the {limit} byte limit")
+                if time.monotonic() > deadline:
+                    raise UsageFault(f"UPLOAD {name}: {url} did not arrive within {total:g} s")
                 chunks.append(chunk)
-    except httpx.HTTPError as exc:
-        raise UsageFault(f"UPLOAD {name}: cannot fetch {url}: {exc}") from exc
+    except httpx.TimeoutException:
+        raise UsageFault(f"UPLOAD {name}: {url} did not answer in time") from None
+    except httpx.HTTPError:
+        raise UsageFault(f"UPLOAD {name}: {url} could not be fetched (connection failed or "
+                         "the answer was not valid HTTP)") from None
     return b"".join(chunks)
 
 
-def _refuse_private_destination(name: str, url: str) -> None:
-    """Refuse URLs whose host resolves to a non-public address (loopback, private, ...)."""
-    host = urlsplit(url).hostname
-    if not host:
-        raise UsageFault(f"UPLOAD {name}: {url!r} names no host")
+def _checked_address(name: str, host: str, port: int, private_allowed: bool) -> str:
+    """Resolve ``host`` once; the address to connect to, refusing non-public ones."""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError as exc:
-        raise UsageFault(f"UPLOAD {name}: cannot resolve {host}: {exc}") from exc
-    for address in addresses:
-        if not ipaddress.ip_address(address.split("%")[0]).is_global:
-            raise UsageFault(
-                f"UPLOAD {name}: {host} resolves to {address}, a loopback, private or reserved "
-                "address; this service fetches uploads from public addresses only (send the "
-                "VOTable inline as param:part_name)"
-            )
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise UsageFault(f"UPLOAD {name}: the host {host!r} cannot be resolved") from None
+    addresses = [str(info[4][0]).split("%")[0] for info in infos]
+    if not private_allowed:
+        for address in addresses:
+            if not ipaddress.ip_address(address).is_global:
+                raise UsageFault(
+                    f"UPLOAD {name}: {host} resolves to {address}, a loopback, private or "
+                    "reserved address; this service fetches uploads from public addresses only "
+                    "(send the VOTable inline as param:part_name)"
+                )
+    if not addresses:
+        raise UsageFault(f"UPLOAD {name}: the host {host!r} has no address")
+    return addresses[0]
 
 
-def _load_one(conn: psycopg.Connection, name: str, data: bytes, settings: Settings) -> UploadedTable:
-    if len(data) > settings.tap_upload_max_bytes:
-        raise UsageFault(
-            f"UPLOAD {name}: {len(data)} bytes is over the {settings.tap_upload_max_bytes} byte limit"
-        )
-    table = _read_votable(name, data)
-    if len(table.array) > settings.tap_upload_max_rows:
-        raise UsageFault(
-            f"UPLOAD {name}: {len(table.array)} rows is over the {settings.tap_upload_max_rows} "
-            "row limit"
-        )
-    columns = _columns(name, table.fields)
-    relation = f"upload_{name}"
+def _load_one(conn: psycopg.Connection, upload: ParsedUpload) -> UploadedTable:
+    relation = f"upload_{upload.name}"
     ddl = sql.SQL("CREATE TEMP TABLE {} ({})").format(
         sql.Identifier(relation),
         sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(pg_type))
-            for c, pg_type in columns
+            for c, pg_type in upload.columns
         ),
     )
     conn.execute(ddl)
-    rows = _rows(table)
     copy = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(relation))
     with conn.cursor().copy(copy) as writer:
-        for row in rows:
+        for row in upload.rows:
             writer.write_row(row)
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(relation)))
-    info = TableInfo(UPLOAD_SCHEMA, name, f"Uploaded table {name}", {c.name: c for c, _ in columns})
-    return UploadedTable(name, f"pg_temp.{relation}", info, len(table.array))
+    return UploadedTable(upload.name, upload.relation, upload.info, len(upload.rows))
 
 
-def _read_votable(name: str, data: bytes):  # -> astropy.io.votable.tree.TableElement
+def _read_votable(name: str, data: bytes, settings: Settings):  # -> astropy TableElement
+    """The first table of a checked document; errors name the upload, never the server."""
     import warnings
 
     from astropy.io.votable import parse
-    from astropy.io.votable.exceptions import VOWarning
+    from astropy.io.votable.exceptions import VOTableSpecError, VOWarning
 
+    limits = VOTableLimits(
+        max_bytes=settings.tap_upload_max_bytes,
+        max_decoded_bytes=settings.tap_upload_max_decoded_bytes,
+        max_rows=settings.tap_upload_max_rows,
+        max_columns=settings.tap_upload_max_columns,
+    )
+    try:
+        plain, _ = plain_votable(data, limits)
+    except VOTableMalformed as exc:
+        raise UsageFault(f"UPLOAD {name}: not a readable VOTable ({exc})") from None
+    except VOTableRefused as exc:
+        raise UsageFault(f"UPLOAD {name}: refused: {exc}") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", VOWarning)
-            document = parse(io.BytesIO(data), verify="ignore")
+            document = parse(io.BytesIO(plain), verify="ignore")
         return document.get_first_table()
-    except Exception as exc:  # astropy and expat raise many types for a malformed upload
-        raise UsageFault(f"UPLOAD {name}: not a readable VOTable ({exc})") from exc
+    except (VOTableSpecError, VOWarning) as exc:  # about the document: worth showing
+        raise UsageFault(f"UPLOAD {name}: not a readable VOTable ({_position_free(exc)})") \
+            from None
+    except Exception:  # astropy and numpy raise many types; their text is not for clients
+        raise UsageFault(f"UPLOAD {name}: not a readable VOTable (its data do not match its "
+                         "FIELD declarations)") from None
+
+
+def _position_free(exc: Exception) -> str:
+    """astropy's message without its ``None:line:col:`` file prefix."""
+    return re.sub(r"^\S*:(\d+):(\d+): ", r"line \1, column \2: ", str(exc))
 
 
 def _columns(name: str, fields) -> list[tuple[ColumnInfo, str]]:

@@ -50,6 +50,10 @@ def _tostring(root: etree._Element) -> bytes:
 
 
 # --- capabilities ---------------------------------------------------------------------------
+#: IVOA SSO: a bearer token in the Authorization header (XPHA_TAP_AUTH=bearer).
+TOKEN_SECURITY = "ivo://ivoa.net/sso#token"
+
+
 def capabilities_document(base: str, settings: Settings) -> bytes:
     """``{base}/capabilities``: TAP 1.1 (TAPRegExt) plus the VOSI and DALI-examples endpoints."""
     nsmap = {"vosi": NS_CAPS, "vr": NS_VR, "vs": NS_VS, "tr": NS_TR, "xsi": XSI}
@@ -57,7 +61,8 @@ def capabilities_document(base: str, settings: Settings) -> bytes:
     tap = etree.SubElement(
         root, "capability", {"standardID": "ivo://ivoa.net/std/TAP", _xsi_type: "tr:TableAccess"}
     )
-    _interface(tap, base, param_http=True, version="1.1")
+    _interface(tap, base, param_http=True, version="1.1",
+               security=TOKEN_SECURITY if settings.tap_auth == "bearer" else None)
     language = etree.SubElement(tap, "language")
     etree.SubElement(language, "name").text = "ADQL"
     etree.SubElement(language, "version", {"ivo-id": "ivo://ivoa.net/std/ADQL#v2.0"}).text = "2.0"
@@ -121,6 +126,7 @@ def _interface(
     param_http: bool = True,
     version: str | None = None,
     web_browser: bool = False,
+    security: str | None = None,
 ) -> None:
     attrs = {_xsi_type: "vr:WebBrowser" if web_browser else "vs:ParamHTTP"}
     if param_http and not web_browser:
@@ -129,6 +135,8 @@ def _interface(
         attrs["version"] = version
     interface = etree.SubElement(parent, "interface", attrs)
     etree.SubElement(interface, "accessURL", {"use": "base" if version else "full"}).text = url
+    if security:
+        etree.SubElement(interface, "securityMethod", {"standardID": security})
 
 
 def scs_capabilities_document(scs_url: str, settings: Settings) -> bytes:

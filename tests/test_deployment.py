@@ -3,6 +3,7 @@ health checks the README promises. (No Docker engine runs here, so images are no
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,15 +16,42 @@ COMPOSE = shutil.which("docker-compose")
 pytestmark = pytest.mark.skipif(COMPOSE is None, reason="docker-compose not installed")
 
 
+PASSWORDS = {"XPHA_DB_PASSWORD": "db-secret-from-env", "XPHA_TAP_ROLE_PASSWORD": "tap-secret"}
+
+
+def compose_config(env: dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """docker-compose's own reading of the file, with only ``env`` (and PATH) set."""
+    return subprocess.run(
+        [COMPOSE, "-f", str(REPO / "docker-compose.yml"), "--profile", "jobs", "config"],
+        capture_output=True, text=True, check=False, cwd=cwd,
+        env={"PATH": os.environ["PATH"], **env},
+    )
+
+
 @pytest.fixture(scope="module")
 def config() -> dict:
     """The fully resolved configuration, as docker-compose itself reads the file."""
-    result = subprocess.run(
-        [COMPOSE, "-f", str(REPO / "docker-compose.yml"), "--profile", "jobs", "config"],
-        capture_output=True, text=True, check=False, cwd=REPO,
-    )
+    result = compose_config(PASSWORDS)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
+
+
+def test_there_are_no_default_passwords() -> None:
+    """Without the two passwords, docker-compose refuses to start anything and says which."""
+    result = compose_config({})
+    assert result.returncode != 0
+    assert "set XPHA_DB_PASSWORD" in result.stderr or "set XPHA_TAP_ROLE_PASSWORD" in (
+        result.stderr)
+
+
+def test_passwords_come_from_the_environment(config: dict) -> None:
+    services = config["services"]
+    assert services["db"]["environment"]["POSTGRES_PASSWORD"] == "db-secret-from-env"
+    env = services["tap"]["environment"]
+    assert env["XPHA_DATABASE_URL"].startswith("postgresql://xpha:db-secret-from-env@")
+    assert env["XPHA_TAP_ROLE_PASSWORD"] == "tap-secret"
+    text = (REPO / "docker-compose.yml").read_text()
+    assert ":-xpha" not in text and ":-xpha_tap" not in text
 
 
 def test_default_services_are_db_migrate_tap(config: dict) -> None:

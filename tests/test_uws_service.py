@@ -17,11 +17,11 @@ import psycopg
 import pytest
 from lxml import etree
 
-from tap_service.errors import UsageFault
+from tap_service.errors import TransientFault, UsageFault
 from tap_service.uws.documents import UWS_NS, job_document, job_list_document
 from tap_service.uws.model import Phase
 from tap_service.uws.service import JobContext, JobLimits, JobService
-from tap_service.uws.store import JobStore
+from tap_service.uws.store import Holder, JobStore, Quota
 
 LIMITS = JobLimits(
     execution_duration_s=60,
@@ -57,6 +57,15 @@ def sql_executor(url: str):
         return Output("text/csv", rows())
 
     return execute
+
+
+OWNER = Holder(owner_key="cookie:first", client="ip:192.0.2.1")
+OTHER_OWNER = Holder(owner_key="cookie:second", client="ip:192.0.2.2")
+
+
+def count_jobs(service: JobService) -> int:
+    with service.store.pool.connection() as conn:
+        return conn.execute("SELECT count(*) AS n FROM uws.jobs").fetchone()["n"]
 
 
 def wait_for(store: JobStore, job_id: str, phases: set[Phase], timeout: float = 15.0):
@@ -128,10 +137,10 @@ def test_full_queue_is_a_transient_fault(make_service) -> None:
     with pytest.raises(TransientFault, match=r"queue is full.*stays PENDING"):
         service.run(extra.job_id)
     assert service.get(extra.job_id).phase == Phase.PENDING
-    before = len(service.list([], None, None))
+    before = count_jobs(service)
     with pytest.raises(TransientFault, match=r"queue is full.*no job was created"):
         service.create({"query": "SELECT 1"}, {}, run=True)  # PHASE=RUN at creation
-    assert len(service.list([], None, None)) == before
+    assert count_jobs(service) == before
 
 
 def test_execution_duration_ends_the_job_and_cancels_its_query(make_service, db_url) -> None:
@@ -244,15 +253,19 @@ def test_destruction_removes_the_job_and_its_files(make_service) -> None:
 
 def test_job_list_filters(make_service) -> None:
     service = make_service(start=False)
-    first = service.create({"query": "SELECT 1"}, {}, run=False)
+    first = service.create({"query": "SELECT 1"}, {}, run=False, holder=OWNER)
     time.sleep(0.01)
-    second = service.create({"query": "SELECT 2"}, {}, run=True)
+    second = service.create({"query": "SELECT 2"}, {}, run=True, holder=OWNER)
+    service.create({"query": "SELECT 3"}, {}, run=True, holder=OTHER_OWNER)
+    service.create({"query": "SELECT 4"}, {}, run=True)  # nobody's list
     ids = lambda jobs: [j.job_id for j in jobs]  # noqa: E731
-    assert ids(service.list([], None, None))[:2] == [second.job_id, first.job_id]
-    assert ids(service.list([Phase.PENDING], None, None)) == [first.job_id]
-    assert ids(service.list([], first.creation_time, None)) == [second.job_id]
-    assert ids(service.list([], None, 1)) == [second.job_id]
-    document = etree.fromstring(job_list_document(service.list([], None, None), str))
+    mine = OWNER.owner_key
+    assert ids(service.list(mine, [], None, None)) == [second.job_id, first.job_id]
+    assert ids(service.list(mine, [Phase.PENDING], None, None)) == [first.job_id]
+    assert ids(service.list(mine, [], first.creation_time, None)) == [second.job_id]
+    assert ids(service.list(mine, [], None, 1)) == [second.job_id]
+    assert service.list(None, [], None, None) == []  # a caller without a key has no list
+    document = etree.fromstring(job_list_document(service.list(mine, [], None, None), str))
     assert document.get("version") == "1.1"
     assert [r.get("id") for r in document] == [second.job_id, first.job_id]
 
@@ -305,10 +318,87 @@ def test_job_list_is_capped_newest_first(make_service, db_url) -> None:
     service = make_service(start=False)
     with psycopg.connect(db_url) as conn:  # many old jobs, as a long-lived service has
         conn.execute(
-            "INSERT INTO uws.jobs (job_id, parameters, creation_time, execution_duration,"
-            " destruction) SELECT 'old' || n, '{}', now() - n * interval '1 s', 60,"
-            " now() + interval '1 day' FROM generate_series(1, 80) AS n")
-    listed = service.list([], None, None)
+            "INSERT INTO uws.jobs (job_id, owner_key, parameters, creation_time,"
+            " execution_duration, destruction) SELECT 'old' || n, %s, '{}',"
+            " now() - n * interval '1 s', 60, now() + interval '1 day'"
+            " FROM generate_series(1, 80) AS n", (OWNER.owner_key,))
+    listed = service.list(OWNER.owner_key, [], None, None)
     assert len(listed) == LIMITS.list_limit
     assert [j.job_id for j in listed[:3]] == ["old1", "old2", "old3"]
-    assert len(service.list([], None, 5)) == 5
+    assert len(service.list(OWNER.owner_key, [], None, 5)) == 5
+
+
+# --- what a client may name and hold (issue 12) ---------------------------------------------
+@pytest.mark.parametrize("job_id", ["..", ".", "../..", "%2e%2e", "", "/", "uws",
+                                    "0" * 31, "0" * 33, "G" * 32, "../" + "0" * 29])
+def test_text_that_is_not_a_job_id_names_no_job_and_removes_nothing(make_service, tmp_path,
+                                                                   job_id) -> None:
+    service = make_service(start=False)
+    service.results_dir.mkdir(parents=True)
+    bystander = service.create({"query": "SELECT 1"}, {}, run=False)
+    kept = [tmp_path / "canary", service.results_dir / "canary",
+            service.results_dir / bystander.job_id / "result"]
+    for path in kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("still here")
+    assert service.get(job_id) is None
+    assert service.delete(job_id) is False
+    assert all(path.read_text() == "still here" for path in kept)
+    assert service.get(bystander.job_id) is not None
+
+
+def test_deleting_a_job_that_does_not_exist_removes_no_files(make_service) -> None:
+    service = make_service(start=False)
+    stray = service.results_dir / ("a" * 32)
+    stray.mkdir(parents=True)
+    (stray / "result").write_text("not a job's")
+    assert service.delete("a" * 32) is False
+    assert (stray / "result").exists()
+
+
+def test_issued_job_ids_are_32_random_hex_digits(make_service) -> None:
+    service = make_service(start=False)
+    ids = {service.create({"query": "SELECT 1"}, {}, run=False).job_id for _ in range(20)}
+    assert len(ids) == 20 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
+QUOTA = Quota(jobs_per_client=3, jobs=5, upload_bytes_per_client=100, upload_bytes=150)
+
+
+def test_waiting_jobs_and_stored_uploads_are_capped_per_client_and_overall(make_service):
+    from dataclasses import replace
+
+    service = make_service(start=False)
+    service.limits = replace(LIMITS, quota=QUOTA)
+    first = Holder(owner_key="cookie:a", client="ip:192.0.2.1")
+    second = Holder(owner_key="cookie:b", client="ip:192.0.2.2")
+    third = Holder(owner_key="cookie:c", client="ip:192.0.2.3")
+    for _ in range(3):
+        service.create({"query": "SELECT 1"}, {}, run=False, holder=first)
+    with pytest.raises(UsageFault, match="you hold 3 PENDING or QUEUED jobs"):
+        service.create({"query": "SELECT 1"}, {}, run=True, holder=first)
+    service.create({"query": "SELECT 1", "upload": "t,param:t"}, {"t": b"x" * 90}, run=False,
+                   holder=second)
+    with pytest.raises(UsageFault, match="bytes one client may store"):
+        service.create({"query": "SELECT 1", "upload": "t,param:t"}, {"t": b"x" * 20},
+                       run=False, holder=second)
+    with pytest.raises(TransientFault, match="stores as many job uploads"):
+        service.create({"query": "SELECT 1", "upload": "t,param:t"}, {"t": b"x" * 70},
+                       run=False, holder=third)
+    service.create({"query": "SELECT 1"}, {}, run=False, holder=third)
+    with pytest.raises(TransientFault, match="holds 5 PENDING or QUEUED jobs"):
+        service.create({"query": "SELECT 1"}, {}, run=False, holder=third)
+    assert count_jobs(service) == 5
+
+
+def test_an_ended_job_keeps_no_uploads(make_service, db_url) -> None:
+    service = make_service()
+    job = service.create({"query": "SELECT 1", "upload": "t,param:t"}, {"t": b"<x/>"},
+                         run=True)
+    wait_for(service.store, job.job_id, {Phase.COMPLETED})
+    with psycopg.connect(db_url) as conn:
+        left = conn.execute("SELECT count(*) FROM uws.job_uploads WHERE job_id = %s",
+                            (job.job_id,)).fetchone()[0]
+        held = conn.execute("SELECT upload_bytes FROM uws.jobs WHERE job_id = %s",
+                            (job.job_id,)).fetchone()[0]
+    assert left == 0 and held == 0

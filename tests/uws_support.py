@@ -66,7 +66,7 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited: {self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.base}/async?LAST=1", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base}/availability", timeout=2).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

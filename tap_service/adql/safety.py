@@ -99,6 +99,11 @@ def check_tree(tree: exp.Expr) -> None:
         _check_node(node)
 
 
+#: Longest numeric literal: far beyond any double or numeric a column holds, far below
+#: Python's 4,300-digit limit on converting text to int (which would end in a 500).
+MAX_DIGITS = 400
+MAX_HEX_DIGITS = 32
+
 def _check_node(node: exp.Expr) -> None:
     if isinstance(node, exp.Anonymous):
         name = node.name.upper()
@@ -108,8 +113,14 @@ def _check_node(node: exp.Expr) -> None:
             )
         if name not in GEOMETRY_FUNCTIONS:
             raise AdqlSecurityError(f"unknown or refused function '{node.name}'", 0, 0, node.name)
+    elif isinstance(node, exp.Literal) and not node.is_string and len(node.this) > MAX_DIGITS:
+        raise refuse(f"a number of {len(node.this)} characters is longer than any column "
+                     f"holds (at most {MAX_DIGITS})", node)
     elif isinstance(node, exp.Literal) and not node.is_string and not NUMBER.match(node.this):
         raise refuse(f"malformed number '{node.this}'", node)
+    elif isinstance(node, exp.HexString) and len(node.this) > MAX_HEX_DIGITS:
+        raise refuse(f"a hexadecimal number of {len(node.this)} digits is longer than "
+                     f"a 64-bit integer (at most {MAX_HEX_DIGITS})", node)
     elif isinstance(node, exp.HexString) and not HEX.match(node.this):
         raise refuse(f"malformed hexadecimal number '0x{node.this}'", node)
     elif isinstance(node, exp.DataType):

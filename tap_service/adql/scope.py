@@ -153,6 +153,8 @@ class Resolver:
 
     def _table(self, table: exp.Table, ctes: dict[str, Source]) -> Source:
         name_ident: exp.Identifier = table.this
+        if not isinstance(name_ident, exp.Identifier):  # FROM POINT(1, 2), FROM f(x)
+            raise _error("only tables and subqueries may appear in FROM", table)
         schema_ident: exp.Identifier | None = table.args.get("db")
         alias_node = table.args.get("alias")
         alias = _key(alias_node.this) if alias_node is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from tap_service import scs, vosi
+from tap_service.callers import caller_of
 from tap_service.errors import DaliFault
 from tap_service.handlers.params import request_params
 from tap_service.handlers.streaming import result_response
@@ -21,7 +22,8 @@ async def cone_search(request: Request) -> Response:
         params, _ = await request_params(request)
         cone = scs.parse_cone_request(params, settings.scs_max_sr_deg)
         engine = request.app.state.engine
-        return await result_response(lambda: scs.run_cone(cone, engine))
+        release = request.app.state.client_slots.take(caller_of(request).quota_key)
+        return await result_response(lambda: scs.run_cone(cone, engine), release)
     except DaliFault as fault:
         return Response(
             scs.scs_error_votable(f"{fault.fault_name}: {fault}"),

@@ -32,10 +32,25 @@ def _run_with_head(run: Callable[[], QueryResult]) -> tuple[QueryResult, list[by
     return result, head, True
 
 
-async def result_response(run: Callable[[], QueryResult]) -> Response:
-    """Run ``run`` in a worker thread and answer with its document."""
-    result, head, complete = await run_in_threadpool(_run_with_head, run)
+async def result_response(
+    run: Callable[[], QueryResult], done: Callable[[], None] = lambda: None
+) -> Response:
+    """Run ``run`` in a worker thread and answer with its document; ``done`` is called once
+    the document is produced, or abandoned, or failed (it frees the caller's query slot)."""
+    try:
+        result, head, complete = await run_in_threadpool(_run_with_head, run)
+    except BaseException:
+        done()
+        raise
     if complete:
+        done()
         return Response(b"".join(head), media_type=result.content_type)
-    body: Iterator[bytes] = chain(head, result.body)
-    return StreamingResponse(body, media_type=result.content_type)
+    return StreamingResponse(_then(chain(head, result.body), done),
+                             media_type=result.content_type)
+
+
+def _then(body: Iterator[bytes], done: Callable[[], None]) -> Iterator[bytes]:
+    try:
+        yield from body
+    finally:
+        done()

@@ -6,16 +6,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from tap_service import vosi
-from tap_service.errors import DaliFault, UsageFault
+from tap_service.errors import DaliFault, NotFoundFault, UsageFault
 
 router = APIRouter()
-
-
-class TableNotFound(DaliFault):
-    """``/tables/{name}`` for a table TAP_SCHEMA does not describe."""
-
-    fault_name = "UsageFault"
-    http_status = 404
 
 
 def tap_base(request: Request) -> str:
@@ -75,7 +68,7 @@ async def table(request: Request, name: str) -> Response:
     schemas = await run_in_threadpool(_read_tableset, request, name)
     found = [t for s in schemas for t in s.tables]
     if not found:
-        raise TableNotFound(f"no table {name!r}; /tap/tables lists the published tables")
+        raise NotFoundFault(f"no table {name!r}; /tap/tables lists the published tables")
     return _xml(vosi.table_document(found[0]))
 
 

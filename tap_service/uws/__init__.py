@@ -1,11 +1,11 @@
 """TAP async: UWS 1.1 jobs persisted in PostgreSQL, executed by a worker pool.
 
-``async_router`` serves ``/async...`` (the app mounts it under ``/tap``) and
+``tap_service.handlers.uws`` serves ``/async...`` (the app mounts it under ``/tap``) and
 ``job_service_lifespan(app)`` runs the job service while the app runs.
 
 Modules: ``model`` (phases, the job record), ``store`` (every SQL statement on ``uws.*``; the
 table is also the queue), ``service`` (workers, limits, WAIT, crash recovery, reaper, no HTTP),
-``documents`` (UWS XML), ``router`` (thin HTTP handlers), ``lifespan`` (wiring from settings).
+``documents`` (UWS XML), ``lifespan`` (wiring from settings).
 
 Behaviour worth knowing:
 - POST /async answers 303 to the job; PHASE=RUN at creation queues it. TAP parameters are
@@ -26,6 +26,5 @@ Behaviour worth knowing:
 """
 
 from tap_service.uws.lifespan import build_job_service, job_service_lifespan
-from tap_service.uws.router import async_router
 
-__all__ = ["async_router", "build_job_service", "job_service_lifespan"]
+__all__ = ["build_job_service", "job_service_lifespan"]

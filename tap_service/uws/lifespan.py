@@ -10,13 +10,14 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from sql.database import database_url
-from sql.settings import Settings, get_settings
-from tap_service.uws.service import JobLimits, JobService
-from tap_service.uws.store import JobStore
+from sql.settings import Settings
+from tap_service.query import TapEngine, admit_job
+from tap_service.uws.service import JobLimits, JobService, tap_executor
+from tap_service.uws.store import JobStore, Quota
 
 
-def build_job_service(settings: Settings) -> JobService:
-    """A job service configured from settings (not started)."""
+def build_job_service(settings: Settings, engine: TapEngine) -> JobService:
+    """A job service configured from settings, executing on ``engine`` (not started)."""
     limits = JobLimits(
         execution_duration_s=min(
             settings.uws_execution_duration_s, settings.uws_execution_duration_max_s
@@ -27,6 +28,12 @@ def build_job_service(settings: Settings) -> JobService:
         queue_size=settings.uws_queue_size,
         wait_max_s=settings.uws_wait_max_s,
         list_limit=settings.uws_list_limit,
+        quota=Quota(
+            jobs_per_client=settings.uws_pending_per_client,
+            jobs=settings.uws_pending_max,
+            upload_bytes_per_client=settings.uws_upload_bytes_per_client,
+            upload_bytes=settings.uws_upload_bytes_max,
+        ),
     )
     return JobService(
         JobStore(database_url(settings)),
@@ -35,19 +42,20 @@ def build_job_service(settings: Settings) -> JobService:
         workers=settings.uws_workers,
         max_attempts=settings.uws_max_attempts,
         housekeeping_s=settings.uws_housekeeping_s,
+        executor=tap_executor(engine),
+        admit=admit_job(settings),
     )
 
 
 @asynccontextmanager
 async def job_service_lifespan(app: FastAPI) -> AsyncIterator[JobService]:
-    """Run the job service (``app.state.uws``) while the app runs.
+    """Run the job service (``app.state.uws``) while the app runs, on ``app.state.engine``.
 
-    Settings come from ``app.state.settings`` when the app factory put them there.
     On start-up, jobs left EXECUTING by a server that died are re-queued (or set to ERROR once
     they used their attempts), so none is lost.
     """
-    settings: Settings = getattr(app.state, "settings", None) or get_settings()
-    service = build_job_service(settings)
+    settings: Settings = app.state.settings
+    service = build_job_service(settings, app.state.engine)
     await run_in_threadpool(service.start, asyncio.get_running_loop())
     app.state.uws = service
     try:

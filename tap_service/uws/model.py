@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -30,6 +32,21 @@ FINAL_PHASES = frozenset({Phase.COMPLETED, Phase.ERROR, Phase.ABORTED, Phase.ARC
 #: Id of the one result of a TAP job, at ``{job}/results/result`` (what pyvo fetches).
 RESULT_ID = "result"
 
+#: The job ids this service issues: 128 random bits as 32 lower-case hex digits. The id is the
+#: job's capability (whoever holds its URL may use it), so it must be unguessable, and anything
+#: else a client puts where an id goes (``..``, ``.``, ``%2e%2e``) names no job.
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def new_job_id() -> str:
+    """A fresh, unguessable job id."""
+    return secrets.token_hex(16)
+
+
+def is_job_id(text: str) -> bool:
+    """Whether ``text`` has the form of an id this service issues."""
+    return _JOB_ID.fullmatch(text) is not None
+
 
 @dataclass(frozen=True)
 class Job:
@@ -43,6 +60,8 @@ class Job:
     destruction: datetime
     run_id: str | None = None
     owner_id: str | None = None
+    owner_key: str | None = None
+    client: str | None = None
     quote: datetime | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None

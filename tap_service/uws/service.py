@@ -24,11 +24,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tap_service.errors import DaliFault, TransientFault, UsageFault
-from tap_service.uws.model import Job, JobSummary, Phase
-from tap_service.uws.store import JobStore, QueueFull
+from tap_service.uws.model import Job, JobSummary, Phase, is_job_id, new_job_id
+from tap_service.uws.store import Holder, JobStore, OverQuota, QueueFull, Quota
+
+if TYPE_CHECKING:
+    from tap_service.query import TapEngine
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +47,11 @@ class QueryOutput(Protocol):
     body: Iterator[bytes]
 
 
-#: Runs one TAP request given its parameters and upload parts (tap_service.query by default).
+#: Runs one TAP request given its parameters and upload parts (see :func:`tap_executor`).
 Executor = Callable[[Mapping[str, str], Mapping[str, bytes], "JobContext"], QueryOutput]
+#: Judges what a job may store before it is stored (sizes, named parts), not what it means:
+#: a bad QUERY makes a job that ends in ERROR, where clients look for the message.
+Admission = Callable[[Mapping[str, str], Mapping[str, bytes]], None]
 
 
 @dataclass
@@ -57,21 +63,29 @@ class JobContext:
     application_name: str
 
 
-def tap_executor(
-    params: Mapping[str, str], files: Mapping[str, bytes], context: JobContext
-) -> QueryOutput:
-    """Execute the job through the TAP query path (``tap_service.query.run_query``).
+def tap_executor(engine: TapEngine) -> Executor:
+    """Jobs executed through the TAP query path (``tap_service.query.run_query``) on ``engine``.
 
     The backend is tagged with the job's application_name, so ABORT and the executionDuration
     check can cancel the query; the statement timeout backs them up a little later.
     """
     from tap_service.query import parse_tap_request, run_query
 
-    return run_query(
-        parse_tap_request(params, files),
-        timeout_s=context.job.execution_duration + STATEMENT_TIMEOUT_MARGIN_S,
-        application_name=context.application_name,
-    )
+    def execute(
+        params: Mapping[str, str], files: Mapping[str, bytes], context: JobContext
+    ) -> QueryOutput:
+        return run_query(
+            parse_tap_request(params, files, engine.settings.tap_query_max_chars),
+            engine,
+            timeout_s=context.job.execution_duration + STATEMENT_TIMEOUT_MARGIN_S,
+            application_name=context.application_name,
+        )
+
+    return execute
+
+
+def admit_nothing_special(params: Mapping[str, str], uploads: Mapping[str, bytes]) -> None:
+    """The admission of a generic job service: anything storable is admitted."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,7 @@ class JobLimits:
     queue_size: int
     wait_max_s: float
     list_limit: int
+    quota: Quota | None = None
 
 
 class JobService:
@@ -99,7 +114,8 @@ class JobService:
         workers: int = 2,
         max_attempts: int = 2,
         housekeeping_s: float = 1.0,
-        executor: Executor = tap_executor,
+        executor: Executor,
+        admit: Admission = admit_nothing_special,
     ) -> None:
         self.store = store
         self.results_dir = results_dir
@@ -109,6 +125,7 @@ class JobService:
         self._max_attempts = max_attempts
         self._housekeeping_s = housekeeping_s
         self._executor = executor
+        self._admit = admit
         self._wake = threading.Condition()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -154,36 +171,51 @@ class JobService:
 
     # --- requests -------------------------------------------------------------------------
     def create(
-        self, params: Mapping[str, str], uploads: Mapping[str, bytes], *, run: bool
+        self,
+        params: Mapping[str, str],
+        uploads: Mapping[str, bytes],
+        *,
+        run: bool,
+        holder: Holder = Holder(),
     ) -> Job:
         """A new PENDING job (QUEUED at once when ``run``; see :meth:`run`)."""
         params = {k: v for k, v in params.items() if k not in ("phase",)}
         _refuse_nul(params, uploads)
+        self._admit(params, uploads)
         duration = self._duration(params.pop("executionduration", None))
         lifetime = self._lifetime(params.pop("destruction", None))
         try:
             job = self.store.create(
-                uuid.uuid4().hex,
+                new_job_id(),
                 params,
                 uploads,
                 run_id=params.get("runid"),
                 execution_duration=duration,
                 lifetime_s=lifetime,
                 queue_size=self.limits.queue_size if run else None,
+                holder=holder,
+                quota=self.limits.quota,
             )
         except QueueFull as exc:
             raise self._queue_full("no job was created: submit it again later") from exc
+        except OverQuota as exc:
+            raise _quota_fault(exc, "no job was created") from exc
         if run:
             self._queued(job.job_id)
         return job
 
     def get(self, job_id: str) -> Job | None:
-        return self.store.get(job_id)
+        """The job, or None when there is none (including for text that is not a job id)."""
+        return self.store.get(job_id) if is_job_id(job_id) else None
 
     def list(
-        self, phases: list[Phase], after: datetime | None, last: int | None
+        self, owner_key: str | None, phases: list[Phase], after: datetime | None,
+        last: int | None,
     ) -> list[JobSummary]:
-        return self.store.list(phases, after, last, self.limits.list_limit)
+        """The caller's jobs; a caller without an owner key has none."""
+        if owner_key is None:
+            return []
+        return self.store.list(owner_key, phases, after, last, self.limits.list_limit)
 
     def run(self, job_id: str) -> Job:
         """PENDING -> QUEUED. A full queue is a TransientFault and the job stays PENDING."""
@@ -217,12 +249,17 @@ class JobService:
         return aborted
 
     def delete(self, job_id: str) -> bool:
-        """Destroy a job: abort it if running, drop its row and its files."""
+        """Destroy a job: abort it if running, drop its row and its files.
+
+        Files are removed only for a job that existed (a client cannot name a directory).
+        """
+        if not is_job_id(job_id):
+            return False
         self._cancel(job_id)
-        existed = self.store.get(job_id) is not None
-        self.store.delete(job_id)
-        self._remove_files(job_id)
-        self._changed(job_id)
+        existed = self.store.delete(job_id)
+        if existed:
+            self._remove_files(job_id)
+            self._changed(job_id)
         return existed
 
     def set_parameters(
@@ -232,18 +269,24 @@ class JobService:
         job = self.store.get(job_id)
         if job is None:
             raise KeyError(job_id)
+        _refuse_nul(params, uploads)
+        merged = {**job.parameters, **{k: v for k, v in params.items() if k != "phase"}}
+        self._admit(merged, {**dict.fromkeys(self.store.upload_names(job_id), b""), **uploads})
         if job.phase != Phase.PENDING:
             raise UsageFault(
                 f"job {job_id!r} is {job.phase.value}: parameters change only while PENDING"
             )
-        _refuse_nul(params, uploads)
         params = dict(params)
         if "executionduration" in params:
             self.set_execution_duration(job_id, params.pop("executionduration"))
         if "destruction" in params:
             self.set_destruction(job_id, params.pop("destruction"))
         params.pop("phase", None)
-        if not self.store.set_parameters(job_id, params, uploads):
+        try:
+            changed = self.store.set_parameters(job_id, params, uploads, self.limits.quota)
+        except OverQuota as exc:
+            raise _quota_fault(exc, "the parameters were not changed") from exc
+        if not changed:
             raise UsageFault(f"job {job_id!r} left PENDING: its parameters are fixed now")
 
     def set_execution_duration(self, job_id: str, value: str) -> None:
@@ -297,6 +340,8 @@ class JobService:
         when the job is not active or its phase differs from the hint."""
         from fastapi.concurrency import run_in_threadpool
 
+        if not is_job_id(job_id):
+            return None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(timeout, self.limits.wait_max_s)
         event = asyncio.Event()
@@ -377,11 +422,13 @@ class JobService:
                 return  # the cancelled query's error: the canceller set the phase
             kind = "transient" if fault.http_status == 503 else "fatal"
             self.store.fail(job.job_id, self.server_id, fault_text(fault), kind)
-        except Exception as exc:
+        except Exception:
             if not context.cancelled.is_set():
-                log.exception("job %s failed", job.job_id)
+                log.exception("job %s failed", job.job_id)  # the details stay in the log
                 self.store.fail(
-                    job.job_id, self.server_id, f"FatalFault: {type(exc).__name__}: {exc}"
+                    job.job_id, self.server_id,
+                    "FatalFault: the service failed to run this job; this is a bug, reported "
+                    "in the server log",
                 )
         finally:
             with self._running_lock:
@@ -473,7 +520,17 @@ class JobService:
                 self._wake.notify_all()
 
     def _remove_files(self, job_id: str) -> None:
-        shutil.rmtree(self.results_dir / job_id, ignore_errors=True)
+        """Remove a job's result directory: only an id-shaped name directly inside
+        ``results_dir`` (checked on the resolved path), never anything above or beside it."""
+        if not is_job_id(job_id):
+            log.error("refusing to remove files for the malformed job id %r", job_id)
+            return
+        root = self.results_dir.resolve()
+        directory = (root / job_id).resolve()
+        if directory.parent != root:
+            log.error("refusing to remove %s: not directly inside %s", directory, root)
+            return
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _refuse_nul(params: Mapping[str, str], uploads: Mapping[str, bytes]) -> None:
@@ -481,6 +538,14 @@ def _refuse_nul(params: Mapping[str, str], uploads: Mapping[str, bytes]) -> None
     for name, value in [*params.items(), *((n, "") for n in uploads)]:
         if "\x00" in name or "\x00" in value:
             raise UsageFault(f"parameter {name.upper()!r} contains a NUL character")
+
+
+def _quota_fault(exc: OverQuota, what_now: str) -> DaliFault:
+    """A client over its own quota must change what it does (UsageFault); a full service is
+    a TransientFault: the same request may work later."""
+    if exc.everyone:
+        return TransientFault(f"{exc}; {what_now}: try again later")
+    return UsageFault(f"{exc}; {what_now}")
 
 
 def fault_text(fault: DaliFault) -> str:

@@ -12,6 +12,7 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
@@ -21,17 +22,17 @@ from psycopg.types.json import Jsonb
 from tap_service.uws.model import Job, JobSummary, Phase
 
 JOB_COLUMNS = (
-    "job_id, run_id, owner_id, phase, parameters, creation_time, start_time, end_time,"
-    " execution_duration, destruction, quote, attempts, result_path, result_type, result_size,"
-    " error_type, error_message"
+    "job_id, run_id, owner_id, owner_key, client, phase, parameters, creation_time, start_time,"
+    " end_time, execution_duration, destruction, quote, attempts, result_path, result_type,"
+    " result_size, error_type, error_message"
 )
 QUEUE_LOCK = 7_341_050  # pg_advisory_xact_lock key: serialises the queue-size check
 
 SQL_CREATE = f"""
-INSERT INTO uws.jobs (job_id, run_id, parameters, creation_time, execution_duration,
-                      destruction, quote)
-VALUES (%(job_id)s, %(run_id)s, %(parameters)s, date_trunc('milliseconds', clock_timestamp()),
-        %(execution_duration)s,
+INSERT INTO uws.jobs (job_id, run_id, owner_id, owner_key, client, upload_bytes, parameters,
+                      creation_time, execution_duration, destruction, quote)
+VALUES (%(job_id)s, %(run_id)s, %(owner_id)s, %(owner_key)s, %(client)s, %(upload_bytes)s,
+        %(parameters)s, date_trunc('milliseconds', clock_timestamp()), %(execution_duration)s,
         now() + make_interval(secs => %(lifetime)s),
         now() + make_interval(secs => %(execution_duration)s))
 RETURNING {JOB_COLUMNS}"""
@@ -40,6 +41,13 @@ SQL_GET = f"SELECT {JOB_COLUMNS} FROM uws.jobs WHERE job_id = %s"
 SQL_UPLOADS = "SELECT name, content FROM uws.job_uploads WHERE job_id = %s"
 SQL_DELETE = "DELETE FROM uws.jobs WHERE job_id = %s RETURNING job_id, result_path"
 SQL_QUEUED_COUNT = "SELECT count(*) FROM uws.jobs WHERE phase = 'QUEUED'"
+# What waiting jobs hold, of everyone and of one client (under QUEUE_LOCK).
+SQL_HOLDINGS = """
+SELECT count(*) FILTER (WHERE phase IN ('PENDING', 'QUEUED')) AS jobs,
+       count(*) FILTER (WHERE phase IN ('PENDING', 'QUEUED') AND client = %(client)s) AS my_jobs,
+       coalesce(sum(upload_bytes), 0) AS bytes,
+       coalesce(sum(upload_bytes) FILTER (WHERE client = %(client)s), 0) AS my_bytes
+FROM uws.jobs WHERE phase IN ('PENDING', 'QUEUED', 'EXECUTING')"""
 SQL_QUEUE = f"""
 UPDATE uws.jobs SET phase = 'QUEUED', queued_time = clock_timestamp()
 WHERE job_id = %s AND phase = 'PENDING' RETURNING {JOB_COLUMNS}"""
@@ -67,6 +75,10 @@ SQL_SET_PARAMETERS = """
 UPDATE uws.jobs SET parameters = parameters || %(parameters)s,
                     run_id = coalesce(%(run_id)s, run_id)
 WHERE job_id = %(job_id)s AND phase = 'PENDING'"""
+SQL_COUNT_UPLOAD_BYTES = """
+UPDATE uws.jobs SET upload_bytes = (
+    SELECT coalesce(sum(octet_length(content)), 0) FROM uws.job_uploads WHERE job_id = %s)
+WHERE job_id = %s"""
 SQL_PUT_UPLOAD = """
 INSERT INTO uws.job_uploads (job_id, name, content) VALUES (%s, %s, %s)
 ON CONFLICT (job_id, name) DO UPDATE SET content = EXCLUDED.content"""
@@ -119,6 +131,34 @@ class QueueFull(Exception):
     """The bounded queue holds its maximum of QUEUED jobs."""
 
 
+class OverQuota(Exception):
+    """A new job or upload would take a client, or everyone, past a limit; says which."""
+
+    def __init__(self, message: str, *, everyone: bool) -> None:
+        super().__init__(message)
+        self.everyone = everyone
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What waiting (PENDING, QUEUED) jobs and their stored uploads may hold."""
+
+    jobs_per_client: int
+    jobs: int
+    upload_bytes_per_client: int
+    upload_bytes: int
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who creates a job: the UWS owner (authenticated user), the key of the job list it
+    shows in, and the quota key."""
+
+    owner_id: str | None = None
+    owner_key: str | None = None
+    client: str | None = None
+
+
 class ConnectionPool:
     """A few autocommit connections reused across threads (no connect per request)."""
 
@@ -163,6 +203,8 @@ def _job(row: Mapping[str, object]) -> Job:
         destruction=row["destruction"],  # type: ignore[arg-type]
         run_id=row["run_id"],  # type: ignore[arg-type]
         owner_id=row["owner_id"],  # type: ignore[arg-type]
+        owner_key=row["owner_key"],  # type: ignore[arg-type]
+        client=row["client"],  # type: ignore[arg-type]
         quote=row["quote"],  # type: ignore[arg-type]
         start_time=row["start_time"],  # type: ignore[arg-type]
         end_time=row["end_time"],  # type: ignore[arg-type]
@@ -196,17 +238,26 @@ class JobStore:
         execution_duration: int,
         lifetime_s: int,
         queue_size: int | None = None,
+        holder: Holder = Holder(),
+        quota: Quota | None = None,
     ) -> Job:
         """A new PENDING job; with ``queue_size`` QUEUED at once, in the same transaction
-        (a full queue raises QueueFull and nothing is created)."""
+        (a full queue raises QueueFull, a quota OverQuota, and nothing is created)."""
+        upload_bytes = sum(len(c) for c in uploads.values())
         args = {
             "job_id": job_id,
             "run_id": run_id,
+            "owner_id": holder.owner_id,
+            "owner_key": holder.owner_key,
+            "client": holder.client,
+            "upload_bytes": upload_bytes,
             "parameters": Jsonb(dict(parameters)),
             "execution_duration": execution_duration,
             "lifetime": lifetime_s,
         }
         with self.pool.connection() as conn, conn.transaction():
+            if quota is not None:
+                self._check_quota(conn, holder.client, quota, new_jobs=1, new_bytes=upload_bytes)
             row = conn.execute(SQL_CREATE, args).fetchone()
             if uploads:
                 with conn.cursor() as cur:
@@ -215,6 +266,25 @@ class JobStore:
                 row = self._enqueue(conn, job_id, queue_size)
         assert row is not None
         return _job(row)
+
+    @staticmethod
+    def _check_quota(conn: psycopg.Connection, client: str | None, quota: Quota, *,
+                     new_jobs: int, new_bytes: int) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (QUEUE_LOCK,))
+        held = conn.execute(SQL_HOLDINGS, {"client": client}).fetchone()
+        assert held is not None
+        if new_jobs and held["my_jobs"] + new_jobs > quota.jobs_per_client:
+            raise OverQuota(f"you hold {held['my_jobs']} PENDING or QUEUED jobs, the most one "
+                            "client may; run, wait for or delete some first", everyone=False)
+        if new_bytes and held["my_bytes"] + new_bytes > quota.upload_bytes_per_client:
+            raise OverQuota(f"your waiting jobs hold {held['my_bytes']} bytes of uploads; "
+                            f"{new_bytes} more would pass the {quota.upload_bytes_per_client} "
+                            "bytes one client may store", everyone=False)
+        if new_jobs and held["jobs"] + new_jobs > quota.jobs:
+            raise OverQuota(f"the service holds {held['jobs']} PENDING or QUEUED jobs, its "
+                            "limit", everyone=True)
+        if new_bytes and held["bytes"] + new_bytes > quota.upload_bytes:
+            raise OverQuota("the service stores as many job uploads as it may", everyone=True)
 
     def get(self, job_id: str) -> Job | None:
         with self.pool.connection() as conn:
@@ -228,16 +298,18 @@ class JobStore:
 
     def list(
         self,
+        owner_key: str,
         phases: Iterable[Phase] = (),
         after: datetime | None = None,
         last: int | None = None,
         limit: int = 1000,
     ) -> list[JobSummary]:
-        """Newest first; UWS 1.1 PHASE / AFTER / LAST filters, all done by the database."""
-        where, args = ["phase <> 'ARCHIVED'"], []
+        """One owner's jobs, newest first; UWS 1.1 PHASE / AFTER / LAST filters, all done by
+        the database."""
+        where, args = ["owner_key = %s", "phase <> 'ARCHIVED'"], [owner_key]
         wanted = [p.value for p in phases]
         if wanted:
-            where = ["phase = ANY(%s)"]
+            where[1] = "phase = ANY(%s)"
             args.append(wanted)
         if after is not None:
             where.append("creation_time > %s")
@@ -252,28 +324,44 @@ class JobStore:
         return [JobSummary(r["job_id"], Phase(r["phase"]), r["creation_time"], r["run_id"],
                            r["owner_id"]) for r in rows]
 
-    def delete(self, job_id: str) -> str | None:
-        """Remove a job; returns its result path (None when there is none or no job)."""
+    def delete(self, job_id: str) -> bool:
+        """Remove a job (its uploads go with it); whether there was one."""
         with self.pool.connection() as conn:
-            row = conn.execute(SQL_DELETE, (job_id,)).fetchone()
-        return row["result_path"] if row else None
+            return conn.execute(SQL_DELETE, (job_id,)).fetchone() is not None
 
     def set_execution_duration(self, job_id: str, seconds: int) -> bool:
         with self.pool.connection() as conn:
             return conn.execute(SQL_SET_DURATION, (seconds, job_id)).rowcount == 1
 
     def set_parameters(
-        self, job_id: str, parameters: Mapping[str, str], uploads: Mapping[str, bytes]
+        self,
+        job_id: str,
+        parameters: Mapping[str, str],
+        uploads: Mapping[str, bytes],
+        quota: Quota | None = None,
     ) -> bool:
         """Add or replace parameters and upload parts of a PENDING job (False otherwise)."""
         args = {"job_id": job_id, "parameters": Jsonb(dict(parameters)),
                 "run_id": parameters.get("runid")}
         with self.pool.connection() as conn, conn.transaction():
+            job = conn.execute(SQL_GET, (job_id,)).fetchone()
+            if job is None:
+                return False
+            if quota is not None and uploads:
+                self._check_quota(conn, job["client"], quota, new_jobs=0,
+                                  new_bytes=sum(len(c) for c in uploads.values()))
             if conn.execute(SQL_SET_PARAMETERS, args).rowcount != 1:
                 return False
             with conn.cursor() as cur:
                 cur.executemany(SQL_PUT_UPLOAD, [(job_id, n, c) for n, c in uploads.items()])
+            conn.execute(SQL_COUNT_UPLOAD_BYTES, (job_id, job_id))
         return True
+
+    def upload_names(self, job_id: str) -> set[str]:
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT name FROM uws.job_uploads WHERE job_id = %s",
+                                (job_id,)).fetchall()
+        return {str(r["name"]) for r in rows}
 
     def set_destruction(self, job_id: str, when: datetime) -> None:
         with self.pool.connection() as conn:
