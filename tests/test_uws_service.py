@@ -46,6 +46,8 @@ def sql_executor(url: str):
     def execute(params: Mapping[str, str], files: Mapping[str, bytes], context: JobContext):
         if params["query"].startswith("usage:"):
             raise UsageFault(params["query"][6:])
+        if params["query"].startswith("bug:"):  # an unexpected failure, with private text
+            raise OSError(2, "No such file or directory", params["query"][4:])
 
         def rows() -> Iterator[bytes]:
             with psycopg.connect(url, application_name=context.application_name) as conn:
@@ -176,6 +178,15 @@ def assert_no_query_of(db_url: str, job_id: str, timeout: float = 5.0) -> None:
                 return
             time.sleep(0.05)
     raise AssertionError(f"the query of job {job_id} still runs")
+
+
+def test_an_unexpected_failure_reaches_the_client_without_its_text(make_service) -> None:
+    service = make_service()
+    job = service.create({"query": "bug:/srv/xpha/private/file"}, {}, run=True)
+    failed = wait_for(service.store, job.job_id, {Phase.ERROR})
+    assert failed.error_message.startswith("FatalFault: the service failed to run this job")
+    assert "/srv" not in failed.error_message and "No such file" not in failed.error_message
+    assert "OSError" not in failed.error_message
 
 
 def test_usage_fault_ends_in_error_with_the_message(make_service) -> None:
