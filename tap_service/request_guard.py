@@ -55,6 +55,8 @@ class RequestGuard:
             name.strip().strip("[]").lower()
             for name in settings.tap_allowed_hosts.split(",") if name.strip()
         }
+        self._tokens_cache: dict[str, str] = {}
+        self._tokens_stamp: int | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,13 +95,25 @@ class RequestGuard:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         user = None
         if scheme.lower() == "bearer" and token.strip():
-            user = user_of_token(read_tokens(self.settings.tap_tokens_path), token.strip())
+            user = user_of_token(self._tokens(), token.strip())
         if user is None:
             return (401, "this service needs a bearer token: send 'Authorization: Bearer "
                          "TOKEN' (ask the operator for one)",
                     {"www-authenticate": 'Bearer realm="xpha"'})
         scope.setdefault("state", {})["user"] = user
         return None
+
+
+    def _tokens(self) -> dict[str, str]:
+        """The tokens file, re-read when it changes (``xpha tap token add`` while serving)."""
+        path = self.settings.tap_tokens_path
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if stamp != self._tokens_stamp:
+            self._tokens_cache, self._tokens_stamp = read_tokens(path), stamp
+        return self._tokens_cache
 
 
 def _limited(receive: Receive, limit: int) -> Receive:
