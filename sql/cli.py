@@ -1,15 +1,7 @@
-"""The ``xpha`` command: one entry point whose sub-commands mirror the project's folders.
-
-Each package contributes its commands through a ``register(app)`` function in its ``cli``
-module; heavy imports (torch, dask, astropy) happen inside commands, so ``xpha --help`` is fast.
-"""
+"""Commands of ``xpha db``: the embedded PostgreSQL cluster and the schema's migrations."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-
-import psycopg
 import typer
 
 from sql.database import (
@@ -18,26 +10,9 @@ from sql.database import (
     migrate,
     migration_status,
 )
-from sql.errors import XphaError
 from sql.settings import get_settings
 
-app = typer.Typer(
-    help="xpha: H-alpha emission-line stars in Gaia DR3 XP spectra, served over TAP.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
 db_app = typer.Typer(help="The database: embedded PostgreSQL cluster and schema.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-
-COMMAND_MODULES = (
-    "ingest.cli",
-    "ingest.simulator.cli",
-    "ingest.labels_cli",
-    "training.cli",
-    "tap_service.cli",
-    "sql.demo",
-)
 
 
 @db_app.command("start")
@@ -98,27 +73,6 @@ def db_migrate() -> None:
     typer.echo(f"schema up to date ({len(applied)} migration(s) applied now)")
 
 
-def _register_commands() -> None:
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
-        module.register(app)
-
-
-def main() -> None:
-    """Console entry point: known failures become one red line and exit status 1."""
-    _register_commands()
-    try:
-        app()
-    except XphaError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(1)
-    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
-        # the code is newer than the database's schema
-        message = str(exc).splitlines()[0]
-        typer.secho(f"error: {message}; the database schema is older than this xpha: "
-                    "run `xpha db migrate`", fg=typer.colors.RED, err=True)
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()
+def register(app: typer.Typer) -> None:
+    """Add ``xpha db ...`` to the root app."""
+    app.add_typer(db_app, name="db")

@@ -132,7 +132,7 @@ def test_cli_says_to_migrate_when_the_schema_is_older(pg_cluster, tmp_path) -> N
 
     url = pg_cluster.ensure_database("xpha_unmigrated")
     env = {**os.environ, "XPHA_DATABASE_URL": url, "XPHA_VAR_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "sql.cli", "labels", "summary"],
+    result = subprocess.run([sys.executable, "-m", "xpha.cli", "labels", "summary"],
                             capture_output=True, text=True, env=env, check=False)
     pg_cluster.drop_database("xpha_unmigrated")
     assert result.returncode == 1

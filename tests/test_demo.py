@@ -9,7 +9,7 @@ import pytest
 import pyvo
 from tap_support import live_server, tap_settings
 
-from sql.demo import STEPS, DemoPlan, run_demo
+from xpha.demo import STEPS, DemoPlan, run_demo
 
 SMALL = DemoPlan(n_sources=3000, seed=7, sdss_fraction=0.05, lamost_fraction=0.03, dae_epochs=1)
 
@@ -56,7 +56,7 @@ def test_demo_end_to_end_then_pyvo(db_url: str, tmp_path: Path) -> None:
 def test_a_failed_step_names_itself_and_the_next_run_resumes(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sql.demo as demo
+    import xpha.demo as demo
     from sql.errors import XphaError
 
     settings = tap_settings(db_url, var_dir=tmp_path)

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from sql import cli
 from sql.settings import get_settings
+from xpha import cli
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def test_settings_reference_is_generated_from_the_settings() -> None:
 
 
 def xpha_help(*words: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sql.cli", *words, "--help"],
+    return subprocess.run([sys.executable, "-m", "xpha.cli", *words, "--help"],
                           capture_output=True, text=True, cwd=REPO, check=False)
 
 

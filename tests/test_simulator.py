@@ -124,7 +124,7 @@ def test_sdss_files_go_through_the_labelling_reader(sky):
 
 
 def test_simulate_cli_and_truth_loading(tmp_path, db_url, monkeypatch):
-    from sql.cli import _register_commands, app
+    from xpha.cli import _register_commands, app
 
     monkeypatch.setenv("XPHA_DATABASE_URL", db_url)
     from sql.settings import get_settings

@@ -20,7 +20,7 @@ def test_xpha_serve_answers_on_loopback(db_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "XPHA_DATABASE_URL": db_url, "XPHA_TAP_PORT": str(port),
            "XPHA_VAR_DIR": str(tmp_path)}
     server = subprocess.Popen(
-        [sys.executable, "-c", "from sql.cli import main; main()", "serve"],
+        [sys.executable, "-c", "from xpha.cli import main; main()", "serve"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

@@ -165,12 +165,12 @@ def test_scoring_writes_every_source_with_the_right_model_id(trained, kind):
 def test_cli_reports_unknown_model_as_one_line(trained):
     url, _, _, _ = trained
     env = {**os.environ, "XPHA_DATABASE_URL": url}
-    run = subprocess.run([sys.executable, "-m", "sql.cli", "score", "99999"],
+    run = subprocess.run([sys.executable, "-m", "xpha.cli", "score", "99999"],
                          capture_output=True, text=True, env=env, timeout=120, cwd=REPO)
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
         "error: no model '99999' in ml.models (see `xpha models list`)"
     ]
-    listing = subprocess.run([sys.executable, "-m", "sql.cli", "models", "list"],
+    listing = subprocess.run([sys.executable, "-m", "xpha.cli", "models", "list"],
                              capture_output=True, text=True, env=env, timeout=120, cwd=REPO)
     assert listing.returncode == 0 and "xgboost-t1" in listing.stdout

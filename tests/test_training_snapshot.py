@@ -226,7 +226,7 @@ def test_cli_exports_with_a_one_line_summary(exported, tmp_path):
         "XPHA_DASK_LOCAL_WORKERS": "1",
     }
     run = subprocess.run(
-        [sys.executable, "-m", "sql.cli", "train", "snapshot", str(tmp_path / "cli")],
+        [sys.executable, "-m", "xpha.cli", "train", "snapshot", str(tmp_path / "cli")],
         capture_output=True,
         text=True,
         env=env,
@@ -241,7 +241,7 @@ def test_cli_exports_with_a_one_line_summary(exported, tmp_path):
     assert summary.endswith(" s") and "MiB" in summary
     (tmp_path / "file").write_text("")
     run = subprocess.run(
-        [sys.executable, "-m", "sql.cli", "train", "snapshot", str(tmp_path / "file")],
+        [sys.executable, "-m", "xpha.cli", "train", "snapshot", str(tmp_path / "file")],
         capture_output=True,
         text=True,
         env=env,
