@@ -71,7 +71,7 @@ def test_truth_table_and_classes(sky):
 def test_gaiaxpy_reads_every_format_and_agrees(sky, tmp_path):
     import gaiaxpy
 
-    from ingest.simulator.calibration import merged_sampling
+    from ingest.xp_physics.calibration import merged_sampling
 
     config = SimulationConfig(n_sources=40, seed=2, chunk_rows=40)
     reference = None

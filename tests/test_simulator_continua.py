@@ -14,7 +14,7 @@ from ingest.simulator.continua import (
     magnitude,
 )
 from ingest.simulator.generator import SimulationConfig, choose_parents, perturbed_copies, target_g
-from ingest.simulator.lsf import band_model
+from ingest.xp_physics.lsf import band_model
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-from ingest.simulator.calibration import merged_sampling
 from ingest.simulator.continua import load_parents
-from ingest.simulator.lsf import H_ALPHA_NM, LineInjector, band_model, hermite_functions
-from training.xp_halpha import continuum_at_halpha
+from ingest.xp_physics.calibration import merged_sampling
+from ingest.xp_physics.halpha_ew import continuum_at_halpha
+from ingest.xp_physics.lsf import H_ALPHA_NM, LineInjector, band_model, hermite_functions
 
 LINE_FLUX = 1e-15  # W m^-2
 
@@ -116,7 +116,7 @@ def test_nearby_positions_change_the_template_smoothly():
 
 
 def test_shipped_sampling_equals_gaiaxpy():
-    from ingest.simulator.calibration import gaiaxpy_sampling
+    from ingest.xp_physics.calibration import gaiaxpy_sampling
 
     shipped, loaded = merged_sampling(), gaiaxpy_sampling()
     for name in ("wavelength_nm", "bp", "rp", "bp_unweighted", "rp_unweighted"):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ingest.simulator.continua import load_parents
-from ingest.simulator.lsf import LineInjector
-from training.xp_halpha import EW_GAIN, continuum_at_halpha, halpha_ew
+from ingest.xp_physics.halpha_ew import EW_GAIN, continuum_at_halpha, halpha_ew
+from ingest.xp_physics.lsf import LineInjector
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 The 2000 real DR3 sources of ``xp_continuous_combined_chunk0.fits`` are the continua; each
 synthetic star takes one, rescales it to a drawn G magnitude (errors scale as photon noise),
 adds fresh noise from its quoted errors, and emitters get an H-alpha line of a drawn EW pushed
-through the Weiler et al. LSF (``ingest.simulator.lsf.LineInjector``), flux = EW x continuum.
+through the Weiler et al. LSF (``ingest.xp_physics.lsf.LineInjector``), flux = EW x continuum.
 Source ids fall in random level-12 HEALPix cells so sky-grouped splits have many cells to use.
 Rows go into the test database by binary COPY.
 """
@@ -33,7 +33,7 @@ def real_continua() -> dict[str, np.ndarray]:
     """The real chunk-0 coefficients and errors (rows with both bands), and a G-flux proxy."""
     from astropy.table import Table
 
-    from ingest.simulator.lsf import band_model
+    from ingest.xp_physics.lsf import band_model
 
     table = Table.read(CHUNK0)
     out = {}
@@ -83,8 +83,8 @@ def make_sky(
     """``n`` synthetic stars on real continua; emitters carry a LSF-injected H-alpha line."""
     from astropy_healpix import HEALPix
 
-    from ingest.simulator.lsf import LineInjector
-    from training.xp_halpha import continuum_at_halpha
+    from ingest.xp_physics.halpha_ew import continuum_at_halpha
+    from ingest.xp_physics.lsf import LineInjector
 
     rng = np.random.default_rng(seed)
     real = real_continua()

@@ -1,4 +1,5 @@
-"""Commands ``xpha train``, ``xpha score`` and ``xpha models``: a thin layer over the services.
+"""Commands ``xpha train``, ``xpha score``, ``xpha models`` and ``xpha evaluate``: a thin layer
+over the services.
 
 Heavy libraries (torch, dask, xgboost) are imported inside the commands so ``xpha --help``
 stays fast.
@@ -14,6 +15,7 @@ from sql.errors import XphaError
 
 train_app = typer.Typer(help="Train and compare H-alpha emitter models.", no_args_is_help=True)
 models_app = typer.Typer(help="The model registry (ml.models).", no_args_is_help=True)
+evaluate_app = typer.Typer(help="Evaluate detectors on simulated injections.", no_args_is_help=True)
 
 SCHEDULER = typer.Option(
     None, "--scheduler", help="Dask scheduler address (tcp://host:8786); local cluster if unset."
@@ -136,8 +138,40 @@ def models_set_current(model: str = typer.Argument(..., help="Model id or kind-v
     typer.echo(f"current model: {record.name} (model_id {record.model_id})")
 
 
+@evaluate_app.command("injection")
+def evaluate_injection(
+    scorer: str = typer.Option(
+        "xp-ew",
+        "--scorer",
+        help="xp-ew (the XP-native H-alpha EW) or a model of ml.models (id or kind-version).",
+    ),
+    out: Path = typer.Option(Path("var/injection"), "--out", help="Directory for table + PNG."),
+    copies: int = typer.Option(
+        4, "--copies", min=1, help="Copies of each parent per (EW, G) cell."
+    ),
+    parents: int = typer.Option(300, "--parents", min=10, help="Real parents used."),
+    false_positive_rate: float = typer.Option(
+        0.01, "--fpr", min=1e-4, max=0.5, help="FPR on EW = 0 copies that sets the threshold."
+    ),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Recall vs true EW and G at a fixed false-positive rate (table CSV + PNG)."""
+    from ingest.simulator.plots import plot_emitter
+    from training.injection import InjectionPlan, resolve_scorer, run_injection
+
+    plan = InjectionPlan(
+        n_parents=parents, copies=copies, false_positive_rate=false_positive_rate, seed=seed
+    )
+
+    result = run_injection(resolve_scorer(scorer), plan, out, label=scorer)
+    example = plot_emitter(out / "emitter_vs_parent.png", parent_row=5, ew_angstrom=30.0)
+    typer.echo(result.summary())
+    typer.echo(f"plots: {result.files['plot']}, {example}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root `xpha` app."""
     app.add_typer(train_app, name="train")
     app.add_typer(models_app, name="models")
     app.command("score")(score)
+    app.add_typer(evaluate_app, name="evaluate")

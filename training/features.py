@@ -3,7 +3,7 @@
 A feature set is a '+'-joined list of blocks, the same names everywhere (configs, reports):
 
 - ``coeffs``: the 110 normalised coefficients plus G mag and BP-RP;
-- ``ew``: the sideband H-alpha EW on the calibrated XP spectrum and its S/N (``xp_halpha``);
+- ``ew``: the sideband H-alpha EW on the calibrated XP spectrum and its S/N (``ingest.xp_physics.halpha_ew``);
 - ``excess``: the H-alpha excess over a learned continuum, as an EW and an S/N (``line_excess``).
 """
 
@@ -31,7 +31,7 @@ def blocks(feature_set: str) -> list[str]:
 
 def xp_ew(batch: Batch) -> np.ndarray:
     """(n, 2) float32: XP H-alpha EW in Angstrom and EW / error; NaN without both bands."""
-    from training.xp_halpha import halpha_ew
+    from ingest.xp_physics.halpha_ew import halpha_ew
 
     ew, err = halpha_ew(batch["bp"], batch["rp"], batch["bp_err"], batch["rp_err"])
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -62,7 +62,7 @@ class InjectionResult:
 
 def xp_ew_scorer(bp, rp, bp_err, rp_err) -> np.ndarray:
     """The XP-native H-alpha EW (Angstrom) as a score; unmeasurable sources score -inf."""
-    from training.xp_halpha import halpha_ew
+    from ingest.xp_physics.halpha_ew import halpha_ew
 
     ew, _ = halpha_ew(bp, rp, bp_err, rp_err)
     return np.where(np.isfinite(ew), ew, -np.inf)
@@ -70,19 +70,11 @@ def xp_ew_scorer(bp, rp, bp_err, rp_err) -> np.ndarray:
 
 def resolve_scorer(name: str, url: str | None = None) -> Scorer:
     """'xp-ew', or a model of ml.models by id or name (its raw score, higher = emitter)."""
-    from sql.errors import XphaError
-
     if name == "xp-ew":
         return xp_ew_scorer
-    try:
-        from training.registry import find, verify
-        from training.scorers import load_scorer
-    except ImportError as exc:
-        raise XphaError(
-            f"scorer {name!r}: the model registry (training.registry / training.scorers) is not "
-            "available in this checkout; use --scorer xp-ew"
-        ) from exc
     from sql.database import database_url
+    from training.registry import find, verify
+    from training.scorers import load_scorer
 
     record = find(url or database_url(), name)
     verify(record)
@@ -93,7 +85,7 @@ def coefficient_batch(bp, rp, bp_err, rp_err) -> dict[str, np.ndarray]:
     """The training feed's batch layout built from coefficient arrays alone: G flux, G and
     BP-RP derived from the integrated XP fluxes as the simulator does (Riello+2021 excess)."""
     from ingest.simulator.continua import g_flux_from_bp_rp, magnitude
-    from ingest.simulator.lsf import band_model
+    from ingest.xp_physics.lsf import band_model
 
     bp_flux = band_model("bp").integrated_rate(bp)
     rp_flux = band_model("rp").integrated_rate(rp)
@@ -136,8 +128,8 @@ def run_injection(
     """Score injected copies, write recall table (CSV), summary (JSON) and curve (PNG)."""
     from ingest.simulator.continua import load_parents
     from ingest.simulator.generator import choose_parents, inject_lines, perturbed_copies
-    from ingest.simulator.lsf import LineInjector
-    from training.xp_halpha import continuum_at_halpha
+    from ingest.xp_physics.halpha_ew import continuum_at_halpha
+    from ingest.xp_physics.lsf import LineInjector
 
     rng = np.random.default_rng(plan.seed)
     library = load_parents()

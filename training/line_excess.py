@@ -7,7 +7,7 @@ orthogonal part (its spectral shape) predicts the component along the line; a re
 that map on unlabelled training-split stars, where emitters are a few per cent. What the
 prediction misses is line flux: an EW in Angstrom and a significance, for every source.
 
-Why not the sideband EW on the calibrated spectrum (``training.xp_halpha``): at XP resolution the
+Why not the sideband EW on the calibrated spectrum (``ingest.xp_physics.halpha_ew``): at XP resolution the
 line window spans the star's own continuum structure (TiO bands, Balmer wings), which a
 straight-line continuum cannot model; a continuum learned from the catalogue can. The regressor
 is LightGBM with a Huber loss, so the few emitters among the unlabelled stars do not pull it.
@@ -37,7 +37,7 @@ MEASURED = "xp_halpha_excess"  # batch column holding a measurement made once (s
 def signature(normaliser: Normaliser) -> tuple[np.ndarray, float]:
     """Unit direction of an H-alpha line in the normaliser's standardised space, and the length
     of a unit-flux line there (per unit of the per-star normalising flux)."""
-    from ingest.simulator.lsf import LineInjector
+    from ingest.xp_physics.lsf import LineInjector
 
     image = LineInjector().increments(np.array([1.0]), np.array([LINE_SIGMA_NM]))
     vector = np.concatenate([image["bp"][0], image["rp"][0]]) / normaliser.scale
@@ -71,7 +71,7 @@ class LineExcess:
     def measure(self, batch: Batch) -> np.ndarray:
         """(n, 2) float32: excess EW in Angstrom (emission positive) and excess / noise;
         NaN where a band or the flux is missing."""
-        from training.xp_halpha import continuum_at_halpha
+        from ingest.xp_physics.halpha_ew import continuum_at_halpha
 
         if MEASURED in batch:
             return batch[MEASURED]

@@ -1,8 +1,7 @@
 """A deterministic synthetic Gaia XP sky with H-alpha emitters of known strength.
 
+The instrument (LSF, calibration, XP H-alpha EW) lives in ``ingest.xp_physics``.
 One concept per module:
-  lsf           the Weiler (2023) LSF: a line's coefficient increment in BP and RP (forward model)
-  calibration   the DR3 calibrated spectrum as a linear map (shipped gaiaxpy sampling matrices)
   continua      the real parent spectra, G from XP fluxes, error growth with magnitude
   sky           positions (Galactic disc or uniform) and HEALPix-consistent source_ids
   population    the class / EW / width mixture

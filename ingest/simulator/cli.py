@@ -1,12 +1,10 @@
-"""Commands of `xpha simulate` (the synthetic sky) and `xpha evaluate injection`."""
+"""The command `xpha simulate`: the synthetic sky."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
-
-evaluate_app = typer.Typer(help="Evaluate detectors on simulated injections.", no_args_is_help=True)
 
 
 def simulate_command(
@@ -89,38 +87,6 @@ def simulate_command(
         typer.echo(f"loaded {rows} truth rows into labels.simulation_truth")
 
 
-@evaluate_app.command("injection")
-def evaluate_injection(
-    scorer: str = typer.Option(
-        "xp-ew",
-        "--scorer",
-        help="xp-ew (the XP-native H-alpha EW) or a model of ml.models (id or kind-version).",
-    ),
-    out: Path = typer.Option(Path("var/injection"), "--out", help="Directory for table + PNG."),
-    copies: int = typer.Option(
-        4, "--copies", min=1, help="Copies of each parent per (EW, G) cell."
-    ),
-    parents: int = typer.Option(300, "--parents", min=10, help="Real parents used."),
-    false_positive_rate: float = typer.Option(
-        0.01, "--fpr", min=1e-4, max=0.5, help="FPR on EW = 0 copies that sets the threshold."
-    ),
-    seed: int = typer.Option(0, "--seed"),
-) -> None:
-    """Recall vs true EW and G at a fixed false-positive rate (table CSV + PNG)."""
-    from training.injection import InjectionPlan, resolve_scorer, run_injection
-
-    plan = InjectionPlan(
-        n_parents=parents, copies=copies, false_positive_rate=false_positive_rate, seed=seed
-    )
-    from ingest.simulator.plots import plot_emitter
-
-    result = run_injection(resolve_scorer(scorer), plan, out, label=scorer)
-    example = plot_emitter(out / "emitter_vs_parent.png", parent_row=5, ew_angstrom=30.0)
-    typer.echo(result.summary())
-    typer.echo(f"plots: {result.files['plot']}, {example}")
-
-
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root `xpha` app."""
     app.command("simulate")(simulate_command)
-    app.add_typer(evaluate_app, name="evaluate")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.simulator.lsf import band_model
+from ingest.xp_physics.lsf import band_model
 
 REAL_DATA = Path(__file__).resolve().parents[1] / "data" / "real"
 CHUNK0 = REAL_DATA / "xp_spectral_lines" / "xp_continuous_combined_chunk0.fits"

@@ -18,9 +18,9 @@ from ingest.simulator.continua import (
     load_parents,
     magnitude,
 )
-from ingest.simulator.lsf import LineInjector, band_model
 from ingest.simulator.population import DEFAULT_MIXTURE, EmitterClass, draw_lines
 from ingest.simulator.sky import galactic_to_equatorial, sample_galactic, source_ids
+from ingest.xp_physics.lsf import LineInjector, band_model
 from sql.errors import XphaError
 from sql.settings import Settings
 
@@ -230,7 +230,7 @@ def make_chunk(
     injector: LineInjector | None = None,
 ) -> Chunk:
     """Simulate sources start .. start + n - 1 (chunk `index`)."""
-    from training.xp_halpha import continuum_at_halpha
+    from ingest.xp_physics.halpha_ew import continuum_at_halpha
 
     library = library or load_parents()
     injector = injector or LineInjector(u_shift=config.u_shift)

@@ -31,9 +31,9 @@ def simulate(config: SimulationConfig, out: Path, fmt: str = "fits", progress: b
     from tqdm import tqdm
 
     from ingest.simulator import gaia_format, lamost_format, sdss_format, truth
-    from ingest.simulator.calibration import merged_sampling
     from ingest.simulator.continua import load_parents
     from ingest.simulator.writer import FORMATS, write_table
+    from ingest.xp_physics.calibration import merged_sampling
 
     if fmt not in FORMATS:
         from sql.errors import XphaError

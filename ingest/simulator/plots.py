@@ -15,11 +15,11 @@ def plot_emitter(out: Path, parent_row: int = 0, ew_angstrom: float = 30.0, g_ma
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ingest.simulator.calibration import merged_sampling
     from ingest.simulator.continua import load_parents
     from ingest.simulator.generator import inject_lines, perturbed_copies
-    from ingest.simulator.lsf import H_ALPHA_NM, LineInjector
-    from training.xp_halpha import continuum_at_halpha, halpha_ew
+    from ingest.xp_physics.calibration import merged_sampling
+    from ingest.xp_physics.halpha_ew import continuum_at_halpha, halpha_ew
+    from ingest.xp_physics.lsf import H_ALPHA_NM, LineInjector
 
     rng = np.random.default_rng(seed)
     library = load_parents()

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ingest.simulator.calibration import merged_sampling
+from ingest.xp_physics.calibration import merged_sampling
 
 H_ALPHA_NM = 656.461
 BLUE_SIDEBAND_NM = (590.0, 625.0)
