@@ -9,7 +9,6 @@ commits the file with its log row, or nothing at all.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import queue
 import threading
@@ -25,6 +24,7 @@ from psycopg import sql
 from tqdm import tqdm
 
 from sql.binary_copy import encode_copy
+from sql.checksums import file_checksum
 from sql.database import connect, database_url
 from sql.errors import XphaError
 
@@ -72,15 +72,6 @@ def table_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
         (table,),
     ).fetchall()
     return {str(name): str(pg_type) for name, pg_type in rows}
-
-
-def file_checksum(path: Path) -> str:
-    """sha256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def already_loaded(conn: psycopg.Connection, kind: str, checksum: str) -> bool:

@@ -14,12 +14,12 @@ import psycopg
 import pytest
 from training_support import LABELS_TABLE, TRUTH_TABLE, load_sky, make_sky, training_settings
 
-from ingest.bulk import file_checksum
+from sql.checksums import file_checksum
 from sql.errors import XphaError
 from training import pipeline, scoring, snapshot
 from training.data import XPFeed, dask_client
 from training.labelled import LabelledSet
-from training.snapshot import MANIFEST, SnapshotError
+from training.snapshot_reader import FORMAT_VERSION, MANIFEST, SnapshotError, part_name
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -89,7 +89,7 @@ def test_snapshot_batches_equal_copy_batches_bit_for_bit(exported):
 def test_manifest_records_source_and_every_file(exported):
     url, _, directory, _ = exported
     manifest = json.loads((directory / MANIFEST).read_text())
-    assert manifest["format_version"] == snapshot.FORMAT_VERSION and manifest["complete"]
+    assert manifest["format_version"] == FORMAT_VERSION and manifest["complete"]
     assert manifest["total_rows"] == 1500
     assert manifest["labels_relation"] == LABELS_TABLE
     assert manifest["source_database"]["dbname"] == url.rsplit("/", 1)[1]
@@ -97,7 +97,7 @@ def test_manifest_records_source_and_every_file(exported):
     files = sorted(p.name for p in directory.iterdir())
     assert files == sorted([MANIFEST] + [e["file"] for e in manifest["partitions"]])
     for entry in manifest["partitions"]:
-        assert entry["file"] == snapshot.part_name(entry["lo"], entry["hi"])
+        assert entry["file"] == part_name(entry["lo"], entry["hi"])
         assert file_checksum(directory / entry["file"]) == entry["sha256"]
 
 

@@ -8,10 +8,10 @@ partition of the (HEALPix-partitioned) tables. The plan counts rows per cell at
 plain functions of (url, range), so the same code runs on a local or a remote Dask cluster, and
 at most ``prefetch`` partitions are in flight: memory stays flat at any catalogue size.
 
-A feed can also come from a Parquet snapshot of the same partitions (``training/snapshot.py``,
-``xpha train snapshot``; ``XPFeed.from_snapshot`` or the ``feed_snapshot`` setting): the spec then
-names the snapshot directory and ``read_partition`` reads that range's file instead of COPYing,
-returning the same arrays.
+A feed can also come from a Parquet snapshot of the same partitions (written by
+``xpha train snapshot``, read by ``training/snapshot_reader.py``; ``XPFeed.from_snapshot`` or the
+``feed_snapshot`` setting): the spec then names the snapshot directory and ``read_partition``
+reads that range's file instead of COPYing, returning the same arrays.
 """
 
 from __future__ import annotations
@@ -25,32 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from sql.binary_copy import Column, parse
+from sql.binary_copy import parse
 from sql.database import connect
 from sql.errors import XphaError
 from sql.settings import Settings
 from training import queries
-
-Batch = dict[str, np.ndarray]
-
-N_COEFF = 55
-XP_COLUMNS = [
-    Column("source_id", "int8"),
-    Column("bp", "float8", N_COEFF),
-    Column("bp_err", "float4", N_COEFF),
-    Column("rp", "float8", N_COEFF),
-    Column("rp_err", "float4", N_COEFF),
-    Column("g_flux", "float8"),
-    Column("g_mag", "float4"),
-    Column("bp_rp", "float4"),
-]
-LABEL_COLUMNS = [Column("is_emitter", "int2"), Column("ew_label", "float4")]
-TRUTH_COLUMNS = [Column("ew_true", "float4")]
-SOURCE_ID_END = 12 * 2**59
-
-
-class NoSourcesError(XphaError):
-    """The database holds no XP spectra to train on or score."""
+from training.feed_spec import Batch, FeedSpec, NoSourcesError, Partition, fill_missing
+from training.snapshot_reader import open_snapshot, read_snapshot_partition
 
 
 def cell_shift(level: int) -> int:
@@ -60,44 +41,9 @@ def cell_shift(level: int) -> int:
     return 35 + 2 * (12 - level)
 
 
-@dataclass(frozen=True)
-class Partition:
-    """A half-open source_id range [lo, hi) covering whole HEALPix cells."""
-
-    lo: int
-    hi: int
-    rows: int
-
-
-@dataclass(frozen=True)
-class FeedSpec:
-    """What each partition read returns: the XP columns, plus labels and truth if present.
-
-    With ``snapshot`` (a directory written by ``xpha train snapshot``) partitions are read from
-    its Parquet files; ``manifest_sha256`` pins the manifest the feed was planned from.
-    """
-
-    url: str
-    labels_relation: str | None = None
-    truth_relation: str | None = None
-    snapshot: str | None = None
-    manifest_sha256: str | None = None
-
-    @property
-    def columns(self) -> list[Column]:
-        columns = list(XP_COLUMNS)
-        if self.labels_relation:
-            columns += LABEL_COLUMNS
-        if self.truth_relation:
-            columns += TRUTH_COLUMNS
-        return columns
-
-
 def read_partition(spec: FeedSpec, lo: int, hi: int) -> Batch:
     """One source_id range as numpy arrays (a Dask task: a pure function of its arguments)."""
     if spec.snapshot:
-        from training.snapshot import read_snapshot_partition
-
         return fill_missing(read_snapshot_partition(spec, lo, hi))
     query = queries.feed_copy(spec.labels_relation, spec.truth_relation)
     buffer = bytearray()
@@ -109,16 +55,6 @@ def read_partition(spec: FeedSpec, lo: int, hi: int) -> Batch:
         for chunk in copy:
             buffer += chunk
     return fill_missing(parse(buffer, spec.columns))
-
-
-def fill_missing(batch: Batch) -> Batch:
-    """Truth NaN and labels -1 / NaN when the spec reads none (every batch has the same keys)."""
-    if "ew_true" not in batch:
-        batch["ew_true"] = np.full(len(batch["source_id"]), np.nan, np.float32)
-    if "is_emitter" not in batch:
-        batch["is_emitter"] = np.full(len(batch["source_id"]), -1, np.int16)
-        batch["ew_label"] = np.full(len(batch["source_id"]), np.nan, np.float32)
-    return batch
 
 
 def plan_partitions(url: str, level: int, target_rows: int) -> list[Partition]:
@@ -193,9 +129,8 @@ class XPFeed:
         Without labels the batches carry no labels or truth, like ``plan(with_labels=False)``;
         with ``labels_relation``, the snapshot must have been exported with those labels.
         """
-        from training.snapshot import open_snapshot
-
-        return open_snapshot(Path(path), labels_relation, with_labels)
+        spec, partitions = open_snapshot(Path(path), labels_relation, with_labels)
+        return cls(spec, partitions)
 
     @property
     def n_rows(self) -> int:
