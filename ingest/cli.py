@@ -35,7 +35,7 @@ def ingest_gaia_xp(
 ) -> None:
     """Load XP continuous mean spectra (xp_continuous_mean_spectrum) into gaia.xp_continuous."""
     from ingest.gaia_xp import ingest_xp
-    from sql.settings import get_settings
+    from ingest.settings import get_settings
 
     _report(ingest_xp(paths, chunk_rows=chunk_rows or get_settings().ingest_chunk_rows,
                       jobs=jobs))
@@ -49,7 +49,7 @@ def ingest_gaia_source(
 ) -> None:
     """Load gaia_source rows (archive query results) into gaia.source."""
     from ingest.gaia_source import ingest_source
-    from sql.settings import get_settings
+    from ingest.settings import get_settings
 
     _report(ingest_source(paths, chunk_rows=chunk_rows or get_settings().ingest_chunk_rows,
                           jobs=jobs))

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 
 from ingest.labels_queries import MAX_EPOCH_GAP, candidate_pairs_sql, crossmatch_sql
+from ingest.settings import IngestSettings, get_settings
 from sql.database import connect
 from sql.errors import XphaError
-from sql.settings import Settings, get_settings
 
 SURVEYS = ("sdss", "lamost")
 
@@ -29,7 +29,7 @@ class MatchReport:
     seconds: float
 
 
-def _params(conn, survey: str, radius_arcsec: float, settings: Settings) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _params(conn, survey: str, radius_arcsec: float, settings: IngestSettings) -> dict[str, float]:  # type: ignore[no-untyped-def]
     if not radius_arcsec > 0:
         raise XphaError(f"--radius-arcsec must be positive, got {radius_arcsec}")
     max_dt = conn.execute(MAX_EPOCH_GAP[survey]).fetchone()[0]
@@ -44,7 +44,7 @@ def crossmatch(
     survey: str,
     radius_arcsec: float | None = None,
     url: str | None = None,
-    settings: Settings | None = None,
+    settings: IngestSettings | None = None,
 ) -> MatchReport:
     """Rebuild xmatch.gaia_<survey>: best Gaia match of every entry within the radius."""
     if survey not in SURVEYS:
@@ -65,7 +65,7 @@ def crossmatch(
 
 
 def candidate_pairs(
-    survey: str, radius_arcsec: float, url: str | None = None, settings: Settings | None = None
+    survey: str, radius_arcsec: float, url: str | None = None, settings: IngestSettings | None = None
 ) -> list[tuple]:
     """Every (entry key..., source_id, survey_epoch, separation) pair within the radius."""
     settings = settings or get_settings()

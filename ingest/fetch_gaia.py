@@ -21,8 +21,8 @@ from ingest.bulk import IngestResult
 from ingest.gaia_source import ingest_source
 from ingest.gaia_xp import ingest_xp
 from ingest.readers import read_table, to_column
+from ingest.settings import IngestSettings, get_settings
 from sql.errors import XphaError
-from sql.settings import Settings, get_settings
 
 FORMATS = {"fits": "fits", "csv": "csv", "ecsv": "ecsv", "votable": "votable", "vot": "votable"}
 DATA_STRUCTURES = ("INDIVIDUAL", "COMBINED", "RAW")
@@ -73,7 +73,7 @@ def _stamp() -> str:
 
 def fetch_xp(ids: Iterable[int], out_dir: Path, format: str = "fits",
              data_structure: str = "INDIVIDUAL", gaia: Any | None = None,
-             settings: Settings | None = None) -> list[Path]:
+             settings: IngestSettings | None = None) -> list[Path]:
     """Ask DataLink for XP_CONTINUOUS of ``ids`` (batches); returns the extracted XP files."""
     settings = settings or get_settings()
     if format not in FORMATS:
@@ -156,7 +156,7 @@ def source_ids_in(path: Path) -> tuple[list[int], bool]:
 def fetch_and_ingest(ids: list[int] | None = None, adql: str | None = None,
                      out_dir: Path | None = None, format: str = "fits",
                      data_structure: str = "INDIVIDUAL", url: str | None = None,
-                     gaia: Any | None = None, settings: Settings | None = None,
+                     gaia: Any | None = None, settings: IngestSettings | None = None,
                      progress: bool = True) -> FetchReport:
     """Fetch by source_id list or ADQL, keep the files, and ingest them."""
     settings = settings or get_settings()

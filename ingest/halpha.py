@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ingest.sdss_spectra import SdssSpectrum
-from sql.settings import Settings, get_settings
+from ingest.settings import IngestSettings, get_settings
 
 SKY_MASK_BITS = (1 << 23) | (1 << 27)  # BRIGHTSKY, BADSKYCHI
 GAP_PIXELS = 3  # a run of this many bad pixels is a gap (chip gap, bad columns)
@@ -88,7 +88,7 @@ class HalphaWindows:
         return min(self.blue[0], self.broad_blue[0]), max(self.red[1], self.broad_red[1])
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> HalphaWindows:
+    def from_settings(cls, settings: IngestSettings | None = None) -> HalphaWindows:
         s = settings or get_settings()
         return cls(
             rest=s.halpha_rest_vacuum,
@@ -130,7 +130,7 @@ class LabelRule:
     star_classes: tuple[str, ...] = ("STAR",)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> LabelRule:
+    def from_settings(cls, settings: IngestSettings | None = None) -> LabelRule:
         s = settings or get_settings()
         return cls(
             min_ew=s.label_min_ew,

@@ -40,7 +40,7 @@ def lamost_command(
 ) -> None:
     """Load LAMOST H-alpha emission-line catalogues into labels.lamost_els (idempotent)."""
     from ingest.lamost import load_file
-    from sql.settings import get_settings
+    from ingest.settings import get_settings
 
     for path in files:
         name, read, distinct = load_file(

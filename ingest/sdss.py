@@ -22,9 +22,9 @@ from ingest.sdss_spectra import (
     parse_spec_name,
     read_spectrum_bytes,
 )
+from ingest.settings import IngestSettings, get_settings
 from sql.database import connect
 from sql.errors import XphaError
-from sql.settings import Settings, get_settings
 
 
 @dataclass
@@ -140,7 +140,7 @@ def write_rows(conn, rows: Sequence[dict[str, object]]) -> None:  # type: ignore
 def measure_files(
     paths: Iterable[Path | str],
     url: str | None = None,
-    settings: Settings | None = None,
+    settings: IngestSettings | None = None,
     progress: bool = True,
 ) -> MeasureReport:
     """Measure every spec file under ``paths`` into the database; returns the counts."""

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.sdss_spectra import SpectrumReadError, read_spectrum, read_spectrum_bytes
+from ingest.settings import IngestSettings, get_settings
 from sql.errors import XphaError
-from sql.settings import Settings, get_settings
 
 MANIFEST_COLUMNS = (
     "specobjid", "plate", "mjd", "fiberID", "run2d", "ra", "dec", "z", "zWarning", "class",
@@ -79,7 +79,7 @@ def write_manifest(table, path: Path) -> int:  # type: ignore[no-untyped-def]
     return len(table)
 
 
-def run_selection(sel: StarSelection, out: Path, settings: Settings | None = None) -> int:
+def run_selection(sel: StarSelection, out: Path, settings: IngestSettings | None = None) -> int:
     """Run the selection on SkyServer and write the manifest; returns the number of spectra."""
     from astroquery.sdss import SDSS
 
@@ -107,7 +107,7 @@ def _complete(path: Path) -> bool:
 
 
 def download_manifest(
-    manifest: Path, out: Path | None = None, settings: Settings | None = None
+    manifest: Path, out: Path | None = None, settings: IngestSettings | None = None
 ) -> DownloadReport:
     """Fetch every manifest spectrum not already on disk (complete); failures go to a log."""
     from astropy.table import Table

@@ -18,7 +18,7 @@ import pytest
 
 from sql.cluster import LocalCluster, free_port
 from sql.database import migrate
-from sql.settings import Settings
+from xpha.settings import XphaSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = REPO_ROOT / "ingest" / "data" / "real"
@@ -46,13 +46,14 @@ def pg_cluster() -> Iterator[LocalCluster]:
 
 
 @pytest.fixture(scope="session")
-def test_settings() -> Settings:
-    """Settings as the tests use them (defaults, independent of the caller's environment)."""
-    return Settings(database_url=None, _env_file=None)  # type: ignore[call-arg]
+def test_settings() -> XphaSettings:
+    """Every part's settings as the tests use them (defaults, independent of the caller's
+    environment)."""
+    return XphaSettings(database_url=None)
 
 
 @pytest.fixture(scope="session")
-def migrated_template(pg_cluster: LocalCluster, test_settings: Settings) -> str:
+def migrated_template(pg_cluster: LocalCluster, test_settings: XphaSettings) -> str:
     """A database with every migration applied, used as the template of per-test databases."""
     url = pg_cluster.ensure_database(TEMPLATE_DB)
     migrate(url, test_settings)

@@ -21,13 +21,14 @@ import uvicorn
 
 from sql.cluster import free_port
 from sql.settings import Settings
+from xpha.settings import XphaSettings
 
 FIELD_CENTRE = (56.75, 24.12)  # deg: the Pleiades
 FIELD_RADIUS = 2.0  # deg
 LATENT_DIM = 8
 
 
-def tap_settings(db_url: str, **overrides: object) -> Settings:
+def tap_settings(db_url: str, **overrides: object) -> XphaSettings:
     """Settings for a test server over ``db_url`` (defaults otherwise, no environment).
 
     ``var_dir`` (async results, models) is a fresh temporary directory unless given: tests
@@ -39,7 +40,7 @@ def tap_settings(db_url: str, **overrides: object) -> Settings:
         "var_dir": Path(tempfile.mkdtemp(prefix="xpha-test-var-")),
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return XphaSettings(**values)  # type: ignore[arg-type]
 
 
 @contextmanager

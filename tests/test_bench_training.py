@@ -78,7 +78,8 @@ def _phase1_rates(client, feeds: dict[str, XPFeed], settings, tmp_path):
 
     chunks = list(fed_by(feeds["COPY"])(0))
     val = (chunks[0][0][:2000], chunks[0][1][:2000])
-    config = dae_train.Phase1Config(epochs=1, batch_size=1024, device=settings.training_device)
+    config = dae_train.Phase1Config(dae_epochs=1, dae_batch_size=1024,
+                                    training_device=settings.training_device)
     sources = {"in-memory": lambda epoch: chunks} | {name: fed_by(f) for name, f in feeds.items()}
     training = {name: 0.0 for name in sources}
     alone = {name: 0.0 for name in feeds}

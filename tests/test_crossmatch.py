@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from ingest.crossmatch import candidate_pairs, crossmatch
-from sql.settings import Settings
+from ingest.settings import IngestSettings
 
 MAS = 1 / 3_600_000.0
 
@@ -90,7 +90,7 @@ def brute_force(sky, epochs, radius):
 
 @pytest.mark.parametrize("radius", [1.0, 2.5])
 def test_candidate_pairs_equal_brute_force_with_proper_motions(sky, radius: float) -> None:
-    settings = Settings(database_url=None, _env_file=None)  # type: ignore[call-arg]
+    settings = IngestSettings(database_url=None)
     expected = brute_force(sky, sky["epoch"], radius)
     got = {(int(key.split("-")[0]) - 1000, sid): sep
            for key, sid, _epoch, sep in candidate_pairs("sdss", radius, sky["url"], settings)}

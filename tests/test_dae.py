@@ -16,6 +16,9 @@ from training.autoencoder.model import (
 )
 from training.evaluate import latent_geometry
 
+# the small head these tests were written for (64 wide, one layer, no dropout), on the CPU
+SMALL_HEAD = {"head_hidden": 64, "head_depth": 1, "head_dropout": 0.0, "training_device": "cpu"}
+
 
 def _arrays(n: int, seed: int = 0):
     """Low-rank 'spectra' with errors, and labels that depend on a narrow RP feature."""
@@ -32,7 +35,7 @@ def _arrays(n: int, seed: int = 0):
 
 @pytest.mark.parametrize(("mode", "p_band", "p_block"), [("band", 1.0, 0.0), ("band+block", 0.0, 1.0)])
 def test_corruption_hides_a_whole_band_or_one_block(mode, p_band, p_block):
-    config = dae_train.Phase1Config(mask_mode=mode, p_band=p_band, p_block=p_block)
+    config = dae_train.Phase1Config(dae_mask_mode=mode, dae_p_band=p_band, dae_p_block=p_block)
     x = torch.zeros(500, 110)
     _, hidden = dae_train.corrupt(x, torch.zeros_like(x), config, torch.Generator().manual_seed(0))
     counts = hidden.sum(1)
@@ -40,7 +43,7 @@ def test_corruption_hides_a_whole_band_or_one_block(mode, p_band, p_block):
         assert torch.all(counts == 55)
         assert torch.all(hidden[:, :55].all(1) | hidden[:, 55:].all(1))
     else:
-        lo, hi = config.block_length
+        lo, hi = config.dae_block_length
         assert torch.all((counts >= lo) & (counts <= hi))
         first = hidden.float().argmax(1)
         assert all(hidden[i, first[i] : first[i] + counts[i]].all() for i in range(50))
@@ -68,7 +71,8 @@ def _phase1(tmp_path, epochs: int, resume: bool = False):
     def chunks(epoch):
         return [(x[:600], err[:600]), (x[600:], err[600:])]
 
-    config = dae_train.Phase1Config(epochs=epochs, batch_size=200, device="cpu", warmup_steps=5)
+    config = dae_train.Phase1Config(dae_epochs=epochs, dae_batch_size=200, training_device="cpu",
+                                    dae_warmup_steps=5)
     return dae_train.train_phase1(chunks, 1200, (x[:300], err[:300]), DAEConfig(hidden=64, latent=8),
                                   config, tmp_path, resume=resume)
 
@@ -104,8 +108,8 @@ def test_phase2_modes_touch_only_what_they_should(phase1_model, mode):
     x, err, side, y = _arrays(1000, seed=1)
     train = (x[:600], err[:600], side[:600], y[:600])
     val = (x[600:], err[600:], side[600:], y[600:])
-    config = dae_train.Phase2Config(mode=mode, epochs=4, batch_size=64, lr=1e-2, device="cpu")
-    classifier, history = dae_train.train_phase2(dae, train, val, config)
+    config = dae_train.Phase2Config(head_epochs=4, head_batch_size=64, head_lr=1e-2, **SMALL_HEAD)
+    classifier, history = dae_train.train_phase2(dae, train, val, config, mode)
     assert max(h["val_ap"] for h in history) > 1.5 * y[600:].mean()  # clearly above chance
     for name, value in classifier.dae.state_dict().items():
         changed = not torch.equal(value, before[name])
@@ -152,7 +156,8 @@ def test_phase2_uses_extra_side_inputs_and_stops_after_patience(phase1_model):
     side = np.concatenate([side, informative.astype(np.float32)], axis=1)
     train = (x[:600], err[:600], side[:600], y[:600])
     val = (x[600:], err[600:], side[600:], y[600:])
-    config = dae_train.Phase2Config(epochs=30, batch_size=64, lr=1e-2, patience=2, device="cpu")
+    config = dae_train.Phase2Config(head_epochs=30, head_batch_size=64, head_lr=1e-2, head_patience=2,
+                                    **SMALL_HEAD)
     classifier, history = dae_train.train_phase2(phase1_model, train, val, config)
     assert classifier.config.n_side == 4
     assert max(h["val_ap"] for h in history) > 0.95  # the side input gives the label away

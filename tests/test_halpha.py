@@ -221,9 +221,9 @@ def test_spectrum_ending_inside_the_broad_window_keeps_the_west_measurement() ->
      ({}, "broad")],
 )  # fmt: skip
 def test_broad_window_choice_is_configurable(settings: dict, window: str) -> None:
-    from sql.settings import Settings
+    from ingest.settings import IngestSettings
 
-    windows = HalphaWindows.from_settings(Settings(_env_file=None, **settings))  # type: ignore[call-arg]
+    windows = HalphaWindows.from_settings(IngestSettings(**settings))
     s = synthetic_spectrum(6.0, 30, np.random.default_rng(14), sigma_a=8.0)
     assert measure([s], windows).window == [window]
 

@@ -9,19 +9,19 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from sql.settings import get_settings
+from sql.settings import clear_cached_settings
 from xpha import cli
 
 
 @pytest.fixture
 def xpha(db_url: str, monkeypatch):
     monkeypatch.setenv("XPHA_DATABASE_URL", db_url)
-    get_settings.cache_clear()
+    clear_cached_settings()
     cli._register_commands() if not any(
         getattr(g, "name", None) == "labels" for g in cli.app.registered_groups) else None
     runner = CliRunner()
     yield lambda *args: runner.invoke(cli.app, list(args))
-    get_settings.cache_clear()
+    clear_cached_settings()
 
 
 def test_labels_commands(xpha, db_url: str, real_data: Path, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sql.settings import reference_markdown
+from xpha.settings import reference_markdown
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
@@ -29,7 +29,7 @@ def test_two_commands_and_ci() -> None:
 
 def test_settings_reference_is_generated_from_the_settings() -> None:
     table = README.split(START, 1)[1].split(END, 1)[0]
-    assert table == reference_markdown(), "run `python -m sql.settings` and paste into README"
+    assert table == reference_markdown(), "run `python -m xpha.settings` and paste into README"
 
 
 def xpha_help(*words: str) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ import psycopg
 from labels_support import synthetic_spectrum, write_spec_file
 
 from ingest.sdss import measure_files
-from sql.settings import Settings
+from ingest.settings import IngestSettings
 
 
 def test_directory_of_real_synthetic_and_broken_files(db_url: str, real_data: Path,
@@ -23,7 +23,7 @@ def test_directory_of_real_synthetic_and_broken_files(db_url: str, real_data: Pa
     data = (real_data / "sdss_spectra" / "spec-0854-52373-0369.fits").read_bytes()
     (tmp_path / "spec-0854-52373-0370.fits").write_bytes(data[: len(data) // 2])
     (tmp_path / "spec-0854-52373-0371.fits").write_bytes(b"<html>503 Service Unavailable</html>")
-    settings = Settings(database_url=None, _env_file=None, sdss_measure_batch=3)  # type: ignore[call-arg]
+    settings = IngestSettings(database_url=None, sdss_measure_batch=3)
 
     report = measure_files([tmp_path], db_url, settings, progress=False)
     assert (report.files, report.measured, report.unmeasurable) == (6, 4, 2)
@@ -62,7 +62,7 @@ def test_each_row_records_both_windows_and_the_one_reported(db_url: str, tmp_pat
     for fiber, (ew, sigma, _) in stars.items():
         write_spec_file(synthetic_spectrum(ew, 40, rng, sigma_a=sigma, fiber=fiber,
                                            ra=30.0 + fiber / 100, dec=5.0), tmp_path)  # fmt: skip
-    settings = Settings(database_url=None, _env_file=None)  # type: ignore[call-arg]
+    settings = IngestSettings(database_url=None)
     measure_files([tmp_path], db_url, settings, progress=False)
     with psycopg.connect(db_url) as conn:
         rows = {r[0]: r[1:] for r in conn.execute(

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from ingest.sdss_query import StarSelection, download_manifest, run_selection, selection_sql
+from ingest.settings import IngestSettings
 from sql.errors import XphaError
-from sql.settings import Settings
 
 
 def _schema(real_data: Path, name: str) -> set[str]:
@@ -96,7 +96,7 @@ def test_download_is_resumable_and_refuses_truncated_files(real_data: Path, tmp_
     monkeypatch.setattr(commons, "get_readable_fileobj", fake_fileobj)
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("plate,mjd,fiberID,run2d\n854,52373,369,26\n2114,53848,443,26\n")
-    settings = Settings(database_url=None, _env_file=None)  # type: ignore[call-arg]
+    settings = IngestSettings(database_url=None)
     out = tmp_path / "spectra"
 
     first = download_manifest(manifest, out, settings)

@@ -127,16 +127,16 @@ def test_simulate_cli_and_truth_loading(tmp_path, db_url, monkeypatch):
     from xpha.cli import _register_commands, app
 
     monkeypatch.setenv("XPHA_DATABASE_URL", db_url)
-    from sql.settings import get_settings
+    from sql.settings import clear_cached_settings
 
-    get_settings.cache_clear()
+    clear_cached_settings()
     _register_commands()
     runner = CliRunner()
     result = runner.invoke(app, [
         "simulate", "--out", str(tmp_path), "--n-sources", "300", "--seed", "4",
         "--lamost-fraction", "0.2", "--no-progress", "--load-truth",
     ])  # fmt: skip
-    get_settings.cache_clear()
+    clear_cached_settings()
     assert result.exit_code == 0, result.output
     assert "loaded 300 truth rows" in result.output
     with psycopg.connect(db_url) as conn:

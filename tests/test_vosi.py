@@ -234,7 +234,7 @@ def test_http_upload_is_advertised_only_when_enabled(
 ) -> None:
     from tap_service.vosi import capabilities_document
 
-    settings = Settings(_env_file=None, tap_upload_http=allowed)  # type: ignore[call-arg]
+    settings = Settings(tap_upload_http=allowed)
     caps = etree.fromstring(capabilities_document("http://example.org/tap", settings))
     xml_schema.assertValid(caps)
     ids = caps.xpath("//uploadMethod/@ivo-id")

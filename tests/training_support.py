@@ -163,7 +163,7 @@ def load_sky(url: str, sky: Sky, labels: bool = True) -> None:
 
 def training_settings(var_dir: Path, **overrides):
     """Settings for a tiny, fast run against the test tables."""
-    from sql.settings import Settings
+    from training.settings import TrainingSettings
 
     values = dict(
         database_url=None,
@@ -182,4 +182,4 @@ def training_settings(var_dir: Path, **overrides):
         dask_local_workers=2,
     )
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return TrainingSettings(**values)  # type: ignore[arg-type]

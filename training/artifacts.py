@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sql.errors import XphaError
-from sql.settings import Settings
+from training.settings import TrainingSettings
 
 CONFIG = "config.json"
 NORMALISER = "normaliser.npz"
@@ -19,7 +19,7 @@ class ArtifactExistsError(XphaError):
     """A model directory for this kind and version is already there."""
 
 
-def new_model_dir(settings: Settings, kind: str, version: str) -> Path:
+def new_model_dir(settings: TrainingSettings, kind: str, version: str) -> Path:
     """Create the model's directory; an existing one is an error (models are immutable)."""
     path = settings.var_dir / "models" / f"{kind}-{version}"
     if path.exists():

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from sql.settings import Settings
 from training import features, splits
 from training.artifacts import NORMALISER
 from training.calibration import Platt
@@ -22,6 +21,7 @@ from training.data import Batch, XPFeed, select
 from training.labelled import LabelledSet, split_args
 from training.line_excess import LineExcess
 from training.normalise import Normaliser
+from training.settings import TrainingSettings
 
 
 @dataclass
@@ -146,7 +146,7 @@ def train_linear(
 
 
 def train_lightgbm(
-    labelled: LabelledSet, normaliser: Normaliser, settings: Settings
+    labelled: LabelledSet, normaliser: Normaliser, settings: TrainingSettings
 ) -> BoosterScorer:
     import lightgbm as lgb
 
@@ -194,7 +194,7 @@ def train_xgboost(
     feed: XPFeed,
     labelled: LabelledSet,
     normaliser: Normaliser,
-    settings: Settings,
+    settings: TrainingSettings,
     with_ew: bool = False,
     excess: LineExcess | None = None,
 ) -> BoosterScorer:

@@ -39,8 +39,8 @@ def train_compare(
 ) -> None:
     """Train every model on the same sky-disjoint split, register them, write the report."""
     from sql.database import database_url
-    from sql.settings import get_settings
     from training import pipeline
+    from training.settings import get_settings
 
     settings = get_settings()
     if epochs is not None:
@@ -78,7 +78,7 @@ def train_snapshot(
     must be a path every Dask worker can write.
     """
     from sql.database import database_url
-    from sql.settings import get_settings
+    from training.settings import get_settings
     from training.snapshot import export
 
     settings = get_settings()
@@ -98,8 +98,8 @@ def score(
 ) -> None:
     """Score every source with a model; scores and latents are COPYed into ml.*."""
     from sql.database import database_url
-    from sql.settings import get_settings
     from training.scoring import score_all
+    from training.settings import get_settings
 
     settings = get_settings()
     result = score_all(database_url(settings), settings, model, scheduler)

@@ -28,9 +28,9 @@ import numpy as np
 from sql.binary_copy import parse
 from sql.database import connect
 from sql.errors import XphaError
-from sql.settings import Settings
 from training import queries
 from training.feed_spec import Batch, FeedSpec, NoSourcesError, Partition, fill_missing
+from training.settings import TrainingSettings
 from training.snapshot_reader import open_snapshot, read_snapshot_partition
 
 
@@ -96,7 +96,7 @@ class XPFeed:
     partitions: list[Partition]
 
     @classmethod
-    def plan(cls, url: str, settings: Settings, with_labels: bool = True) -> XPFeed:
+    def plan(cls, url: str, settings: TrainingSettings, with_labels: bool = True) -> XPFeed:
         """Plan the feed; with labels, the labels relation must exist (truth is optional).
 
         With the ``feed_snapshot`` setting the feed reads that Parquet snapshot, not ``url``.
@@ -191,7 +191,7 @@ def _read_and_apply(
 
 
 @contextmanager
-def dask_client(settings: Settings, scheduler: str | None = None) -> Iterator[Any]:
+def dask_client(settings: TrainingSettings, scheduler: str | None = None) -> Iterator[Any]:
     """A Dask client on ``scheduler`` (or settings.dask_scheduler), else on a local cluster."""
     from distributed import Client, LocalCluster
 

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from sql.errors import XphaError
-from sql.settings import Settings
 from training import splits
 from training.data import Batch, XPFeed, concat, select
+from training.settings import TrainingSettings
 
 
 class NoLabelsError(XphaError):
@@ -28,7 +28,7 @@ def labelled_rows(batch: Batch, split_args: tuple) -> Batch:
     return rows
 
 
-def split_args(settings: Settings) -> tuple:
+def split_args(settings: TrainingSettings) -> tuple:
     return (
         settings.split_healpix_level,
         settings.training_seed,
@@ -44,7 +44,7 @@ class LabelledSet:
     batch: Batch
 
     @classmethod
-    def gather(cls, feed: XPFeed, client: Any, settings: Settings) -> LabelledSet:
+    def gather(cls, feed: XPFeed, client: Any, settings: TrainingSettings) -> LabelledSet:
         parts = list(
             feed.map(client, labelled_rows, split_args(settings), in_flight=4, desc="labels")
         )

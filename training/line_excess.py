@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from sql.errors import XphaError
-from sql.settings import Settings
 from training import splits
 from training.data import Batch, XPFeed
 from training.normalise import Normaliser, star_flux
+from training.settings import TrainingSettings
 
 LINE_SIGMA_NM = 0.5  # the image barely depends on width below the ~15 nm LSF
 MODEL_FILE = "line_excess.txt"
@@ -112,7 +112,7 @@ def _fit_rows(batch: Batch, normaliser: Normaliser, args: tuple, keep: float, se
 
 
 def fit(
-    feed: XPFeed, client: Any, normaliser: Normaliser, settings: Settings, n_train_rows: int
+    feed: XPFeed, client: Any, normaliser: Normaliser, settings: TrainingSettings, n_train_rows: int
 ) -> LineExcess:
     """Learn the continuum along the line from (a sample of) unlabelled training-split stars."""
     import lightgbm as lgb

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from sql.settings import Settings
 from training import (
     artifacts,
     baselines,
@@ -33,6 +32,7 @@ from training.data import Batch, XPFeed, dask_client, select
 from training.labelled import LabelledSet, split_args
 from training.line_excess import LineExcess
 from training.normalise import Moments, Normaliser, partial_moments
+from training.settings import TrainingSettings
 
 BASELINE_KINDS = ("logreg", "lightgbm", "xgboost", "xgboost_ew", "xp_ew", "xp_excess")
 DAE_MODES = {"dae_head": "frozen", "dae_linear": "linear", "dae_unfreeze": "unfreeze"}
@@ -56,7 +56,7 @@ def _train_moments(batch: Batch, mode: str, args: tuple) -> tuple[Moments, Momen
     return partial_moments(batch, mode, rows)
 
 
-def fit_normaliser(feed: XPFeed, client: Any, settings: Settings) -> tuple[Normaliser, int]:
+def fit_normaliser(feed: XPFeed, client: Any, settings: TrainingSettings) -> tuple[Normaliser, int]:
     """Normaliser from the training split of every source (streamed); also the row count."""
     coeffs, side = Moments(), Moments()
     args = split_args(settings)
@@ -87,7 +87,7 @@ def labelled_arrays(
 
 def run(
     url: str,
-    settings: Settings,
+    settings: TrainingSettings,
     kinds: tuple[str, ...] = ALL_KINDS,
     report_dir: Path | None = None,
     scheduler: str | None = None,
@@ -169,14 +169,7 @@ def run(
                 n_train_rows,
                 val,
                 DAEConfig(hidden=settings.dae_hidden, latent=settings.dae_latent_dim),
-                dae_train.Phase1Config(
-                    epochs=settings.dae_epochs,
-                    batch_size=settings.dae_batch_size,
-                    lr=settings.dae_lr,
-                    mask_mode=settings.dae_mask_mode,
-                    seed=settings.training_seed,
-                    device=settings.training_device,
-                ),
+                settings,
                 p1_dir,
                 resume=resume,
             )
@@ -197,22 +190,8 @@ def run(
             latents["phase 1"] = (before, labelled.part(splits.TEST)["bp_rp"], test_x[3])
             for kind in dae_kinds:
                 start = time.perf_counter()
-                config = dae_train.Phase2Config(
-                    mode=DAE_MODES[kind],
-                    epochs=settings.head_epochs,
-                    batch_size=settings.head_batch_size,
-                    lr=settings.head_lr,
-                    unfreeze_lr_factor=settings.head_unfreeze_lr_factor,
-                    hidden=settings.head_hidden,
-                    depth=settings.head_depth,
-                    dropout=settings.head_dropout,
-                    patience=settings.head_patience,
-                    residual=settings.head_residual,
-                    seed=settings.training_seed,
-                    device=settings.training_device,
-                )
                 classifier, p2_history = dae_train.train_phase2(
-                    dae, train_arrays, val_arrays, config
+                    dae, train_arrays, val_arrays, settings, DAE_MODES[kind], corruption=settings
                 )
                 history += [{**h, "mode": DAE_MODES[kind]} for h in p2_history]
                 scorer = DAEScorer(
@@ -339,7 +318,7 @@ def truth_scores(
     feed: XPFeed,
     client: Any,
     scorers: dict[str, Any],
-    settings: Settings,
+    settings: TrainingSettings,
     excess: LineExcess | None,
 ) -> dict:
     """Scores of the whole test split (not just its labelled few) for the truth metrics."""
@@ -367,7 +346,7 @@ def simulated_classes(url: str, truth_relation: str, source_id: np.ndarray) -> n
     return np.where(found, names[order][where], "unknown")
 
 
-def _needs_excess(kinds: tuple[str, ...], settings: Settings) -> bool:
+def _needs_excess(kinds: tuple[str, ...], settings: TrainingSettings) -> bool:
     """Whether any model asked for reads the learned-continuum H-alpha excess."""
     tabular = any("excess" in baselines.FEATURE_SETS.get(kind, "") for kind in kinds)
     return tabular or (settings.head_xp_ew and any(kind in DAE_MODES for kind in kinds))
@@ -381,7 +360,7 @@ def _encode_inputs(x: np.ndarray):
     return torch.nan_to_num(t), missing
 
 
-def _training_settings(settings: Settings) -> dict:
+def _training_settings(settings: TrainingSettings) -> dict:
     names = [
         n
         for n in type(settings).model_fields

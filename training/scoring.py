@@ -17,10 +17,10 @@ from tqdm import tqdm
 
 from sql.binary_copy import Column, pack
 from sql.database import transaction
-from sql.settings import Settings
 from training import queries, registry
 from training.data import Batch, XPFeed, dask_client, select
 from training.scorers import load_scorer
+from training.settings import TrainingSettings
 
 SCORE_COLUMNS = [
     Column("model_id", "int4"),
@@ -89,7 +89,7 @@ class ScoringResult:
 
 
 def score_all(
-    url: str, settings: Settings, model_ref: str | int, scheduler: str | None = None
+    url: str, settings: TrainingSettings, model_ref: str | int, scheduler: str | None = None
 ) -> ScoringResult:
     """Score every source in gaia.xp_continuous with one registered model."""
     record = registry.find(url, model_ref)

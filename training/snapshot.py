@@ -27,9 +27,9 @@ import numpy as np
 
 from sql.binary_copy import Column
 from sql.checksums import file_checksum
-from sql.settings import Settings
 from training.data import XPFeed, dask_client, plan_partitions, relation_exists
 from training.feed_spec import Batch, FeedSpec, Partition
+from training.settings import TrainingSettings
 from training.snapshot_reader import (
     FORMAT,
     FORMAT_VERSION,
@@ -153,7 +153,7 @@ def _reusable(directory: Path, old: dict | None, spec: FeedSpec, partitions: lis
 
 def export(
     url: str,
-    settings: Settings,
+    settings: TrainingSettings,
     directory: Path,
     scheduler: str | None = None,
     progress: bool = True,

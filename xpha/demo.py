@@ -18,7 +18,8 @@ from pathlib import Path
 import typer
 
 from sql.errors import XphaError
-from sql.settings import PROJECT_ROOT, Settings, get_settings
+from sql.settings import PROJECT_ROOT, Settings
+from xpha.settings import XphaSettings, get_settings
 
 REAL = PROJECT_ROOT / "ingest" / "data" / "real"
 REAL_XP_FILES = (
@@ -62,7 +63,7 @@ class DemoContext:
     """What steps share: settings, the database URL, where files go, and what came out."""
 
     plan: DemoPlan
-    settings: Settings
+    settings: XphaSettings
     url: str = ""
     facts: dict[str, str] = field(default_factory=dict)
 
@@ -233,7 +234,7 @@ def _save_state(ctx: DemoContext, state: dict) -> None:
     tmp.replace(path)
 
 
-def run_demo(plan: DemoPlan, settings: Settings | None = None, echo=typer.echo) -> DemoContext:
+def run_demo(plan: DemoPlan, settings: XphaSettings | None = None, echo=typer.echo) -> DemoContext:
     """Run every step not yet done for this plan; returns the context (URL, facts)."""
     ctx = DemoContext(plan, settings or get_settings())
     state = _load_state(ctx)

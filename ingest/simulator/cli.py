@@ -50,13 +50,13 @@ def simulate_command(
     """
     import json
 
+    from ingest.settings import get_settings
     from ingest.simulator.generator import config_from_settings
     from ingest.simulator.pipeline import MANIFEST, simulate
     from ingest.simulator.population import load_mixture, scaled_mixture
     from ingest.simulator.truth import TRUTH_FILE
     from ingest.simulator.truth import load_truth as load
     from sql.errors import XphaError
-    from sql.settings import get_settings
 
     if n_sources is None and not load_truth:
         raise XphaError("give --n-sources N (or --load-truth to load an existing OUT)")

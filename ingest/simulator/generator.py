@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ingest.settings import IngestSettings
 from ingest.simulator.continua import (
     ParentLibrary,
     error_scale,
@@ -22,7 +23,6 @@ from ingest.simulator.population import DEFAULT_MIXTURE, EmitterClass, draw_line
 from ingest.simulator.sky import galactic_to_equatorial, sample_galactic, source_ids
 from ingest.xp_physics.lsf import LineInjector, band_model
 from sql.errors import XphaError
-from sql.settings import Settings
 
 G_LIMIT_XP = 17.65  # DR3 published XP continuous spectra down to G = 17.65
 TRANSIT_EXPOSURE_S = 4.4  # one BP/RP CCD integration per field-of-view transit
@@ -53,7 +53,7 @@ class SimulationConfig:
 
 
 def config_from_settings(
-    settings: Settings,
+    settings: IngestSettings,
     n_sources: int,
     seed: int = 0,
     *,

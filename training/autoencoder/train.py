@@ -17,7 +17,6 @@ import copy
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from training.autoencoder.model import (
     EmitterClassifier,
     HeadConfig,
 )
+from training.settings import Phase1Config, Phase2Config
 
 CHECKPOINT = "checkpoint.pt"
 N_BAND = 55
@@ -53,28 +53,12 @@ def _autocast(device: torch.device, amp: torch.dtype | None):
 
 
 # --- phase 1 ------------------------------------------------------------------------------------
-@dataclass
-class Phase1Config:
-    epochs: int = 10
-    batch_size: int = 1024
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    warmup_steps: int = 50
-    mask_mode: str = "band"  # band, or band+block
-    p_band: float = 0.5  # fraction of rows with one whole band hidden
-    p_block: float = 0.25  # fraction with a random block hidden (band+block only)
-    block_length: tuple[int, int] = (4, 24)
-    noise: float = 1.0  # input noise in units of the quoted errors
-    seed: int = 42
-    device: str = "auto"
-
-
 def get_lr(step: int, total: int, config: Phase1Config) -> float:
     """Linear warm-up, then cosine decay to 10% of the peak."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, total - config.warmup_steps))
-    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    if step < config.dae_warmup_steps:
+        return config.dae_lr * (step + 1) / config.dae_warmup_steps
+    progress = min(1.0, (step - config.dae_warmup_steps) / max(1, total - config.dae_warmup_steps))
+    return config.dae_lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def corrupt(
@@ -87,15 +71,15 @@ def corrupt(
     column = torch.arange(d, device=device)[None, :]
     which = torch.rand(n, generator=generator, device=device) < 0.5
     is_bp = column < N_BAND
-    hidden = (draw < config.p_band)[:, None] & torch.where(which[:, None], is_bp, ~is_bp)
-    if config.mask_mode == "band+block":
-        lo, hi = config.block_length
+    hidden = (draw < config.dae_p_band)[:, None] & torch.where(which[:, None], is_bp, ~is_bp)
+    if config.dae_mask_mode == "band+block":
+        lo, hi = config.dae_block_length
         length = torch.randint(lo, hi + 1, (n, 1), generator=generator, device=device)
         start = (torch.rand(n, 1, generator=generator, device=device) * (d - length)).long()
         in_block = (column >= start) & (column < start + length)
-        block_rows = (draw >= config.p_band) & (draw < config.p_band + config.p_block)
+        block_rows = (draw >= config.dae_p_band) & (draw < config.dae_p_band + config.dae_p_block)
         hidden |= block_rows[:, None] & in_block
-    noisy = x + config.noise * err * torch.randn(x.shape, generator=generator, device=device)
+    noisy = x + config.dae_noise * err * torch.randn(x.shape, generator=generator, device=device)
     return noisy, hidden
 
 
@@ -122,7 +106,7 @@ def estimate_loss(
     amp: torch.dtype | None,
 ) -> float:
     """Validation loss on a fixed set with a fixed corruption seed (comparable across epochs)."""
-    generator = torch.Generator(device=device).manual_seed(config.seed + 1)
+    generator = torch.Generator(device=device).manual_seed(config.training_seed + 1)
     total, count = 0.0, 0
     for lo in range(0, len(val[0]), 8192):
         x = torch.from_numpy(val[0][lo : lo + 8192]).to(device)
@@ -143,10 +127,10 @@ def train_phase1(
     resume: bool = False,
 ) -> tuple[DenoisingAutoencoder, list[dict]]:
     """Train on ``epoch_chunks(epoch)`` (an iterable of (x, err) numpy chunks per epoch)."""
-    device, amp = pick_device(config.device)
-    torch.manual_seed(config.seed)
+    device, amp = pick_device(config.training_device)
+    torch.manual_seed(config.training_seed)
     model = DenoisingAutoencoder(model_config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.dae_lr, weight_decay=config.dae_weight_decay)
     start_epoch, step, best_val, history = 0, 0, math.inf, []
     checkpoint = Path(checkpoint_dir) / CHECKPOINT
     if resume:
@@ -157,21 +141,21 @@ def train_phase1(
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, step = state["epoch"] + 1, state["step"]
         best_val, history = state["best_val"], state["history"]
-    total_steps = config.epochs * max(1, math.ceil(n_rows / config.batch_size))
-    generator = torch.Generator(device=device).manual_seed(config.seed + start_epoch)
-    rng = np.random.default_rng(config.seed + start_epoch)
-    for epoch in range(start_epoch, config.epochs):
+    total_steps = config.dae_epochs * max(1, math.ceil(n_rows / config.dae_batch_size))
+    generator = torch.Generator(device=device).manual_seed(config.training_seed + start_epoch)
+    rng = np.random.default_rng(config.training_seed + start_epoch)
+    for epoch in range(start_epoch, config.dae_epochs):
         model.train()
         seen, running = 0, 0.0
-        bar = tqdm(total=n_rows, desc=f"DAE phase 1 epoch {epoch + 1}/{config.epochs}", unit="src")
+        bar = tqdm(total=n_rows, desc=f"DAE phase 1 epoch {epoch + 1}/{config.dae_epochs}", unit="src")
         for x_chunk, e_chunk in epoch_chunks(epoch):
             order = rng.permutation(len(x_chunk))
             x_all = torch.from_numpy(x_chunk[order]).to(device, non_blocking=True)
             e_all = torch.from_numpy(e_chunk[order]).to(device, non_blocking=True)
-            for lo in range(0, len(order), config.batch_size):
+            for lo in range(0, len(order), config.dae_batch_size):
                 for group in optimizer.param_groups:
                     group["lr"] = get_lr(step, total_steps, config)
-                x, e = x_all[lo : lo + config.batch_size], e_all[lo : lo + config.batch_size]
+                x, e = x_all[lo : lo + config.dae_batch_size], e_all[lo : lo + config.dae_batch_size]
                 with _autocast(device, amp):
                     loss = phase1_loss(model, x, e, config, generator)
                 optimizer.zero_grad(set_to_none=True)
@@ -198,7 +182,7 @@ def _save_checkpoint(path, model, optimizer, config, epoch, step, best_val, hist
     """Checkpoint plus a human-readable config.json next to it; written atomically."""
     state = {
         "model_args": model.config.to_dict(),
-        "config": asdict(config),
+        "config": config.model_dump(include=set(Phase1Config.model_fields)),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "epoch": epoch,
@@ -223,24 +207,6 @@ def load_phase1(checkpoint_dir: Path) -> DenoisingAutoencoder:
 
 
 # --- phase 2 ------------------------------------------------------------------------------------
-@dataclass
-class Phase2Config:
-    mode: str = "frozen"  # frozen (MLP head), linear (probe), unfreeze (low-LR last layers)
-    epochs: int = 60
-    batch_size: int = 256
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    unfreeze_lr_factor: float = 0.05
-    recon_weight: float = 1.0  # unfreeze only: keep the reconstruction loss against collapse
-    hidden: int = 64  # MLP head width
-    depth: int = 1  # MLP head hidden layers
-    dropout: float = 0.0
-    patience: int = 0  # stop after this many epochs without a better val PR-AUC (0: never)
-    residual: bool = False  # MLP heads: also feed the 110 error-scaled reconstruction residuals
-    seed: int = 42
-    device: str = "auto"
-
-
 LabelledArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x, err, side, y
 
 
@@ -249,48 +215,52 @@ def train_phase2(
     train: LabelledArrays,
     val: LabelledArrays,
     config: Phase2Config,
+    mode: str = "frozen",
+    corruption: Phase1Config | None = None,
 ) -> tuple[EmitterClassifier, list[dict]]:
     """Fit the head; keep the epoch with the best validation average precision (and stop after
-    ``patience`` epochs without a better one). The head's side inputs are ``train[2]``'s columns."""
+    ``head_patience`` epochs without a better one). The head's side inputs are ``train[2]``'s
+    columns. ``mode``: frozen (MLP head), linear (probe), or unfreeze (low-LR last encoder layers,
+    keeping the reconstruction loss under ``corruption``, phase 1's by default)."""
     from sklearn.metrics import average_precision_score
 
-    if config.mode not in PHASE2_MODES:
-        raise XphaError(f"phase-2 mode must be one of {PHASE2_MODES}, not {config.mode!r}")
-    device, amp = pick_device(config.device)
-    torch.manual_seed(config.seed)
-    head = HeadConfig(kind="linear" if config.mode == "linear" else "mlp",
-                      residual=config.residual and config.mode != "linear", hidden=config.hidden,
-                      depth=config.depth, dropout=config.dropout, n_side=train[2].shape[1])
+    if mode not in PHASE2_MODES:
+        raise XphaError(f"phase-2 mode must be one of {PHASE2_MODES}, not {mode!r}")
+    device, amp = pick_device(config.training_device)
+    torch.manual_seed(config.training_seed)
+    head = HeadConfig(kind="linear" if mode == "linear" else "mlp",
+                      residual=config.head_residual and mode != "linear", hidden=config.head_hidden,
+                      depth=config.head_depth, dropout=config.head_dropout, n_side=train[2].shape[1])
     model = EmitterClassifier(copy.deepcopy(dae), head).to(device)
     for parameter in model.dae.parameters():
         parameter.requires_grad_(False)
-    groups = [{"params": list(model.head.parameters()), "lr": config.lr}]
-    if config.mode == "unfreeze":
+    groups = [{"params": list(model.head.parameters()), "lr": config.head_lr}]
+    if mode == "unfreeze":
         top = [*model.dae.encoder[-2].parameters(), *model.dae.encoder[-1].parameters()]
         for parameter in top:
             parameter.requires_grad_(True)
-        groups.append({"params": top, "lr": config.lr * config.unfreeze_lr_factor})
-    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+        groups.append({"params": top, "lr": config.head_lr * config.head_unfreeze_lr_factor})
+    optimizer = torch.optim.AdamW(groups, weight_decay=config.head_weight_decay)
     y_train = train[3]
     pos_weight = torch.tensor((1 - y_train).sum() / max(y_train.sum(), 1), device=device)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     tensors = [torch.from_numpy(a).to(device) for a in train]
-    generator = torch.Generator(device=device).manual_seed(config.seed)
-    recon_config = Phase1Config(seed=config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.training_seed)
+    recon_config = corruption or Phase1Config(training_seed=config.training_seed)
     best, best_epoch = (-1.0, None), 0
     history: list[dict] = []
-    for epoch in tqdm(range(config.epochs), desc=f"DAE phase 2 ({config.mode})", unit="epoch"):
+    for epoch in tqdm(range(config.head_epochs), desc=f"DAE phase 2 ({mode})", unit="epoch"):
         model.train()
         order = torch.randperm(len(y_train), generator=generator, device=device)
         running = 0.0
-        for lo in range(0, len(order), config.batch_size):
-            index = order[lo : lo + config.batch_size]
+        for lo in range(0, len(order), config.head_batch_size):
+            index = order[lo : lo + config.head_batch_size]
             x, e, side, y = (t[index] for t in tensors)
             with _autocast(device, amp):
                 logit, _ = model(x, e, side)
                 loss = loss_fn(logit.float(), y)
-                if config.mode == "unfreeze" and config.recon_weight > 0:
-                    loss = loss + config.recon_weight * phase1_loss(
+                if mode == "unfreeze" and config.head_recon_weight > 0:
+                    loss = loss + config.head_recon_weight * phase1_loss(
                         model.dae, x, e, recon_config, generator
                     )
             optimizer.zero_grad(set_to_none=True)
@@ -304,7 +274,7 @@ def train_phase2(
         )
         if val_ap > best[0]:
             best, best_epoch = (val_ap, copy.deepcopy(model.state_dict())), epoch
-        elif config.patience and epoch - best_epoch >= config.patience:
+        elif config.head_patience and epoch - best_epoch >= config.head_patience:
             break
     model.load_state_dict(best[1])
     return model.cpu(), history
