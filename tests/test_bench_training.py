@@ -19,6 +19,7 @@ from training_support import load_sky, make_sky, training_settings
 
 from training import pipeline, scoring, snapshot, splits
 from training.autoencoder import train as dae_train
+from training.autoencoder.kind import phase1_chunk
 from training.autoencoder.model import DAEConfig
 from training.data import XPFeed, concat, dask_client
 from training.labelled import split_args
@@ -73,7 +74,7 @@ def _phase1_rates(client, feeds: dict[str, XPFeed], settings, tmp_path):
     args = split_args(settings)
 
     def fed_by(feed):
-        return lambda epoch: feed.map(client, pipeline.phase1_chunk, normaliser, args,
+        return lambda epoch: feed.map(client, phase1_chunk, normaliser, args,
                                       splits.TRAIN, in_flight=settings.feed_prefetch)
 
     chunks = list(fed_by(feeds["COPY"])(0))

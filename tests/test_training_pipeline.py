@@ -16,6 +16,8 @@ from training_support import load_sky, make_sky, training_settings
 from training import pipeline, registry, scoring, splits
 from training.artifacts import ArtifactExistsError, new_model_dir, sha256_dir
 from training.data import XPFeed, concat
+from training.kinds import KINDS
+from training.model_kind import PHASE1
 from training.scorers import load_scorer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +47,7 @@ MINIMUM = {  # kind: (ROC-AUC, PR-AUC / prevalence)
 
 def test_every_model_beats_chance_on_the_sky_disjoint_test_split(trained):
     _, _, _, result = trained
-    assert {ev.kind for ev in result.evaluations} == set(pipeline.ALL_KINDS) == set(MINIMUM)
+    assert {ev.kind for ev in result.evaluations} == set(KINDS) == set(MINIMUM)
     for ev in result.evaluations:
         m = ev.metrics
         roc, pr_lift = MINIMUM[ev.kind]
@@ -57,10 +59,10 @@ def test_every_model_beats_chance_on_the_sky_disjoint_test_split(trained):
 
 def test_frozen_head_keeps_the_phase1_latent_space(trained):
     _, _, _, result = trained
-    before = result.geometry["dae phase 1 (encoder)"]
-    assert result.geometry["dae_head (after phase 2)"] == before
-    assert result.geometry["dae_linear (after phase 2)"] == before
-    after = result.geometry["dae_unfreeze (after phase 2)"]
+    before = result.latent_spaces[PHASE1].geometry
+    assert result.latent_spaces["dae_head"].geometry == before
+    assert result.latent_spaces["dae_linear"].geometry == before
+    after = result.latent_spaces["dae_unfreeze"].geometry
     assert abs(after["pc1_fraction"] - before["pc1_fraction"]) < 0.10
 
 
@@ -72,14 +74,14 @@ def test_models_are_registered_with_artifacts_and_one_is_current(trained):
             " metrics->>'pr_auc', data_snapshot FROM ml.models ORDER BY model_id"
         ).fetchall()
         current = conn.execute("SELECT kind FROM ml.current_model").fetchall()
-    assert {r[1] for r in rows} == set(pipeline.ALL_KINDS)
+    assert {r[1] for r in rows} == set(KINDS)
     assert current == [(result.current,)]
     chosen = max(result.evaluations, key=lambda e: e.metrics["val_pr_auc"])
     assert result.current == chosen.kind  # validation chooses, never the test split
     for model_id, kind, path, sha, _, latent_dim, pr_auc, snapshot in rows:
         assert result.model_ids[kind] == model_id
         assert sha == sha256_dir(path)
-        assert (latent_dim is not None) == kind.startswith("dae_")
+        assert (latent_dim is not None) == KINDS[kind].produces_latents
         assert float(pr_auc) == pytest.approx(
             next(e.metrics["pr_auc"] for e in result.evaluations if e.kind == kind)
         )
@@ -91,7 +93,7 @@ def test_models_are_registered_with_artifacts_and_one_is_current(trained):
 def test_report_has_tables_and_figures(trained):
     _, _, _, result = trained
     text = result.report.read_text()
-    for kind in pipeline.ALL_KINDS:
+    for kind in KINDS:
         assert f"| {kind} |" in text
     for figure in ("roc.png", "pr.png", "calibration.png", "recall_vs_ew.png", "latent_pca.png",
                    "training_curves.png"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from training.calibration import Platt
 from training.data import Batch, XPFeed, select
 from training.labelled import LabelledSet, split_args
 from training.line_excess import LineExcess
+from training.model_kind import TrainingRun, saved_normaliser_and_calibrator
 from training.normalise import Normaliser
 from training.settings import TrainingSettings
 
@@ -104,53 +105,59 @@ class BoosterScorer(TabularScorer):
             self.booster = lgb.Booster(model_file=str(path / "model.txt"))
 
 
+AnyTabular = TypeVar("AnyTabular", bound=TabularScorer)
+
+
 def _imbalance(y: np.ndarray) -> float:
     """Negatives per positive: the weight that balances the classes."""
     return float((1 - y).sum() / max(y.sum(), 1))
 
 
-def _calibrated(scorer: TabularScorer, labelled: LabelledSet) -> TabularScorer:
+def _calibrated(scorer: AnyTabular, labelled: LabelledSet) -> AnyTabular:
     val = labelled.part(splits.VAL)
     scorer.calibrator = Platt.fit(scorer.score(val)[0], labelled.y(splits.VAL))
     return scorer
 
 
-FEATURE_SETS = {
-    "logreg": "coeffs",
-    "xp_ew": "ew",
-    "xp_excess": "excess",
-    "lightgbm": "coeffs",
-    "xgboost": "coeffs",
-    "xgboost_ew": "coeffs+ew+excess",
-}
-
-
-def train_linear(
-    labelled: LabelledSet, normaliser: Normaliser, kind: str, excess: LineExcess | None = None
+def train_logistic(
+    labelled: LabelledSet,
+    normaliser: Normaliser,
+    kind: str,
+    feature_set: str,
+    excess: LineExcess | None = None,
 ) -> LinearScorer:
-    """Logistic regression: logreg on the coefficients, xp_ew on the sideband EW and its S/N.
-    xp_excess is the physics statistic itself, untrained: its score is the excess S/N (label
-    noise or a handful of emitters cannot flip its sign); only the calibration is fitted."""
+    """Logistic regression with balanced class weights on a feature set."""
     from sklearn.linear_model import LogisticRegression
 
-    feature_set = FEATURE_SETS[kind]
     scorer = LinearScorer(kind, feature_set, normaliser, Platt(), excess=excess)
-    if kind == "xp_excess":
-        scorer.weights, scorer.bias = np.array([0.0, 1.0]), 0.0  # (excess EW, excess S/N)
-        return _calibrated(scorer, labelled)  # type: ignore[return-value]
     x = np.nan_to_num(scorer.features(labelled.part(splits.TRAIN)))
     model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=3000)
     model.fit(x, labelled.y(splits.TRAIN))
     scorer.weights, scorer.bias = model.coef_[0], float(model.intercept_[0])
-    return _calibrated(scorer, labelled)  # type: ignore[return-value]
+    return _calibrated(scorer, labelled)
+
+
+def excess_statistic(
+    labelled: LabelledSet, normaliser: Normaliser, kind: str, excess: LineExcess | None
+) -> LinearScorer:
+    """The physics statistic itself, untrained: the score is the excess S/N (label noise or a
+    handful of emitters cannot flip its sign); only the calibration is fitted."""
+    scorer = LinearScorer(kind, "excess", normaliser, Platt(), excess=excess)
+    scorer.weights, scorer.bias = np.array([0.0, 1.0]), 0.0  # (excess EW, excess S/N)
+    return _calibrated(scorer, labelled)
 
 
 def train_lightgbm(
-    labelled: LabelledSet, normaliser: Normaliser, settings: TrainingSettings
+    labelled: LabelledSet,
+    normaliser: Normaliser,
+    settings: TrainingSettings,
+    kind: str = "lightgbm",
+    feature_set: str = "coeffs",
+    excess: LineExcess | None = None,
 ) -> BoosterScorer:
     import lightgbm as lgb
 
-    scorer = BoosterScorer("lightgbm", FEATURE_SETS["lightgbm"], normaliser, Platt())
+    scorer = BoosterScorer(kind, feature_set, normaliser, Platt(), excess=excess)
     y = labelled.y(splits.TRAIN)
     model = lgb.LGBMClassifier(
         n_estimators=settings.baseline_max_rounds,
@@ -172,7 +179,7 @@ def train_lightgbm(
         callbacks=[lgb.early_stopping(40, first_metric_only=True, verbose=False)],
     )
     scorer.booster = model.booster_
-    return _calibrated(scorer, labelled)  # type: ignore[return-value]
+    return _calibrated(scorer, labelled)
 
 
 def _train_frame(
@@ -195,12 +202,13 @@ def train_xgboost(
     labelled: LabelledSet,
     normaliser: Normaliser,
     settings: TrainingSettings,
-    with_ew: bool = False,
+    kind: str = "xgboost",
+    feature_set: str = "coeffs",
     excess: LineExcess | None = None,
 ) -> BoosterScorer:
-    """XGBoost on the Dask collection of training rows (``xgboost.dask``), optionally with the
-    XP line features (sideband EW and learned-continuum excess) as extra features; validation
-    (in memory, small) drives early stopping."""
+    """XGBoost on the Dask collection of training rows (``xgboost.dask``) over a feature set
+    (the XP line features, sideband EW and learned-continuum excess, may join the coefficients);
+    validation (in memory, small) drives early stopping."""
     import dask
     import dask.array as da
     import dask.dataframe as dd
@@ -210,8 +218,6 @@ def train_xgboost(
 
     from training.data import read_partition
 
-    kind = "xgboost_ew" if with_ew else "xgboost"
-    feature_set = FEATURE_SETS[kind]
     scorer = BoosterScorer(kind, feature_set, normaliser, Platt(), excess=excess)
     names = features.feature_names(feature_set)
     meta = _train_frame(
@@ -264,4 +270,57 @@ def train_xgboost(
         booster = booster[: int(booster.attr("best_iteration")) + 1]
     booster.feature_names = None
     scorer.booster = booster
-    return _calibrated(scorer, labelled)  # type: ignore[return-value]
+    return _calibrated(scorer, labelled)
+
+
+# --- the kinds --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TabularKind:
+    """A baseline over one feature set; saved as its normaliser, calibration and weights."""
+
+    name: str
+    feature_set: str
+    description: str
+    scorer_class: type[LinearScorer] | type[BoosterScorer] = LinearScorer
+    produces_latents: bool = False
+
+    def needs_excess(self, settings: TrainingSettings) -> bool:
+        return "excess" in features.blocks(self.feature_set)
+
+    def load(self, path: Path, config: dict[str, Any]) -> TabularScorer:
+        normaliser, calibrator = saved_normaliser_and_calibrator(path, config)
+        feature_set = config["feature_set"]
+        excess = LineExcess.load(path, normaliser) if "excess" in features.blocks(feature_set) else None
+        scorer = self.scorer_class(self.name, feature_set, normaliser, calibrator, excess=excess)
+        scorer.load_weights(path)
+        return scorer
+
+
+@dataclass(frozen=True)
+class LogisticKind(TabularKind):
+    def train(self, run: TrainingRun) -> LinearScorer:
+        return train_logistic(run.labelled, run.normaliser, self.name, self.feature_set, run.excess)
+
+
+@dataclass(frozen=True)
+class ExcessStatisticKind(TabularKind):
+    def train(self, run: TrainingRun) -> LinearScorer:
+        return excess_statistic(run.labelled, run.normaliser, self.name, run.excess)
+
+
+@dataclass(frozen=True)
+class LightGBMKind(TabularKind):
+    scorer_class: type[LinearScorer] | type[BoosterScorer] = BoosterScorer
+
+    def train(self, run: TrainingRun) -> BoosterScorer:
+        return train_lightgbm(run.labelled, run.normaliser, run.settings, self.name,
+                              self.feature_set, run.excess)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class XGBoostKind(TabularKind):
+    scorer_class: type[LinearScorer] | type[BoosterScorer] = BoosterScorer
+
+    def train(self, run: TrainingRun) -> BoosterScorer:
+        return train_xgboost(run.client, run.feed, run.labelled, run.normaliser, run.settings,
+                             self.name, self.feature_set, run.excess)  # fmt: skip

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from sql.errors import XphaError
+from training.kinds import KINDS
 
 train_app = typer.Typer(help="Train and compare H-alpha emitter models.", no_args_is_help=True)
 models_app = typer.Typer(help="The model registry (ml.models).", no_args_is_help=True)
@@ -25,9 +25,7 @@ SCHEDULER = typer.Option(
 @train_app.command("compare")
 def train_compare(
     models: str = typer.Option(
-        "all",
-        help="Comma-separated kinds: logreg,lightgbm,xgboost,xgboost_ew,xp_ew,xp_excess,"
-        "dae_head,dae_linear,dae_unfreeze (or all).",
+        "all", help=f"Comma-separated kinds: {','.join(KINDS)} (or all)."
     ),
     scheduler: str | None = SCHEDULER,
     report_dir: Path | None = typer.Option(None, help="Where the report goes (var/reports/...)."),
@@ -45,10 +43,7 @@ def train_compare(
     settings = get_settings()
     if epochs is not None:
         settings = settings.model_copy(update={"dae_epochs": epochs})
-    kinds = pipeline.ALL_KINDS if models == "all" else tuple(m.strip() for m in models.split(","))
-    unknown = set(kinds) - set(pipeline.ALL_KINDS)
-    if unknown:
-        raise XphaError(f"unknown model kind(s) {sorted(unknown)}; known: {pipeline.ALL_KINDS}")
+    kinds = tuple(KINDS) if models == "all" else tuple(m.strip() for m in models.split(","))
     result = pipeline.run(
         database_url(settings),
         settings,

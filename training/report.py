@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from training.evaluate import EW_BINS, GRID, TRUTH_MIN_EWS, Evaluation
+from training.kinds import KINDS
+from training.model_kind import LatentSpace
 
 REFERENCE = "reference (blog XGBoost, real data): ROC-AUC 0.979, PR-AUC 0.899"
 
@@ -84,11 +86,13 @@ def plot_curves(evaluations: list[Evaluation], out: Path) -> list[str]:
     return names
 
 
-def plot_latents(latents: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], out: Path) -> str:
+def plot_latents(spaces: list[LatentSpace], out: Path) -> str:
     """PCA of each latent space, coloured by BP-RP (top) and by label (bottom)."""
     plt = _plt()
-    fig, axes = plt.subplots(2, len(latents), figsize=(4.5 * len(latents), 8), squeeze=False)
-    for col, (name, (z, bp_rp, y)) in enumerate(latents.items()):
+    fig, axes = plt.subplots(2, len(spaces), figsize=(4.5 * len(spaces), 8), squeeze=False)
+    for col, space in enumerate(spaces):
+        assert space.points is not None
+        name, (z, bp_rp, y) = space.title, space.points
         centred = z - z.mean(axis=0)
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
         pcs = centred @ vt[:2].T
@@ -130,30 +134,32 @@ def plot_training(history: list[dict], out: Path) -> str:
 def write(
     out: Path,
     evaluations: list[Evaluation],
-    geometry: dict[str, dict],
-    latents: dict,
+    latent_spaces: dict[str, LatentSpace],
     history: list[dict],
     context: dict,
 ) -> Path:
     """Write report.md, report.html, metrics.json and the figures into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     figures = plot_curves(evaluations, out)
-    if latents:
-        figures.append(plot_latents(latents, out))
+    plotted = [space for space in latent_spaces.values() if space.points is not None]
+    if plotted:
+        figures.append(plot_latents(plotted, out))
     if history:
         figures.append(plot_training(history, out))
-    sections = [("Test split (sky-disjoint), survey labels", *_label_table(evaluations))]
+    sections = [("Models", ["model", "what it is"],
+                 [[ev.kind, KINDS[ev.kind].description] for ev in evaluations]),
+                ("Test split (sky-disjoint), survey labels", *_label_table(evaluations))]  # fmt: skip
     if any("truth_min_ew" in ev.metrics for ev in evaluations):
         sections.append(("Test split against the simulation truth, every source",
                          *_truth_table(evaluations)))  # fmt: skip
     if any("flagged_by_class" in ev.metrics for ev in evaluations):
         sections.append(("Flagged at P>=0.5 per simulated class (recall for emitters, "
                          "false-positive rate for the rest)", *_class_table(evaluations)))  # fmt: skip
-    geo_header = ["latent space", "PC1 fraction", "effective rank"]
-    geo_rows = [
-        [k, _fmt(v["pc1_fraction"]), _fmt(v["effective_rank"], 2)] for k, v in geometry.items()
-    ]
-    sections.append(("Latent space (collapse check)", geo_header, geo_rows))
+    if any(KINDS[ev.kind].produces_latents for ev in evaluations):
+        geo_header = ["latent space", "PC1 fraction", "effective rank"]
+        geo_rows = [[space.title, _fmt(space.pc1_fraction), _fmt(space.effective_rank, 2)]
+                    for space in latent_spaces.values()]  # fmt: skip
+        sections.append(("Latent space (collapse check)", geo_header, geo_rows))
     md = ["# xpha model comparison", "", f"{REFERENCE}", ""]
     md += [f"- {k}: {v}" for k, v in context.items()]
     for title, header, rows in sections:
@@ -174,6 +180,7 @@ def write(
     page += [f"<p><img src='{f}' style='max-width:100%'></p>" for f in figures]
     (out / "report.html").write_text("\n".join([*page, "</body></html>"]) + "\n")
     metrics = {ev.kind: ev.metrics for ev in evaluations}
+    geometry = {space.source: space.geometry for space in latent_spaces.values()}
     (out / "metrics.json").write_text(
         json.dumps({"models": metrics, "latent_geometry": geometry, "context": context}, indent=2)
     )

@@ -166,7 +166,7 @@ def step_train(ctx: DemoContext) -> str:
     from training import pipeline
 
     settings = ctx.settings.model_copy(update={"dae_epochs": ctx.plan.dae_epochs})
-    result = pipeline.run(ctx.url, settings, pipeline.ALL_KINDS, set_current=True)
+    result = pipeline.run(ctx.url, settings, set_current=True)
     best = max(result.evaluations, key=lambda e: e.metrics["pr_auc"])
     ctx.facts["report"] = str(result.report)
     return (
