@@ -140,7 +140,9 @@ def evaluate_injection(
         "--scorer",
         help="xp-ew (the XP-native H-alpha EW) or a model of ml.models (id or kind-version).",
     ),
-    out: Path = typer.Option(Path("var/injection"), "--out", help="Directory for table + PNG."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Directory for table + PNG (default <XPHA_VAR_DIR>/injection)."
+    ),
     copies: int = typer.Option(
         4, "--copies", min=1, help="Copies of each parent per (EW, G) cell."
     ),
@@ -153,11 +155,12 @@ def evaluate_injection(
     """Recall vs true EW and G at a fixed false-positive rate (table CSV + PNG)."""
     from ingest.simulator.plots import plot_emitter
     from training.injection import InjectionPlan, resolve_scorer, run_injection
+    from training.settings import get_settings
 
     plan = InjectionPlan(
         n_parents=parents, copies=copies, false_positive_rate=false_positive_rate, seed=seed
     )
-
+    out = out or get_settings().var_dir / "injection"
     result = run_injection(resolve_scorer(scorer), plan, out, label=scorer)
     example = plot_emitter(out / "emitter_vs_parent.png", parent_row=5, ew_angstrom=30.0)
     typer.echo(result.summary())

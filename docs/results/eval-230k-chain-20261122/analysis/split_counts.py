@@ -1,0 +1,14 @@
+"""Sources per split (train/val/test) of every ingested XP source, as the pipeline splits them."""
+
+import numpy as np
+
+from sql.database import connect, database_url
+from training import splits
+from training.labelled import split_args
+from training.settings import get_settings
+
+settings = get_settings()
+with connect(database_url(settings)) as conn:
+    rows = conn.execute("SELECT source_id FROM gaia.xp_continuous").fetchall()
+codes = splits.assign(np.array([r[0] for r in rows], np.int64), *split_args(settings))
+print({name: int((codes == code).sum()) for code, name in splits.NAMES.items()}, len(rows))
