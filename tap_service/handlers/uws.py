@@ -12,6 +12,7 @@ this service issues (``..``, ``.``) names no job.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -270,9 +271,8 @@ def get_execution_duration(request: Request, job_id: str) -> Response:
 @router.post("/async/{job_id}/executionduration", name="uws_set_execution_duration")
 async def post_execution_duration(request: Request, job_id: str) -> Response:
     """Change the duration of a PENDING job (capped by the server); 303 to the job."""
-    value = await _one_value(request, job_id, "executionduration")
-    await run_in_threadpool(_service(request).set_execution_duration, job_id, value)
-    return _see_other(_job_url(request, job_id))
+    return await _set_value(request, job_id, "executionduration",
+                            JobService.set_execution_duration)
 
 
 @router.get("/async/{job_id}/destruction", name="uws_destruction")
@@ -283,15 +283,16 @@ def get_destruction(request: Request, job_id: str) -> Response:
 @router.post("/async/{job_id}/destruction", name="uws_set_destruction")
 async def post_destruction(request: Request, job_id: str) -> Response:
     """Move the destruction time (capped by the server); 303 to the job."""
-    value = await _one_value(request, job_id, "destruction")
-    await run_in_threadpool(_service(request).set_destruction, job_id, value)
-    return _see_other(_job_url(request, job_id))
+    return await _set_value(request, job_id, "destruction", JobService.set_destruction)
 
 
-async def _one_value(request: Request, job_id: str, name: str) -> str:
+async def _set_value(request: Request, job_id: str, name: str,
+                     setter: Callable[[JobService, str, str], None]) -> Response:
+    """POST one UWS job property: its value, the job checked, the service's setter, 303."""
     params: RequestParams = await read_params(request)
     value = params.first(name)
     if value is None:
         raise UsageFault(f"{name.upper()} is missing")
     await run_in_threadpool(_job, request, job_id)
-    return value
+    await run_in_threadpool(setter, _service(request), job_id, value)
+    return _see_other(_job_url(request, job_id))
