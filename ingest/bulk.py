@@ -27,6 +27,7 @@ from sql.binary_copy import encode_copy
 from sql.checksums import file_checksum
 from sql.database import connect, database_url
 from sql.errors import XphaError
+from sql.published_statistics import refresh_published_statistics
 
 
 class IngestError(XphaError):
@@ -303,14 +304,17 @@ def ingest_paths(paths: Iterable[Path], target: Target, patterns: tuple[str, ...
     with tqdm(total=len(files), desc=f"ingest {target.kind}", unit="file",
               disable=not progress) as bar:
         if jobs > 1 and len(files) > 1:
-            return _ingest_parallel(files, target, url or database_url(), chunk_rows, jobs, bar)
-        results: list[IngestResult] = []
-        with tqdm(desc="rows", unit="row", disable=not progress, leave=False) as rows_bar:
-            for path in files:
-                bar.set_postfix_str(path.name)
-                results.append(ingest_file(path, target, url, chunk_rows, rows_bar))
-                bar.update(1)
-        return results
+            results = _ingest_parallel(files, target, url or database_url(), chunk_rows, jobs, bar)
+        else:
+            results = []
+            with tqdm(desc="rows", unit="row", disable=not progress, leave=False) as rows_bar:
+                for path in files:
+                    bar.set_postfix_str(path.name)
+                    results.append(ingest_file(path, target, url, chunk_rows, rows_bar))
+                    bar.update(1)
+    with connect(url) as conn:  # true sizes of what was loaded (a failed run: the next refresh)
+        refresh_published_statistics(conn)
+    return results
 
 
 def _ingest_parallel(files: list[Path], target: Target, url: str, chunk_rows: int, jobs: int,

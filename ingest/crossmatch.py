@@ -16,6 +16,7 @@ from ingest.labels_queries import MAX_EPOCH_GAP, candidate_pairs_sql, crossmatch
 from ingest.settings import IngestSettings, get_settings
 from sql.database import connect
 from sql.errors import XphaError
+from sql.published_statistics import refresh_published_statistics
 
 SURVEYS = ("sdss", "lamost")
 
@@ -60,6 +61,7 @@ def crossmatch(
         matched, ambiguous = conn.execute(
             f"SELECT count(*), count(*) FILTER (WHERE n_candidates > 1) FROM xmatch.gaia_{survey}"
         ).fetchone()
+        refresh_published_statistics(conn, settings)  # the published labels follow
     return MatchReport(survey, int(entries), int(matched), int(ambiguous),
                        time.perf_counter() - start)
 

@@ -27,6 +27,7 @@ from psycopg.conninfo import conninfo_to_dict
 from sql.cluster import LocalCluster
 from sql.errors import XphaError
 from sql.published.render import HEADER as GENERATED_HEADER
+from sql.published_statistics import refresh_published_statistics
 from sql.settings import Settings, get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -169,6 +170,9 @@ def migrate(url: str | None = None, settings: Settings | None = None) -> list[Mi
                     (migration.version, migration.name, migration.checksum),
                 )
                 applied_now.append(migration)
+        # A fresh database, new or re-created published relations, or writes since the last
+        # count: the published sizes are counted now (nothing is counted when nothing changed).
+        refresh_published_statistics(conn, settings)
         _configure_tap_role(conn, settings, url or database_url(settings))
     return applied_now
 

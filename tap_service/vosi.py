@@ -213,6 +213,7 @@ class TableRow:
     table_type: str
     description: str | None
     utype: str | None
+    nrows: int | None = None  # counted when the data change (sql.published_statistics)
     columns: list[ColumnRow] = field(default_factory=list)
     keys: list[KeyRow] = field(default_factory=list)
 
@@ -228,7 +229,7 @@ class SchemaRow:
 TAP_SCHEMA_QUERIES = {
     "schemas": "SELECT schema_name, description, utype FROM tap_schema.schemas"
     " ORDER BY schema_index NULLS LAST, schema_name",
-    "tables": "SELECT schema_name, table_name, table_type, description, utype"
+    "tables": "SELECT schema_name, table_name, table_type, description, utype, nrows"
     " FROM tap_schema.tables ORDER BY table_index NULLS LAST, table_name",
     "columns": "SELECT table_name, column_name, datatype, arraysize, xtype, description, utype,"
     " unit, ucd, indexed, principal, std FROM tap_schema.columns"
@@ -246,10 +247,12 @@ def read_tableset(conn: psycopg.Connection, only: str | None = None) -> list[Sch
         for name, description, utype in conn.execute(TAP_SCHEMA_QUERIES["schemas"])
     }
     tables: dict[str, TableRow] = {}
-    for schema, name, table_type, description, utype in conn.execute(TAP_SCHEMA_QUERIES["tables"]):
+    for schema, name, table_type, description, utype, nrows in conn.execute(
+        TAP_SCHEMA_QUERIES["tables"]
+    ):
         if only is not None and name.lower() != only.lower():
             continue
-        table = TableRow(schema, name, table_type, description, utype)
+        table = TableRow(schema, name, table_type, description, utype, nrows)
         tables[name] = table
         if schema in schemas:
             schemas[schema].tables.append(table)
@@ -305,6 +308,8 @@ def _table(
     etree.SubElement(element, "name").text = table.name
     _optional(element, "description", table.description)
     _optional(element, "utype", table.utype)
+    if table.nrows is not None:  # VODataService 1.2: after utype, before the columns
+        etree.SubElement(element, "nrows").text = str(table.nrows)
     if detail == "min":
         return element
     for column in table.columns:

@@ -3,7 +3,7 @@
 ``live_server(settings)`` runs the real application (lifespan included) in a thread on a free
 port. ``seed_field(url, n)`` fills the base tables with a deterministic field of ``n`` Gaia
 sources around the Pleiades (real HEALPix-encoded source_ids, XP arrays of the real shapes),
-two models (one current) with scores, and latent vectors.
+two models (one current) with scores, and latent vectors, then counts the published sizes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import psycopg
 import uvicorn
 
 from sql.cluster import free_port
+from sql.published_statistics import refresh_published_statistics
 from sql.settings import Settings
 from xpha.settings import XphaSettings
 
@@ -169,6 +170,7 @@ def seed_field(url: str, n: int = 2000, *, xp_rows: int | None = 200, seed: int 
                                 rng.normal(0, 1, LATENT_DIM).astype(np.float32).tolist()))
         conn.execute("ANALYZE gaia.source")
         conn.execute("ANALYZE ml.emitter_scores")
+        refresh_published_statistics(conn)  # what ingest and scoring do once data changed
     data["current_model"] = current
     data["dae_model"] = dae
     return data

@@ -43,23 +43,42 @@ NS = {
 class _LocalSchemas(etree.Resolver):
     """Resolve every schemaLocation (an ivoa.net/w3.org URL) to the vendored copy."""
 
+    def __init__(self, *directories: Path) -> None:
+        super().__init__()
+        self.directories = directories
+
     def resolve(self, url: str, pubid: str, context: object) -> object:
         name = url.rsplit("/", 1)[-1]
-        local = XSD_DIR / ("xmlnamespace.xsd" if name == "xml.xsd" else name)
-        if local.exists():
-            return self.resolve_filename(str(local), context)
+        for directory in self.directories:
+            local = directory / ("xmlnamespace.xsd" if name == "xml.xsd" else name)
+            if local.exists():
+                return self.resolve_filename(str(local), context)
         return None
 
 
+def with_nrows(vodataservice_1_1: str) -> str:
+    """VODataService 1.2 (same namespace) adds one optional element our tables use: ``nrows``
+    after ``utype``. taplint 3.4.7 ships 1.1; add just that element to it."""
+    table = vodataservice_1_1.index('<xs:complexType name="Table">')
+    column = vodataservice_1_1.index('<xs:element name="column"', table)
+    nrows = '<xs:element name="nrows" type="xs:integer" minOccurs="0" maxOccurs="1"/>\n'
+    return vodataservice_1_1[:column] + nrows + vodataservice_1_1[column:]
+
+
 @pytest.fixture(scope="module")
-def xml_schema() -> etree.XMLSchema:
+def xml_schema(tmp_path_factory: pytest.TempPathFactory) -> etree.XMLSchema:
+    patched = tmp_path_factory.mktemp("vosi_xsd")
+    name = SCHEMAS["http://www.ivoa.net/xml/VODataService/v1.1"]
+    (patched / name).write_text(with_nrows((XSD_DIR / name).read_text(encoding="utf-8")),
+                                encoding="utf-8")
     imports = "".join(
-        f'<xs:import namespace="{ns}" schemaLocation="{(XSD_DIR / f).as_uri()}"/>'
+        f'<xs:import namespace="{ns}" schemaLocation="'
+        f'{((patched if (patched / f).exists() else XSD_DIR) / f).as_uri()}"/>'
         for ns, f in SCHEMAS.items()
     )
     wrapper = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
     parser = etree.XMLParser(no_network=True)
-    parser.resolvers.add(_LocalSchemas())
+    parser.resolvers.add(_LocalSchemas(patched, XSD_DIR))
     return etree.XMLSchema(etree.fromstring(wrapper.encode(), parser, base_url=str(XSD_DIR) + "/"))
 
 

@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 
 from sql.database import connect, transaction
 from sql.errors import XphaError
+from sql.published_statistics import refresh_published_statistics
 from training import queries
 from training.artifacts import sha256_dir
 
@@ -92,6 +93,7 @@ def set_current(url: str, model_id: int) -> None:
     with transaction(url) as conn:
         conn.execute(queries.CLEAR_CURRENT)
         conn.execute(queries.SET_CURRENT, (model_id,))
+        refresh_published_statistics(conn)  # the candidates follow: true size, pictures
 
 
 def list_models(url: str) -> list[tuple]:

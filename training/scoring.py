@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from sql.binary_copy import Column, pack
 from sql.database import transaction
+from sql.published_statistics import refresh_published_statistics
 from training import queries, registry
 from training.data import Batch, XPFeed, dask_client, select
 from training.scorers import load_scorer
@@ -111,4 +112,6 @@ def score_all(
             skipped += missed
             bar.update(done + missed)
         bar.close()
+    with transaction(url) as conn:  # true sizes and pictures of what was just scored
+        refresh_published_statistics(conn, settings)
     return ScoringResult(record, scored, skipped)

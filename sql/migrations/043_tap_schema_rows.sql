@@ -141,7 +141,8 @@ INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize, xt
   ('tap_schema.tables', 'table_type', 'char', '*', NULL, NULL, 'One of: table, view', NULL, NULL, NULL, 0, 1, 1, 3),
   ('tap_schema.tables', 'description', 'char', '*', NULL, NULL, 'Brief description of the table', NULL, NULL, NULL, 0, 1, 1, 4),
   ('tap_schema.tables', 'utype', 'char', '*', NULL, NULL, 'Utype of the table', NULL, NULL, NULL, 0, 1, 1, 5),
-  ('tap_schema.tables', 'table_index', 'int', NULL, NULL, NULL, 'Recommended sort order when listing tables', NULL, NULL, NULL, 0, 1, 1, 6);
+  ('tap_schema.tables', 'table_index', 'int', NULL, NULL, NULL, 'Recommended sort order when listing tables', NULL, NULL, NULL, 0, 1, 1, 6),
+  ('tap_schema.tables', 'nrows', 'long', NULL, NULL, NULL, 'Rows the table holds, counted when its data last changed (not a TAP 1.1 column; VODataService 1.2 nrows)', NULL, NULL, NULL, 0, 1, 0, 7);
 INSERT INTO tap_schema.tables (schema_name, table_name, table_type, description, utype, table_index) VALUES ('tap_schema', 'tap_schema.columns', 'table', 'The columns of this service''s tables', NULL, 10);
 INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize, xtype, "size", description, utype, unit, ucd, indexed, principal, std, column_index) VALUES
   ('tap_schema.columns', 'table_name', 'char', '*', NULL, NULL, 'Fully qualified name of the table holding the column', NULL, NULL, NULL, 0, 1, 1, 1),
