@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -244,8 +245,11 @@ def test_every_transaction_is_read_only(engine: Engine) -> None:
         conn.execute(TABLES.models.insert().values(model_id=99, kind="x", version="1"))
 
 
-def test_the_engine_finds_the_database_as_xpha_does(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_engine_finds_the_database_as_xpha_does(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
     from sql.settings import get_settings
+
+    monkeypatch.setenv("XPHA_VAR_DIR", str(tmp_path))  # the embedded cluster's password file
 
     def engine_url(**environment: str):
         for name in ("XPHA_DATABASE_URL", "XPHA_PG_PORT"):
