@@ -194,3 +194,28 @@ def columnar_ceiling(url: str, sql: str, n: int, batch_rows: int = 5000) -> floa
         elapsed = time.perf_counter() - start
     assert rows == n
     return elapsed
+
+
+def published_sizes(root: str, owner_url: str) -> dict[str, dict[str, int | None]]:
+    """Each published table's size as VOSI /tables (through pyvo), TAP_SCHEMA (through ADQL)
+    and the landing page tell it, next to ``SELECT COUNT(*)`` of the relation."""
+    import re
+
+    import httpx
+    import pyvo
+
+    tap = pyvo.dal.TAPService(root + "/tap")
+    rows = tap.run_sync("SELECT table_name, nrows FROM tap_schema.tables").to_table()
+    html = httpx.get(root + "/", timeout=60).text
+    landing = dict(re.findall(r'<code>([a-z_.]+)</code></a></td><td class="n">([\d,]*)</td>',
+                              html))
+    vosi = {t.name: t.nrows for t in tap.tables}
+    sizes = {}
+    with psycopg.connect(owner_url) as conn:
+        for name, nrows in zip(rows["table_name"], rows["nrows"], strict=True):
+            count = conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # type: ignore[index]
+            sizes[str(name)] = {
+                "count": int(count), "vosi": vosi.get(str(name)), "tap_schema": int(nrows),
+                "landing": int(landing[name].replace(",", "")) if landing.get(name) else None,
+            }
+    return sizes

@@ -3,11 +3,13 @@ candidates through pyvo from the live service; a second run repeats nothing."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import pyvo
-from tap_support import live_server, tap_settings
+from readme_support import readme_block, run_python_block
+from tap_support import live_server, published_sizes, tap_settings
 
 from xpha.demo import STEPS, DemoPlan, run_demo
 
@@ -47,10 +49,27 @@ def test_demo_end_to_end_then_pyvo(db_url: str, tmp_path: Path) -> None:
             pos=(float(top["ra"][0]), float(top["dec"][0])), radius=0.01
         )
         assert int(top["source_id"][0]) in {int(i) for i in cone["source_id"]}
+        # true sizes after the real data-change points (ingest, labels, scoring, set-current)
+        sizes = published_sizes(root, db_url)
+        assert all(len({*s.values()}) == 1 for s in sizes.values()), sizes
+
+    check_readme_python(db_url)
 
     again: list[str] = []
     run_demo(SMALL, settings, echo=again.append)
     assert sum("done earlier" in line for line in again) == len(STEPS) - 1
+
+
+def check_readme_python(db_url: str) -> None:
+    """README "From Python, without TAP", as written, on the demo's database: the five best
+    candidates, their neighbours with the published units, each nudged position matched."""
+    result = run_python_block(readme_block("From Python, without TAP"), XPHA_DATABASE_URL=db_url)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout
+    assert re.search(r"^\s+mag\s+deg\s*$", output, re.M), output  # the astropy unit row
+    rows = [line.split() for line in output.split("sep_arcsec", 1)[1].splitlines()[1:]]
+    assert [int(r[1]) for r in rows] == [0, 1, 2, 3, 4], output
+    assert all(0.2 < float(r[3]) < 0.41 for r in rows), output  # 0.4 arcsec times cos(dec)
 
 
 def test_a_failed_step_names_itself_and_the_next_run_resumes(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from readme_support import readme_block
 
 from xpha.settings import reference_markdown
 
@@ -55,3 +56,16 @@ def test_compose_jobs_run_real_commands() -> None:
             words = [w for w in command if not w.startswith("/") and not w.startswith("-")]
             words = [w for w in words if w not in ("current", "0.0.0.0", "8000")]
             assert xpha_help(*words).returncode == 0, f"compose service {name}: {command}"
+
+
+def test_python_section_imports_what_exists() -> None:
+    """The "From Python, without TAP" block compiles and names only what sql.alchemy has (it
+    runs as written against the demo's database in tests/test_demo.py)."""
+    import ast
+
+    import sql.alchemy
+
+    tree = ast.parse(readme_block("From Python, without TAP"))
+    imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                and n.module == "sql.alchemy" for a in n.names]
+    assert imported and all(hasattr(sql.alchemy, name) for name in imported)
