@@ -3,7 +3,7 @@ and H-alpha excess bin, each split by probability bin.
 
 A picture of 220 million candidates cannot scan them per page view. One pass over
 ``{published}.emitter_candidates`` (whatever it is: a view or a serving table) when the data
-change fills three small tables; a picture at probability >= any bin edge is then a sum over
+change fills one small table (``stats.candidate_bins``); a picture at probability >= any bin edge is then a sum over
 their rows (at most cells x bins: 49,152 x 24 for the sky). ``build`` runs inside the refresh
 of the published statistics; the ``read_*`` functions are what the TAP service's landing page
 calls, as the TAP role.
@@ -58,15 +58,13 @@ WITH binned AS MATERIALIZED (
           FROM {candidates}) AS c
     GROUP BY GROUPING SETS ((cell, probability_bin), (bp_rp_bin, g_bin, probability_bin),
                             (excess_bin, probability_bin))
-), sky AS (
-    INSERT INTO stats.candidate_sky (probability_bin, cell, n)
-    SELECT probability_bin, cell, n FROM binned WHERE grouping_set = 3
-), cmd AS (
-    INSERT INTO stats.candidate_cmd (probability_bin, bp_rp_bin, g_bin, n, probability_sum)
-    SELECT probability_bin, bp_rp_bin, g_bin, n, p_sum FROM binned WHERE grouping_set = 5
-), excess AS (
-    INSERT INTO stats.candidate_excess (probability_bin, excess_bin, n)
-    SELECT probability_bin, excess_bin, n FROM binned WHERE grouping_set = 6
+), stored AS (
+    INSERT INTO stats.candidate_bins (picture, probability_bin, x, y, n, probability_sum)
+    SELECT CASE grouping_set WHEN 3 THEN 'sky' WHEN 5 THEN 'cmd' ELSE 'excess' END,
+           probability_bin, CASE grouping_set WHEN 3 THEN cell WHEN 5 THEN bp_rp_bin
+                                              ELSE excess_bin END,
+           CASE grouping_set WHEN 5 THEN g_bin ELSE 0 END, n, p_sum
+    FROM binned
 )
 SELECT coalesce(sum(n), 0) FROM binned WHERE grouping_set = 3
 """
@@ -78,7 +76,6 @@ ON CONFLICT (singleton) DO UPDATE SET refreshed_at = EXCLUDED.refreshed_at,
     model_id = EXCLUDED.model_id, model_name = EXCLUDED.model_name, n_rows = EXCLUDED.n_rows,
     binning = EXCLUDED.binning
 """)
-AGGREGATES = ("stats.candidate_sky", "stats.candidate_cmd", "stats.candidate_excess")
 
 
 def binning() -> dict:
@@ -90,8 +87,7 @@ def binning() -> dict:
 def build(conn: psycopg.Connection, candidates: str) -> int:
     """Replace the aggregates by one pass over ``candidates`` (schema.name); its row count."""
     schema, _, name = candidates.partition(".")
-    for table in AGGREGATES:
-        conn.execute(sql.SQL("DELETE FROM {}").format(sql.SQL(table)))
+    conn.execute("DELETE FROM stats.candidate_bins")
     statement = sql.SQL(BUILD).format(
         shift=SOURCE_ID_SHIFT, bp_rp=BP_RP.sql("bp_rp"), g=G_MAG.sql("phot_g_mean_mag"),
         excess=EXCESS.sql("halpha_excess_ew"), edges=list(PROBABILITY_EDGES), none=NO_VALUE,
@@ -129,7 +125,8 @@ def threshold_bin(threshold: float) -> tuple[int, float]:
 def read_sky(conn: psycopg.Connection, first_bin: int) -> tuple[np.ndarray, np.ndarray]:
     """(cells, counts) of candidates in probability bins >= ``first_bin``, level SKY_LEVEL."""
     rows = conn.execute(
-        "SELECT cell, sum(n) FROM stats.candidate_sky WHERE probability_bin >= %s GROUP BY cell",
+        "SELECT x, sum(n) FROM stats.candidate_bins WHERE picture = 'sky'"
+        " AND probability_bin >= %s GROUP BY x",
         (first_bin,)).fetchall()
     cells = np.array([r[0] for r in rows], dtype=np.int64)
     return cells, np.array([r[1] for r in rows], dtype=np.int64)
@@ -141,9 +138,9 @@ def read_cmd(conn: psycopg.Connection, first_bin: int) -> dict[str, np.ndarray]:
     shape = (BP_RP.count + 2, G_MAG.count + 2)
     grids = {k: np.zeros(shape) for k in ("all", "above", "probability_sum")}
     for c, g, n, p_sum, above in conn.execute(
-        "SELECT bp_rp_bin, g_bin, sum(n), sum(probability_sum) FILTER (WHERE probability_bin"
-        " >= %(b)s), sum(n) FILTER (WHERE probability_bin >= %(b)s) FROM stats.candidate_cmd"
-        " WHERE bp_rp_bin >= 0 AND g_bin >= 0 GROUP BY bp_rp_bin, g_bin", {"b": first_bin}):
+        "SELECT x, y, sum(n), sum(probability_sum) FILTER (WHERE probability_bin >= %(b)s),"
+        " sum(n) FILTER (WHERE probability_bin >= %(b)s) FROM stats.candidate_bins"
+        " WHERE picture = 'cmd' AND x >= 0 AND y >= 0 GROUP BY x, y", {"b": first_bin}):
         grids["all"][c, g] = n
         grids["above"][c, g] = above or 0
         grids["probability_sum"][c, g] = p_sum or 0.0
@@ -156,8 +153,8 @@ def read_excess(conn: psycopg.Connection, first_bin: int) -> dict[str, np.ndarra
     counts = {k: np.zeros(EXCESS.count + 2, dtype=np.int64) for k in ("all", "above")}
     unmeasured = 0
     for excess_bin, n, above in conn.execute(
-        "SELECT excess_bin, sum(n), sum(n) FILTER (WHERE probability_bin >= %s)"
-        " FROM stats.candidate_excess GROUP BY excess_bin", (first_bin,)):
+        "SELECT x, sum(n), sum(n) FILTER (WHERE probability_bin >= %s)"
+        " FROM stats.candidate_bins WHERE picture = 'excess' GROUP BY x", (first_bin,)):
         if excess_bin == NO_VALUE:
             unmeasured = int(n)
             continue

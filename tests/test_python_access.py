@@ -24,28 +24,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import InternalError
 from tap_support import FIELD_CENTRE, seed_field
 
-from sql.alchemy import (
-    cone,
-    contains,
-    crossmatch,
-    distance,
-    polygon,
-    positions,
-    published_tables,
-    read_frame,
-    read_only_engine,
-    read_table,
-    scircle,
-    sphere_distance,
-    spoint,
-    spoly,
-    units_of,
-)
+from sql import alchemy as xa
 from sql.published import render
 from sql.settings import Settings
 
 N_SOURCES = 3000
-TABLES = published_tables(Settings(_env_file=None))  # type: ignore[call-arg]
+TABLES = xa.published_tables(Settings(_env_file=None))  # type: ignore[call-arg]
 CANDIDATES = TABLES.emitter_candidates
 C = CANDIDATES.c
 
@@ -53,7 +37,7 @@ C = CANDIDATES.c
 @pytest.fixture(scope="module")
 def engine(module_db_url: str) -> Iterator[Engine]:
     seed_field(module_db_url, N_SOURCES, xp_rows=50)
-    engine = read_only_engine(module_db_url)
+    engine = xa.read_only_engine(module_db_url)
     try:
         yield engine
     finally:
@@ -128,7 +112,7 @@ def test_cone_equals_brute_force_and_uses_the_q3c_index(
     engine: Engine, everything: pd.DataFrame, ra0: float, dec0: float, radius: float,
     indexed: bool,
 ) -> None:
-    statement = select(C.source_id).where(cone(C.ra, C.dec, ra0, dec0, radius))
+    statement = select(C.source_id).where(xa.cone(C.ra, C.dec, ra0, dec0, radius))
     with engine.connect() as conn:
         found = set(conn.execute(statement).scalars())
     truth = set(everything["source_id"][separation(everything, ra0, dec0) <= radius])
@@ -142,8 +126,8 @@ def test_cone_equals_brute_force_and_uses_the_q3c_index(
 def test_polygon_equals_q3c_and_pgsphere(engine: Engine) -> None:
     ra0, dec0 = FIELD_CENTRE
     vertices = [(ra0 - 1, dec0 - 0.8), (ra0 + 1.2, dec0 - 0.5), (ra0 + 0.2, dec0 + 1.1)]
-    statement = select(C.source_id).where(polygon(C.ra, C.dec, vertices))
-    by_sphere = select(C.source_id).where(contains(spoly(vertices), spoint(C.ra, C.dec)))
+    statement = select(C.source_id).where(xa.polygon(C.ra, C.dec, vertices))
+    by_sphere = select(C.source_id).where(xa.contains(xa.spoly(vertices), xa.spoint(C.ra, C.dec)))
     flat = ", ".join(str(x) for v in vertices for x in v)
     with engine.connect() as conn:
         found = set(conn.execute(statement).scalars())
@@ -165,9 +149,9 @@ def test_crossmatch_of_an_in_memory_list_equals_q3c_join(
     dec = np.concatenate([picked["dec"] + rng.normal(0, 0.3, 150) / 3600,
                           FIELD_CENTRE[1] + rng.uniform(-1, 1, 100)])
     radius = 2.0 / 3600
-    mine = positions(ra, dec, name="mine")
+    mine = xa.positions(ra, dec, name="mine")
     statement = select(mine.c.id, C.source_id).join_from(
-        mine, CANDIDATES, crossmatch(mine.c.ra, mine.c.dec, C.ra, C.dec, radius))
+        mine, CANDIDATES, xa.crossmatch(mine.c.ra, mine.c.dec, C.ra, C.dec, radius))
     values = ", ".join(f"({i}, {float(a)!r}, {float(d)!r})"
                        for i, (a, d) in enumerate(zip(ra, dec, strict=True)))
     with engine.connect() as conn:
@@ -184,24 +168,24 @@ def test_crossmatch_of_an_in_memory_list_equals_q3c_join(
 def test_distances_in_degrees(engine: Engine) -> None:
     ra0, dec0 = FIELD_CENTRE
     statement = select(
-        C.ra, C.dec, distance(C.ra, C.dec, ra0, dec0).label("sep"),
-        sphere_distance(spoint(C.ra, C.dec), spoint(ra0, dec0)).label("sphere_sep"),
-        contains(scircle(ra0, dec0, 0.5), spoint(C.ra, C.dec)).label("inside"),
+        C.ra, C.dec, xa.distance(C.ra, C.dec, ra0, dec0).label("sep"),
+        xa.sphere_distance(xa.spoint(C.ra, C.dec), xa.spoint(ra0, dec0)).label("sphere_sep"),
+        xa.contains(xa.scircle(ra0, dec0, 0.5), xa.spoint(C.ra, C.dec)).label("inside"),
     ).limit(500)
     with engine.connect() as conn:
-        rows = read_frame(conn, statement)
+        rows = xa.read_frame(conn, statement)
     truth = SkyCoord(rows["ra"], rows["dec"], unit="deg").separation(
         SkyCoord(ra0, dec0, unit="deg")).deg
     np.testing.assert_allclose(rows["sep"], truth, atol=1e-9)
     np.testing.assert_allclose(rows["sphere_sep"], truth, atol=1e-9)
     assert (rows["inside"] == (truth <= 0.5)).all()
-    assert units_of(statement) == {"ra": "deg", "dec": "deg", "sep": "deg", "sphere_sep": "deg"}
+    assert xa.units_of(statement) == {"ra": "deg", "dec": "deg", "sep": "deg", "sphere_sep": "deg"}
 
 
 ROUND_TRIP = select(
     C.source_id, C.ra, C.dec, C.phot_g_mean_mag, C.bp_rp, C.probability, C.halpha_excess_ew,
-    distance(C.ra, C.dec, *FIELD_CENTRE).label("sep"),
-).where(cone(C.ra, C.dec, *FIELD_CENTRE, 0.7)).order_by(C.source_id)
+    xa.distance(C.ra, C.dec, *FIELD_CENTRE).label("sep"),
+).where(xa.cone(C.ra, C.dec, *FIELD_CENTRE, 0.7)).order_by(C.source_id)
 DESCRIBED_UNITS = {c.name: c.unit for c in next(t for s in render.load_description()
                                                  for t in s.tables
                                                  if t.name == "emitter_candidates").columns}
@@ -209,26 +193,26 @@ DESCRIBED_UNITS = {c.name: c.unit for c in next(t for s in render.load_descripti
 
 def test_pandas_round_trip_keeps_units(engine: Engine) -> None:
     with engine.connect() as conn:
-        frame = read_frame(conn, ROUND_TRIP)
+        frame = xa.read_frame(conn, ROUND_TRIP)
         plain = pd.read_sql(ROUND_TRIP, conn)
     pd.testing.assert_frame_equal(frame, plain)
     expected = {n: DESCRIBED_UNITS[n] for n in frame.columns if DESCRIBED_UNITS.get(n)}
     assert frame.attrs["units"] == {**expected, "sep": "deg"}
     assert frame.attrs["units"]["halpha_excess_ew"] == "Angstrom"
     assert frame.attrs["ucds"]["ra"] == "pos.eq.ra;meta.main"
-    back = Table.from_pandas(plain, units=units_of(ROUND_TRIP))
+    back = Table.from_pandas(plain, units=xa.units_of(ROUND_TRIP))
     assert back["ra"].unit == u.deg and back["phot_g_mean_mag"].unit == u.mag
 
 
 @pytest.mark.filterwarnings("ignore:The unit 'Angstrom' has been deprecated")
 def test_astropy_round_trip_keeps_units(engine: Engine) -> None:
     with engine.connect() as conn:
-        table = read_table(conn, ROUND_TRIP)
+        table = xa.read_table(conn, ROUND_TRIP)
     assert len(table) > 50
     assert table["ra"].unit == u.deg and table["sep"].unit == u.deg
     assert table["halpha_excess_ew"].unit == u.AA and table["probability"].unit is None
     assert table["phot_g_mean_mag"].description == "Gaia G-band mean magnitude"
-    again = Table.from_pandas(table.to_pandas(), units=units_of(ROUND_TRIP))
+    again = Table.from_pandas(table.to_pandas(), units=xa.units_of(ROUND_TRIP))
     for name in table.colnames:
         assert again[name].unit == table[name].unit, name
         np.testing.assert_array_equal(np.asarray(again[name]), np.asarray(table[name]))
@@ -257,7 +241,7 @@ def test_the_engine_finds_the_database_as_xpha_does(monkeypatch: pytest.MonkeyPa
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()  # the process-wide settings are read once
-        return read_only_engine().url
+        return xa.read_only_engine().url
 
     try:
         url = engine_url(XPHA_DATABASE_URL="postgresql://someone@db.example:6543/xpha")

@@ -31,30 +31,19 @@ CREATE TABLE IF NOT EXISTS stats.published_sizes (
     counted_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Current candidates per HEALPix cell (nested, level in candidate_refresh) and probability bin.
+-- Current candidates counted per picture cell and probability bin: for the sky map x is the
+-- HEALPix cell (nested, level in candidate_refresh.binning), for the colour-magnitude diagram
+-- x is the BP-RP bin and y the G bin, for the H-alpha excess histogram x is the excess bin.
 -- Bin -1 holds the rows without a value (no probability, colour, magnitude or excess); 0 and
 -- count+1 of a range are its under- and overflow (width_bucket).
-CREATE TABLE IF NOT EXISTS stats.candidate_sky (
+CREATE TABLE IF NOT EXISTS stats.candidate_bins (
+    picture         text NOT NULL CHECK (picture IN ('sky', 'cmd', 'excess')),
     probability_bin smallint NOT NULL,
-    cell            bigint NOT NULL,
-    n               bigint NOT NULL,
-    PRIMARY KEY (probability_bin, cell)
-);
-
-CREATE TABLE IF NOT EXISTS stats.candidate_cmd (
-    probability_bin smallint NOT NULL,
-    bp_rp_bin       smallint NOT NULL,
-    g_bin           smallint NOT NULL,
+    x               bigint NOT NULL,
+    y               smallint NOT NULL DEFAULT 0,
     n               bigint NOT NULL,
     probability_sum double precision NOT NULL,
-    PRIMARY KEY (probability_bin, bp_rp_bin, g_bin)
-);
-
-CREATE TABLE IF NOT EXISTS stats.candidate_excess (
-    probability_bin smallint NOT NULL,
-    excess_bin      smallint NOT NULL,
-    n               bigint NOT NULL,
-    PRIMARY KEY (probability_bin, excess_bin)
+    PRIMARY KEY (picture, probability_bin, x, y)
 );
 
 -- One row: when the aggregates were built, from which model, with the binning used (so a
@@ -70,5 +59,4 @@ CREATE TABLE IF NOT EXISTS stats.candidate_refresh (
 
 -- The landing page reads the aggregates as the TAP role; the change log stays private.
 GRANT USAGE ON SCHEMA stats TO {tap_role};
-GRANT SELECT ON stats.candidate_sky, stats.candidate_cmd, stats.candidate_excess,
-    stats.candidate_refresh TO {tap_role};
+GRANT SELECT ON stats.candidate_bins, stats.candidate_refresh TO {tap_role};
