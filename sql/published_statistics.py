@@ -86,9 +86,11 @@ def refresh_published_statistics(conn: psycopg.Connection,
         changed = {relation for _, relation in changes}
         counted = dict(conn.execute("SELECT table_name, relation FROM stats.published_sizes"))
         candidates = f"{settings.published_schema}.{CANDIDATES}"
+        stale_bins = not candidate_summary.built_with_these_bins(conn)
         for name, relation in relations.items():
             if not (relation.reads & changed or counted.get(name) != relation.oid
-                    or name.startswith(ALWAYS_COUNTED_SCHEMA + ".")):
+                    or name.startswith(ALWAYS_COUNTED_SCHEMA + ".")
+                    or (name == candidates and stale_bins)):
                 continue
             if name == candidates:
                 rows = candidate_summary.build(conn, name)

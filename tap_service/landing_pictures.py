@@ -114,9 +114,10 @@ def _mollweide(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return 2 * SQRT2 / np.pi * lam * np.cos(theta), SQRT2 * np.sin(theta)
 
 
-@lru_cache(maxsize=8)
-def _cells_of_pixels(level: int) -> np.ndarray:
-    """The ICRS HEALPix cell (nested, ``level``) under each pixel of the Galactic map; -1 off it."""
+@lru_cache(maxsize=1)
+def _finest_cells_of_pixels() -> np.ndarray:
+    """The ICRS HEALPix cell (nested, the stored level) under each pixel of the Galactic map;
+    -1 off the sphere. Computed once per process (a coordinate transform of every pixel)."""
     from astropy import units as u
     from astropy.coordinates import SkyCoord
     from astropy_healpix import HEALPix
@@ -125,17 +126,24 @@ def _cells_of_pixels(level: int) -> np.ndarray:
     l_deg = -l_deg % 360.0  # Galactic longitude grows to the left
     icrs = SkyCoord(l=l_deg[inside] * u.deg, b=b_deg[inside] * u.deg, frame="galactic").icrs
     cells = np.full(inside.shape, -1, dtype=np.int64)
-    cells[inside] = HEALPix(nside=2**level, order="nested").lonlat_to_healpix(icrs.ra, icrs.dec)
+    cells[inside] = HEALPix(nside=2**summary.SKY_LEVEL, order="nested").lonlat_to_healpix(
+        icrs.ra, icrs.dec)
     return cells
 
 
+def _cells_of_pixels(level: int) -> np.ndarray:
+    """The cells at a coarser ``level``: nested cells share their parent's leading bits."""
+    finest = _finest_cells_of_pixels()
+    return np.where(finest >= 0, finest >> (2 * (summary.SKY_LEVEL - level)), -1)
+
+
 def map_level(cells: np.ndarray, counts: np.ndarray) -> int:
-    """The finest level (<= the stored one) at which an occupied cell holds 3 or more on the
-    median: sparse candidates get bigger cells instead of a scatter of single pixels."""
+    """The finest level (<= the stored one) at which an occupied cell holds 10 or more on the
+    median (Poisson noise ~30%): sparse candidates get bigger cells, not a scatter of pixels."""
     for level in range(summary.SKY_LEVEL, 0, -1):
         coarse = cells >> (2 * (summary.SKY_LEVEL - level))
         per_cell = np.bincount(np.unique(coarse, return_inverse=True)[1], weights=counts)
-        if np.median(per_cell) >= 3:
+        if np.median(per_cell) >= 10:
             return level
     return 1
 
@@ -192,14 +200,15 @@ def _draw_cmd(conn, current, first_bin: int, edge: float) -> bytes:
         _nothing(axes, "no candidates with a colour and magnitude yet")
         return _png(figure)
     colour, mag = summary.BP_RP.edges, summary.G_MAG.edges
+    extent = (colour[0], colour[-1], mag[0], mag[-1])  # regular bins: an image, not a mesh
     everything = np.ma.masked_equal(grids["all"].T, 0)
-    axes.pcolormesh(colour, mag, everything, cmap="Greys", norm=LogNorm(vmin=1, vmax=max(
-        2, everything.max())), shading="flat")
+    axes.imshow(everything, extent=extent, origin="lower", aspect="auto", cmap="Greys",
+                norm=LogNorm(vmin=1, vmax=max(2, everything.max())), interpolation="nearest")
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.ma.masked_invalid(grids["probability_sum"].T / grids["above"].T)
     if mean.count():
-        shown = axes.pcolormesh(colour, mag, mean, cmap="plasma", vmin=edge, vmax=1.0,
-                                shading="flat")
+        shown = axes.imshow(mean, extent=extent, origin="lower", aspect="auto", cmap="plasma",
+                            vmin=edge, vmax=1.0, interpolation="nearest")
         figure.colorbar(shown, ax=axes, label=f"mean probability of those ≥ {edge:g}")
     used_c, used_g = np.nonzero(grids["all"])
     axes.set_xlim(colour[used_c.min()] - 0.1, colour[used_c.max() + 1] + 0.1)

@@ -31,19 +31,19 @@ CREATE TABLE IF NOT EXISTS stats.published_sizes (
     counted_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Current candidates counted per picture cell and probability bin: for the sky map x is the
--- HEALPix cell (nested, level in candidate_refresh.binning), for the colour-magnitude diagram
--- x is the BP-RP bin and y the G bin, for the H-alpha excess histogram x is the excess bin.
--- Bin -1 holds the rows without a value (no probability, colour, magnitude or excess); 0 and
--- count+1 of a range are its under- and overflow (width_bucket).
+-- Current candidates counted per picture cell, one array element per probability bin: for
+-- the sky map x is the HEALPix cell (nested, level in candidate_refresh.binning), for the
+-- colour-magnitude diagram x is the BP-RP bin and y the G bin, for the H-alpha excess histogram
+-- x is the excess bin. Bin -1 of an axis holds the rows without a value, 0 and count+1 its
+-- under- and overflow (width_bucket). n[1] counts rows without a probability, n[2] those below
+-- the first probability edge, n[k + 2] those in probability bin k.
 CREATE TABLE IF NOT EXISTS stats.candidate_bins (
     picture         text NOT NULL CHECK (picture IN ('sky', 'cmd', 'excess')),
-    probability_bin smallint NOT NULL,
     x               bigint NOT NULL,
     y               smallint NOT NULL DEFAULT 0,
-    n               bigint NOT NULL,
-    probability_sum double precision NOT NULL,
-    PRIMARY KEY (picture, probability_bin, x, y)
+    n               bigint[] NOT NULL,
+    probability_sum double precision[] NOT NULL,
+    PRIMARY KEY (picture, x, y)
 );
 
 -- One row: when the aggregates were built, from which model, with the binning used (so a
