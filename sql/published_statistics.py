@@ -11,8 +11,9 @@ aggregates (:mod:`sql.candidate_summary`).
 
 What may have changed is known without counting: statement-level triggers on every table a
 published relation reads (through any depth of views) and on published relations that are
-tables log each write statement to ``stats.changes``; a relation dropped and created again (a
-new oid) or never counted is counted too, and TAP_SCHEMA's own few hundred rows every time. So
+tables log each write statement to ``stats.changes``; a relation that reads another relation
+than last time (dropped and created again, a serving table swapped in: another oid) or was
+never counted is counted too, and TAP_SCHEMA's own few hundred rows every time. So
 an ingest of XP spectra recounts ``xp_continuous``, not 220 million scores, and a caller never
 has to say what it changed. The triggers are installed here, for whatever the published
 relations read today; a write before they exist is caught by the never-counted rule.
@@ -48,10 +49,9 @@ WITH RECURSIVE published AS (
     JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
                     AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.relation
 )
-SELECT r.table_name, p.relation::oid, n.nspname, c.relname, c.relkind,
+SELECT r.table_name, r.relation, n.nspname, c.relname, c.relkind,
        EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = r.relation AND g.tgname = %s)
-FROM reads r JOIN published p USING (table_name)
-JOIN pg_class c ON c.oid = r.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+FROM reads r JOIN pg_class c ON c.oid = r.relation JOIN pg_namespace n ON n.oid = c.relnamespace
 """
 
 
@@ -65,8 +65,15 @@ class RefreshReport:
 
 @dataclass
 class _Relation:
-    oid: int
+    """What a published relation reads (itself included): names, and their oids, whose change
+    (a relation dropped and created again, a table swapped in) means a recount."""
+
     reads: set[str] = field(default_factory=set)
+    oids: set[int] = field(default_factory=set)
+
+    @property
+    def fingerprint(self) -> list[int]:
+        return sorted(self.oids)
 
 
 def refresh_published_statistics(conn: psycopg.Connection,
@@ -84,11 +91,11 @@ def refresh_published_statistics(conn: psycopg.Connection,
         relations = _published_relations(conn)
         changes = conn.execute("SELECT id, relation FROM stats.changes").fetchall()
         changed = {relation for _, relation in changes}
-        counted = dict(conn.execute("SELECT table_name, relation FROM stats.published_sizes"))
+        counted = dict(conn.execute("SELECT table_name, reads FROM stats.published_sizes"))
         candidates = f"{settings.published_schema}.{CANDIDATES}"
         stale_bins = not candidate_summary.built_with_these_bins(conn)
         for name, relation in relations.items():
-            if not (relation.reads & changed or counted.get(name) != relation.oid
+            if not (relation.reads & changed or counted.get(name) != relation.fingerprint
                     or name.startswith(ALWAYS_COUNTED_SCHEMA + ".")
                     or (name == candidates and stale_bins)):
                 continue
@@ -99,10 +106,10 @@ def refresh_published_statistics(conn: psycopg.Connection,
                 query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))
                 rows = int(conn.execute(query).fetchone()[0])  # type: ignore[index]
             conn.execute(
-                "INSERT INTO stats.published_sizes (table_name, relation, nrows)"
-                " VALUES (%s, %s, %s) ON CONFLICT (table_name) DO UPDATE SET"
-                " relation = EXCLUDED.relation, nrows = EXCLUDED.nrows, counted_at = now()",
-                (name, relation.oid, rows))
+                "INSERT INTO stats.published_sizes (table_name, reads, nrows)"
+                " VALUES (%s, %s::oid[], %s) ON CONFLICT (table_name) DO UPDATE SET"
+                " reads = EXCLUDED.reads, nrows = EXCLUDED.nrows, counted_at = now()",
+                (name, relation.fingerprint, rows))
             report.counted[name] = rows
         conn.execute("DELETE FROM stats.published_sizes s WHERE NOT EXISTS"
                      " (SELECT 1 FROM tap_schema.tables t WHERE t.table_name = s.table_name)")
@@ -119,7 +126,9 @@ def _published_relations(conn: psycopg.Connection) -> dict[str, _Relation]:
     installed: set[str] = set()
     for name, oid, schema, table, kind, has_trigger in conn.execute(DEPENDENCIES, (TRIGGER,)):
         reads = f"{schema}.{table}"
-        relations.setdefault(name, _Relation(oid)).reads.add(reads)
+        relation = relations.setdefault(name, _Relation())
+        relation.reads.add(reads)
+        relation.oids.add(oid)
         if (kind in ("r", "p") and not has_trigger and reads not in installed
                 and schema != ALWAYS_COUNTED_SCHEMA):
             conn.execute(sql.SQL(

@@ -22,11 +22,12 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- The counted size of each published relation, and which relation (oid) was counted: a view
--- or table dropped and created again since then is counted again.
+-- The counted size of each published relation, and the oids of what it read then (itself
+-- and every relation under it): another oid (a relation re-created, a table swapped in) means
+-- a recount.
 CREATE TABLE IF NOT EXISTS stats.published_sizes (
     table_name text PRIMARY KEY,
-    relation   oid NOT NULL,
+    reads      oid[] NOT NULL,
     nrows      bigint NOT NULL,
     counted_at timestamptz NOT NULL DEFAULT now()
 );
