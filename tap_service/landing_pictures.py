@@ -20,12 +20,13 @@ import numpy as np
 import psycopg
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import LogLocator, NullFormatter
 
 from sql import candidate_summary as summary
 
 SQRT2 = np.sqrt(2.0)
 SKY_PIXELS = (720, 360)  # the map's raster, width x height
+MIN_MAP_LEVEL = 2  # 192 cells of 215 deg^2: coarser says nothing
 FIGURE_SIZE = (7.2, 4.2)  # inches at 100 dpi: 720 x 420 pixels
 DPI = 100
 PICTURES = {
@@ -138,14 +139,14 @@ def _cells_of_pixels(level: int) -> np.ndarray:
 
 
 def map_level(cells: np.ndarray, counts: np.ndarray) -> int:
-    """The finest level (<= the stored one) at which an occupied cell holds 10 or more on the
-    median (Poisson noise ~30%): sparse candidates get bigger cells, not a scatter of pixels."""
-    for level in range(summary.SKY_LEVEL, 0, -1):
+    """The finest level (<= the stored one, >= 2) at which an occupied cell holds 3 or more on
+    the median: sparse candidates get bigger cells instead of a scatter of single pixels."""
+    for level in range(summary.SKY_LEVEL, MIN_MAP_LEVEL, -1):
         coarse = cells >> (2 * (summary.SKY_LEVEL - level))
         per_cell = np.bincount(np.unique(coarse, return_inverse=True)[1], weights=counts)
-        if np.median(per_cell) >= 10:
+        if np.median(per_cell) >= 3:
             return level
-    return 1
+    return MIN_MAP_LEVEL
 
 
 def _draw_sky(conn, current, first_bin: int, edge: float) -> bytes:
@@ -173,7 +174,9 @@ def _draw_sky(conn, current, first_bin: int, edge: float) -> bytes:
     axes.set_aspect("equal")
     bar = figure.colorbar(shown, ax=axes, orientation="horizontal", fraction=0.05, shrink=0.6,
                           label=f"candidates per deg² (HEALPix level {level})")
-    bar.ax.xaxis.set_minor_formatter(NullFormatter())
+    if isinstance(norm, LogNorm):  # labels at 1, 2 and 5 of each decade, none in between
+        bar.ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        bar.ax.xaxis.set_minor_formatter(NullFormatter())
     axes.set_title(f"{int(counts.sum()):,} candidates with probability ≥ {edge:g}"
                    f" (Galactic, l = 0 in the middle)", fontsize=10)
     return _png(figure)
