@@ -87,8 +87,10 @@ def refresh_published_statistics(conn: psycopg.Connection,
     start = time.perf_counter()
     report = RefreshReport()
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK,))
+        # Triggers first: creating one waits for writers of that table to commit, which must
+        # never happen while holding the lock that another writer's own refresh waits for.
         relations = _published_relations(conn)
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK,))
         changes = conn.execute("SELECT id, relation FROM stats.changes").fetchall()
         changed = {relation for _, relation in changes}
         counted = dict(conn.execute("SELECT table_name, reads FROM stats.published_sizes"))
