@@ -231,7 +231,7 @@ def test_every_transaction_is_read_only(engine: Engine) -> None:
 
 def test_the_engine_finds_the_database_as_xpha_does(monkeypatch: pytest.MonkeyPatch,
                                                     tmp_path: Path) -> None:
-    from sql.settings import get_settings
+    from sql.settings import clear_cached_settings
 
     monkeypatch.setenv("XPHA_VAR_DIR", str(tmp_path))  # the embedded cluster's password file
 
@@ -240,7 +240,7 @@ def test_the_engine_finds_the_database_as_xpha_does(monkeypatch: pytest.MonkeyPa
             monkeypatch.delenv(name, raising=False)
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
-        get_settings.cache_clear()  # the process-wide settings are read once
+        clear_cached_settings()  # the process-wide settings are read once
         return xa.read_only_engine().url
 
     try:
@@ -250,4 +250,4 @@ def test_the_engine_finds_the_database_as_xpha_does(monkeypatch: pytest.MonkeyPa
         assert (url.drivername, url.host, url.port) == ("postgresql+psycopg", "127.0.0.1", 54999)
     finally:
         monkeypatch.undo()
-        get_settings.cache_clear()
+        clear_cached_settings()
