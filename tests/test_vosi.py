@@ -1,13 +1,13 @@
 """VOSI and DALI documents of a live server: XSD-valid, consistent with TAP_SCHEMA, useful.
 
-The XSDs are the IVOA schemas taplint itself uses, vendored in tests/data/vosi_xsd.
+The XSDs are the IVOA schemas taplint itself uses, vendored in tests/data/vosi_xsd
+(tests/xsd_support.py).
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -16,21 +16,10 @@ from astropy.io import votable
 from astropy.table import Table
 from lxml import etree
 from tap_support import live_server, seed_field, tap_settings
+from xsd_support import ivoa_schema
 
 from sql.settings import Settings
 
-XSD_DIR = Path(__file__).parent / "data" / "vosi_xsd"
-SCHEMAS = {  # namespace -> vendored file, in import order
-    "http://www.w3.org/XML/1998/namespace": "xmlnamespace.xsd",
-    "http://www.w3.org/1999/xlink": "xlink.xsd",
-    "http://www.ivoa.net/xml/STC/stc-v1.30.xsd": "stc-v1.30.xsd",
-    "http://www.ivoa.net/xml/VOResource/v1.0": "VOResource-v1.0.xsd",
-    "http://www.ivoa.net/xml/VODataService/v1.1": "VODataService-v1.1.xsd",
-    "http://www.ivoa.net/xml/TAPRegExt/v1.0": "TAPRegExt-v1.0-Erratum1.xsd",
-    "http://www.ivoa.net/xml/VOSICapabilities/v1.0": "VOSICapabilities-v1.0.xsd",
-    "http://www.ivoa.net/xml/VOSITables/v1.0": "VOSITables-v1.1.xsd",
-    "http://www.ivoa.net/xml/VOSIAvailability/v1.0": "VOSIAvailability-v1.0.xsd",
-}
 NS = {
     "vosi": "http://www.ivoa.net/xml/VOSICapabilities/v1.0",
     "tr": "http://www.ivoa.net/xml/TAPRegExt/v1.0",
@@ -40,27 +29,9 @@ NS = {
 }
 
 
-class _LocalSchemas(etree.Resolver):
-    """Resolve every schemaLocation (an ivoa.net/w3.org URL) to the vendored copy."""
-
-    def resolve(self, url: str, pubid: str, context: object) -> object:
-        name = url.rsplit("/", 1)[-1]
-        local = XSD_DIR / ("xmlnamespace.xsd" if name == "xml.xsd" else name)
-        if local.exists():
-            return self.resolve_filename(str(local), context)
-        return None
-
-
 @pytest.fixture(scope="module")
 def xml_schema() -> etree.XMLSchema:
-    imports = "".join(
-        f'<xs:import namespace="{ns}" schemaLocation="{(XSD_DIR / f).as_uri()}"/>'
-        for ns, f in SCHEMAS.items()
-    )
-    wrapper = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
-    parser = etree.XMLParser(no_network=True)
-    parser.resolvers.add(_LocalSchemas())
-    return etree.XMLSchema(etree.fromstring(wrapper.encode(), parser, base_url=str(XSD_DIR) + "/"))
+    return ivoa_schema()
 
 
 @pytest.fixture(scope="module")
