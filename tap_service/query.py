@@ -36,7 +36,7 @@ from sql.database import database_url, tap_role_password
 from sql.settings import Settings
 from tap_service import columnar
 from tap_service.adql import AdqlError, Translation, translate
-from tap_service.catalog import Catalog, TableInfo, load_catalog
+from tap_service.catalog import Catalog, load_catalog
 from tap_service.errors import DaliFault, FatalFault, TransientFault, UsageFault
 from tap_service.uploads import (
     UploadedTable,
@@ -267,7 +267,7 @@ def run_query(
     # translating the ADQL) happens before a pooled connection is taken.
     try:
         parsed = read_uploads(request.uploads, settings) if request.uploads else []
-        catalog = _with_uploads(engine.catalog(), [p.info for p in parsed])
+        catalog = engine.catalog().with_tables(p.info for p in parsed)
         translation = translate(
             request.query,
             catalog,
@@ -460,11 +460,3 @@ def database_fault(exc: psycopg.Error, timeout: float, sync: bool) -> DaliFault:
     return FatalFault("the database failed to run the query; this is reported in the "
                       "server log")
 
-
-def _with_uploads(catalog: Catalog, uploads: list[TableInfo]) -> Catalog:
-    if not uploads:
-        return catalog
-    tables = dict(catalog.tables)
-    for info in uploads:
-        tables[info.qualified] = info
-    return Catalog(tables)

@@ -19,6 +19,7 @@ from tap_support import live_server, seed_field, tap_settings
 from xsd_support import ivoa_schema
 
 from sql.settings import Settings
+from tap_service.catalog import Catalog, ColumnInfo, ForeignKeyInfo, SchemaInfo, TableInfo
 
 NS = {
     "vosi": "http://www.ivoa.net/xml/VOSICapabilities/v1.0",
@@ -210,3 +211,56 @@ def test_http_upload_is_advertised_only_when_enabled(
     xml_schema.assertValid(caps)
     ids = caps.xpath("//uploadMethod/@ivo-id")
     assert ids == [f"ivo://ivoa.net/std/TAPRegExt#{m}" for m in methods]
+
+
+TRICKY = 'Flux < 2 & "bright" > 1 ]]>'
+CATALOG = Catalog(
+    {
+        "s.t": TableInfo("s", "t", TRICKY, {
+            "ra": ColumnInfo("ra", "double", unit="deg", ucd="pos.eq.ra", indexed=True,
+                             principal=True, description=TRICKY),
+            "size": ColumnInfo("size", "int", published_name='"size"', std=True),
+            "p": ColumnInfo("p", "double", arraysize="2", xtype="point", utype="stc:Pos"),
+        }, table_type="view", utype="u:t", published_name="s.t",
+            foreign_keys=[ForeignKeyInfo("s.other", (("ra", "x"), ("p", "y")), TRICKY)]),
+        "s.other": TableInfo("s", "other", published_name="s.other"),
+        "hidden.h": TableInfo("hidden", "h", published_name="hidden.h"),  # schema not described
+    },
+    (SchemaInfo("s", TRICKY, "u:s"), SchemaInfo("empty")),
+)
+
+
+def test_tableset_of_a_catalogue_is_valid_and_keeps_its_text(
+    xml_schema: etree.XMLSchema,
+) -> None:
+    """Text goes out as the catalogue holds it (escaped once), names as TAP_SCHEMA writes them,
+    xtype on the data type, only the described schemas' tables."""
+    from tap_service.vosi import table_document, tableset_document
+
+    full = etree.fromstring(tableset_document(CATALOG))
+    xml_schema.assertValid(full)
+    assert full.xpath("schema/name/text()") == ["s", "empty"]
+    assert full.xpath("schema/description/text()") == [TRICKY]
+    assert full.xpath("schema/table/name/text()") == ["s.t", "s.other"]
+    [table] = full.xpath("schema/table[name='s.t']")
+    assert table.get("type") == "view" and table.findtext("description") == TRICKY
+    columns = table.findall("column")
+    assert [c.findtext("name") for c in columns] == ["ra", '"size"', "p"]
+    assert [c.get("std") for c in columns] == ["false", "true", "false"]
+    assert columns[0].findtext("description") == TRICKY
+    assert columns[0].xpath("flag/text()") == ["indexed", "principal"]
+    point = columns[2].find("dataType")
+    assert (point.text, point.get("arraysize"), point.get("extendedType")) == ("double", "2",
+                                                                              "point")
+    assert columns[2].findtext("utype") == "stc:Pos" and columns[2].find("xtype") is None
+    [key] = table.findall("foreignKey")
+    assert key.findtext("targetTable") == "s.other" and key.findtext("description") == TRICKY
+    assert [(c.findtext("fromColumn"), c.findtext("targetColumn"))
+            for c in key.findall("fkColumn")] == [("ra", "x"), ("p", "y")]
+    minimal = etree.fromstring(tableset_document(CATALOG, "min"))
+    xml_schema.assertValid(minimal)
+    assert not minimal.xpath("//column") and not minimal.xpath("//foreignKey")
+    one = etree.fromstring(table_document(CATALOG.published_table("S.T")))
+    xml_schema.assertValid(one)
+    assert one.tag == f"{{{NS['vt']}}}table" and len(one.findall("column")) == 3
+    assert CATALOG.published_table("hidden.h") is None

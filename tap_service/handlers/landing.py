@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from tap_service import vosi
+from tap_service.catalog import Catalog, TableInfo
 from tap_service.handlers.vosi import tap_base
 from tap_service.query import TapEngine
 from tap_service.table_sizes import TableSize, table_size
@@ -43,24 +44,25 @@ print(rows.to_table())</pre>
 """
 
 
-def _table_sizes(engine: TapEngine, tables: list[vosi.TableRow]) -> dict[str, TableSize | None]:
+def _table_sizes(engine: TapEngine, tables: list[TableInfo]) -> dict[str, TableSize | None]:
     """Each table's size as the TAP role sees it (see tap_service.table_sizes)."""
     conn = engine.getconn()
     try:
-        return {table.name: table_size(conn, table.name) for table in tables}
+        return {table.tap_name: table_size(conn, table.tap_name) for table in tables}
     finally:
         engine.putconn(conn)
 
 
-def render_landing(tap: str, scs: str, schemas: list[vosi.SchemaRow],
+def render_landing(tap: str, scs: str, catalog: Catalog,
                    sizes: dict[str, TableSize | None]) -> str:
     rows = []
-    for schema in schemas:
-        for table in schema.tables:
-            size = sizes.get(table.name)
+    for _, tables in catalog.tableset():
+        for table in tables:
+            name = table.tap_name
+            size = sizes.get(name)
             rows.append(
-                f"<tr><td><a href=\"{escape(tap)}/tables/{escape(table.name)}\"><code>"
-                f"{escape(table.name)}</code></a></td><td class=\"n\">"
+                f"<tr><td><a href=\"{escape(tap)}/tables/{escape(name)}\"><code>"
+                f"{escape(name)}</code></a></td><td class=\"n\">"
                 f"{'' if size is None else size}</td>"
                 f"<td>{escape(table.description or '')}</td></tr>"
             )
@@ -78,14 +80,10 @@ async def landing(request: Request) -> HTMLResponse:
     engine = request.app.state.engine
     tap = tap_base(request)
 
-    def gather() -> tuple[list[vosi.SchemaRow], dict[str, TableSize | None]]:
-        conn = engine.getconn()
-        try:
-            schemas = vosi.read_tableset(conn)
-        finally:
-            engine.putconn(conn)
-        tables = [t for s in schemas for t in s.tables]
-        return schemas, _table_sizes(engine, tables)
+    def gather() -> tuple[Catalog, dict[str, TableSize | None]]:
+        catalog = engine.catalog()
+        tables = [t for _, tables in catalog.tableset() for t in tables]
+        return catalog, _table_sizes(engine, tables)
 
-    schemas, sizes = await run_in_threadpool(gather)
-    return HTMLResponse(render_landing(tap, tap.removesuffix("/tap") + "/scs", schemas, sizes))
+    catalog, sizes = await run_in_threadpool(gather)
+    return HTMLResponse(render_landing(tap, tap.removesuffix("/tap") + "/scs", catalog, sizes))
