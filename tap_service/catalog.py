@@ -11,7 +11,9 @@ queries on TAP_SCHEMA (TOPCAT's two metadata paths) tell the same facts.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -95,15 +97,18 @@ class SchemaInfo:
 @dataclass
 class Catalog:
     """Every published table, keyed by lower-case ``schema.table`` (in TAP_SCHEMA's listing
-    order: ``table_index``, then name), and the described schemas in their order."""
+    order: ``table_index``, then name), the described schemas in their order, and the one
+    data schema ADQL may read besides TAP_SCHEMA (``XPHA_PUBLISHED_SCHEMA``; None: only
+    TAP_SCHEMA, whatever else the catalogue describes)."""
 
     tables: dict[str, TableInfo] = field(default_factory=dict)
     described_schemas: tuple[SchemaInfo, ...] = ()
+    published_schema: str | None = None
 
     @classmethod
-    def of(cls, tables: Iterable[TableInfo]) -> Catalog:
+    def of(cls, tables: Iterable[TableInfo], published_schema: str | None = None) -> Catalog:
         """A catalogue holding ``tables``."""
-        return cls({t.qualified: t for t in tables})
+        return cls({t.qualified: t for t in tables}, published_schema=published_schema)
 
     def table(self, qualified: str) -> TableInfo | None:
         """The table called ``schema.table`` (case-insensitive), or None."""
@@ -172,8 +177,9 @@ def _table_key(schema: str, table_name: str) -> str:
     return name if "." in name else f"{schema.lower()}.{name}"
 
 
-def load_catalog(conn: psycopg.Connection) -> Catalog:
-    """Read TAP_SCHEMA (schemas, tables, columns, keys) into a :class:`Catalog`."""
+def load_catalog(conn: psycopg.Connection, published_schema: str | None) -> Catalog:
+    """Read TAP_SCHEMA (schemas, tables, columns, keys) into a :class:`Catalog` whose data
+    schema is ``published_schema``."""
     schemas = tuple(
         SchemaInfo(name, description or None, utype or None)
         for name, description, utype in conn.execute(SCHEMAS_QUERY)
@@ -211,7 +217,7 @@ def load_catalog(conn: psycopg.Connection) -> Catalog:
             published_name=column_name if column_name != name else None,
         )
     _attach_keys(conn, tables)
-    return Catalog(tables, schemas)
+    return Catalog(tables, schemas, published_schema)
 
 
 def _attach_keys(conn: psycopg.Connection, tables: dict[str, TableInfo]) -> None:
@@ -244,3 +250,26 @@ def _find_table(tables: dict[str, TableInfo], table_name: str) -> TableInfo | No
         return found
     matches = [t for t in tables.values() if t.name.lower() == table_name.lower()]
     return matches[0] if len(matches) == 1 else None
+
+
+class CatalogCache:
+    """The catalogue as last read, read again (by ``read``) once it is ``ttl_s`` old; safe to
+    share between threads. ``on_reload`` runs after each read (caches that depend on it)."""
+
+    def __init__(self, read: Callable[[], Catalog], ttl_s: float,
+                 on_reload: Callable[[], None] = lambda: None) -> None:
+        self._read = read
+        self.ttl_s = ttl_s
+        self._on_reload = on_reload
+        self._catalog: Catalog | None = None
+        self._read_at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> Catalog:
+        """The catalogue, read now if it never was or is stale."""
+        with self._lock:
+            if self._catalog is None or time.monotonic() - self._read_at > self.ttl_s:
+                self._catalog = self._read()
+                self._on_reload()
+                self._read_at = time.monotonic()
+            return self._catalog

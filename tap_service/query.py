@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +34,7 @@ from sql.database import database_url, tap_role_password
 from sql.settings import Settings
 from tap_service import columnar
 from tap_service.adql import AdqlError, Translation, translate
-from tap_service.catalog import Catalog, load_catalog
+from tap_service.catalog import Catalog, CatalogCache, load_catalog
 from tap_service.errors import DaliFault, FatalFault, TransientFault, UsageFault
 from tap_service.uploads import (
     UploadedTable,
@@ -165,9 +163,8 @@ class TapEngine:
         self._timeouts: weakref.WeakKeyDictionary[psycopg.Connection, int] = (
             weakref.WeakKeyDictionary()
         )
-        self._catalog: Catalog | None = None
-        self._catalog_at = 0.0
-        self._lock = threading.Lock()
+        self.catalogue = CatalogCache(self._read_catalog, settings.tap_catalog_ttl_s,
+                                      on_reload=self.descriptions.clear)
 
     def open(self) -> None:
         self.pool.open(wait=False)
@@ -218,18 +215,16 @@ class TapEngine:
             self._timeouts[conn] = ms
 
     def catalog(self) -> Catalog:
-        """TAP_SCHEMA as ADQL sees it, re-read after ``tap_catalog_ttl_s``."""
-        with self._lock:
-            stale = time.monotonic() - self._catalog_at > self.settings.tap_catalog_ttl_s
-            if self._catalog is None or stale:
-                conn = self.getconn()
-                try:
-                    self._catalog = load_catalog(conn)  # '"size"' comes back as size
-                finally:
-                    self.putconn(conn)
-                self.descriptions.clear()
-                self._catalog_at = time.monotonic()
-            return self._catalog
+        """TAP_SCHEMA as ADQL, VOSI and the landing page see it, re-read after
+        ``tap_catalog_ttl_s``."""
+        return self.catalogue.get()
+
+    def _read_catalog(self) -> Catalog:
+        conn = self.getconn()
+        try:
+            return load_catalog(conn, self.settings.published_schema)  # '"size"' comes as size
+        finally:
+            self.putconn(conn)
 
 
 # --- running ----------------------------------------------------------------------------------
