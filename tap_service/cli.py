@@ -6,8 +6,9 @@ import typer
 
 
 def serve(
-    host: str = typer.Option(None, help="Address to listen on (default XPHA_TAP_HOST, loopback)."),
-    port: int = typer.Option(None, help="Port to listen on (default XPHA_TAP_PORT, 8000)."),
+    host: str | None = typer.Option(
+        None, help="Address to listen on (default XPHA_TAP_HOST, loopback)."),
+    port: int | None = typer.Option(None, help="Port to listen on (default XPHA_TAP_PORT, 8000)."),
     workers: int = typer.Option(1, help="Server processes (each with its own pool)."),
 ) -> None:
     """Serve TAP 1.1 at /tap, cone search at /scs and a landing page at /."""

@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 import re
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain, islice
+from typing import Any, cast
 
 import psycopg
 import psycopg.sql
@@ -142,7 +143,7 @@ def tap_conninfo(settings: Settings, url: str | None = None) -> str:
     # The role has it too (migration 040); on the connection it holds for any role setup.
     readonly = "-c default_transaction_read_only=on"
     params["options"] = f"{params['options']} {readonly}" if params.get("options") else readonly
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 class TapEngine:
@@ -374,11 +375,18 @@ def _fetch_rows(
     """Stream the result as row tuples in chunks (libpq chunked mode), any column type."""
     begin()
     cursor = conn.cursor(binary=True)
-    rows = cursor.stream(translation.sql, size=size)  # type: ignore[arg-type]  # translator output
+    rows = row_stream(cursor, translation.sql, size)
     chunks = iter(lambda: list(islice(rows, size)), [])
     first = next(chunks, [])  # execution errors surface here, before the description is read
     fields = field_specs(_description(conn, cursor, translation.sql), translation.columns)
     return _Fetch(fields, chain([first], chunks), rows.close)
+
+
+def row_stream(cursor: psycopg.Cursor, query: psycopg.sql.Composed | str, size: int,
+               params: Mapping[str, object] | None = None) -> Generator[tuple[Any, ...]]:
+    """``cursor.stream()``: a generator, whose ``close()`` ends the query early (psycopg
+    annotates it as a plain Iterator)."""
+    return cast(Generator[tuple[Any, ...]], cursor.stream(query, params, size=size))
 
 
 def _description(conn: psycopg.Connection, cursor: psycopg.Cursor, sql: str) -> Sequence:
@@ -386,7 +394,7 @@ def _description(conn: psycopg.Connection, cursor: psycopg.Cursor, sql: str) -> 
     if cursor.description is not None:
         return cursor.description
     probe = conn.cursor(binary=True)
-    probe.execute(f"SELECT * FROM ({sql}) AS tap_result LIMIT 0")  # type: ignore[arg-type]
+    probe.execute(f"SELECT * FROM ({sql}) AS tap_result LIMIT 0")
     return probe.description or []
 
 

@@ -69,6 +69,6 @@ def table_size(
                 return TableSize(biggest, exact=False)
             conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(COUNT_TIMEOUT_MS))
             count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(relation)).fetchone()
-            return TableSize(int(count[0]), exact=True)  # type: ignore[index]
+            return TableSize(int(count[0]), exact=True)  # type: ignore[index]  # count(*): one row
     except psycopg.Error:  # unreadable, or too slow to count: the page shows no size
         return None

@@ -329,8 +329,9 @@ def _rows(table) -> list[tuple]:
         mask = np.ma.getmaskarray(column)
         data = np.ma.getdata(column)
         values = []
-        for value, masked in zip(data, mask.reshape(len(data), -1).any(axis=1) if mask.ndim > 1
-                                 else mask, strict=True):
+        row_masked = np.asarray(mask.reshape(len(data), -1).any(axis=1) if mask.ndim > 1
+                                else mask)
+        for value, masked in zip(data, row_masked, strict=True):
             values.append(None if masked else _python(value))
         cells.append(values)
     return list(zip(*cells, strict=True)) if cells else []

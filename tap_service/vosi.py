@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import psycopg
 from lxml import etree
-from lxml.builder import ElementMaker
+from lxml.builder import ElementMaker  # type: ignore[import-not-found]  # lxml-stubs lack it
+from pydantic import AnyUrl
 from pydantic_xml import BaseXmlModel
 from vo_models.tapregext.models import (
     DataLimit,
@@ -30,13 +31,14 @@ from vo_models.tapregext.models import (
     Version,
 )
 from vo_models.vodataservice.models import FKColumn, ForeignKey, ParamHTTP
-from vo_models.voresource.models import AccessURL, Capability, SecurityMethod, WebBrowser
+from vo_models.voresource.models import Capability, SecurityMethod, WebBrowser
 from vo_models.vosi.availability import Availability
 from vo_models.vosi.capabilities import VOSICapabilities
 
 from sql.settings import Settings
 from tap_service.catalog import Catalog, ColumnInfo, TableInfo
 from tap_service.vosi_models import (
+    AccessURL,
     Column,
     ConeSearch,
     ConeSearchCapabilities,
@@ -69,9 +71,10 @@ LANGUAGE_FEATURES = {
 
 def _xml(document: BaseXmlModel) -> bytes:
     """A document as bytes; elements without a value are left out."""
-    return document.to_xml(  # type: ignore[no-any-return]  # bytes when an encoding is given
-        exclude_none=True, xml_declaration=True, encoding="UTF-8", pretty_print=True
-    )
+    xml = document.to_xml(exclude_none=True, xml_declaration=True, encoding="UTF-8",
+                          pretty_print=True)
+    assert isinstance(xml, bytes)  # with an encoding, never str
+    return xml
 
 
 # --- capabilities ---------------------------------------------------------------------------
@@ -87,12 +90,13 @@ VOSI_ENDPOINTS = (
 
 def capabilities_document(base: str, settings: Settings) -> bytes:
     """``{base}/capabilities``: TAP 1.1 (TAPRegExt) plus the VOSI and DALI-examples endpoints."""
-    security = [SecurityMethod(standard_id=TOKEN_SECURITY)] if settings.tap_auth == "bearer" else []
+    security = ([SecurityMethod(standard_id=AnyUrl(TOKEN_SECURITY))]
+                if settings.tap_auth == "bearer" else [])
     capabilities: list[TableAccess | Capability] = [
         _table_access(base, settings, security),
         *(_endpoint(standard, f"{base}/{path}") for standard, path in VOSI_ENDPOINTS),
         Capability(
-            standard_id="ivo://ivoa.net/std/DALI#examples",
+            standard_id=AnyUrl("ivo://ivoa.net/std/DALI#examples"),
             interface=[WebBrowser(access_url=[AccessURL(value=f"{base}/examples", use="full")])],
         ),
     ]
@@ -140,7 +144,7 @@ def _table_access(base: str, settings: Settings, security: list[SecurityMethod])
 
 def _endpoint(standard: str, url: str) -> Capability:
     """A VOSI capability: one full URL answering GET."""
-    return Capability(standard_id=standard,
+    return Capability(standard_id=AnyUrl(standard),
                       interface=[ParamHTTP(role="std", access_url=[AccessURL(value=url, use="full")])])
 
 

@@ -11,6 +11,9 @@ documents from; these subclasses add what it lacks, each for a reason:
 - Tables and schemas: vo-models XML-escapes every string it is given and lxml escapes again on
   output, so ``a & b`` would read ``a &amp;amp; b``; these keep the text as it is. (A nested
   model is written by its declared type, so the whole chain down to the column is redeclared.)
+- Access URLs are written exactly as configured: vo-models' ``AnyUrl`` would normalise them
+  (drop a default port, lower-case the host, add ``/`` to a bare host, which a client that
+  appends ``/sync`` would turn into ``//sync``).
 - Simple Cone Search has no model: ``ConeSearch`` is the SCS 1.0 capability type, with a
   ``ParamHTTP`` interface (whose ``queryType``/``resultType`` a base ``Interface`` would drop).
 """
@@ -22,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import PlainSerializer, field_validator
 from pydantic_xml import BaseXmlModel, attr, element
 from vo_models.vodataservice.models import DataType, ParamHTTP, TableParam, TableSchema
+from vo_models.voresource.models import AccessURL as VoAccessURL
 from vo_models.voresource.models import Capability
 from vo_models.vosi.capabilities.models import NSMAP as CAPABILITIES_NSMAP
 from vo_models.vosi.capabilities.models import VOSICapabilities
@@ -31,6 +35,12 @@ from vo_models.vosi.tables.models import VOSITable, VOSITableSet
 CONE_SEARCH_NS = "http://www.ivoa.net/xml/ConeSearch/v1.0"
 #: Degrees as people write them: ``1``, ``0.5`` (not ``1.0``).
 Degrees = Annotated[float, PlainSerializer(lambda value: f"{value:g}", return_type=str)]
+
+
+class AccessURL(VoAccessURL, tag="accessURL"):
+    """An access URL as given (see above)."""
+
+    value: str  # type: ignore[assignment]  # vo-models' AnyUrl rewrites URLs
 
 
 class VOTableType(DataType, tag="dataType"):
@@ -44,7 +54,7 @@ class Column(TableParam, tag="column"):
     description as TAP_SCHEMA holds them."""
 
     std: bool | None = attr(name="std", default=None)
-    datatype: VOTableType | None = element(tag="dataType", default=None)  # type: ignore[assignment]  # narrower than vo-models' DataType
+    datatype: VOTableType | None = element(tag="dataType", default=None)
 
     def __init__(self, **data: Any) -> None:
         BaseXmlModel.__init__(self, **data)  # not TableParam's: it invents flags and a type
@@ -100,7 +110,7 @@ class ConeSearch(Capability, tag="capability", ns="", nsmap={"cs": CONE_SEARCH_N
     standard_id: Literal["ivo://ivoa.net/std/ConeSearch"] = attr(  # type: ignore[assignment]  # fixed for SCS
         name="standardID", default="ivo://ivoa.net/std/ConeSearch"
     )
-    type: Literal["cs:ConeSearch"] = attr(name="type", ns="xsi", default="cs:ConeSearch")  # type: ignore[assignment]  # fixed for SCS
+    type: Literal["cs:ConeSearch"] = attr(name="type", ns="xsi", default="cs:ConeSearch")
     interface: list[ParamHTTP] | None = element(tag="interface", default_factory=list)  # type: ignore[assignment]  # keeps queryType/resultType
     max_sr: Degrees = element(tag="maxSR")
     max_records: int = element(tag="maxRecords")
@@ -113,6 +123,6 @@ class ConeSearchCapabilities(
 ):
     """``/scs/capabilities``: the cone search and its VOSI capabilities endpoint."""
 
-    capability: list[ConeSearch | Capability] = element(  # type: ignore[assignment]  # adds ConeSearch
+    capability: list[ConeSearch | Capability] = element(
         tag="capability", ns="", nsmap={"": ""}, default=[]
     )

@@ -43,7 +43,7 @@ COOKIE_LIFETIME_S = 30 * 86400  # the longest a job may live (XPHA_UWS_DESTRUCTI
 
 # --- helpers --------------------------------------------------------------------------------
 def _service(request: Request) -> JobService:
-    return request.app.state.uws  # type: ignore[no-any-return]
+    return request.app.state.uws
 
 
 def _job(request: Request, job_id: str) -> Job:

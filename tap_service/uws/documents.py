@@ -60,9 +60,10 @@ def _xml_text(text: str) -> str:
 
 
 def _serialise(document: BaseXmlModel) -> bytes:
-    return document.to_xml(  # type: ignore[no-any-return]  # bytes when an encoding is given
-        exclude_unset=True, xml_declaration=True, encoding="UTF-8", pretty_print=True
-    )
+    xml = document.to_xml(exclude_unset=True, xml_declaration=True, encoding="UTF-8",
+                          pretty_print=True)
+    assert isinstance(xml, bytes)  # with an encoding, never str
+    return xml
 
 
 def _parameters(job: Job) -> JobParameters:
@@ -83,14 +84,14 @@ def _results(job: Job, result_url: str) -> Results:
     return Results(results=[ResultReference(**reference)])
 
 
-def _optional(name: str, value: str | None) -> dict[str, str]:
+def _optional(name: str, value: str | None) -> dict[str, Any]:
     """An element that the schema lets us leave out, given only when it has a value."""
     return {} if value is None else {name: _xml_text(value)}
 
 
 def job_document(job: Job, result_url: str) -> bytes:
     """The UWS 1.1 ``uws:job`` document of a job."""
-    error: dict[str, ErrorSummary] = {}
+    error: dict[str, Any] = {}
     if job.phase == Phase.ERROR:
         error["error_summary"] = ErrorSummary(
             type=ErrorType(job.error_type or "fatal"),
