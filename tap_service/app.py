@@ -16,21 +16,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 
-from sql.settings import Settings
 from tap_service.errors import VOTABLE_CONTENT_TYPE, DaliFault, error_votable, fault_document
 from tap_service.factory import build_services, running
 from tap_service.handlers import landing, scs, sync, uws, vosi
 from tap_service.request_guard import RequestGuard
+from tap_service.settings import TapSettings, get_settings
 
 log = logging.getLogger(__name__)
 
 
 def create_app_from_environment() -> FastAPI:
     """The application configured from ``XPHA_*`` (``xpha serve --workers N``: each process)."""
-    return create_app(Settings())
+    return create_app(get_settings())
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: TapSettings) -> FastAPI:
     """The TAP + SCS application over the database the settings name."""
 
     @asynccontextmanager

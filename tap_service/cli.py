@@ -14,9 +14,9 @@ def serve(
     """Serve TAP 1.1 at /tap, cone search at /scs and a landing page at /."""
     import uvicorn
 
-    from sql.settings import Settings
+    from tap_service.settings import get_settings
 
-    settings = Settings()
+    settings = get_settings()
     host = host or settings.tap_host
     port = port or settings.tap_port
     typer.echo(f"xpha TAP service on http://{host}:{port}/tap (cone search /scs)")
@@ -37,10 +37,10 @@ tap_app.add_typer(token_app, name="token")
 @token_app.command("add")
 def add_token(user: str = typer.Argument(..., help="Who the token is for (its jobs' owner).")):
     """Make a token for USER and print it once; only its SHA-256 is stored."""
-    from sql.settings import Settings
     from tap_service.callers import add_token as make_token
+    from tap_service.settings import get_settings
 
-    path = Settings().tap_tokens_path
+    path = get_settings().tap_tokens_path
     try:
         token = make_token(path, user)
     except ValueError as exc:

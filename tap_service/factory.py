@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from fastapi.concurrency import run_in_threadpool
 
 from sql.database import database_url
-from sql.settings import Settings
 from tap_service.client_slots import ClientSlots
 from tap_service.query import TapEngine, admit_job
+from tap_service.settings import TapSettings
 from tap_service.uws.service import JobLimits, JobService, tap_executor
 from tap_service.uws.store import JobStore, Quota
 
@@ -27,13 +27,13 @@ from tap_service.uws.store import JobStore, Quota
 class TapServices:
     """What the handlers run on: one of each per server process."""
 
-    settings: Settings
+    settings: TapSettings
     engine: TapEngine
     jobs: JobService
     client_slots: ClientSlots
 
 
-def build_services(settings: Settings) -> TapServices:
+def build_services(settings: TapSettings) -> TapServices:
     """The engine, its catalogue, the job service and the client slots (none started)."""
     engine = TapEngine(settings)
     return TapServices(
@@ -44,7 +44,7 @@ def build_services(settings: Settings) -> TapServices:
     )
 
 
-def build_job_service(settings: Settings, engine: TapEngine) -> JobService:
+def build_job_service(settings: TapSettings, engine: TapEngine) -> JobService:
     """A job service configured from settings, executing on ``engine`` (not started)."""
     limits = JobLimits(
         execution_duration_s=min(

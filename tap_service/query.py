@@ -32,11 +32,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sql import binary_copy
 from sql.database import database_url, tap_role_password
-from sql.settings import Settings
 from tap_service import columnar
 from tap_service.adql import AdqlError, Translation, translate
 from tap_service.catalog import Catalog, CatalogCache, load_catalog
 from tap_service.errors import DaliFault, FatalFault, TransientFault, UsageFault
+from tap_service.settings import TapSettings
 from tap_service.uploads import (
     UploadedTable,
     check_part_sizes,
@@ -93,7 +93,7 @@ def parse_tap_request(
     return TapRequest(query, lang.upper(), maxrec, responseformat, uploads, p.get("runid"))
 
 
-def admit_job(settings: Settings) -> Callable[[Mapping[str, str], Mapping[str, bytes]], None]:
+def admit_job(settings: TapSettings) -> Callable[[Mapping[str, str], Mapping[str, bytes]], None]:
     """What an async job may store, judged as for /sync: the QUERY length, upload parts that
     UPLOAD names and that are within the byte limit. (What the query means is judged when the
     job runs, so that the message lands in the job's errorSummary.)"""
@@ -129,7 +129,7 @@ def _maxrec(value: str | None) -> int | None:
 
 
 # --- the engine: pool + catalogue ------------------------------------------------------------
-def tap_conninfo(settings: Settings, url: str | None = None) -> str:
+def tap_conninfo(settings: TapSettings, url: str | None = None) -> str:
     """The database URL with the TAP role as user (its password when the operator set one)."""
     url = url or database_url(settings)
     params = conninfo_to_dict(url)
@@ -149,7 +149,7 @@ def tap_conninfo(settings: Settings, url: str | None = None) -> str:
 class TapEngine:
     """What running queries needs: a pool of TAP-role connections and the catalogue."""
 
-    def __init__(self, settings: Settings, url: str | None = None) -> None:
+    def __init__(self, settings: TapSettings, url: str | None = None) -> None:
         self.settings = settings
         self.pool = ConnectionPool(
             tap_conninfo(settings, url),

@@ -35,8 +35,8 @@ from vo_models.voresource.models import Capability, SecurityMethod, WebBrowser
 from vo_models.vosi.availability import Availability
 from vo_models.vosi.capabilities import VOSICapabilities
 
-from sql.settings import Settings
 from tap_service.catalog import Catalog, ColumnInfo, TableInfo
+from tap_service.settings import TapSettings
 from tap_service.vosi_models import (
     AccessURL,
     Column,
@@ -88,7 +88,7 @@ VOSI_ENDPOINTS = (
 )
 
 
-def capabilities_document(base: str, settings: Settings) -> bytes:
+def capabilities_document(base: str, settings: TapSettings) -> bytes:
     """``{base}/capabilities``: TAP 1.1 (TAPRegExt) plus the VOSI and DALI-examples endpoints."""
     security = ([SecurityMethod(standard_id=AnyUrl(TOKEN_SECURITY))]
                 if settings.tap_auth == "bearer" else [])
@@ -103,7 +103,7 @@ def capabilities_document(base: str, settings: Settings) -> bytes:
     return _xml(VOSICapabilities(capability=capabilities))
 
 
-def _table_access(base: str, settings: Settings, security: list[SecurityMethod]) -> TableAccess:
+def _table_access(base: str, settings: TapSettings, security: list[SecurityMethod]) -> TableAccess:
     methods = ["upload-inline", "upload-http"] if settings.tap_upload_http else ["upload-inline"]
     return TableAccess(
         interface=[ParamHTTP(role="std", version="1.1", security_method=security,
@@ -148,7 +148,7 @@ def _endpoint(standard: str, url: str) -> Capability:
                       interface=[ParamHTTP(role="std", access_url=[AccessURL(value=url, use="full")])])
 
 
-def scs_capabilities_document(scs_url: str, settings: Settings) -> bytes:
+def scs_capabilities_document(scs_url: str, settings: TapSettings) -> bytes:
     """The cone-search endpoint's own capabilities (SCS 1.03, ConeSearch capability type)."""
     cone = ConeSearch(
         interface=[ParamHTTP(role="std", access_url=[AccessURL(value=scs_url, use="base")],

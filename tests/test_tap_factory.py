@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from sql.settings import Settings
 from tap_service.adql import AdqlError, translate
 from tap_service.catalog import Catalog, CatalogCache, ColumnInfo, TableInfo
 from tap_service.factory import build_services
+from tap_service.settings import TapSettings
 
 NOWHERE = "postgresql://nobody:secret@127.0.0.1:9/none"  # port 9 (discard): nothing listens
 
 
-def settings(**values: object) -> Settings:
-    return Settings(_env_file=None, database_url=NOWHERE, **values)  # type: ignore[call-arg]
+def settings(**values: object) -> TapSettings:
+    return TapSettings(_env_file=None, database_url=NOWHERE, **values)  # type: ignore[call-arg]
 
 
 def test_building_opens_nothing_and_takes_the_settings() -> None:

@@ -18,8 +18,8 @@ from lxml import etree
 from tap_support import live_server, seed_field, tap_settings
 from xsd_support import ivoa_schema
 
-from sql.settings import Settings
 from tap_service.catalog import Catalog, ColumnInfo, ForeignKeyInfo, SchemaInfo, TableInfo
+from tap_service.settings import TapSettings
 
 NS = {
     "vosi": "http://www.ivoa.net/xml/VOSICapabilities/v1.0",
@@ -36,7 +36,7 @@ def xml_schema() -> etree.XMLSchema:
 
 
 @pytest.fixture(scope="module")
-def server(module_db_url: str) -> Iterator[tuple[str, Settings]]:
+def server(module_db_url: str) -> Iterator[tuple[str, TapSettings]]:
     seed_field(module_db_url, 500)
     settings = tap_settings(module_db_url, tap_maxrec_default=123, tap_hard_limit=4567)
     with live_server(settings) as root:
@@ -44,7 +44,7 @@ def server(module_db_url: str) -> Iterator[tuple[str, Settings]]:
 
 
 @pytest.fixture(scope="module")
-def tap(server: tuple[str, Settings]) -> str:
+def tap(server: tuple[str, TapSettings]) -> str:
     return f"{server[0]}/tap"
 
 
@@ -182,7 +182,7 @@ def test_tap_schema_is_self_describing(tap: str) -> None:
     assert '"size"' in list(rows["column_name"])
 
 
-def test_landing_page(server: tuple[str, Settings]) -> None:
+def test_landing_page(server: tuple[str, TapSettings]) -> None:
     root, _ = server
     response = httpx.get(root + "/")
     assert response.status_code == 200
@@ -206,7 +206,7 @@ def test_http_upload_is_advertised_only_when_enabled(
 ) -> None:
     from tap_service.vosi import capabilities_document
 
-    settings = Settings(tap_upload_http=allowed)
+    settings = TapSettings(tap_upload_http=allowed)
     caps = etree.fromstring(capabilities_document("http://example.org/tap", settings))
     xml_schema.assertValid(caps)
     ids = caps.xpath("//uploadMethod/@ivo-id")
