@@ -11,7 +11,7 @@ inside a COPY does not matter) and each group becomes one big-endian structured 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -114,7 +114,7 @@ def decode_rows(body: bytes | bytearray | memoryview, columns: list[Column]) -> 
 
 def stream(
     chunks: Iterable[bytes | bytearray | memoryview], columns: list[Column], batch_rows: int
-) -> Iterator[dict[str, np.ndarray]]:
+) -> Generator[dict[str, np.ndarray]]:
     """Decode a binary COPY stream as it arrives: batches of ``batch_rows`` rows (the last
     one shorter), never holding more than one batch of raw bytes."""
     width = row_dtype(columns).itemsize
@@ -245,4 +245,4 @@ def _encode_group(columns: list[tuple[str, CopyValues]], rows: np.ndarray | slic
             target["value"] = values
         else:
             packed[field] = values
-    return memoryview(packed).cast("B")
+    return memoryview(packed.data).cast("B")

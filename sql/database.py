@@ -64,7 +64,7 @@ def connect(url: str | None = None, **kwargs: object) -> psycopg.Connection:
     """Open a connection to xpha's database, with a clear error when it is not running."""
     url = url or database_url()
     try:
-        return psycopg.connect(url, **kwargs)  # type: ignore[arg-type]
+        return psycopg.connect(url, **kwargs)  # type: ignore[arg-type]  # psycopg's keywords, passed through
     except psycopg.OperationalError as exc:
         hint = (
             "start it with `xpha db start`"
@@ -186,7 +186,7 @@ def tap_role_password(settings: Settings, owner_url: str) -> str | None:
     owner = conninfo_to_dict(owner_url).get("password")
     if not owner:
         return None
-    return hmac.new(owner.encode(), f"xpha tap role {settings.tap_role}".encode(),
+    return hmac.new(str(owner).encode(), f"xpha tap role {settings.tap_role}".encode(),
                     hashlib.sha256).hexdigest()
 
 

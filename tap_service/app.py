@@ -12,36 +12,34 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 
-from sql.settings import Settings, get_settings
-from tap_service.client_slots import ClientSlots
 from tap_service.errors import VOTABLE_CONTENT_TYPE, DaliFault, error_votable, fault_document
+from tap_service.factory import build_services, running
 from tap_service.handlers import landing, scs, sync, uws, vosi
-from tap_service.query import TapEngine
 from tap_service.request_guard import RequestGuard
-from tap_service.uws import job_service_lifespan
+from tap_service.settings import TapSettings, get_settings
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app_from_environment() -> FastAPI:
+    """The application configured from ``XPHA_*`` (``xpha serve --workers N``: each process)."""
+    return create_app(get_settings())
+
+
+def create_app(settings: TapSettings) -> FastAPI:
     """The TAP + SCS application over the database the settings name."""
-    settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = TapEngine(settings)
-        await run_in_threadpool(engine.open)
-        app.state.engine = engine
-        try:
-            async with job_service_lifespan(app):  # async jobs: workers, recovery, reaper
-                yield
-        finally:
-            await run_in_threadpool(engine.close)
+        async with running(build_services(settings)) as services:
+            app.state.engine = services.engine
+            app.state.uws = services.jobs  # async jobs: workers, recovery, reaper
+            app.state.client_slots = services.client_slots
+            yield
 
     app = FastAPI(
         title="xpha TAP service",
@@ -52,7 +50,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.settings = settings
-    app.state.client_slots = ClientSlots(settings.tap_sync_per_client)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST",
                        "DELETE"], allow_headers=["*"], expose_headers=["Location"])
     app.add_middleware(RequestGuard, settings=settings)  # outermost: before anything is read

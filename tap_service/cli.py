@@ -6,22 +6,23 @@ import typer
 
 
 def serve(
-    host: str = typer.Option(None, help="Address to listen on (default XPHA_TAP_HOST, loopback)."),
-    port: int = typer.Option(None, help="Port to listen on (default XPHA_TAP_PORT, 8000)."),
+    host: str | None = typer.Option(
+        None, help="Address to listen on (default XPHA_TAP_HOST, loopback)."),
+    port: int | None = typer.Option(None, help="Port to listen on (default XPHA_TAP_PORT, 8000)."),
     workers: int = typer.Option(1, help="Server processes (each with its own pool)."),
 ) -> None:
     """Serve TAP 1.1 at /tap, cone search at /scs and a landing page at /."""
     import uvicorn
 
-    from sql.settings import get_settings
+    from tap_service.settings import get_settings
 
     settings = get_settings()
     host = host or settings.tap_host
     port = port or settings.tap_port
     typer.echo(f"xpha TAP service on http://{host}:{port}/tap (cone search /scs)")
     if workers > 1:
-        uvicorn.run("tap_service.app:create_app", factory=True, host=host, port=port,
-                    workers=workers, log_level="warning")
+        uvicorn.run("tap_service.app:create_app_from_environment", factory=True, host=host,
+                    port=port, workers=workers, log_level="warning")
     else:
         from tap_service.app import create_app
 
@@ -36,8 +37,8 @@ tap_app.add_typer(token_app, name="token")
 @token_app.command("add")
 def add_token(user: str = typer.Argument(..., help="Who the token is for (its jobs' owner).")):
     """Make a token for USER and print it once; only its SHA-256 is stored."""
-    from sql.settings import get_settings
     from tap_service.callers import add_token as make_token
+    from tap_service.settings import get_settings
 
     path = get_settings().tap_tokens_path
     try:

@@ -21,7 +21,7 @@ from psycopg.pq import ExecStatus
 
 from sql.binary_copy import Column
 from sql.errors import XphaError
-from tap_service.writers.columns import NULL_VALUES, NUMPY_TYPES, ColumnBatch, Numbers
+from tap_service.writers.columns import NULL_VALUES, NUMPY_TYPES, ColumnBatch, Numbers, Texts
 from tap_service.writers.fields import FieldSpec
 
 COPY_TYPES = {16: "bool", 21: "int2", 23: "int4", 20: "int8", 700: "float4", 701: "float8"}
@@ -41,7 +41,7 @@ def describe(conn: psycopg.Connection, sql: str) -> list[tuple[str, int]] | None
     result = pgconn.describe_prepared(b"")
     if result.status != ExecStatus.COMMAND_OK:
         return None
-    return [(result.fname(i).decode(conn.info.encoding), result.ftype(i))
+    return [((result.fname(i) or b"").decode(conn.info.encoding), result.ftype(i))
             for i in range(result.nfields)]
 
 
@@ -100,13 +100,14 @@ class Descriptions:
 def copy_columns(description: Sequence[tuple[str, int]], fields: Sequence[FieldSpec]
                  ) -> list[Column] | None:
     """The binary COPY row layout for this result, or None when it is not all fixed-width."""
-    types = [COPY_TYPES.get(oid) for _, oid in description]
-    if not types or None in types:
+    found = [COPY_TYPES.get(oid) for _, oid in description]
+    types = [t for t in found if t is not None]
+    if not types or len(types) < len(found):
         return None
     if any(s.is_array or s.datatype not in NUMPY_TYPES or s.xtype for s in fields):
         return None
     masks = [Column(f"nulls{g}", "int8") for g in range(0, len(types), MASK_BITS)]
-    return masks + [Column(f"c{i}", t) for i, t in enumerate(types)]  # type: ignore[arg-type]
+    return masks + [Column(f"c{i}", t) for i, t in enumerate(types)]
 
 
 def copy_statement(sql: str, n_columns: int) -> str:
@@ -124,7 +125,7 @@ def copy_statement(sql: str, n_columns: int) -> str:
 
 def column_batch(fields: Sequence[FieldSpec], arrays: dict[str, np.ndarray]) -> ColumnBatch:
     """Decoded COPY arrays as the writers' columns, typed as each FIELD declares."""
-    columns = []
+    columns: list[Numbers | Texts] = []
     for i, spec in enumerate(fields):
         mask = arrays[f"nulls{i // MASK_BITS}"]
         null = (mask >> (i % MASK_BITS)) & 1 == 1

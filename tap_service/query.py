@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain, islice
+from typing import Any, cast
 
 import psycopg
 import psycopg.sql
@@ -33,11 +32,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sql import binary_copy
 from sql.database import database_url, tap_role_password
-from sql.settings import Settings
 from tap_service import columnar
 from tap_service.adql import AdqlError, Translation, translate
-from tap_service.catalog import Catalog, TableInfo, load_catalog
+from tap_service.catalog import Catalog, CatalogCache, load_catalog
 from tap_service.errors import DaliFault, FatalFault, TransientFault, UsageFault
+from tap_service.settings import TapSettings
 from tap_service.uploads import (
     UploadedTable,
     check_part_sizes,
@@ -94,7 +93,7 @@ def parse_tap_request(
     return TapRequest(query, lang.upper(), maxrec, responseformat, uploads, p.get("runid"))
 
 
-def admit_job(settings: Settings) -> Callable[[Mapping[str, str], Mapping[str, bytes]], None]:
+def admit_job(settings: TapSettings) -> Callable[[Mapping[str, str], Mapping[str, bytes]], None]:
     """What an async job may store, judged as for /sync: the QUERY length, upload parts that
     UPLOAD names and that are within the byte limit. (What the query means is judged when the
     job runs, so that the message lands in the job's errorSummary.)"""
@@ -130,7 +129,7 @@ def _maxrec(value: str | None) -> int | None:
 
 
 # --- the engine: pool + catalogue ------------------------------------------------------------
-def tap_conninfo(settings: Settings, url: str | None = None) -> str:
+def tap_conninfo(settings: TapSettings, url: str | None = None) -> str:
     """The database URL with the TAP role as user (its password when the operator set one)."""
     url = url or database_url(settings)
     params = conninfo_to_dict(url)
@@ -144,13 +143,13 @@ def tap_conninfo(settings: Settings, url: str | None = None) -> str:
     # The role has it too (migration 040); on the connection it holds for any role setup.
     readonly = "-c default_transaction_read_only=on"
     params["options"] = f"{params['options']} {readonly}" if params.get("options") else readonly
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 class TapEngine:
     """What running queries needs: a pool of TAP-role connections and the catalogue."""
 
-    def __init__(self, settings: Settings, url: str | None = None) -> None:
+    def __init__(self, settings: TapSettings, url: str | None = None) -> None:
         self.settings = settings
         self.pool = ConnectionPool(
             tap_conninfo(settings, url),
@@ -165,9 +164,8 @@ class TapEngine:
         self._timeouts: weakref.WeakKeyDictionary[psycopg.Connection, int] = (
             weakref.WeakKeyDictionary()
         )
-        self._catalog: Catalog | None = None
-        self._catalog_at = 0.0
-        self._lock = threading.Lock()
+        self.catalogue = CatalogCache(self._read_catalog, settings.tap_catalog_ttl_s,
+                                      on_reload=self.descriptions.clear)
 
     def open(self) -> None:
         self.pool.open(wait=False)
@@ -218,18 +216,16 @@ class TapEngine:
             self._timeouts[conn] = ms
 
     def catalog(self) -> Catalog:
-        """TAP_SCHEMA as ADQL sees it, re-read after ``tap_catalog_ttl_s``."""
-        with self._lock:
-            stale = time.monotonic() - self._catalog_at > self.settings.tap_catalog_ttl_s
-            if self._catalog is None or stale:
-                conn = self.getconn()
-                try:
-                    self._catalog = load_catalog(conn)  # '"size"' comes back as size
-                finally:
-                    self.putconn(conn)
-                self.descriptions.clear()
-                self._catalog_at = time.monotonic()
-            return self._catalog
+        """TAP_SCHEMA as ADQL, VOSI and the landing page see it, re-read after
+        ``tap_catalog_ttl_s``."""
+        return self.catalogue.get()
+
+    def _read_catalog(self) -> Catalog:
+        conn = self.getconn()
+        try:
+            return load_catalog(conn, self.settings.published_schema)  # '"size"' comes as size
+        finally:
+            self.putconn(conn)
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -267,7 +263,7 @@ def run_query(
     # translating the ADQL) happens before a pooled connection is taken.
     try:
         parsed = read_uploads(request.uploads, settings) if request.uploads else []
-        catalog = _with_uploads(engine.catalog(), [p.info for p in parsed])
+        catalog = engine.catalog().with_tables(p.info for p in parsed)
         translation = translate(
             request.query,
             catalog,
@@ -379,11 +375,18 @@ def _fetch_rows(
     """Stream the result as row tuples in chunks (libpq chunked mode), any column type."""
     begin()
     cursor = conn.cursor(binary=True)
-    rows = cursor.stream(translation.sql, size=size)  # type: ignore[arg-type]  # translator output
+    rows = row_stream(cursor, translation.sql, size)
     chunks = iter(lambda: list(islice(rows, size)), [])
     first = next(chunks, [])  # execution errors surface here, before the description is read
     fields = field_specs(_description(conn, cursor, translation.sql), translation.columns)
     return _Fetch(fields, chain([first], chunks), rows.close)
+
+
+def row_stream(cursor: psycopg.Cursor, query: psycopg.sql.Composed | str, size: int,
+               params: Mapping[str, object] | None = None) -> Generator[tuple[Any, ...]]:
+    """``cursor.stream()``: a generator, whose ``close()`` ends the query early (psycopg
+    annotates it as a plain Iterator)."""
+    return cast(Generator[tuple[Any, ...]], cursor.stream(query, params, size=size))
 
 
 def _description(conn: psycopg.Connection, cursor: psycopg.Cursor, sql: str) -> Sequence:
@@ -391,7 +394,7 @@ def _description(conn: psycopg.Connection, cursor: psycopg.Cursor, sql: str) -> 
     if cursor.description is not None:
         return cursor.description
     probe = conn.cursor(binary=True)
-    probe.execute(f"SELECT * FROM ({sql}) AS tap_result LIMIT 0")  # type: ignore[arg-type]
+    probe.execute(f"SELECT * FROM ({sql}) AS tap_result LIMIT 0")
     return probe.description or []
 
 
@@ -460,11 +463,3 @@ def database_fault(exc: psycopg.Error, timeout: float, sync: bool) -> DaliFault:
     return FatalFault("the database failed to run the query; this is reported in the "
                       "server log")
 
-
-def _with_uploads(catalog: Catalog, uploads: list[TableInfo]) -> Catalog:
-    if not uploads:
-        return catalog
-    tables = dict(catalog.tables)
-    for info in uploads:
-        tables[info.qualified] = info
-    return Catalog(tables)

@@ -13,9 +13,9 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from sql.settings import Settings
 from tap_service.callers import read_tokens, user_of_token
 from tap_service.errors import VOTABLE_CONTENT_TYPE, DaliFault, error_votable
+from tap_service.settings import TapSettings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -48,7 +48,7 @@ def host_name(host_header: str) -> str | None:
 class RequestGuard:
     """The checks above, in front of the whole application."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: TapSettings) -> None:
         self.app = app
         self.settings = settings
         self.allowed_hosts = {

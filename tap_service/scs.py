@@ -20,7 +20,13 @@ import psycopg
 from psycopg import sql
 
 from tap_service.errors import UsageFault
-from tap_service.query import QueryResult, TapEngine, database_fault, limited_batches
+from tap_service.query import (
+    QueryResult,
+    TapEngine,
+    database_fault,
+    limited_batches,
+    row_stream,
+)
 from tap_service.writers import FieldSpec, ResultStatus, get_writer
 
 
@@ -146,9 +152,9 @@ def run_cone(request: ConeRequest, engine: TapEngine) -> QueryResult:
     stream = None
     try:
         engine.begin(conn, timeout, None)  # read-only, one round trip
-        stream = conn.cursor(binary=True).stream(
-            cone_sql(settings.published_schema, request.verb), params,
-            size=settings.tap_fetch_rows)
+        stream = row_stream(conn.cursor(binary=True),
+                            cone_sql(settings.published_schema, request.verb),
+                            settings.tap_fetch_rows, params)
         chunks = iter(lambda: list(islice(stream, settings.tap_fetch_rows)), [])
         first = next(chunks, [])  # execution errors surface here
     except BaseException as exc:

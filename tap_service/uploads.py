@@ -28,10 +28,10 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from sql.settings import Settings
 from sql.votable_guard import VOTableLimits, VOTableMalformed, VOTableRefused, plain_votable
 from tap_service.catalog import ColumnInfo, TableInfo
 from tap_service.errors import UsageFault
+from tap_service.settings import TapSettings
 
 UPLOAD_SCHEMA = "tap_upload"
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -134,7 +134,7 @@ class ParsedUpload:
         return f"pg_temp.upload_{self.name}"
 
 
-def read_uploads(uploads: Mapping[str, bytes | str], settings: Settings) -> list[ParsedUpload]:
+def read_uploads(uploads: Mapping[str, bytes | str], settings: TapSettings) -> list[ParsedUpload]:
     """Fetch, check and parse every upload; no database connection is involved."""
     parsed = []
     for name, data in uploads.items():
@@ -165,7 +165,7 @@ def load_uploads(conn: psycopg.Connection, parsed: list[ParsedUpload]) -> list[U
     return loaded
 
 
-def fetch_upload(name: str, url: str, settings: Settings) -> bytes:
+def fetch_upload(name: str, url: str, settings: TapSettings) -> bytes:
     """GET an upload's VOTable within the deadline and the byte limit, from a checked address."""
     import httpx
 
@@ -250,7 +250,7 @@ def _load_one(conn: psycopg.Connection, upload: ParsedUpload) -> UploadedTable:
     return UploadedTable(upload.name, upload.relation, upload.info, len(upload.rows))
 
 
-def _read_votable(name: str, data: bytes, settings: Settings):  # -> astropy TableElement
+def _read_votable(name: str, data: bytes, settings: TapSettings):  # -> astropy TableElement
     """The first table of a checked document; errors name the upload, never the server."""
     import warnings
 
@@ -329,8 +329,9 @@ def _rows(table) -> list[tuple]:
         mask = np.ma.getmaskarray(column)
         data = np.ma.getdata(column)
         values = []
-        for value, masked in zip(data, mask.reshape(len(data), -1).any(axis=1) if mask.ndim > 1
-                                 else mask, strict=True):
+        row_masked = np.asarray(mask.reshape(len(data), -1).any(axis=1) if mask.ndim > 1
+                                else mask)
+        for value, masked in zip(data, row_masked, strict=True):
             values.append(None if masked else _python(value))
         cells.append(values)
     return list(zip(*cells, strict=True)) if cells else []

@@ -21,7 +21,7 @@ import uvicorn
 
 from sql.cluster import free_port
 from sql.published_statistics import refresh_published_statistics
-from sql.settings import Settings
+from tap_service.settings import TapSettings
 from xpha.settings import XphaSettings
 
 FIELD_CENTRE = (56.75, 24.12)  # deg: the Pleiades
@@ -45,7 +45,7 @@ def tap_settings(db_url: str, **overrides: object) -> XphaSettings:
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
+def live_server(settings: TapSettings) -> Iterator[str]:
     """The application served on 127.0.0.1 in a thread; yields its root URL."""
     from tap_service.app import create_app
 

@@ -49,7 +49,7 @@ def adql_db(module_db_url: str, test_settings: Settings):
             "CREATE TABLE public.adqltest_secret (x text); "
             "INSERT INTO public.adqltest_secret VALUES ('secret')"
         )
-        catalog = load_catalog(conn)
+        catalog = load_catalog(conn, schema)
         conn.execute(
             "CREATE TEMP TABLE upload_mine (id integer, ra double precision, dec double precision);"
             "INSERT INTO upload_mine VALUES (100, 10.0, 20.0), (101, 200.0, -30.0);"

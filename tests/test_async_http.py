@@ -25,6 +25,7 @@ from uws_support import (
     votable_status,
     wait_final,
 )
+from xsd_support import ivoa_schema
 
 SCHEMAS_QUERY = "SELECT schema_name FROM tap_schema.schemas ORDER BY schema_name"
 WAIT_CAP_S = 2.0
@@ -90,6 +91,24 @@ def test_job_runs_to_a_result_equal_to_sync(server, client) -> None:
     assert start.endswith("Z") and end.endswith("Z") and start <= end
     results = etree.fromstring(client.get(f"{job_url}/results").content)
     assert [r.get("id") for r in results] == ["result"]
+
+
+def test_uws_documents_are_schema_valid(server, client) -> None:
+    """Every UWS document a live server sends, in each phase, against the UWS 1.1 XSD."""
+    schema = ivoa_schema()
+    pending = submit(client, server.base, SCHEMAS_QUERY, run=False, RUNID="a <b> & 'c'")
+    done = submit(client, server.base, SCHEMAS_QUERY)
+    failed = submit(client, server.base, "SELECT nosuchcolumn FROM tap_schema.tables")
+    wait_final(client, done), wait_final(client, failed)
+    urls = [server.base + "/async", server.base + "/async?PHASE=COMPLETED&LAST=5"]
+    for job_url in (pending, done, failed):
+        urls += [job_url, f"{job_url}/results", f"{job_url}/parameters"]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        document = etree.fromstring(response.content)
+        assert schema.validate(document), (url, schema.error_log)
+        assert document.tag.startswith(UWS), url
 
 
 def test_phase_run_then_votable_result(server, client) -> None:

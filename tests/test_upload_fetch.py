@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sql.settings import Settings
 from tap_service.errors import UsageFault
+from tap_service.settings import TapSettings
 from tap_service.uploads import fetch_upload
 
 BODY = b"<VOTABLE/>" * 10
@@ -49,8 +49,8 @@ def server() -> Iterator[ThreadingHTTPServer]:
         httpd.shutdown()
 
 
-def settings(**values: object) -> Settings:
-    return Settings(_env_file=None, tap_upload_http_private=True, **values)  # type: ignore[call-arg]
+def settings(**values: object) -> TapSettings:
+    return TapSettings(_env_file=None, tap_upload_http_private=True, **values)  # type: ignore[call-arg]
 
 
 def test_the_host_is_resolved_once_and_the_checked_address_is_used(monkeypatch) -> None:
@@ -94,7 +94,7 @@ def test_the_byte_cap_holds_while_reading() -> None:
 
 
 def test_private_addresses_are_refused_by_default() -> None:
-    strict = Settings(_env_file=None)  # type: ignore[call-arg]
+    strict = TapSettings(_env_file=None)  # type: ignore[call-arg]
     for url in ("http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://[::1]/x",
                 "http://169.254.169.254/latest/meta-data", "http://localhost/x"):
         with pytest.raises(UsageFault, match="loopback, private or reserved"):

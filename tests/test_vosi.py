@@ -1,13 +1,13 @@
 """VOSI and DALI documents of a live server: XSD-valid, consistent with TAP_SCHEMA, useful.
 
-The XSDs are the IVOA schemas taplint itself uses, vendored in tests/data/vosi_xsd.
+The XSDs are the IVOA schemas taplint itself uses, vendored in tests/data/vosi_xsd
+(tests/xsd_support.py).
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -16,21 +16,11 @@ from astropy.io import votable
 from astropy.table import Table
 from lxml import etree
 from tap_support import live_server, seed_field, tap_settings
+from xsd_support import SCHEMAS, XSD_DIR, ivoa_schema
 
-from sql.settings import Settings
+from tap_service.catalog import Catalog, ColumnInfo, ForeignKeyInfo, SchemaInfo, TableInfo
+from tap_service.settings import TapSettings
 
-XSD_DIR = Path(__file__).parent / "data" / "vosi_xsd"
-SCHEMAS = {  # namespace -> vendored file, in import order
-    "http://www.w3.org/XML/1998/namespace": "xmlnamespace.xsd",
-    "http://www.w3.org/1999/xlink": "xlink.xsd",
-    "http://www.ivoa.net/xml/STC/stc-v1.30.xsd": "stc-v1.30.xsd",
-    "http://www.ivoa.net/xml/VOResource/v1.0": "VOResource-v1.0.xsd",
-    "http://www.ivoa.net/xml/VODataService/v1.1": "VODataService-v1.1.xsd",
-    "http://www.ivoa.net/xml/TAPRegExt/v1.0": "TAPRegExt-v1.0-Erratum1.xsd",
-    "http://www.ivoa.net/xml/VOSICapabilities/v1.0": "VOSICapabilities-v1.0.xsd",
-    "http://www.ivoa.net/xml/VOSITables/v1.0": "VOSITables-v1.1.xsd",
-    "http://www.ivoa.net/xml/VOSIAvailability/v1.0": "VOSIAvailability-v1.0.xsd",
-}
 NS = {
     "vosi": "http://www.ivoa.net/xml/VOSICapabilities/v1.0",
     "tr": "http://www.ivoa.net/xml/TAPRegExt/v1.0",
@@ -38,22 +28,6 @@ NS = {
     "h": "http://www.w3.org/1999/xhtml",
     "vt": "http://www.ivoa.net/xml/VOSITables/v1.0",
 }
-
-
-class _LocalSchemas(etree.Resolver):
-    """Resolve every schemaLocation (an ivoa.net/w3.org URL) to the vendored copy."""
-
-    def __init__(self, *directories: Path) -> None:
-        super().__init__()
-        self.directories = directories
-
-    def resolve(self, url: str, pubid: str, context: object) -> object:
-        name = url.rsplit("/", 1)[-1]
-        for directory in self.directories:
-            local = directory / ("xmlnamespace.xsd" if name == "xml.xsd" else name)
-            if local.exists():
-                return self.resolve_filename(str(local), context)
-        return None
 
 
 def with_nrows(vodataservice_1_1: str) -> str:
@@ -71,19 +45,11 @@ def xml_schema(tmp_path_factory: pytest.TempPathFactory) -> etree.XMLSchema:
     name = SCHEMAS["http://www.ivoa.net/xml/VODataService/v1.1"]
     (patched / name).write_text(with_nrows((XSD_DIR / name).read_text(encoding="utf-8")),
                                 encoding="utf-8")
-    imports = "".join(
-        f'<xs:import namespace="{ns}" schemaLocation="'
-        f'{((patched if (patched / f).exists() else XSD_DIR) / f).as_uri()}"/>'
-        for ns, f in SCHEMAS.items()
-    )
-    wrapper = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
-    parser = etree.XMLParser(no_network=True)
-    parser.resolvers.add(_LocalSchemas(patched, XSD_DIR))
-    return etree.XMLSchema(etree.fromstring(wrapper.encode(), parser, base_url=str(XSD_DIR) + "/"))
+    return ivoa_schema(patched)
 
 
 @pytest.fixture(scope="module")
-def server(module_db_url: str) -> Iterator[tuple[str, Settings]]:
+def server(module_db_url: str) -> Iterator[tuple[str, TapSettings]]:
     seed_field(module_db_url, 500)
     settings = tap_settings(module_db_url, tap_maxrec_default=123, tap_hard_limit=4567)
     with live_server(settings) as root:
@@ -91,7 +57,7 @@ def server(module_db_url: str) -> Iterator[tuple[str, Settings]]:
 
 
 @pytest.fixture(scope="module")
-def tap(server: tuple[str, Settings]) -> str:
+def tap(server: tuple[str, TapSettings]) -> str:
     return f"{server[0]}/tap"
 
 
@@ -229,7 +195,7 @@ def test_tap_schema_is_self_describing(tap: str) -> None:
     assert '"size"' in list(rows["column_name"])
 
 
-def test_landing_page(server: tuple[str, Settings]) -> None:
+def test_landing_page(server: tuple[str, TapSettings]) -> None:
     root, _ = server
     response = httpx.get(root + "/")
     assert response.status_code == 200
@@ -253,8 +219,61 @@ def test_http_upload_is_advertised_only_when_enabled(
 ) -> None:
     from tap_service.vosi import capabilities_document
 
-    settings = Settings(tap_upload_http=allowed)
+    settings = TapSettings(tap_upload_http=allowed)
     caps = etree.fromstring(capabilities_document("http://example.org/tap", settings))
     xml_schema.assertValid(caps)
     ids = caps.xpath("//uploadMethod/@ivo-id")
     assert ids == [f"ivo://ivoa.net/std/TAPRegExt#{m}" for m in methods]
+
+
+TRICKY = 'Flux < 2 & "bright" > 1 ]]>'
+CATALOG = Catalog(
+    {
+        "s.t": TableInfo("s", "t", TRICKY, {
+            "ra": ColumnInfo("ra", "double", unit="deg", ucd="pos.eq.ra", indexed=True,
+                             principal=True, description=TRICKY),
+            "size": ColumnInfo("size", "int", published_name='"size"', std=True),
+            "p": ColumnInfo("p", "double", arraysize="2", xtype="point", utype="stc:Pos"),
+        }, table_type="view", utype="u:t", published_name="s.t",
+            foreign_keys=[ForeignKeyInfo("s.other", (("ra", "x"), ("p", "y")), TRICKY)]),
+        "s.other": TableInfo("s", "other", published_name="s.other"),
+        "hidden.h": TableInfo("hidden", "h", published_name="hidden.h"),  # schema not described
+    },
+    (SchemaInfo("s", TRICKY, "u:s"), SchemaInfo("empty")),
+)
+
+
+def test_tableset_of_a_catalogue_is_valid_and_keeps_its_text(
+    xml_schema: etree.XMLSchema,
+) -> None:
+    """Text goes out as the catalogue holds it (escaped once), names as TAP_SCHEMA writes them,
+    xtype on the data type, only the described schemas' tables."""
+    from tap_service.vosi import table_document, tableset_document
+
+    full = etree.fromstring(tableset_document(CATALOG))
+    xml_schema.assertValid(full)
+    assert full.xpath("schema/name/text()") == ["s", "empty"]
+    assert full.xpath("schema/description/text()") == [TRICKY]
+    assert full.xpath("schema/table/name/text()") == ["s.t", "s.other"]
+    [table] = full.xpath("schema/table[name='s.t']")
+    assert table.get("type") == "view" and table.findtext("description") == TRICKY
+    columns = table.findall("column")
+    assert [c.findtext("name") for c in columns] == ["ra", '"size"', "p"]
+    assert [c.get("std") for c in columns] == ["false", "true", "false"]
+    assert columns[0].findtext("description") == TRICKY
+    assert columns[0].xpath("flag/text()") == ["indexed", "principal"]
+    point = columns[2].find("dataType")
+    assert (point.text, point.get("arraysize"), point.get("extendedType")) == ("double", "2",
+                                                                              "point")
+    assert columns[2].findtext("utype") == "stc:Pos" and columns[2].find("xtype") is None
+    [key] = table.findall("foreignKey")
+    assert key.findtext("targetTable") == "s.other" and key.findtext("description") == TRICKY
+    assert [(c.findtext("fromColumn"), c.findtext("targetColumn"))
+            for c in key.findall("fkColumn")] == [("ra", "x"), ("p", "y")]
+    minimal = etree.fromstring(tableset_document(CATALOG, "min"))
+    xml_schema.assertValid(minimal)
+    assert not minimal.xpath("//column") and not minimal.xpath("//foreignKey")
+    one = etree.fromstring(table_document(CATALOG.published_table("S.T")))
+    xml_schema.assertValid(one)
+    assert one.tag == f"{{{NS['vt']}}}table" and len(one.findall("column")) == 3
+    assert CATALOG.published_table("hidden.h") is None

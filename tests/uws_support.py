@@ -25,7 +25,7 @@ UWS = "{http://www.ivoa.net/xml/UWS/v1.0}"
 VOTABLE_NS = "{http://www.ivoa.net/xml/VOTable/v1.3}"
 APP_FACTORY = "from tap_service.app import create_app"
 LAUNCH = (
-    f"import uvicorn; from sql.settings import get_settings; {APP_FACTORY};"
+    f"import uvicorn; from tap_service.settings import get_settings; {APP_FACTORY};"
     " s = get_settings();"
     " uvicorn.run(create_app(s), host='127.0.0.1', port=s.tap_port, log_level='warning')"
 )

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 
 from ingest.settings import IngestSettings
 from sql.settings import PROJECT_ROOT, XPHA_SETTINGS, Settings, cached_settings
+from tap_service.settings import TapSettings
 from training.settings import TrainingSettings
 
 
@@ -34,12 +35,13 @@ class DemoSettings(BaseSettings):
     demo_dae_epochs: int = Field(3, description="Autoencoder phase-1 epochs in the demo (brief).")
 
 
-class XphaSettings(IngestSettings, TrainingSettings, DemoSettings):
+class XphaSettings(IngestSettings, TrainingSettings, TapSettings, DemoSettings):
     """Every part's settings in one object (the demo, tests that run the whole chain)."""
 
 
 # In the README's order: the base first, then each part's own variables.
-PARTS: tuple[type[BaseSettings], ...] = (Settings, DemoSettings, IngestSettings, TrainingSettings)
+PARTS: tuple[type[BaseSettings], ...] = (Settings, DemoSettings, IngestSettings, TrainingSettings,
+                                         TapSettings)
 
 
 def get_settings() -> XphaSettings:

@@ -100,10 +100,10 @@ def parse(adql: str) -> exp.Expr:
         ) from None
     except TokenError as exc:
         raise AdqlError(f"cannot read the query: {exc}") from None
-    trees = [t for t in trees if t is not None]
-    if len(trees) != 1:
+    statements = [t for t in trees if t is not None]
+    if len(statements) != 1:
         raise AdqlSecurityError("exactly one statement is allowed")
-    return trees[0]
+    return statements[0]
 
 
 _FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$))*(\(*)\s*([A-Za-z_]*)")

@@ -67,9 +67,8 @@ def circle(node: exp.Expr) -> tuple[exp.Expr, exp.Expr, exp.Expr] | None:
     if _name(node) != "CIRCLE":
         return None
     args = _args(node)
-    if len(args) == 2 and point(args[0]):
-        ra, dec = point(args[0])  # type: ignore[misc]
-        return ra, dec, args[1]
+    if len(args) == 2 and (centre := point(args[0])) is not None:
+        return centre[0], centre[1], args[1]
     if len(args) != 3:
         raise _error("CIRCLE takes a centre (ra, dec or a POINT) and a radius in degrees", node)
     return args[0], args[1], args[2]
@@ -189,11 +188,11 @@ def _double_array(values: list[exp.Expr]) -> exp.Expr:
 def sphere(node: exp.Expr) -> exp.Expr:
     """The pgSphere value of an ADQL geometry expression (a column passes unchanged)."""
     name = _name(node)
-    if name == "POINT":
-        ra, dec = point(node)  # type: ignore[misc]
+    if (coordinates := point(node)) is not None:
+        ra, dec = coordinates
         return _call("spoint", _radians(ra), _radians(dec))
-    if name == "CIRCLE":
-        ra, dec, radius = circle(node)  # type: ignore[misc]
+    if (disc := circle(node)) is not None:
+        ra, dec, radius = disc
         return _call("scircle", _call("spoint", _radians(ra), _radians(dec)), _radians(radius))
     if name == "BOX":
         args = _args(node)
@@ -271,12 +270,10 @@ def check_no_loose_geometry(tree: exp.Expr) -> None:
 def dali_value(node: exp.Expr) -> tuple[exp.Expr, ColumnInfo] | None:
     """A geometry select item as a DALI array (degrees) with its xtype, else None."""
     name = _name(node)
-    if name == "POINT":
-        ra, dec = point(node)  # type: ignore[misc]
-        return _double_array([ra, dec]), _dali_info("point", "2")
-    if name == "CIRCLE":
-        ra, dec, radius = circle(node)  # type: ignore[misc]
-        return _double_array([ra, dec, radius]), _dali_info("circle", "3")
+    if (coordinates := point(node)) is not None:
+        return _double_array(list(coordinates)), _dali_info("point", "2")
+    if (disc := circle(node)) is not None:
+        return _double_array(list(disc)), _dali_info("circle", "3")
     if name == "POLYGON":
         return _double_array(polygon(node) or []), _dali_info("polygon", "*")
     if name == "BOX":
@@ -284,7 +281,7 @@ def dali_value(node: exp.Expr) -> tuple[exp.Expr, ColumnInfo] | None:
         if len(args) != 4:
             raise _error("BOX takes a centre (ra, dec), a width and a height in degrees", node)
         ra, dec, width, height = args
-        corners = []
+        corners: list[exp.Expr] = []
         for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
             dx = exp.Div(this=width, expression=exp.Literal.number(2 * sx))
             dy = exp.Div(this=height, expression=exp.Literal.number(2 * sy))
@@ -292,7 +289,8 @@ def dali_value(node: exp.Expr) -> tuple[exp.Expr, ColumnInfo] | None:
         return _double_array(corners), _dali_info("polygon", "*")
     if name == "CENTROID":
         centre = sphere(node)
-        values = [exp.Degrees(this=_call("long", centre)), exp.Degrees(this=_call("lat", centre))]
+        values: list[exp.Expr] = [exp.Degrees(this=_call("long", centre)),
+                                  exp.Degrees(this=_call("lat", centre))]
         return _double_array(values), _dali_info("point", "2")
     return None
 

@@ -171,7 +171,7 @@ class Resolver:
             if relation is None:
                 raise _error(f"unknown upload table 'TAP_UPLOAD.{name_ident.this}'", name_ident)
             described = self.catalog.table(f"{UPLOAD_SCHEMA}.{name}")
-            columns = (
+            columns: list[tuple[str, ColumnInfo | None]] | None = (
                 [(c.name, c) for c in described.columns.values()] if described else None
             )
             self._point_at(table, relation)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
-from sql.settings import get_settings
 from tap_service.adql import geometry
 from tap_service.adql.dialect import parse
 from tap_service.adql.errors import AdqlError
@@ -50,7 +49,10 @@ def translate(
     uploads: Mapping[str, str] | None = None,
     published_schema: str | None = None,
 ) -> Translation:
-    """Translate one ADQL query; raises AdqlError (or AdqlSecurityError) naming the spot."""
+    """Translate one ADQL query; raises AdqlError (or AdqlSecurityError) naming the spot.
+
+    Tables are read from TAP_SCHEMA and ``published_schema`` (default: the catalogue's).
+    """
     try:
         return _translate(adql, catalog, row_limit, uploads or {}, published_schema)
     except AdqlError as error:
@@ -68,8 +70,8 @@ def _translate(
 ) -> Translation:
     tree = parse(adql)
     check_tree(tree)
-    schema = (published_schema or get_settings().published_schema).lower()
-    resolver = Resolver(catalog, {schema, "tap_schema"}, uploads)
+    schema = published_schema or catalog.published_schema
+    resolver = Resolver(catalog, {"tap_schema", *([schema.lower()] if schema else [])}, uploads)
     resolver.query(tree, {}, None)
     infos = resolver.column_info
     tree = _rewrite(tree, lambda node: geometry.morph_predicate(node, infos), pre=True)

@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from sql import candidate_summary
 from tap_service import landing_pictures, vosi
-from tap_service.errors import DaliFault, UsageFault
+from tap_service.catalog import Catalog
+from tap_service.errors import NotFoundFault, UsageFault
 from tap_service.handlers.vosi import tap_base
 
 router = APIRouter()
@@ -60,13 +61,6 @@ FIGURE = """<figure id="{name}"><img src="{src}" alt="{caption}" width="720" hei
 <figcaption>{caption}</figcaption></figure>"""
 
 
-class PictureNotFound(DaliFault):
-    """``/plots/{name}`` for a picture the page does not draw."""
-
-    fault_name = "UsageFault"
-    http_status = 404
-
-
 def parse_threshold(request: Request) -> float:
     """THRESHOLD (any case): a probability in [0, 1]; 0.5 when absent."""
     given = {k.lower(): v for k, v in request.query_params.items()}.get("threshold")
@@ -106,14 +100,15 @@ def render_candidates(root: str, threshold: float, summary: candidate_summary.Su
                              edges=EDGES, figures=figures)
 
 
-def render_landing(tap: str, scs: str, schemas: list[vosi.SchemaRow], candidates: str) -> str:
+def render_landing(tap: str, scs: str, catalog: Catalog, candidates: str) -> str:
     rows = []
-    for schema in schemas:
-        for table in schema.tables:
+    for _, tables in catalog.tableset():
+        for table in tables:
+            name = table.tap_name
             size = "" if table.nrows is None else f"{table.nrows:,}"
             rows.append(
-                f"<tr><td><a href=\"{escape(tap)}/tables/{escape(table.name)}\"><code>"
-                f"{escape(table.name)}</code></a></td><td class=\"n\">{size}</td>"
+                f"<tr><td><a href=\"{escape(tap)}/tables/{escape(name)}\"><code>"
+                f"{escape(name)}</code></a></td><td class=\"n\">{size}</td>"
                 f"<td>{escape(table.description or '')}</td></tr>"
             )
     examples = "\n".join(
@@ -139,23 +134,24 @@ async def landing(request: Request) -> HTMLResponse:
     threshold = parse_threshold(request)
     tap, root, cache = tap_base(request), _root(request), _cache(request)
 
-    def gather() -> tuple[list[vosi.SchemaRow], str]:
+    def gather() -> tuple[Catalog, str]:
+        catalog = engine.catalog()
         conn = engine.getconn()
         try:
             summary = candidate_summary.read_summary(conn)
             above = landing_pictures.candidates_above(conn, threshold, cache)
-            return vosi.read_tableset(conn), render_candidates(root, threshold, summary, above)
+            return catalog, render_candidates(root, threshold, summary, above)
         finally:
             engine.putconn(conn)
 
-    schemas, candidates = await run_in_threadpool(gather)
-    return HTMLResponse(render_landing(tap, root + "/scs", schemas, candidates))
+    catalog, candidates = await run_in_threadpool(gather)
+    return HTMLResponse(render_landing(tap, root + "/scs", catalog, candidates))
 
 
 @router.get("/plots/{name}.png")
 async def plot(request: Request, name: str) -> Response:
     if name not in landing_pictures.PICTURES:
-        raise PictureNotFound(f"no picture {name!r}; the pictures are "
+        raise NotFoundFault(f"no picture {name!r}; the pictures are "
                               + ", ".join(f"{p}.png" for p in landing_pictures.PICTURES))
     engine = request.app.state.engine
     threshold = parse_threshold(request)

@@ -43,7 +43,7 @@ COOKIE_LIFETIME_S = 30 * 86400  # the longest a job may live (XPHA_UWS_DESTRUCTI
 
 # --- helpers --------------------------------------------------------------------------------
 def _service(request: Request) -> JobService:
-    return request.app.state.uws  # type: ignore[no-any-return]
+    return request.app.state.uws
 
 
 def _job(request: Request, job_id: str) -> Job:
@@ -116,7 +116,10 @@ async def list_jobs(request: Request) -> Response:
     owner_key = caller_of(request).owner_key
     jobs = await run_in_threadpool(_service(request).list, owner_key, phases, after, last)
     list_url = _list_url(request)
-    return _xml(job_list_document(jobs, lambda job_id: f"{list_url}/{job_id}"))
+    # up to XPHA_UWS_LIST_LIMIT jobs: built off the event loop
+    document = await run_in_threadpool(job_list_document, jobs,
+                                       lambda job_id: f"{list_url}/{job_id}")
+    return _xml(document)
 
 
 @router.post("/async", name="uws_create_job")

@@ -6,7 +6,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from tap_service import vosi
+from tap_service.catalog import Catalog
 from tap_service.errors import DaliFault, NotFoundFault, UsageFault
+from tap_service.query import TapEngine
 
 router = APIRouter()
 
@@ -45,13 +47,10 @@ async def availability(request: Request) -> Response:
     return _xml(vosi.availability_document(available, note))
 
 
-def _read_tableset(request: Request, only: str | None = None) -> list[vosi.SchemaRow]:
-    engine = request.app.state.engine
-    conn = engine.getconn()
-    try:
-        return vosi.read_tableset(conn, only)
-    finally:
-        engine.putconn(conn)
+async def _catalog(request: Request) -> Catalog:
+    """The published catalogue, as cached by the engine (read again after its TTL)."""
+    engine: TapEngine = request.app.state.engine
+    return await run_in_threadpool(engine.catalog)
 
 
 @router.get("/tables")
@@ -59,17 +58,16 @@ async def tables(request: Request) -> Response:
     detail = {k.lower(): v for k, v in request.query_params.items()}.get("detail", "max")
     if detail.lower() not in ("min", "max"):
         raise UsageFault(f"detail={detail!r} must be min or max")
-    schemas = await run_in_threadpool(_read_tableset, request)
-    return _xml(vosi.tableset_document(schemas, detail.lower()))
+    catalog = await _catalog(request)
+    return _xml(await run_in_threadpool(vosi.tableset_document, catalog, detail.lower()))
 
 
 @router.get("/tables/{name}")
 async def table(request: Request, name: str) -> Response:
-    schemas = await run_in_threadpool(_read_tableset, request, name)
-    found = [t for s in schemas for t in s.tables]
-    if not found:
+    found = (await _catalog(request)).published_table(name)
+    if found is None:
         raise NotFoundFault(f"no table {name!r}; /tap/tables lists the published tables")
-    return _xml(vosi.table_document(found[0]))
+    return _xml(vosi.table_document(found))
 
 
 @router.get("/examples")

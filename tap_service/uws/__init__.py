@@ -1,11 +1,11 @@
 """TAP async: UWS 1.1 jobs persisted in PostgreSQL, executed by a worker pool.
 
-``tap_service.handlers.uws`` serves ``/async...`` (the app mounts it under ``/tap``) and
-``job_service_lifespan(app)`` runs the job service while the app runs.
+``tap_service.handlers.uws`` serves ``/async...`` (the app mounts it under ``/tap``);
+``tap_service.factory`` builds the job service from settings and runs it while the app runs.
 
 Modules: ``model`` (phases, the job record), ``store`` (every SQL statement on ``uws.*``; the
 table is also the queue), ``service`` (workers, limits, WAIT, crash recovery, reaper, no HTTP),
-``documents`` (UWS XML), ``lifespan`` (wiring from settings).
+``documents`` (UWS XML, from vo-models).
 
 Behaviour worth knowing:
 - POST /async answers 303 to the job; PHASE=RUN at creation queues it. TAP parameters are
@@ -24,7 +24,3 @@ Behaviour worth knowing:
   heartbeat stopped (kill -9) are re-queued, or set to ERROR with a message once they have
   used ``XPHA_UWS_MAX_ATTEMPTS`` executions. A clean shutdown re-queues its running jobs.
 """
-
-from tap_service.uws.lifespan import build_job_service, job_service_lifespan
-
-__all__ = ["build_job_service", "job_service_lifespan"]

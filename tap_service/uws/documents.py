@@ -1,24 +1,42 @@
-"""UWS 1.1 XML documents (job, job list) and the plain-text resources of a job.
+"""UWS 1.1 XML documents (job, job list, results, parameters) from the typed `vo-models` models.
 
-Built with lxml so that any parameter value a client sends (quotes, ``<``, control characters)
-still yields a well-formed document. Element order follows the UWS 1.1 schema, because strict
-parsers (pyvo's ``pyvo.io.uws``, STILTS) read it positionally.
+The models put the elements in the schema's order, which strict parsers (pyvo's
+``pyvo.io.uws``, STILTS) read positionally, and lxml escapes whatever a client sent; characters
+XML 1.0 cannot carry at all are dropped first. Documents are serialised with
+``exclude_unset``: an element is written when the model was given it, so an optional element
+without a value (``runId``) is left out while a nillable one given as None (``ownerId``,
+``quote``, ``startTime``, ``endTime``) is written ``xsi:nil``, as the schema wants.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-from lxml import etree
+from pydantic_xml import BaseXmlModel, element
+from vo_models.uws import ErrorSummary, Jobs, JobSummary, ResultReference, Results
+from vo_models.uws import Parameter as UwsParameter
+from vo_models.uws import ShortJobDescription as UwsJobRef
+from vo_models.uws.models import NSMAP
+from vo_models.uws.types import ErrorType, ExecutionPhase, UWSVersion
+from vo_models.xlink import XlinkType
 
-from tap_service.uws.model import RESULT_ID, Job, JobSummary, Phase
+from tap_service.uws.model import RESULT_ID, Job, Phase
+from tap_service.uws.model import JobSummary as JobRow
 
-UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
-XLINK_NS = "http://www.w3.org/1999/xlink"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
-NSMAP = {"uws": UWS_NS, "xlink": XLINK_NS, "xsi": XSI_NS}
+UWS_NS = NSMAP["uws"]
 UWS_CONTENT_TYPE = "application/xml"
+
+
+class JobParameters(BaseXmlModel, tag="parameters", ns="uws", nsmap=NSMAP):
+    """``uws:parameters`` as a list: a TAP job's parameters are whatever the client sent, so
+    not vo-models' one-field-per-key ``Parameters`` (which wants the keys known in advance)."""
+
+    parameter: list[UwsParameter] = element(tag="parameter", default_factory=list)
+
+
+TapJob = JobSummary[JobParameters]
 
 
 def iso_time(value: datetime | None) -> str:
@@ -41,82 +59,85 @@ def _xml_text(text: str) -> str:
                    or 0xE000 <= ord(ch) < 0xFFFE or ord(ch) >= 0x10000)
 
 
-def _el(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{UWS_NS}}}{name}", attrs)
-    if text is None:
-        element.set(f"{{{XSI_NS}}}nil", "true")
-    else:
-        element.text = _xml_text(text)
-    return element
+def _serialise(document: BaseXmlModel) -> bytes:
+    xml = document.to_xml(exclude_unset=True, xml_declaration=True, encoding="UTF-8",
+                          pretty_print=True)
+    assert isinstance(xml, bytes)  # with an encoding, never str
+    return xml
 
 
-def _serialise(root: etree._Element) -> bytes:
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+def _parameters(job: Job) -> JobParameters:
+    return JobParameters(parameter=[
+        UwsParameter(id=_xml_text(name), value=_xml_text(value))
+        for name, value in job.parameters.items()
+    ])
+
+
+def _results(job: Job, result_url: str) -> Results:
+    if not job.has_result:
+        return Results(results=[])
+    reference: dict[str, Any] = {"id": RESULT_ID, "type": XlinkType.SIMPLE, "href": result_url}
+    if job.result_type:
+        reference["mime_type"] = job.result_type
+    if job.result_size is not None:
+        reference["size"] = job.result_size
+    return Results(results=[ResultReference(**reference)])
+
+
+def _optional(name: str, value: str | None) -> dict[str, Any]:
+    """An element that the schema lets us leave out, given only when it has a value."""
+    return {} if value is None else {name: _xml_text(value)}
 
 
 def job_document(job: Job, result_url: str) -> bytes:
     """The UWS 1.1 ``uws:job`` document of a job."""
-    root = etree.Element(f"{{{UWS_NS}}}job", nsmap=NSMAP, version="1.1")
-    _el(root, "jobId", job.job_id)
-    if job.run_id is not None:
-        _el(root, "runId", job.run_id)
-    _el(root, "ownerId", job.owner_id)
-    _el(root, "phase", job.phase.value)
-    _el(root, "quote", iso_time(job.quote) if job.quote else None)
-    _el(root, "creationTime", iso_time(job.creation_time))
-    _el(root, "startTime", iso_time(job.start_time) if job.start_time else None)
-    _el(root, "endTime", iso_time(job.end_time) if job.end_time else None)
-    _el(root, "executionDuration", str(job.execution_duration))
-    _el(root, "destruction", iso_time(job.destruction))
-    parameters = etree.SubElement(root, f"{{{UWS_NS}}}parameters")
-    for name, value in job.parameters.items():
-        _el(parameters, "parameter", value, id=_xml_text(name))
-    results = etree.SubElement(root, f"{{{UWS_NS}}}results")
-    if job.has_result:
-        result = _el(results, "result", "", id=RESULT_ID)
-        result.text = None
-        result.set(f"{{{XLINK_NS}}}type", "simple")
-        result.set(f"{{{XLINK_NS}}}href", result_url)
-        if job.result_type:
-            result.set("mime-type", job.result_type)
-        if job.result_size is not None:
-            result.set("size", str(job.result_size))
+    error: dict[str, Any] = {}
     if job.phase == Phase.ERROR:
-        summary = etree.SubElement(
-            root, f"{{{UWS_NS}}}errorSummary", type=job.error_type or "fatal", hasDetail="true"
+        error["error_summary"] = ErrorSummary(
+            type=ErrorType(job.error_type or "fatal"),
+            has_detail=True,
+            message=_xml_text(job.error_message or "the job failed"),
         )
-        _el(summary, "message", job.error_message or "the job failed")
-    return _serialise(root)
+    return _serialise(TapJob(
+        version=UWSVersion.V1_1,
+        job_id=job.job_id,
+        **_optional("run_id", job.run_id),
+        owner_id=job.owner_id,  # nil without bearer auth
+        phase=ExecutionPhase(job.phase.value),
+        quote=job.quote,
+        creation_time=job.creation_time,
+        start_time=job.start_time,
+        end_time=job.end_time,
+        execution_duration=job.execution_duration,
+        destruction=job.destruction,
+        parameters=_parameters(job),
+        results=_results(job, result_url),
+        **error,
+    ))
 
 
-def job_list_document(jobs: Iterable[JobSummary], job_url: Callable[[str], str]) -> bytes:
+def job_list_document(jobs: Iterable[JobRow], job_url: Callable[[str], str]) -> bytes:
     """The UWS 1.1 ``uws:jobs`` list: one ``jobref`` per job, newest first."""
-    root = etree.Element(f"{{{UWS_NS}}}jobs", nsmap=NSMAP, version="1.1")
-    for job in jobs:
-        ref = etree.SubElement(root, f"{{{UWS_NS}}}jobref", id=job.job_id)
-        ref.set(f"{{{XLINK_NS}}}type", "simple")
-        ref.set(f"{{{XLINK_NS}}}href", job_url(job.job_id))
-        _el(ref, "phase", job.phase.value)
-        if job.run_id is not None:
-            _el(ref, "runId", job.run_id)
-        _el(ref, "ownerId", job.owner_id)
-        _el(ref, "creationTime", iso_time(job.creation_time))
-    return _serialise(root)
+    refs = [
+        UwsJobRef(
+            job_id=job.job_id,
+            type=XlinkType.SIMPLE,
+            href=job_url(job.job_id),
+            phase=ExecutionPhase(job.phase.value),
+            **_optional("run_id", job.run_id),
+            owner_id=job.owner_id,
+            creation_time=job.creation_time,
+        )
+        for job in jobs
+    ]
+    return _serialise(Jobs(version=UWSVersion.V1_1, jobref=refs))
 
 
 def results_document(job: Job, result_url: str) -> bytes:
     """The ``uws:results`` list of a job (empty until it COMPLETED)."""
-    root = etree.Element(f"{{{UWS_NS}}}results", nsmap=NSMAP)
-    if job.has_result:
-        result = etree.SubElement(root, f"{{{UWS_NS}}}result", id=RESULT_ID)
-        result.set(f"{{{XLINK_NS}}}type", "simple")
-        result.set(f"{{{XLINK_NS}}}href", result_url)
-    return _serialise(root)
+    return _serialise(_results(job, result_url))
 
 
 def parameters_document(job: Job) -> bytes:
     """The ``uws:parameters`` list of a job."""
-    root = etree.Element(f"{{{UWS_NS}}}parameters", nsmap=NSMAP)
-    for name, value in job.parameters.items():
-        _el(root, "parameter", value, id=_xml_text(name))
-    return _serialise(root)
+    return _serialise(_parameters(job))

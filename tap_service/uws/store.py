@@ -8,6 +8,7 @@ so that a late worker can never overwrite an ABORT, a timeout or a crash recover
 
 from __future__ import annotations
 
+import builtins
 import queue
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -16,10 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
 from tap_service.uws.model import Job, JobSummary, Phase
+
+#: The store's connections: autocommit, rows as dicts.
+Conn = psycopg.Connection[DictRow]
 
 JOB_COLUMNS = (
     "job_id, run_id, owner_id, owner_key, client, phase, parameters, creation_time, start_time,"
@@ -164,10 +168,10 @@ class ConnectionPool:
 
     def __init__(self, url: str, max_idle: int = 8) -> None:
         self._url = url
-        self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue(maxsize=max_idle)
+        self._idle: queue.LifoQueue[Conn] = queue.LifoQueue(maxsize=max_idle)
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
+    def connection(self) -> Iterator[Conn]:
         try:
             conn = self._idle.get_nowait()
         except queue.Empty:
@@ -193,27 +197,27 @@ class ConnectionPool:
                 return
 
 
-def _job(row: Mapping[str, object]) -> Job:
+def _job(row: DictRow) -> Job:
     return Job(
         job_id=str(row["job_id"]),
         phase=Phase(str(row["phase"])),
-        parameters={str(k): str(v) for k, v in dict(row["parameters"]).items()},  # type: ignore[call-overload]
-        creation_time=row["creation_time"],  # type: ignore[arg-type]
-        execution_duration=int(row["execution_duration"]),  # type: ignore[call-overload]
-        destruction=row["destruction"],  # type: ignore[arg-type]
-        run_id=row["run_id"],  # type: ignore[arg-type]
-        owner_id=row["owner_id"],  # type: ignore[arg-type]
-        owner_key=row["owner_key"],  # type: ignore[arg-type]
-        client=row["client"],  # type: ignore[arg-type]
-        quote=row["quote"],  # type: ignore[arg-type]
-        start_time=row["start_time"],  # type: ignore[arg-type]
-        end_time=row["end_time"],  # type: ignore[arg-type]
-        attempts=int(row["attempts"]),  # type: ignore[call-overload]
-        result_path=row["result_path"],  # type: ignore[arg-type]
-        result_type=row["result_type"],  # type: ignore[arg-type]
-        result_size=row["result_size"],  # type: ignore[arg-type]
-        error_type=row["error_type"],  # type: ignore[arg-type]
-        error_message=row["error_message"],  # type: ignore[arg-type]
+        parameters={str(k): str(v) for k, v in dict(row["parameters"]).items()},
+        creation_time=row["creation_time"],
+        execution_duration=int(row["execution_duration"]),
+        destruction=row["destruction"],
+        run_id=row["run_id"],
+        owner_id=row["owner_id"],
+        owner_key=row["owner_key"],
+        client=row["client"],
+        quote=row["quote"],
+        start_time=row["start_time"],
+        end_time=row["end_time"],
+        attempts=int(row["attempts"]),
+        result_path=row["result_path"],
+        result_type=row["result_type"],
+        result_size=row["result_size"],
+        error_type=row["error_type"],
+        error_message=row["error_message"],
     )
 
 
@@ -268,7 +272,7 @@ class JobStore:
         return _job(row)
 
     @staticmethod
-    def _check_quota(conn: psycopg.Connection, client: str | None, quota: Quota, *,
+    def _check_quota(conn: Conn, client: str | None, quota: Quota, *,
                      new_jobs: int, new_bytes: int) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (QUEUE_LOCK,))
         held = conn.execute(SQL_HOLDINGS, {"client": client}).fetchone()
@@ -306,7 +310,8 @@ class JobStore:
     ) -> list[JobSummary]:
         """One owner's jobs, newest first; UWS 1.1 PHASE / AFTER / LAST filters, all done by
         the database."""
-        where, args = ["owner_key = %s", "phase <> 'ARCHIVED'"], [owner_key]
+        where = ["owner_key = %s", "phase <> 'ARCHIVED'"]
+        args: builtins.list[object] = [owner_key]
         wanted = [p.value for p in phases]
         if wanted:
             where[1] = "phase = ANY(%s)"
@@ -375,13 +380,13 @@ class JobStore:
         return _job(row) if row else None
 
     @staticmethod
-    def _enqueue(conn: psycopg.Connection, job_id: str, queue_size: int) -> dict | None:
+    def _enqueue(conn: Conn, job_id: str, queue_size: int) -> DictRow | None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (QUEUE_LOCK,))
         count = conn.execute(SQL_QUEUED_COUNT).fetchone()
         assert count is not None
         if int(count["count"]) >= queue_size:
             raise QueueFull(f"{count['count']} jobs are queued already")
-        return conn.execute(SQL_QUEUE, (job_id,)).fetchone()  # type: ignore[return-value]
+        return conn.execute(SQL_QUEUE, (job_id,)).fetchone()
 
     def claim(self, server_id: str) -> Job | None:
         """The oldest QUEUED job, now EXECUTING on this server (None when the queue is empty)."""
@@ -421,23 +426,23 @@ class JobStore:
         with self.pool.connection() as conn:
             conn.execute(SQL_UNREGISTER, (server_id,))
 
-    def recover(self, stale_s: float, max_attempts: int) -> list[tuple[str, Phase]]:
+    def recover(self, stale_s: float, max_attempts: int) -> builtins.list[tuple[str, Phase]]:
         """Forget servers without a recent heartbeat and recover their EXECUTING jobs."""
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(SQL_DEAD_SERVERS, (stale_s,))
             rows = conn.execute(SQL_RECOVER, {"max_attempts": max_attempts}).fetchall()
         return [(str(r["job_id"]), Phase(str(r["phase"]))) for r in rows]
 
-    def expire_overdue(self, server_id: str) -> list[str]:
+    def expire_overdue(self, server_id: str) -> builtins.list[str]:
         with self.pool.connection() as conn:
             return [str(r["job_id"]) for r in conn.execute(SQL_EXPIRE_OVERDUE, (server_id,))]
 
-    def requeue_executing(self, server_id: str) -> list[str]:
+    def requeue_executing(self, server_id: str) -> builtins.list[str]:
         """Give this server's EXECUTING jobs back to the queue (clean shutdown)."""
         with self.pool.connection() as conn:
             return [str(r["job_id"]) for r in conn.execute(SQL_REQUEUE_MINE, (server_id,))]
 
-    def destroy_expired(self) -> list[tuple[str, str | None]]:
+    def destroy_expired(self) -> builtins.list[tuple[str, str | None]]:
         with self.pool.connection() as conn:
             rows = conn.execute(SQL_DESTROY_EXPIRED).fetchall()
         return [(str(r["job_id"]), r["result_path"]) for r in rows]

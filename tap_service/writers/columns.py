@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import chain
+from typing import Any, cast
 
 import numpy as np
 
@@ -120,10 +121,14 @@ def convert_rows(fields: Sequence[FieldSpec], rows: Sequence[tuple]) -> list[Num
     for i, (spec, is_float) in enumerate(zip(fields, floats, strict=True)):
         values = table[f"c{i}"]
         if not is_float:
-            out.append(convert(spec, values))
+            out.append(convert(spec, cast(Sequence[object], values)))  # an object array
             continue
         values = np.ascontiguousarray(values)
-        out.append(Numbers(_nan_nulls(values, lambda k, i=i: rows[k][i] is None), values))
+
+        def is_none(k: int, i: int = i) -> bool:
+            return rows[k][i] is None
+
+        out.append(Numbers(_nan_nulls(values, is_none), values))
     return out
 
 
@@ -182,7 +187,7 @@ def arrays(spec: FieldSpec, column: Sequence[object]) -> Numbers:
     null = null_mask(column)
     datatype = spec.datatype
     fill = NULL_VALUES[datatype]
-    rows = [() if v is None else v for v in column]
+    rows: list[Any] = [() if v is None else v for v in column]  # sequences, arrays
     first = next((v for v in rows if v), ())
     if isinstance(first[0] if first else None, list | tuple):
         rows = [_flatten(v) for v in rows]  # multi-dimensional PostgreSQL arrays, row-major

@@ -53,20 +53,38 @@ def fixed_count(arraysize: str | None) -> int | None:
     return count
 
 
-class _Source(Protocol):
-    name: str
-    datatype: str
-    arraysize: str | None
-    unit: str | None
-    ucd: str | None
-    description: str | None
-    xtype: str | None
-    utype: str | None
+class _Source(Protocol):  # read-only, as the catalogue's frozen ColumnInfo
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def datatype(self) -> str: ...
+
+    @property
+    def arraysize(self) -> str | None: ...
+
+    @property
+    def unit(self) -> str | None: ...
+
+    @property
+    def ucd(self) -> str | None: ...
+
+    @property
+    def description(self) -> str | None: ...
+
+    @property
+    def xtype(self) -> str | None: ...
+
+    @property
+    def utype(self) -> str | None: ...
 
 
-class _OutputColumn(Protocol):
-    name: str
-    source: _Source | None
+class _OutputColumn(Protocol):  # read-only, as the translator's frozen OutputColumn
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def source(self) -> _Source | None: ...
 
 
 # PostgreSQL built-in type OIDs -> (VOTable datatype, xtype); arrays map to their element type.

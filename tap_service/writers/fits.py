@@ -104,6 +104,7 @@ def _spool(columns: list[_Column], rows: Batch, spool: IO[bytes]) -> int:
         values = _fits_values(column.spec, data)
         np.save(spool, values)
         if column.variable:
+            assert data.lengths is not None  # a variable-length column has them
             column.width = max(column.width, int(data.lengths.max(initial=0)))
             column.heap += values.nbytes
             np.save(spool, data.lengths)
@@ -184,8 +185,9 @@ def _table_header(columns: list[_Column], nrows: int, heap: int) -> bytes:
         spec = column.spec
         header[f"TTYPE{i}"] = spec.name
         header[f"TFORM{i}"] = column.tform()
-        if spec.is_array and "x" in (spec.arraysize or "") and not column.variable:
-            header[f"TDIM{i}"] = f"({spec.arraysize.replace('x', ',')})"  # same axis order
+        shape = spec.arraysize or ""
+        if spec.is_array and "x" in shape and not column.variable:
+            header[f"TDIM{i}"] = f"({shape.replace('x', ',')})"  # same axis order
         if spec.datatype in INTEGER_TYPES and not column.variable:
             header[f"TNULL{i}"] = NULL_VALUES[spec.datatype]
         if spec.unit:
