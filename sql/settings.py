@@ -12,10 +12,9 @@ from functools import cache
 from pathlib import Path
 from typing import TypeVar, cast
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Every part's model: XPHA_ variables; a keyword that names no field is an error, not ignored
 # (another part's variables in the environment are simply not read).
 XPHA_SETTINGS = SettingsConfigDict(env_prefix="XPHA_", case_sensitive=False, extra="forbid")
@@ -34,8 +33,9 @@ class Settings(BaseSettings):
         "embedded cluster, e.g. postgresql://user@db:5432/xpha (docker-compose sets this).",
     )
     var_dir: Path = Field(
-        PROJECT_ROOT / "var",
-        description="Where the embedded cluster, logs, models and demo data live.",
+        Path("var"),
+        description="Where the embedded cluster, logs, models, reports and demo data live; a "
+        "relative path is taken from the working directory when xpha starts.",
     )
     pg_port: int = Field(54329, description="Port of the embedded cluster (127.0.0.1 only).")
     pg_database: str = Field("xpha", description="Database name in the embedded cluster.")
@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         "2GB", description="PostgreSQL temp_file_limit of the TAP role (sorts and hashes on disk)."
     )
     tap_work_mem: str = Field("32MB", description="PostgreSQL work_mem of the TAP role.")
+
+    @field_validator("var_dir")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        """Fixed when the settings are read: a later chdir, or a Dask worker elsewhere, sees the
+        same directory."""
+        return path.absolute()
 
     @property
     def pg_data_dir(self) -> Path:

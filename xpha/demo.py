@@ -17,11 +17,12 @@ from pathlib import Path
 
 import typer
 
+from ingest.samples import real_sample
 from sql.errors import XphaError
-from sql.settings import PROJECT_ROOT, Settings
+from sql.settings import Settings
 from xpha.settings import XphaSettings, get_settings
 
-REAL = PROJECT_ROOT / "ingest" / "data" / "real"
+REAL = real_sample()
 REAL_XP_FILES = (
     "gaiaxpy_tests/XP_CONTINUOUS_RAW.fits",
     "gaiaxpy_tests/XP_CONTINUOUS_RAW_with_missing_BP.csv",

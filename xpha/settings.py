@@ -12,7 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings
 
 from ingest.settings import IngestSettings
-from sql.settings import PROJECT_ROOT, XPHA_SETTINGS, Settings, cached_settings
+from sql.settings import XPHA_SETTINGS, Settings, cached_settings
 from tap_service.settings import TapSettings
 from training.settings import TrainingSettings
 
@@ -59,9 +59,8 @@ def reference_markdown() -> str:
                 continue
             seen.add(name)
             default = field.default
-            if isinstance(default, Path):
-                default = "./" + str(default.relative_to(PROJECT_ROOT)) if default.is_relative_to(
-                    PROJECT_ROOT) else str(default)
+            if isinstance(default, Path) and not default.is_absolute():
+                default = f"./{default}"
             shown = "" if default is None else f"`{default}`"
             meaning = " ".join((field.description or "").split()).replace("|", "\\|")
             lines.append(f"| `XPHA_{name.upper()}` | {shown} | {meaning} |")

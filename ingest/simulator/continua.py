@@ -12,13 +12,13 @@ import io
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
+from ingest.samples import real_sample
 from ingest.xp_physics.lsf import band_model
 
-REAL_DATA = Path(__file__).resolve().parents[1] / "data" / "real"
+REAL_DATA = real_sample()
 CHUNK0 = REAL_DATA / "xp_spectral_lines" / "xp_continuous_combined_chunk0.fits"
 FULL_RECORDS = (
     REAL_DATA / "gaiaxpy_tests" / "XP_CONTINUOUS_RAW.fits",

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
+
+from ingest.samples import package_data
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class MergedSampling:
         return coefficients @ design
 
 
-SAMPLING_FILE = Path(__file__).resolve().parent / "data" / "xp_sampling_v375wiv142r.npz"
+SAMPLING_FILE = package_data("ingest.xp_physics", "xp_sampling_v375wiv142r.npz")
 
 
 @lru_cache(maxsize=1)

@@ -16,14 +16,9 @@ from pathlib import Path
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-PACKAGE_DATA = Path(__file__).resolve().parent / "data"
-LSF_CONFIGURATION = (
-    Path(__file__).resolve().parents[1]
-    / "data"
-    / "real"
-    / "xp_spectral_lines"
-    / "ConfigurationData"
-)
+from ingest.samples import package_data, real_sample
+
+LSF_CONFIGURATION = real_sample("xp_spectral_lines/ConfigurationData")
 
 H_ALPHA_NM = 656.461  # vacuum
 PUPIL_AREA_M2 = 0.7278
@@ -142,8 +137,8 @@ def band_model(band: str) -> BandModel:
         hermite_integrals=np.loadtxt(LSF_CONFIGURATION / "HermiteIntegrals.csv")[:N_COEFFICIENTS],
         scale=scale,
         offset=offset,
-        dispersion=_spline(PACKAGE_DATA / f"{prefix}_dispersion.csv"),
-        response=_spline(PACKAGE_DATA / f"{prefix}_response.csv"),
+        dispersion=_spline(package_data("ingest.xp_physics", f"{prefix}_dispersion.csv")),
+        response=_spline(package_data("ingest.xp_physics", f"{prefix}_response.csv")),
     )
 
 
