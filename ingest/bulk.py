@@ -161,7 +161,7 @@ class _Loader:
                                 (keys.astype(np.int64).tolist(),)).fetchone()
         return bool(row and row[0])
 
-    def _copy(self, statement: sql.Composable, payload: bytes) -> None:
+    def _copy(self, statement: sql.Composed, payload: bytes) -> None:
         with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
             copy.write(payload)
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import psycopg
+
 from ingest.labels_queries import MAX_EPOCH_GAP, candidate_pairs_sql, crossmatch_sql
 from ingest.settings import IngestSettings, get_settings
-from sql.database import connect
+from sql.database import connect, one_row
 from sql.errors import XphaError
 from sql.published_statistics import refresh_published_statistics
 
@@ -30,10 +32,12 @@ class MatchReport:
     seconds: float
 
 
-def _params(conn, survey: str, radius_arcsec: float, settings: IngestSettings) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _params(
+    conn: psycopg.Connection, survey: str, radius_arcsec: float, settings: IngestSettings
+) -> dict[str, float]:
     if not radius_arcsec > 0:
         raise XphaError(f"--radius-arcsec must be positive, got {radius_arcsec}")
-    max_dt = conn.execute(MAX_EPOCH_GAP[survey]).fetchone()[0]
+    max_dt = one_row(conn.execute(MAX_EPOCH_GAP[survey]))[0]
     return {
         "radius": float(radius_arcsec),
         "max_pm": float(settings.xmatch_max_pm_mas_yr),
@@ -57,10 +61,10 @@ def crossmatch(
         params = _params(conn, survey, radius_arcsec or settings.xmatch_radius_arcsec, settings)
         for statement in crossmatch_sql(survey):
             conn.execute(statement, params if "%(" in statement else None)
-        entries = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        matched, ambiguous = conn.execute(
+        entries = one_row(conn.execute(f"SELECT count(*) FROM {table}"))[0]
+        matched, ambiguous = one_row(conn.execute(
             f"SELECT count(*), count(*) FILTER (WHERE n_candidates > 1) FROM xmatch.gaia_{survey}"
-        ).fetchone()
+        ))
         refresh_published_statistics(conn, settings)  # the published labels follow
     return MatchReport(survey, int(entries), int(matched), int(ambiguous),
                        time.perf_counter() - start)

@@ -92,16 +92,16 @@ class HalphaWindows:
         s = settings or get_settings()
         return cls(
             rest=s.halpha_rest_vacuum,
-            line=tuple(s.halpha_line_window),  # type: ignore[arg-type]
-            blue=tuple(s.halpha_blue_continuum),  # type: ignore[arg-type]
-            red=tuple(s.halpha_red_continuum),  # type: ignore[arg-type]
+            line=s.halpha_line_window,
+            blue=s.halpha_blue_continuum,
+            red=s.halpha_red_continuum,
             min_line_coverage=s.halpha_min_line_coverage,
             min_sideband_pixels=s.halpha_min_sideband_pixels,
             bad_and_mask=s.halpha_bad_and_mask,
             sky_ratio=s.halpha_sky_ratio,
-            broad_line=tuple(s.halpha_broad_line_window),  # type: ignore[arg-type]
-            broad_blue=tuple(s.halpha_broad_blue_continuum),  # type: ignore[arg-type]
-            broad_red=tuple(s.halpha_broad_red_continuum),  # type: ignore[arg-type]
+            broad_line=s.halpha_broad_line_window,
+            broad_blue=s.halpha_broad_blue_continuum,
+            broad_red=s.halpha_broad_red_continuum,
             broad_min_sigma=s.halpha_broad_min_sigma,
             broad_max_sigma=s.halpha_broad_max_sigma,
             broad_min_significance=s.halpha_broad_min_significance,
@@ -395,7 +395,7 @@ def measure(spectra: Sequence[SdssSpectrum], win: HalphaWindows | None = None) -
     rows_to_fix = np.flatnonzero(to_fix.any(1))
     flux_fixed = flux.copy()
     model_fixed = model.copy()
-    for r in rows_to_fix:
+    for r in rows_to_fix.tolist():
         g, b = good[r], to_fix[r]
         if g.sum() >= 2:
             flux_fixed[r, b] = np.interp(wave[r, b], wave[r, g], flux[r, g])

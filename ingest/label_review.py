@@ -56,6 +56,9 @@ def review(out: Path, which: str = "flagged", limit: int = 48,
             ax.set_axis_off()
         else:
             m = measure([spectrum], win)
+            # measure() keeps the cut-out windows of every spectrum it is given
+            assert m.wave is not None and m.flux is not None and m.cont is not None
+            assert m.cont_broad is not None and m.model is not None
             ax.plot(m.wave[0], m.flux[0], color="k", lw=0.8, drawstyle="steps-mid", label="flux")
             ax.plot(m.wave[0], m.cont[0], color="tab:blue", lw=1, label="West continuum")
             ax.plot(m.wave[0], m.cont_broad[0], color="tab:green", lw=1, ls="--",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.labels_queries import LAMOST_COLUMNS, LAMOST_STAGE, LAMOST_UPSERT
-from sql.database import connect
+from sql.database import connect, one_row
 from sql.errors import XphaError
 
 NEBULAR = re.compile(r"h\s*ii|nebul|planetary|\bpn\b|galaxy|sky", re.IGNORECASE)
@@ -105,6 +105,7 @@ def entry_row(
     row = {k: _jsonable(v) for k, v in raw.items()}
     ra, dec = _pick(row, layout.ra_columns), _pick(row, layout.dec_columns)
     try:
+        # a cell is any value; what float() refuses is the error below
         ra_f, dec_f = float(ra), float(dec)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
         raise CatalogueError(f"{file_name}: row {line} has no usable RA/Dec ({ra!r}, {dec!r})") from exc
@@ -120,6 +121,7 @@ def entry_row(
     verdict = _pick(row, layout.emitter_columns)
     if layout.emitter_columns:
         try:
+            # a cell is any value; what float() refuses is the error below
             is_emitter = bool(round(float(verdict))) if verdict is not None else None  # type: ignore[arg-type]
         except (TypeError, ValueError) as exc:
             raise CatalogueError(
@@ -180,7 +182,7 @@ def read_fits_rows(path: Path, chunk_rows: int = 5000) -> tuple[list[str], Itera
     return names, rows()
 
 
-def table_rows(table) -> tuple[list[str], Iterator[dict]]:  # type: ignore[no-untyped-def]
+def table_rows(table) -> tuple[list[str], Iterator[dict]]:
     """Rows of an astropy Table (VizieR results), masked values as None."""
     names = list(table.colnames)
 
@@ -215,13 +217,13 @@ def load_rows(
                 chunk = []
         if chunk:
             _write(conn, chunk)
-        distinct = conn.execute(
+        distinct = one_row(conn.execute(
             "SELECT count(*) FROM labels.lamost_els WHERE catalogue = %s", (catalogue,)
-        ).fetchone()[0]
+        ))[0]
     return read, int(distinct)
 
 
-def _write(conn, chunk: list[dict[str, object]]) -> None:  # type: ignore[no-untyped-def]
+def _write(conn, chunk: list[dict[str, object]]) -> None:
     with conn.cursor().copy(f"COPY lamost_stage ({', '.join(LAMOST_COLUMNS)}) FROM STDIN") as cp:
         for row in chunk:
             cp.write_row([row[c] for c in LAMOST_COLUMNS])
@@ -259,7 +261,7 @@ def load_file(
     return name, read, distinct
 
 
-def fetch_vizier(catalog: str, row_limit: int = -1):  # type: ignore[no-untyped-def]
+def fetch_vizier(catalog: str, row_limit: int = -1):
     """The first table of a VizieR catalogue (e.g. J/ApJS/241/32), all columns, J2000 positions."""
     from astroquery.vizier import Vizier
 

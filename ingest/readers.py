@@ -428,10 +428,10 @@ def _numeric_arrays(data: np.ma.MaskedArray, np_type: np.dtype, length: int | No
         raise IngestError(path, f"array of {found} values, expected {length}",
                           row=first_row, column=name)
     values = np.ma.getdata(data).astype(np_type, copy=False)
-    mask = np.ma.getmask(data)
-    null = np.zeros(len(values), dtype=bool)
-    if mask is not np.ma.nomask and mask.any():
-        null = mask.all(axis=1)
+    mask = np.asarray(np.ma.getmask(data))  # a 0-d False when nothing is masked
+    null: np.ndarray = np.zeros(len(values), dtype=bool)
+    if mask.any():
+        null = np.asarray(mask.all(axis=1))
         values = np.where(mask, np.nan, values)
     if np_type.kind == "f":
         null |= _all_nan_rows(values)
@@ -477,9 +477,9 @@ def _text_scalars(raw: pa.Array, np_type: np.dtype, path: Path, first_row: int,
     try:
         typed = pc.cast(strings, arrow_type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        bad = _bad_row(strings, lambda v: pc.cast(pa.array([v]), arrow_type))
-        raise IngestError(path, f"{strings[bad].as_py()!r} is not a valid {arrow_type}: {exc}",
-                          row=first_row + bad, column=name) from exc
+        row = _bad_row(strings, lambda v: pc.cast(pa.array([v]), arrow_type))
+        raise IngestError(path, f"{strings[row].as_py()!r} is not a valid {arrow_type}: {exc}",
+                          row=first_row + row, column=name) from exc
     values = typed.to_numpy(zero_copy_only=False)
     null = np.asarray(pc.is_null(typed))
     if np_type.kind == "f":

@@ -125,7 +125,7 @@ def measure_rows(
     return rows
 
 
-def write_rows(conn, rows: Sequence[dict[str, object]]) -> None:  # type: ignore[no-untyped-def]
+def write_rows(conn, rows: Sequence[dict[str, object]]) -> None:
     """COPY rows into a temporary stage and upsert them into labels.sdss_spectra."""
     conn.execute(SDSS_STAGE)
     with conn.cursor().copy(

@@ -65,7 +65,7 @@ def selection_sql(sel: StarSelection) -> str:
     )
 
 
-def write_manifest(table, path: Path) -> int:  # type: ignore[no-untyped-def]
+def write_manifest(table, path: Path) -> int:
     """Write the manifest CSV from a query result (columns it lacks are left empty)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     names = {n.lower(): n for n in table.colnames}
@@ -117,7 +117,8 @@ def download_manifest(
     settings = settings or get_settings()
     out = Path(out or settings.sdss_download_dir or settings.var_dir / "sdss")
     out.mkdir(parents=True, exist_ok=True)
-    report = DownloadReport(log=out / "download_failures.csv")
+    log = out / "download_failures.csv"
+    report = DownloadReport(log=log)
     with manifest.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     missing = [c for c in ("plate", "mjd", "fiberID", "run2d") if rows and c not in rows[0]]
@@ -147,6 +148,6 @@ def download_manifest(
         partial.write_bytes(data)
         os.replace(partial, target)
         report.downloaded += 1
-    with report.log.open("w", newline="") as fh:
+    with log.open("w", newline="") as fh:
         csv.writer(fh).writerows([("file", "error"), *failures])
     return report

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -214,8 +215,9 @@ def read_tables(data: bytes, wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 
 # --- spec files -------------------------------------------------------------------------------
-def _field(row: np.void, name: str) -> object | None:
-    if name not in row.dtype.names:
+def _field(row: np.void, name: str) -> Any:
+    """A SPECOBJ value as a Python scalar (str, int or float); None when absent or blank."""
+    if row.dtype.names is None or name not in row.dtype.names:
         return None
     value = row[name]
     if isinstance(value, bytes):
@@ -229,7 +231,7 @@ def read_spectrum_bytes(data: bytes, file_name: str | None = None) -> SdssSpectr
         raise SpectrumReadError("not a FITS file (no SIMPLE card)")
     tables = read_tables(data, ("COADD", "SPECOBJ"))
     coadd, specobj = tables["COADD"], tables["SPECOBJ"]
-    missing = [c for c in COADD_COLUMNS if c not in coadd.dtype.names]
+    missing = [c for c in COADD_COLUMNS if c not in (coadd.dtype.names or ())]
     if missing:
         raise SpectrumReadError(f"COADD lacks column(s) {', '.join(missing)}")
     if len(coadd) == 0:
@@ -253,18 +255,18 @@ def read_spectrum_bytes(data: bytes, file_name: str | None = None) -> SdssSpectr
         specobjid = None
     columns = {c: coadd[c].astype(coadd[c].dtype.newbyteorder("="), copy=True) for c in COADD_COLUMNS}
     return SdssSpectrum(
-        spec_id=spec_id(int(plate), int(mjd), int(fiber)),  # type: ignore[arg-type]
-        plate=int(plate),  # type: ignore[arg-type]
-        mjd=int(mjd),  # type: ignore[arg-type]
-        fiber=int(fiber),  # type: ignore[arg-type]
-        z=float(z),  # type: ignore[arg-type]
-        z_err=_field(row, "z_err"),  # type: ignore[arg-type]
-        z_warning=_field(row, "zwarning"),  # type: ignore[arg-type]
-        object_class=_field(row, "class"),  # type: ignore[arg-type]
-        subclass=_field(row, "subclass"),  # type: ignore[arg-type]
-        ra=_field(row, "plug_ra"),  # type: ignore[arg-type]
-        dec=_field(row, "plug_dec"),  # type: ignore[arg-type]
-        sn_median=_field(row, "sn_median_all"),  # type: ignore[arg-type]
+        spec_id=spec_id(int(plate), int(mjd), int(fiber)),
+        plate=int(plate),
+        mjd=int(mjd),
+        fiber=int(fiber),
+        z=float(z),
+        z_err=_field(row, "z_err"),
+        z_warning=_field(row, "zwarning"),
+        object_class=_field(row, "class"),
+        subclass=_field(row, "subclass"),
+        ra=_field(row, "plug_ra"),
+        dec=_field(row, "plug_dec"),
+        sn_median=_field(row, "sn_median_all"),
         specobjid=specobjid,
         file_name=file_name,
         **columns,

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql as sql_module
@@ -58,6 +59,14 @@ def database_url(settings: Settings | None = None) -> str:
     if settings.database_url:
         return settings.database_url
     return embedded_cluster(settings).url(settings.pg_database)
+
+
+def one_row(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+    """The row of a query that always returns exactly one (an aggregate, RETURNING)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise XphaError("a query that always returns a row returned none")
+    return row
 
 
 def connect(url: str | None = None, **kwargs: object) -> psycopg.Connection:

@@ -93,7 +93,9 @@ def refresh_published_statistics(conn: psycopg.Connection,
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK,))
         changes = conn.execute("SELECT id, relation FROM stats.changes").fetchall()
         changed = {relation for _, relation in changes}
-        counted = dict(conn.execute("SELECT table_name, reads FROM stats.published_sizes"))
+        counted: dict[str, object] = dict(
+            conn.execute("SELECT table_name, reads FROM stats.published_sizes")
+        )
         candidates = f"{settings.published_schema}.{CANDIDATES}"
         stale_bins = not candidate_summary.built_with_these_bins(conn)
         for name, relation in relations.items():

@@ -8,7 +8,7 @@ directory and is reloaded by :func:`training.scorers.load_scorer`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,11 +18,12 @@ from training import features, splits
 from training.artifacts import NORMALISER
 from training.calibration import Platt
 from training.data import Batch, XPFeed, select
-from training.labelled import LabelledSet, split_args
+from training.labelled import LabelledSet
 from training.line_excess import LineExcess
 from training.model_kind import TrainingRun, saved_normaliser_and_calibrator
 from training.normalise import Normaliser
 from training.settings import TrainingSettings
+from training.splits import split_args
 
 
 @dataclass
@@ -61,7 +62,7 @@ class TabularScorer:
 
 @dataclass
 class LinearScorer(TabularScorer):
-    weights: np.ndarray | None = None
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bias: float = 0.0
 
     def raw(self, x: np.ndarray) -> np.ndarray:

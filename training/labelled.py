@@ -15,6 +15,7 @@ from sql.errors import XphaError
 from training import splits
 from training.data import Batch, XPFeed, concat, select
 from training.settings import TrainingSettings
+from training.splits import split_args
 
 
 class NoLabelsError(XphaError):
@@ -26,15 +27,6 @@ def labelled_rows(batch: Batch, split_args: tuple) -> Batch:
     rows = select(batch, batch["is_emitter"] >= 0)
     rows["split"] = splits.assign(rows["source_id"], *split_args)
     return rows
-
-
-def split_args(settings: TrainingSettings) -> tuple:
-    return (
-        settings.split_healpix_level,
-        settings.training_seed,
-        settings.split_val_fraction,
-        settings.split_test_fraction,
-    )
 
 
 @dataclass

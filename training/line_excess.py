@@ -117,10 +117,8 @@ def fit(
     """Learn the continuum along the line from (a sample of) unlabelled training-split stars."""
     import lightgbm as lgb
 
-    from training.labelled import split_args
-
     keep = min(1.0, settings.line_excess_fit_rows / max(n_train_rows, 1))
-    args = (normaliser, split_args(settings), keep, settings.training_seed)
+    args = (normaliser, splits.split_args(settings), keep, settings.training_seed)
     parts = list(feed.map(client, _fit_rows, *args, in_flight=4, desc="line continuum"))
     inputs = np.concatenate([p[0] for p in parts])
     target = np.concatenate([p[1] for p in parts])

@@ -22,10 +22,11 @@ import numpy as np
 from training import artifacts, evaluate, line_excess, registry, report, splits
 from training.data import Batch, XPFeed, dask_client
 from training.kinds import KINDS, resolve
-from training.labelled import LabelledSet, split_args
+from training.labelled import LabelledSet
 from training.model_kind import PHASE1, LatentSpace, ModelKind, Scorer, TrainingRun
 from training.normalise import Moments, Normaliser, partial_moments
 from training.settings import TrainingSettings
+from training.splits import split_args
 from training.truth import TruthScores, truth_scores
 
 

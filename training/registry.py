@@ -8,7 +8,7 @@ from pathlib import Path
 
 from psycopg.types.json import Jsonb
 
-from sql.database import connect, transaction
+from sql.database import connect, one_row, transaction
 from sql.errors import XphaError
 from sql.published_statistics import refresh_published_statistics
 from training import queries
@@ -49,7 +49,7 @@ def register(
 ) -> int:
     """Insert one trained model (artefact hashed now) and return its model_id."""
     with transaction(url) as conn:
-        row = conn.execute(
+        cursor = conn.execute(
             queries.INSERT_MODEL,
             (
                 kind,
@@ -61,8 +61,9 @@ def register(
                 json.dumps(data_snapshot, sort_keys=True),
                 latent_dim,
             ),
-        ).fetchone()
-    return int(row[0])
+        )
+        model_id = one_row(cursor)[0]
+    return int(model_id)
 
 
 def find(url: str, ref: str | int) -> ModelRecord:

@@ -120,7 +120,7 @@ def plot_training(history: list[dict], out: Path) -> str:
         a.plot(epochs, [h["val_loss"] for h in phase1], "o-", label="validation")
         a.set(xlabel="epoch", ylabel="error-weighted loss", title="DAE phase 1")
         a.legend()
-    for mode in sorted({h.get("mode") for h in history if h.get("phase") == 2}):
+    for mode in sorted({str(h["mode"]) for h in history if h.get("phase") == 2}):
         rows = [h for h in history if h.get("phase") == 2 and h.get("mode") == mode]
         b.plot([h["epoch"] for h in rows], [h["val_ap"] for h in rows], label=mode)
     b.set(xlabel="epoch", ylabel="validation PR-AUC", title="DAE phase 2")

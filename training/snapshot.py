@@ -160,10 +160,10 @@ def export(
 ) -> ExportResult:
     """Export the feed (XP + labels + truth when present) of ``url`` to Parquet in ``directory``."""
     clock = time.perf_counter()
-    labels = settings.training_labels_relation
-    labels = labels if relation_exists(url, labels) else None
-    truth = settings.training_truth_relation
-    truth = truth if labels and relation_exists(url, truth) else None
+    labels: str | None = settings.training_labels_relation
+    labels = labels if labels and relation_exists(url, labels) else None
+    truth: str | None = settings.training_truth_relation
+    truth = truth if labels and truth and relation_exists(url, truth) else None
     partitions = plan_partitions(url, settings.feed_healpix_level, settings.feed_partition_rows)
     spec = FeedSpec(url, labels, truth)
     feed = XPFeed(spec, partitions)

@@ -12,6 +12,7 @@ import numpy as np
 
 from sql.errors import XphaError
 from training.data import cell_shift
+from training.settings import TrainingSettings
 
 TRAIN, VAL, TEST = 0, 1, 2
 NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
@@ -42,12 +43,16 @@ def assign(
     return codes
 
 
-def assign_with(settings: object, source_id: np.ndarray) -> np.ndarray:
-    """``assign`` with the levels, seed and fractions from settings."""
-    return assign(
-        source_id,
-        settings.split_healpix_level,  # type: ignore[attr-defined]
-        settings.training_seed,  # type: ignore[attr-defined]
-        settings.split_val_fraction,  # type: ignore[attr-defined]
-        settings.split_test_fraction,  # type: ignore[attr-defined]
+def split_args(settings: TrainingSettings) -> tuple[int, int, float, float]:
+    """The arguments of ``assign`` after the source_ids: level, seed, val and test fractions."""
+    return (
+        settings.split_healpix_level,
+        settings.training_seed,
+        settings.split_val_fraction,
+        settings.split_test_fraction,
     )
+
+
+def assign_with(settings: TrainingSettings, source_id: np.ndarray) -> np.ndarray:
+    """``assign`` with the levels, seed and fractions from settings."""
+    return assign(source_id, *split_args(settings))

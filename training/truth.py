@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from sql.database import connect
+from sql.database import connect, one_row
 from training import queries, splits
 from training.data import Batch, XPFeed, select
 from training.line_excess import LineExcess
@@ -68,7 +68,7 @@ def truth_scores(
 def simulated_classes(url: str, truth_relation: str, source_id: np.ndarray) -> np.ndarray | None:
     """The simulated emitter class of each source (None if the truth relation has none)."""
     with connect(url) as conn:
-        if not conn.execute(queries.TRUTH_HAS_CLASS, (truth_relation,)).fetchone()[0]:
+        if not one_row(conn.execute(queries.TRUTH_HAS_CLASS, (truth_relation,)))[0]:
             return None
         rows = conn.execute(queries.truth_classes(truth_relation)).fetchall()
     ids = np.array([r[0] for r in rows], np.int64)

@@ -19,7 +19,6 @@ import typer
 
 from ingest.samples import real_sample
 from sql.errors import XphaError
-from sql.settings import Settings
 from xpha.settings import XphaSettings, get_settings
 
 REAL = real_sample()
@@ -262,7 +261,7 @@ def run_demo(plan: DemoPlan, settings: XphaSettings | None = None, echo=typer.ec
     return ctx
 
 
-def next_steps(settings: Settings) -> str:
+def next_steps(settings: XphaSettings) -> str:
     """What a person does next: TOPCAT, pyvo and three example queries."""
     tap = settings.tap_base_url or f"http://{settings.tap_host}:{settings.tap_port}/tap"
     base = tap.rstrip("/").removesuffix("/tap")
@@ -316,7 +315,7 @@ def demo_command(
     if serve:
         from tap_service.cli import serve as serve_command
 
-        serve_command(host=None, port=None, workers=1)
+        serve_command(host=settings.tap_host, port=settings.tap_port, workers=1)
 
 
 def register(app: typer.Typer) -> None:

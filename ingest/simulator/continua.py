@@ -120,7 +120,7 @@ def _cholesky(library: ParentLibrary, band: str, row: int) -> np.ndarray | None:
 
 def _array(value: object, length: int) -> np.ndarray:
     """An archive array cell as float64; empty / masked cells become NaN."""
-    data = np.ma.filled(np.ma.asarray(value, dtype=float), np.nan).ravel()
+    data: np.ndarray = np.ma.filled(np.ma.asarray(value, dtype=float), np.nan).ravel()
     return data if data.size == length else np.full(length, np.nan)
 
 
@@ -177,7 +177,8 @@ def load_parents() -> ParentLibrary:
     bp_err, rp_err = [stack("e_bp_coeff_")], [stack("e_rp_coeff_")]
     bp_rel = [np.ma.filled(chunk["bp_n_relevant_bases"], 0).astype(np.int16)]
     rp_rel = [np.ma.filled(chunk["rp_n_relevant_bases"], 0).astype(np.int16)]
-    bp_corr, rp_corr = {}, {}
+    bp_corr: dict[int, np.ndarray] = {}
+    rp_corr: dict[int, np.ndarray] = {}
     row = len(chunk)
     for record in _full_records():
         source_id.append(np.array([int(record["source_id"])]))

@@ -6,8 +6,9 @@ only on (seed, parameters, chunk size), never on timing or on how far a previous
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,7 @@ class Chunk:
     ew_other_epoch: np.ndarray
     in_sdss: np.ndarray
     in_lamost: np.ndarray
-    rng_state: dict  # for the per-chunk writers that need more random numbers
+    rng_state: Mapping[str, Any]  # for the per-chunk writers that need more random numbers
 
     def __len__(self) -> int:
         return len(self.source_id)
@@ -143,7 +144,9 @@ def _noise(
     for row in table:
         rows = np.flatnonzero(parent == row)
         if rows.size:
-            z[rows] = z[rows] @ library.correlation_factor(band, row).T
+            factor = library.correlation_factor(band, row)
+            assert factor is not None  # every parent in the table has correlations
+            z[rows] = z[rows] @ factor.T
     z *= sigma
     return z
 

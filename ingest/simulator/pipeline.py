@@ -115,7 +115,7 @@ def _write_sdss(chunk, rng, directory, sampling, names, sdss_format) -> dict[int
     """SDSS spectra of the chunk's SDSS subset, at a random epoch with the other-epoch EW."""
     from ingest.simulator.sky import propagate
 
-    written = {}
+    written: dict[int, str] = {}
     picked = np.flatnonzero(chunk.in_sdss)
     if picked.size == 0:
         return written

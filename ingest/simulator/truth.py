@@ -25,6 +25,13 @@ def write_rows(handle, columns: dict[str, np.ndarray]) -> None:
     pa_csv.write_csv(table, handle, options)
 
 
+def _blank_as_none(values: np.ndarray) -> np.ndarray:
+    """Strings with None (NULL in the truth table) where empty."""
+    out = values.astype(object)
+    out[values == ""] = None
+    return out
+
+
 def truth_frame(chunk, class_names, parent_ids, sdss_files: dict, lamost_ids: dict) -> dict:
     """One row per source (columns in TRUTH_COLUMNS order); sdss_*, lamost_id and a missing
     bp_rp are null when not observed / not measurable."""
@@ -44,8 +51,8 @@ def truth_frame(chunk, class_names, parent_ids, sdss_files: dict, lamost_ids: di
         "phot_g_mean_mag": np.round(chunk.g_mag, 5),
         "bp_rp": np.round(chunk.bp_rp, 5),
         "sdss_ew": np.where(sdss != "", np.round(chunk.ew_other_epoch, 6), np.nan),
-        "sdss_spec": np.where(sdss != "", sdss, None),
-        "lamost_id": np.where(lamost != "", lamost, None),
+        "sdss_spec": _blank_as_none(sdss),
+        "lamost_id": _blank_as_none(lamost),
         "parent_source_id": parent_ids[chunk.parent],
         "ra": chunk.ra,
         "dec": chunk.dec,

@@ -124,7 +124,7 @@ def _write_fits(path: Path, columns: Sequence[Column], data: TableData) -> None:
     from astropy.io import fits
 
     n = data.n
-    fields = []
+    fields: list[tuple[str, str] | tuple[str, str, tuple[int]]] = []
     for column in columns:
         if column.is_array:
             fields.append((column.name, ">i4", (2,)))

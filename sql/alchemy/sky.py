@@ -126,7 +126,7 @@ class _Sphere(UserDefinedType):
     def get_col_spec(self, **kw: Any) -> str:
         return self.name
 
-    def result_processor(self, dialect: Any, coltype: Any):  # type: ignore[no-untyped-def]
+    def result_processor(self, dialect: Any, coltype: Any):
         def degrees(value: str | None) -> tuple[float, ...] | None:
             if value is None:
                 return None

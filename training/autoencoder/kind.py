@@ -15,12 +15,12 @@ from training.artifacts import NORMALISER
 from training.calibration import Platt
 from training.data import Batch, select
 from training.evaluate import latent_geometry
-from training.labelled import split_args
 from training.line_excess import MODEL_FILE as EXCESS_FILE
 from training.line_excess import LineExcess
 from training.model_kind import PHASE1, LatentSpace, TrainingRun, saved_normaliser_and_calibrator
 from training.normalise import Normaliser
 from training.settings import TrainingSettings
+from training.splits import split_args
 
 VAL_ROWS_PHASE1 = 20_000  # phase-1 validation loss: a fixed sample of validation-split sources
 WEIGHTS = "weights.pt"

@@ -18,6 +18,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -247,7 +248,8 @@ def train_phase2(
     tensors = [torch.from_numpy(a).to(device) for a in train]
     generator = torch.Generator(device=device).manual_seed(config.training_seed)
     recon_config = corruption or Phase1Config(training_seed=config.training_seed)
-    best, best_epoch = (-1.0, None), 0
+    best: tuple[float, dict[str, Any] | None] = (-1.0, None)
+    best_epoch = 0
     history: list[dict] = []
     for epoch in tqdm(range(config.head_epochs), desc=f"DAE phase 2 ({mode})", unit="epoch"):
         model.train()
@@ -276,7 +278,8 @@ def train_phase2(
             best, best_epoch = (val_ap, copy.deepcopy(model.state_dict())), epoch
         elif config.head_patience and epoch - best_epoch >= config.head_patience:
             break
-    model.load_state_dict(best[1])
+    if best[1] is not None:  # the best epoch's weights (none when no epoch ran)
+        model.load_state_dict(best[1])
     return model.cpu(), history
 
 

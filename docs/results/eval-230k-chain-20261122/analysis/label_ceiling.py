@@ -14,8 +14,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from sql.database import connect, database_url
 from training import splits
-from training.labelled import split_args
 from training.settings import get_settings
+from training.splits import split_args
 
 LABELLED = """
 SELECT l.source_id, l.is_emitter::int, coalesce(t.ew_halpha_true, 0), t.emitter_class

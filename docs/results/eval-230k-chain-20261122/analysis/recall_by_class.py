@@ -22,7 +22,7 @@ with dask_client(settings) as client:
     test = LabelledSet.gather(XPFeed.plan(url, settings, with_labels=True), client, settings)
 batch, y = test.part(splits.TEST), test.y(splits.TEST)
 with connect(url) as conn:
-    truth = dict(conn.execute("SELECT source_id, emitter_class FROM labels.simulation_truth"))
+    truth: dict[int, str] = dict(conn.execute("SELECT source_id, emitter_class FROM labels.simulation_truth"))
 cls = np.array([truth.get(int(s), "?") for s in batch["source_id"]])
 for path in sys.argv[1:]:
     scorer = load_scorer(Path(path))

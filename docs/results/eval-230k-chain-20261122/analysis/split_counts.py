@@ -4,8 +4,8 @@ import numpy as np
 
 from sql.database import connect, database_url
 from training import splits
-from training.labelled import split_args
 from training.settings import get_settings
+from training.splits import split_args
 
 settings = get_settings()
 with connect(database_url(settings)) as conn:
