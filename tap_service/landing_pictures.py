@@ -15,9 +15,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import psycopg
+from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter
@@ -79,7 +81,7 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _figure(**subplot: object) -> tuple[Figure, object]:
+def _figure(**subplot: Any) -> tuple[Figure, Axes]:
     figure = Figure(figsize=FIGURE_SIZE, dpi=DPI, layout="constrained")
     return figure, figure.add_subplot(**subplot)
 
@@ -182,14 +184,14 @@ def _draw_sky(conn, current, first_bin: int, edge: float) -> bytes:
     return _png(figure)
 
 
-def _graticule(axes) -> None:
-    style = {"color": "0.55", "linewidth": 0.5}
+def _graticule(axes: Axes) -> None:
+    style: dict[str, Any] = {"color": "0.55", "linewidth": 0.5}
     lat = np.linspace(-90, 90, 181)
     for lon in range(-180, 181, 60):
         axes.plot(*_mollweide(np.full_like(lat, lon), lat), **style)
-    lon = np.linspace(-180, 180, 361)
+    lons = np.linspace(-180, 180, 361)
     for lat_line in range(-60, 61, 30):
-        axes.plot(*_mollweide(lon, np.full_like(lon, lat_line)), **style)
+        axes.plot(*_mollweide(lons, np.full_like(lons, lat_line)), **style)
     for lon in range(-120, 121, 60):
         x, y = _mollweide(np.array([lon]), np.array([0.0]))
         axes.text(x[0], y[0], f"{lon % 360}°", fontsize=7, color="0.3", ha="center", va="top")
@@ -227,10 +229,11 @@ def _draw_cmd(conn, current, first_bin: int, edge: float) -> bytes:
 def _draw_excess(conn, current, first_bin: int, edge: float) -> bytes:
     figure, axes = _figure()
     histogram = summary.read_excess(conn, first_bin)
-    everything, above = histogram["all"], histogram["above"]
+    everything, above = np.asarray(histogram["all"]), np.asarray(histogram["above"])
+    unmeasured = int(histogram["unmeasured"])
     if everything.sum() == 0:
         _nothing(axes, "the current model does not measure the H-alpha excess"
-                 if histogram["unmeasured"] else "no candidates yet")
+                 if unmeasured else "no candidates yet")
         return _png(figure)
     edges = summary.EXCESS.edges
     axes.stairs(everything[1:-1], edges, color="0.45", label="all scored sources")
@@ -242,7 +245,7 @@ def _draw_excess(conn, current, first_bin: int, edge: float) -> bytes:
     axes.legend(loc="upper right", fontsize=8)
     outside = (f"outside the axis: {int(everything[0]):,} below {edges[0]:g} Å,"
                f" {int(everything[-1]):,} above {edges[-1]:g} Å;"
-               f" {histogram['unmeasured']:,} without a measured excess")
+               f" {unmeasured:,} without a measured excess")
     axes.set_title(outside, fontsize=9)
     return _png(figure)
 
