@@ -3,7 +3,8 @@
 ``live_server(settings)`` runs the real application (lifespan included) in a thread on a free
 port. ``seed_field(url, n)`` fills the base tables with a deterministic field of ``n`` Gaia
 sources around the Pleiades (real HEALPix-encoded source_ids, XP arrays of the real shapes),
-two models (one current) with scores, and latent vectors, then counts the published sizes.
+two models (one current) with scores, the serving table of the current one, and latent vectors,
+then counts the published sizes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import psycopg
 import uvicorn
 
+from sql import serving
 from sql.cluster import free_port
 from sql.published_statistics import refresh_published_statistics
 from tap_service.settings import TapSettings
@@ -170,7 +172,9 @@ def seed_field(url: str, n: int = 2000, *, xp_rows: int | None = 200, seed: int 
                                 rng.normal(0, 1, LATENT_DIM).astype(np.float32).tolist()))
         conn.execute("ANALYZE gaia.source")
         conn.execute("ANALYZE ml.emitter_scores")
-        refresh_published_statistics(conn)  # what ingest and scoring do once data changed
+    serving.publish(url)  # as `xpha score` does: TAP reads the current model's own table
+    with psycopg.connect(url) as conn:  # what ingest and scoring do once data changed, after
+        refresh_published_statistics(conn)
     data["current_model"] = current
     data["dae_model"] = dae
     return data

@@ -19,6 +19,8 @@ import psycopg
 import pytest
 from tap_support import columnar_ceiling, live_server, tap_settings
 
+from sql import serving
+
 pytestmark = pytest.mark.benchmark
 
 N_ROWS = 1_000_000
@@ -64,6 +66,7 @@ def million(module_db_url: str) -> str:
         conn.execute("CLUSTER gaia.source_hpx0_00 USING source_hpx0_00_pkey")
         conn.execute("VACUUM ANALYZE gaia.source")
         conn.execute("VACUUM ANALYZE ml.emitter_scores")
+    serving.publish(module_db_url)
     print(f"\nseeded {N_ROWS:,} sources + scores in {time.perf_counter() - started:.1f} s")
     return module_db_url
 

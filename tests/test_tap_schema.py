@@ -14,6 +14,7 @@ import pytest
 from tap_support import seed_field
 
 from sql.published import render
+from training.registry import set_current
 
 # VOTable datatype -> the PostgreSQL types that may carry it (scalar form)
 PG_TYPES = {
@@ -103,13 +104,11 @@ def test_keys_point_at_declared_columns(db_url: str) -> None:
 def test_published_views_follow_the_current_model(db_url: str) -> None:
     """emitter_candidates shows the scores of the one current model, nothing else."""
     data = seed_field(db_url, 50, xp_rows=0)
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(db_url, autocommit=True) as conn:  # no transaction left open
         models = conn.execute(
             "SELECT DISTINCT model_id FROM xpha.emitter_candidates").fetchall()
         assert models == [(data["current_model"],)]
-        conn.execute("UPDATE ml.models SET is_current = false")
-        conn.execute("UPDATE ml.models SET is_current = true WHERE model_id = %s",
-                     (data["dae_model"],))
+        set_current(db_url, data["dae_model"])  # `xpha models set-current`
         models = conn.execute(
             "SELECT DISTINCT model_kind FROM xpha.emitter_candidates").fetchall()
         assert models == [("dae_head",)]

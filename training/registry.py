@@ -8,6 +8,7 @@ from pathlib import Path
 
 from psycopg.types.json import Jsonb
 
+from sql import serving
 from sql.database import connect, one_row, transaction
 from sql.errors import XphaError
 from sql.published_statistics import refresh_published_statistics
@@ -90,11 +91,13 @@ def verify(record: ModelRecord) -> None:
 
 
 def set_current(url: str, model_id: int) -> None:
-    """Make one model the current one (the published candidate view follows it)."""
+    """Make one model the current one; the published candidates table follows it."""
     with transaction(url) as conn:
         conn.execute(queries.CLEAR_CURRENT)
         conn.execute(queries.SET_CURRENT, (model_id,))
-        refresh_published_statistics(conn)  # the candidates follow: true size, pictures
+    serving.publish(url)
+    with transaction(url) as conn:  # after the build: the candidates' true size, pictures
+        refresh_published_statistics(conn)
 
 
 def list_models(url: str) -> list[tuple]:

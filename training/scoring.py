@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from sql import serving
 from sql.binary_copy import Column, pack
 from sql.database import transaction
 from sql.published_statistics import refresh_published_statistics
@@ -112,6 +113,7 @@ def score_all(
             skipped += missed
             bar.update(done + missed)
         bar.close()
+    serving.publish(url, changed_model=record.model_id)
     with transaction(url) as conn:  # true sizes and pictures of what was just scored
         refresh_published_statistics(conn, settings)
     return ScoringResult(record, scored, skipped)

@@ -3,19 +3,19 @@
 
 DROP VIEW IF EXISTS {published_schema}.emitter_candidates;
 CREATE VIEW {published_schema}.emitter_candidates AS
-SELECT e.source_id AS source_id,
-       s.ra AS ra,
-       s.dec AS dec,
-       s.phot_g_mean_mag AS phot_g_mean_mag,
-       s.bp_rp AS bp_rp,
-       e.score AS score,
-       e.probability AS probability,
-       e.halpha_excess_ew AS halpha_excess_ew,
-       e.halpha_excess_snr AS halpha_excess_snr,
-       e.model_id AS model_id,
-       m.kind AS model_kind,
-       m.version AS model_version
-FROM ml.emitter_scores e JOIN gaia.source s ON s.source_id = e.source_id JOIN ml.models m ON m.model_id = e.model_id WHERE e.model_id = (SELECT c.model_id FROM ml.models c WHERE c.is_current);
+SELECT c.source_id AS source_id,
+       c.ra AS ra,
+       c.dec AS dec,
+       c.phot_g_mean_mag AS phot_g_mean_mag,
+       c.bp_rp AS bp_rp,
+       c.score AS score,
+       c.probability AS probability,
+       c.halpha_excess_ew AS halpha_excess_ew,
+       c.halpha_excess_snr AS halpha_excess_snr,
+       c.model_id AS model_id,
+       c.model_kind AS model_kind,
+       c.model_version AS model_version
+FROM serving.emitter_candidates c;
 COMMENT ON VIEW {published_schema}.emitter_candidates IS 'H-alpha emitter scores of the current model (ml.models.is_current) with Gaia position and photometry: the table to cone-search and rank.';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.source_id IS 'Gaia DR3 unique source identifier';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.ra IS 'Right ascension (ICRS) at epoch 2016.0';
@@ -217,7 +217,7 @@ SELECT t.source_id AS source_id,
        t.n_sdss_negative AS n_sdss_negative,
        t.n_lamost_positive AS n_lamost_positive,
        t.n_lamost_negative AS n_lamost_negative
-FROM labels.training_labels t WHERE t.label <> 'unlabelled';
+FROM labels.source_evidence t WHERE t.label <> 'unlabelled';
 COMMENT ON VIEW {published_schema}.training_labels IS 'Training labels of the Gaia sources with SDSS or LAMOST H-alpha evidence: positive or negative, the best SDSS H-alpha equivalent width and the evidence behind the label.';
 COMMENT ON COLUMN {published_schema}.training_labels.source_id IS 'Gaia DR3 unique source identifier';
 COMMENT ON COLUMN {published_schema}.training_labels.label IS 'positive or negative';
