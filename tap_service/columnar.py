@@ -112,6 +112,11 @@ def copy_columns(description: Sequence[tuple[str, int]], fields: Sequence[FieldS
 
 def copy_statement(sql: str, n_columns: int) -> str:
     """``COPY`` of ``sql`` with fixed-width rows: NULL flag masks, then each value or 0."""
+    return f"COPY ({copy_select(sql, n_columns)}) TO STDOUT (FORMAT binary)"
+
+
+def copy_select(sql: str, n_columns: int) -> str:
+    """The SELECT that :func:`copy_statement` copies (what EXPLAIN can be asked about)."""
     names = [f"c{i}" for i in range(n_columns)]
     masks = [
         " | ".join(f"CASE WHEN {names[i]} IS NULL THEN {1 << (i - start)}::int8 ELSE 0::int8 END"
@@ -119,8 +124,8 @@ def copy_statement(sql: str, n_columns: int) -> str:
         for start in range(0, n_columns, MASK_BITS)
     ]
     values = [f"coalesce({name}, '0')" for name in names]
-    return (f"COPY (SELECT {', '.join(masks + values)} FROM ({sql}) AS tap_result"
-            f"({', '.join(names)})) TO STDOUT (FORMAT binary)")
+    return (f"SELECT {', '.join(masks + values)} FROM ({sql}) AS tap_result"
+            f"({', '.join(names)})")
 
 
 def column_batch(fields: Sequence[FieldSpec], arrays: dict[str, np.ndarray]) -> ColumnBatch:
