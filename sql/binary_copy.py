@@ -97,10 +97,17 @@ def parse(buffer: bytes | bytearray | memoryview, columns: list[Column]) -> dict
     return decode_rows(body, columns)
 
 
-def decode_rows(body: bytes | bytearray | memoryview, columns: list[Column]) -> dict[str, np.ndarray]:
-    """Whole fixed-width rows (no header, no trailer) as native-endian arrays, one per column."""
-    rows = np.frombuffer(body, dtype=row_dtype(columns))
-    if len(rows) and not np.all(rows["__nfields"] == len(columns)):
+def decode_rows(body: bytes | bytearray | memoryview, columns: list[Column],
+                n_fields: int | None = None) -> dict[str, np.ndarray]:
+    """Whole fixed-width rows (no header, no trailer) as native-endian arrays, one per column;
+    ``n_fields``: the rows' field count when ``columns`` are only their first fields."""
+    return decode_records(np.frombuffer(body, dtype=row_dtype(columns)), columns, n_fields)
+
+
+def decode_records(rows: np.ndarray, columns: list[Column], n_fields: int | None = None
+                   ) -> dict[str, np.ndarray]:
+    """:func:`decode_rows` of rows already viewed as ``row_dtype(columns)`` records."""
+    if len(rows) and not np.all(rows["__nfields"] == (n_fields or len(columns))):
         raise _not_fixed_width(columns)
     out: dict[str, np.ndarray] = {}
     for column in columns:

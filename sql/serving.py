@@ -7,9 +7,9 @@ current model's scores with the position and photometry of each source, partitio
 model. It is called where the data behind it changes: after a model's scores are written and
 after the current model changes.
 
-A build never touches the live table: it fills a new one partition by partition, stamps the
-model, builds the indexes, VACUUMs (so index-only scans and hint bits are ready before the first
-query) and ANALYZEs it, then swaps it in with ``serving.swap_candidates``. The swap waits for
+A build never touches the live table: it fills a new one partition by partition (two at a
+time), stamps the model, builds the indexes and ANALYZEs it, then swaps it in with
+``serving.swap_candidates``. The swap waits for
 the queries running on the live table to finish; it asks for its locks with a short
 ``lock_timeout`` and tries again, so queries arriving meanwhile wait at most that long.
 """
@@ -17,7 +17,9 @@ the queries running on the live table to finish; it asks for its locks with a sh
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import psycopg
@@ -31,6 +33,7 @@ from sql.errors import XphaError
 BUILD_LOCK = 7_341_016  # pg_advisory_lock key: one build at a time
 SWAP_LOCK_TIMEOUT_MS = 1000  # longest a TAP query waits behind one swap attempt
 SWAP_DEADLINE_S = 600.0  # give up swapping after this long (a query kept the table busy)
+FILL_JOBS = 2  # partitions filled side by side (each is one INSERT ... SELECT ... ORDER BY)
 
 SERVED_MODEL = (
     "SELECT model_id FROM serving.builds WHERE swapped_at IS NOT NULL"
@@ -73,15 +76,16 @@ def publish(url: str, changed_model: int | None = None) -> Build | None:
             served = _one(conn, SERVED_MODEL)
             if current == served and (changed_model is None or changed_model != current):
                 return None
-            return build(conn, current)
+            return build(conn, url, current)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK,))
 
 
-def build(conn: psycopg.Connection, model_id: int | None) -> Build:
+def build(conn: psycopg.Connection, url: str, model_id: int | None) -> Build:
     """Build the candidates of ``model_id`` (None: an empty table) and swap them in.
 
-    ``conn`` is in autocommit mode and holds the build lock.
+    ``conn`` is in autocommit mode and holds the build lock; ``FILL_JOBS`` more connections
+    to ``url`` fill partitions side by side.
     """
     _drop_unfinished(conn)
     result = Build(_one(conn, NEW_BUILD, (model_id,)), model_id)
@@ -89,27 +93,21 @@ def build(conn: psycopg.Connection, model_id: int | None) -> Build:
     conn.execute(NAME_BUILD, (relation, result.build_id))
     clock = time.perf_counter()
     try:
-        conn.execute("SET work_mem = '256MB'")  # the sort of each partition into Q3C order
         conn.execute("SET maintenance_work_mem = '512MB'")
         conn.execute("SELECT serving.create_candidates(%s)", (relation,))
         partitions = conn.execute(
             "SELECT partition, gaia_partition FROM serving.candidate_partitions(%s)", (relation,)
         ).fetchall()
         if model_id is not None:
-            bar = tqdm(partitions, desc=f"serving table of model {model_id}", unit="partition")
-            for partition, gaia_partition in bar:
-                result.rows += _one(conn, "SELECT serving.fill_candidates(%s, %s, %s)",
-                                    (partition, gaia_partition, model_id)) or 0
-                bar.set_postfix(rows=result.rows)
+            result.rows = _fill(url, partitions, model_id)
         clock = _lap(result, "load", clock)
         conn.execute("SELECT serving.stamp_candidates(%s, %s)", (relation, model_id))
         conn.execute("SELECT serving.index_candidates(%s)", (relation,))
         clock = _lap(result, "index", clock)
-        for partition, _ in partitions:  # VACUUM works on one table and outside transactions
-            conn.execute(sql.SQL("VACUUM (FREEZE, ANALYZE) serving.{}").format(
-                sql.Identifier(partition)))
+        # Statistics now (autovacuum never analyses a partitioned parent, and the planner
+        # needs both); freezing and the visibility map are left to autovacuum.
         conn.execute(sql.SQL("ANALYZE serving.{}").format(sql.Identifier(relation)))
-        clock = _lap(result, "vacuum_analyze", clock)
+        clock = _lap(result, "analyze", clock)
         conn.execute(RECORD_BUILD, (result.rows, Jsonb(result.seconds), result.build_id))
         _swap(conn, relation, result.build_id)
         _lap(result, "swap", clock)
@@ -118,6 +116,35 @@ def build(conn: psycopg.Connection, model_id: int | None) -> Build:
         _drop(conn, relation)
         raise
     return result
+
+
+def _fill(url: str, partitions: list[tuple[str, str]], model_id: int) -> int:
+    """Fill every partition, ``FILL_JOBS`` at a time; returns the rows loaded."""
+    bar = tqdm(total=len(partitions), desc=f"serving table of model {model_id}",
+               unit="partition")
+    local = threading.local()
+    connections: list[psycopg.Connection] = []
+
+    def fill(partition: str, gaia_partition: str) -> int:
+        if not hasattr(local, "conn"):
+            local.conn = connect(url, autocommit=True)
+            local.conn.execute("SET work_mem = '256MB'")  # each partition's sort, in memory
+            connections.append(local.conn)
+        return _one(local.conn, "SELECT serving.fill_candidates(%s, %s, %s)",
+                    (partition, gaia_partition, model_id)) or 0
+
+    rows = 0
+    try:
+        with ThreadPoolExecutor(FILL_JOBS) as pool:
+            for done in as_completed([pool.submit(fill, *p) for p in partitions]):
+                rows += done.result()
+                bar.update()
+                bar.set_postfix(rows=rows)
+    finally:
+        bar.close()
+        for opened in connections:
+            opened.close()
+    return rows
 
 
 def _swap(conn: psycopg.Connection, relation: str, build_id: int,

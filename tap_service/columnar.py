@@ -1,30 +1,45 @@
 """Result rows as columns: the translated SELECT streamed by binary COPY, decoded with numpy.
 
 Fetching row tuples builds a Python object per cell, which the writers then turn back into
-columns; that was the limit of a large download. When every result column is a fixed-width
-scalar (boolean, integer, float: most catalogue downloads), the runner instead wraps the
-SELECT in ``COPY (...) TO STDOUT (FORMAT binary)``. NULLs become a zero in SQL and a bit in
-one mask column per 62 columns, so every row has the same width and a batch decodes with one
-``frombuffer`` (``sql.binary_copy``) straight into the writers' column arrays. Any other
-result (text, arrays, geometry, numeric) keeps the row-tuple path.
-"""
+columns; that was the limit of a large download. The runner instead wraps the SELECT in
+``COPY (...) TO STDOUT (FORMAT binary)`` whenever every result column is a number, a boolean,
+a string or an array of numbers (the whole of ``SELECT *`` on the published tables but for
+timestamps). Fixed-width columns come first in the COPY row, their NULLs a zero in SQL and a
+bit in one mask column per 62 columns; strings and arrays follow, as PostgreSQL sends them.
+A batch of all-fixed-width rows decodes with one ``frombuffer`` (``sql.binary_copy``), others
+with numpy gathers (``sql.varlen_copy``), straight into the writers' column arrays; strings stay
+UTF-8 bytes with offsets. Any other result (timestamps, numeric, geometry) keeps the row-tuple
+path."""
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import psycopg
 from psycopg.pq import ExecStatus
 
+from sql import binary_copy, varlen_copy
 from sql.binary_copy import Column
 from sql.errors import XphaError
-from tap_service.writers.columns import NULL_VALUES, NUMPY_TYPES, ColumnBatch, Numbers, Texts
-from tap_service.writers.fields import FieldSpec
+from sql.varlen_copy import Varlen
+from tap_service.writers.columns import (
+    NULL_VALUES,
+    NUMPY_TYPES,
+    ColumnBatch,
+    Numbers,
+    Texts,
+    fixed_arrays,
+)
+from tap_service.writers.fields import TEXT_TYPES, FieldSpec
 
 COPY_TYPES = {16: "bool", 21: "int2", 23: "int4", 20: "int8", 700: "float4", 701: "float8"}
+TEXT_OIDS = {25, 1043, 1042, 19}  # text, varchar, bpchar, name
+ARRAY_OIDS = {1000: "bool", 1005: "int2", 1007: "int4", 1016: "int8", 1021: "float4",
+              1022: "float8"}
 MASK_BITS = 62  # NULL flags per int8 mask column (bit 63 is the sign)
 
 
@@ -97,50 +112,106 @@ class Descriptions:
             self._known.clear()
 
 
-def copy_columns(description: Sequence[tuple[str, int]], fields: Sequence[FieldSpec]
-                 ) -> list[Column] | None:
-    """The binary COPY row layout for this result, or None when it is not all fixed-width."""
-    found = [COPY_TYPES.get(oid) for _, oid in description]
-    types = [t for t in found if t is not None]
-    if not types or len(types) < len(found):
+@dataclass(frozen=True)
+class CopyLayout:
+    """How a result is COPYed: which columns are fixed-width (NULL flagged in a mask, sent as a
+    value or 0) and which variable-width (text, arrays: NULL sent as NULL), and the COPY row
+    those make: masks, fixed-width values, then variable-width values, each in result order."""
+
+    fixed: tuple[int, ...]  # result column indexes
+    variable: tuple[int, ...]
+    columns: tuple[Column, ...]  # of the COPY row
+
+    def select(self, sql: str) -> str:
+        """The SELECT the COPY runs (what EXPLAIN can be asked about)."""
+        names = [f"c{i}" for i in range(len(self.fixed) + len(self.variable))]
+        fixed = [names[i] for i in self.fixed]
+        masks = [
+            " | ".join(f"CASE WHEN {fixed[j]} IS NULL THEN {1 << (j - start)}::int8"
+                       " ELSE 0::int8 END" for j in range(start, min(start + MASK_BITS, len(fixed))))
+            for start in range(0, len(fixed), MASK_BITS)
+        ]
+        values = [f"coalesce({name}, '0')" for name in fixed]
+        values += [names[i] for i in self.variable]
+        return (f"SELECT {', '.join(masks + values)} FROM ({sql}) AS tap_result"
+                f"({', '.join(names)})")
+
+    def statement(self, sql: str) -> str:
+        return f"COPY ({self.select(sql)}) TO STDOUT (FORMAT binary)"
+
+    def stream(self, chunks: Iterable[bytes], batch_rows: int) -> Iterator[dict]:
+        """The COPY's output decoded, batch by batch."""
+        if self.variable:
+            return varlen_copy.stream(chunks, list(self.columns), batch_rows)
+        return binary_copy.stream(chunks, list(self.columns), batch_rows)
+
+    def batch(self, fields: Sequence[FieldSpec], arrays: dict) -> ColumnBatch:
+        """Decoded COPY arrays as the writers' columns, typed as each FIELD declares."""
+        columns: list[Numbers | Texts | None] = [None] * len(fields)
+        rows = 0
+        for j, i in enumerate(self.fixed):
+            mask = arrays[f"nulls{j // MASK_BITS}"]
+            null = (mask >> (j % MASK_BITS)) & 1 == 1
+            columns[i] = _numbers(fields[i], arrays[f"c{i}"], null)
+            rows = len(null)
+        for i in self.variable:
+            value: Varlen = arrays[f"c{i}"]
+            columns[i] = _variable(fields[i], value)
+            rows = len(value.null)
+        return ColumnBatch(columns, rows)  # type: ignore[arg-type]
+
+
+def copy_layout(description: Sequence[tuple[str, int]], fields: Sequence[FieldSpec]
+                ) -> CopyLayout | None:
+    """The COPY layout of this result, or None when a column has no binary decoding here
+    (timestamps, numeric, geometry, ...: the row-tuple path handles every type)."""
+    fixed: list[int] = []
+    variable: list[int] = []
+    values: list[Column] = []
+    for i, ((_, oid), spec) in enumerate(zip(description, fields, strict=True)):
+        if spec.xtype:
+            return None
+        if oid in COPY_TYPES and not spec.is_array and spec.datatype in NUMPY_TYPES:
+            fixed.append(i)
+            values.append(Column(f"c{i}", COPY_TYPES[oid]))
+        elif (oid in TEXT_OIDS and spec.datatype in TEXT_TYPES) or (
+                oid in ARRAY_OIDS and spec.is_array and spec.datatype in NUMPY_TYPES):
+            variable.append(i)
+        else:
+            return None
+    if not fixed and not variable:
         return None
-    if any(s.is_array or s.datatype not in NUMPY_TYPES or s.xtype for s in fields):
-        return None
-    masks = [Column(f"nulls{g}", "int8") for g in range(0, len(types), MASK_BITS)]
-    return masks + [Column(f"c{i}", t) for i, t in enumerate(types)]
+    masks = [Column(f"nulls{g}", "int8") for g in range(0, len(fixed), MASK_BITS)]
+    tail = [Column(f"c{i}", varlen_copy.TEXT) if description[i][1] in TEXT_OIDS
+            else Column(f"c{i}", ARRAY_OIDS[description[i][1]], varlen_copy.VARIABLE)
+            for i in variable]
+    return CopyLayout(tuple(fixed), tuple(variable), tuple(masks + values + tail))
 
 
-def copy_statement(sql: str, n_columns: int) -> str:
-    """``COPY`` of ``sql`` with fixed-width rows: NULL flag masks, then each value or 0."""
-    return f"COPY ({copy_select(sql, n_columns)}) TO STDOUT (FORMAT binary)"
-
-
-def copy_select(sql: str, n_columns: int) -> str:
-    """The SELECT that :func:`copy_statement` copies (what EXPLAIN can be asked about)."""
-    names = [f"c{i}" for i in range(n_columns)]
-    masks = [
-        " | ".join(f"CASE WHEN {names[i]} IS NULL THEN {1 << (i - start)}::int8 ELSE 0::int8 END"
-                   for i in range(start, min(start + MASK_BITS, n_columns)))
-        for start in range(0, n_columns, MASK_BITS)
-    ]
-    values = [f"coalesce({name}, '0')" for name in names]
-    return (f"SELECT {', '.join(masks + values)} FROM ({sql}) AS tap_result"
-            f"({', '.join(names)})")
-
-
-def column_batch(fields: Sequence[FieldSpec], arrays: dict[str, np.ndarray]) -> ColumnBatch:
-    """Decoded COPY arrays as the writers' columns, typed as each FIELD declares."""
-    columns: list[Numbers | Texts] = []
-    for i, spec in enumerate(fields):
-        mask = arrays[f"nulls{i // MASK_BITS}"]
-        null = (mask >> (i % MASK_BITS)) & 1 == 1
-        columns.append(_numbers(spec, arrays[f"c{i}"], null))
-    return ColumnBatch(columns, len(arrays["nulls0"]))
+def _variable(spec: FieldSpec, value: Varlen) -> Numbers | Texts:
+    if spec.datatype in TEXT_TYPES:
+        return Texts(value.null, utf8=value.values, offsets=value.offsets)
+    lengths = np.diff(value.offsets)
+    elements = value.values
+    if spec.datatype == "boolean":
+        elements = np.where(elements, b"T", b"F").astype("S1")
+    else:
+        elements = _narrowed(spec, elements, np.zeros(len(elements), dtype=bool))
+    return fixed_arrays(spec, value.null, elements, lengths)
 
 
 def _numbers(spec: FieldSpec, values: np.ndarray, null: np.ndarray) -> Numbers:
     if spec.datatype == "boolean":
         return Numbers(null, np.where(null, b"?", np.where(values, b"T", b"F")).astype("S1"))
+    out = _narrowed(spec, values, null)
+    if null.any():
+        out = out.copy() if out is values else out
+        out[null] = NULL_VALUES[spec.datatype]
+    return Numbers(null, out)
+
+
+def _narrowed(spec: FieldSpec, values: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """``values`` as the FIELD's type; an integer out of its range fails loudly, never wraps."""
     dtype = NUMPY_TYPES[spec.datatype].newbyteorder("=")
     if dtype.kind in "iu" and values.dtype != dtype and len(values):
         info = np.iinfo(dtype)
@@ -148,8 +219,4 @@ def _numbers(spec: FieldSpec, values: np.ndarray, null: np.ndarray) -> Numbers:
         if wrong.size:  # a wider integer than TAP_SCHEMA declares: fail loudly, never wrap
             raise XphaError(f"result column {spec.name!r} ({spec.datatype}): "
                             f"{values[wrong[0]]} is out of range")
-    out = values.astype(dtype, copy=False)
-    if null.any():
-        out = out.copy() if out is values else out
-        out[null] = NULL_VALUES[spec.datatype]
-    return Numbers(null, out)
+    return values.astype(dtype, copy=False)

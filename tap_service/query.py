@@ -30,7 +30,6 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from sql import binary_copy
 from sql.database import database_url, tap_role_password
 from tap_service import columnar
 from tap_service.adql import AdqlError, Translation, translate
@@ -338,8 +337,8 @@ def _fetch_columns(
     conn: psycopg.Connection, translation: Translation, begin: Callable[[], None], size: int,
     descriptions: columnar.Descriptions | None = None,
 ) -> _Fetch | None:
-    """Stream an all-fixed-width result by binary COPY into column batches (see columnar);
-    None when the result has other columns (or the server refuses it: the row path says why)."""
+    """Stream a result by binary COPY into column batches (see columnar); None when a column
+    has a type it does not decode (or the server refuses it: the row path says why)."""
     if descriptions is not None:
         description = descriptions.get(conn, translation.sql)
     else:
@@ -347,14 +346,14 @@ def _fetch_columns(
     if description is None:
         return None
     fields = field_specs(description, translation.columns)
-    layout = columnar.copy_columns(description, fields)
+    layout = columnar.copy_layout(description, fields)
     if layout is None:
         return None
     begin()
-    block = conn.cursor().copy(columnar.copy_statement(translation.sql, len(fields)))
+    block = conn.cursor().copy(layout.statement(translation.sql))
     copy = block.__enter__()  # the COPY starts (errors at its start raise here)
-    decoded = binary_copy.stream(copy, layout, size)
-    batches = (columnar.column_batch(fields, arrays) for arrays in decoded)
+    decoded = layout.stream(copy, size)
+    batches = (layout.batch(fields, arrays) for arrays in decoded)
 
     def close() -> None:
         """Deterministically, before the connection goes back to the pool: ``Copy`` cancels

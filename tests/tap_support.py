@@ -181,20 +181,22 @@ def seed_field(url: str, n: int = 2000, *, xp_rows: int | None = 200, seed: int 
 
 
 def columnar_ceiling(url: str, sql: str, n: int, batch_rows: int = 5000) -> float:
-    """Seconds to COPY the rows out as the columnar fetch does (NULL mask column, values or 0)
-    and decode them with its decoder into numpy columns: the service minus writer and HTTP."""
-    from sql.binary_copy import stream
-    from tap_service.columnar import copy_columns, copy_statement
+    """Seconds to COPY the rows out as the columnar fetch does (NULL masks, values or 0, then
+    strings and arrays) and decode them with its decoder into numpy columns: the service minus
+    writer and HTTP."""
+    from tap_service.columnar import copy_layout
     from tap_service.writers import field_specs
 
     with psycopg.connect(url) as conn:
         probe = conn.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
         description = [(d.name, d.type_code) for d in probe.description]
-        layout = copy_columns(description, field_specs(description))
+        layout = copy_layout(description, field_specs(description))
         assert layout is not None
         start = time.perf_counter()
-        with conn.cursor().copy(copy_statement(sql, len(description))) as copy:
-            rows = sum(len(batch["c0"]) for batch in stream(copy, layout, batch_rows))
+        with conn.cursor().copy(layout.statement(sql)) as copy:
+            rows = sum(len(next(iter(batch.values()))) if not layout.variable else
+                       len(batch[f"c{layout.variable[0]}"].null)
+                       for batch in layout.stream(copy, batch_rows))
         elapsed = time.perf_counter() - start
     assert rows == n
     return elapsed

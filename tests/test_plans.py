@@ -123,8 +123,9 @@ def explain(engine: TapEngine, adql: str, uploads: dict[str, bytes] | None = Non
         assert description is not None
         fields = field_specs(description, translation.columns)
         sql = translation.sql
-        if columnar.copy_columns(description, fields) is not None:
-            sql = columnar.copy_select(sql, len(fields))  # what the COPY runs
+        layout = columnar.copy_layout(description, fields)
+        if layout is not None:
+            sql = layout.select(sql)  # what the COPY runs
         (plan,) = conn.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql}").fetchone()[0]  # type: ignore[index]
         return plan["Plan"]
     finally:

@@ -89,7 +89,7 @@ def test_a_build_happens_only_when_the_data_changed(db_url: str, seeded: dict) -
                      (current,))
     build = serving.publish(db_url, changed_model=current)  # its scores were rewritten
     assert build is not None and build.rows == N and build.model_id == current
-    assert set(build.seconds) == {"load", "index", "vacuum_analyze", "swap"}
+    assert set(build.seconds) == {"load", "index", "analyze", "swap"}
     set_current(db_url, seeded["dae_model"])  # `xpha models set-current`
     [(model, n, _)] = served_rows(db_url)
     assert (model, n) == (seeded["dae_model"], N)

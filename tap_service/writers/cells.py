@@ -1,4 +1,4 @@
-"""Cells as text, a column at a time: for TABLEDATA (XML) and for CSV/TSV.
+"""Cells as text, a column at a time: for TABLEDATA (XML).
 
 Numbers are formatted by numpy (shortest round-trip repr, float32 included) and the special
 values are spelled as the readers expect: ``NaN``, ``+Inf``, ``-Inf``. NULL is the empty cell.
@@ -28,8 +28,6 @@ class TextStyle:
 
 # VOTable TABLEDATA needs every element of a fixed-size array: a NULL one is NaN/null values.
 TABLEDATA_STYLE = TextStyle("T", "F", "", " ", "", True)
-# Arrays as the Gaia archive writes them in CSV: "[1.0, 2.0]" (GaiaXPy parses this form).
-CSV_STYLE = TextStyle("True", "False", "[", ", ", "]", False)
 
 
 def number_strings(values: np.ndarray, datatype: str) -> np.ndarray:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from itertools import chain
+from itertools import chain, pairwise
 from typing import Any, cast
 
 import numpy as np
@@ -52,12 +52,62 @@ class Numbers:
     lengths: np.ndarray | None = None  # element counts per row for variable-length arrays
 
 
-@dataclass
 class Texts:
-    """A string column: Python strings ('' where NULL) and the NULL mask."""
+    """A string column: the NULL mask and the strings ('' where NULL).
 
-    null: np.ndarray
-    values: list[str]
+    Held as Python strings (row tuples) or as UTF-8 bytes back to back with row offsets (Arrow's
+    layout, as binary COPY delivers them); each form is made from the other only when a writer
+    asks for it, so a download that never needs Python strings never builds one.
+    """
+
+    def __init__(self, null: np.ndarray, values: list[str] | None = None, *,
+                 utf8: np.ndarray | None = None, offsets: np.ndarray | None = None) -> None:
+        if values is None and (utf8 is None or offsets is None):
+            raise ValueError("Texts needs the strings or their UTF-8 bytes and offsets")
+        self.null = null
+        self._values = values
+        self._utf8 = utf8
+        self._offsets = offsets
+
+    @property
+    def values(self) -> list[str]:
+        if self._values is None:
+            raw = self._utf8.tobytes()  # type: ignore[union-attr]
+            bounds = pairwise(self._offsets.tolist())  # type: ignore[union-attr]
+            if self.is_ascii():  # one decode: character offsets are the byte offsets
+                text = raw.decode("ascii")
+                self._values = [text[a:b] for a, b in bounds]
+            else:
+                self._values = [raw[a:b].decode("utf-8") for a, b in bounds]
+        return self._values
+
+    def buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        """The UTF-8 bytes (uint8) back to back and the row offsets (int64, rows + 1)."""
+        if self._utf8 is None or self._offsets is None:
+            encoded = [v.encode("utf-8") for v in self._values or []]
+            offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+            np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)),
+                      out=offsets[1:])
+            self._utf8 = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+            self._offsets = offsets
+        return self._utf8, self._offsets
+
+    def is_ascii(self) -> bool:
+        if self._utf8 is not None:
+            return not self._utf8.size or int(self._utf8.max()) < 0x80
+        return all(v.isascii() for v in self._values or [])
+
+    def __len__(self) -> int:
+        return len(self.null)
+
+    def __getitem__(self, cut: slice) -> Texts:
+        """Rows ``cut`` (a plain slice: the runner cuts a batch at the row limit)."""
+        if self._values is not None:
+            return Texts(self.null[cut], self._values[cut])
+        rows = range(*cut.indices(len(self.null)))
+        offsets = self._offsets[rows.start:rows.stop + 1]  # type: ignore[index]
+        utf8 = self._utf8[offsets[0]:offsets[-1]]  # type: ignore[index]
+        return Texts(self.null[cut], utf8=utf8, offsets=offsets - offsets[0])
 
 
 @dataclass
@@ -81,9 +131,14 @@ class ColumnBatch:
 
 def _slice(column: Numbers | Texts, cut: slice) -> Numbers | Texts:
     if isinstance(column, Texts):
-        return Texts(column.null[cut], column.values[cut])
-    if column.lengths is not None:
-        raise XphaError("a batch of variable-length arrays cannot be cut")
+        return column[cut]
+    if column.lengths is not None:  # the elements of the rows kept
+        rows = range(*cut.indices(len(column.null)))
+        if rows.step != 1:
+            raise XphaError("a batch of variable-length arrays is cut by a plain slice only")
+        ends = np.concatenate([[0], np.cumsum(column.lengths)])
+        return Numbers(column.null[cut], column.values[ends[rows.start]:ends[rows.stop]],
+                       column.lengths[cut])
     return Numbers(column.null[cut], column.values[cut])
 
 
@@ -205,6 +260,13 @@ def arrays(spec: FieldSpec, column: Sequence[object]) -> Numbers:
         except TypeError:
             items = [fill if x is None else x for x in chain.from_iterable(rows)]
             flat = np.asarray(items, dtype=dtype)
+    return fixed_arrays(spec, null, flat, lengths)
+
+
+def fixed_arrays(spec: FieldSpec, null: np.ndarray, flat: np.ndarray, lengths: np.ndarray
+                 ) -> Numbers:
+    """Arrays given as their elements back to back: ``(n, k)`` for a fixed arraysize (NULL
+    rows filled with the null value), else the flat elements and their counts."""
     count = spec.fixed_count
     if count is None:
         return Numbers(null, flat, lengths)
@@ -215,7 +277,7 @@ def arrays(spec: FieldSpec, column: Sequence[object]) -> Numbers:
             f"result column {spec.name!r} declares arraysize {spec.arraysize} "
             f"but row {row + 1} of this batch has {int(lengths[row])} elements"
         )
-    values = np.full((len(rows), count), fill, dtype=flat.dtype)
+    values = np.full((len(null), count), NULL_VALUES[spec.datatype], dtype=flat.dtype)
     values[~null] = flat.reshape(-1, count)
     return Numbers(null, values)
 

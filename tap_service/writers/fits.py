@@ -133,7 +133,8 @@ def _rows(columns: list[_Column], spool: IO[bytes], count: int) -> Iterator[byte
     dtype = np.dtype([(f"f{i}", c.row_dtype()) for i, c in enumerate(columns)])
     heap_offset = 0
     for batch in _batches(columns, spool, count):
-        n = len(batch[0][0]) if batch else 0
+        # rows: a variable-length array's flat values are not one per row, its lengths are
+        n = len(batch[0][1] if columns[0].variable else batch[0][0]) if batch else 0
         table = np.zeros(n, dtype=dtype)
         for i, (column, (values, lengths)) in enumerate(zip(columns, batch, strict=True)):
             if column.variable:
