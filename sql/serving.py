@@ -1,14 +1,15 @@
 """The serving tables TAP reads: built beside the live ones, swapped in atomically.
 
 ``xpha.emitter_candidates`` is a view of one real table, ``serving.emitter_candidates``: the
-current model's scores with the position and photometry of each source, partitioned like
-``gaia.source``, in Q3C order, indexed for cones, crossmatches, TOP N and source_id lookups
-(migration 035 holds its DDL as SQL functions). :func:`publish` makes it follow the current
+current model's scores with the position and photometry of each source, in twelve sky regions
+cut on the Q3C pixel (so cones and crossmatches read one or two), in Q3C order, indexed for
+cones, crossmatches, TOP N and source_id lookups (migration 035 holds its DDL as SQL functions
+and says why the regions are not gaia.source's). :func:`publish` makes it follow the current
 model. It is called where the data behind it changes: after a model's scores are written and
 after the current model changes.
 
-A build never touches the live table: it fills a new one partition by partition (two at a
-time), stamps the model, builds the indexes and ANALYZEs it, then swaps it in with
+A build never touches the live table: it fills a new one a gaia.source partition at a time
+(two side by side), stamps the model, builds the indexes and ANALYZEs it, then swaps it in with
 ``serving.swap_candidates``. The swap waits for
 the queries running on the live table to finish; it asks for its locks with a short
 ``lock_timeout`` and tries again, so queries arriving meanwhile wait at most that long.
@@ -33,7 +34,7 @@ from sql.errors import XphaError
 BUILD_LOCK = 7_341_016  # pg_advisory_lock key: one build at a time
 SWAP_LOCK_TIMEOUT_MS = 1000  # longest a TAP query waits behind one swap attempt
 SWAP_DEADLINE_S = 600.0  # give up swapping after this long (a query kept the table busy)
-FILL_JOBS = 2  # partitions filled side by side (each is one INSERT ... SELECT ... ORDER BY)
+FILL_JOBS = 2  # regions filled side by side (each is one INSERT ... SELECT ... ORDER BY)
 
 SERVED_MODEL = (
     "SELECT model_id FROM serving.builds WHERE swapped_at IS NOT NULL"
@@ -95,11 +96,9 @@ def build(conn: psycopg.Connection, url: str, model_id: int | None) -> Build:
     try:
         conn.execute("SET maintenance_work_mem = '512MB'")
         conn.execute("SELECT serving.create_candidates(%s)", (relation,))
-        partitions = conn.execute(
-            "SELECT partition, gaia_partition FROM serving.candidate_partitions(%s)", (relation,)
-        ).fetchall()
         if model_id is not None:
-            result.rows = _fill(url, partitions, model_id)
+            sources = [p for (p,) in conn.execute("SELECT serving.source_partitions()")]
+            result.rows = _fill(url, relation, sources, model_id)
         clock = _lap(result, "load", clock)
         conn.execute("SELECT serving.stamp_candidates(%s, %s)", (relation, model_id))
         conn.execute("SELECT serving.index_candidates(%s)", (relation,))
@@ -118,25 +117,24 @@ def build(conn: psycopg.Connection, url: str, model_id: int | None) -> Build:
     return result
 
 
-def _fill(url: str, partitions: list[tuple[str, str]], model_id: int) -> int:
-    """Fill every partition, ``FILL_JOBS`` at a time; returns the rows loaded."""
-    bar = tqdm(total=len(partitions), desc=f"serving table of model {model_id}",
-               unit="partition")
+def _fill(url: str, relation: str, sources: list[str], model_id: int) -> int:
+    """Add the candidates of every gaia.source partition, ``FILL_JOBS`` at a time."""
+    bar = tqdm(total=len(sources), desc=f"serving table of model {model_id}", unit="region")
     local = threading.local()
     connections: list[psycopg.Connection] = []
 
-    def fill(partition: str, gaia_partition: str) -> int:
+    def fill(gaia_partition: str) -> int:
         if not hasattr(local, "conn"):
             local.conn = connect(url, autocommit=True)
-            local.conn.execute("SET work_mem = '256MB'")  # each partition's sort, in memory
+            local.conn.execute("SET work_mem = '256MB'")  # each region's sort, in memory
             connections.append(local.conn)
         return _one(local.conn, "SELECT serving.fill_candidates(%s, %s, %s)",
-                    (partition, gaia_partition, model_id)) or 0
+                    (relation, gaia_partition, model_id)) or 0
 
     rows = 0
     try:
         with ThreadPoolExecutor(FILL_JOBS) as pool:
-            for done in as_completed([pool.submit(fill, *p) for p in partitions]):
+            for done in as_completed([pool.submit(fill, p) for p in sources]):
                 rows += done.result()
                 bar.update()
                 bar.set_postfix(rows=rows)

@@ -25,7 +25,7 @@ from tap_service import columnar
 from tap_service.adql import translate
 from tap_service.catalog import Catalog
 from tap_service.query import TapEngine
-from tap_service.uploads import load_uploads
+from tap_service.uploads import load_uploads, read_uploads
 from tap_service.writers import field_specs
 
 N_SOURCES = 100_000
@@ -111,14 +111,13 @@ def scale_statistics(url: str, factor: float) -> None:
 
 def explain(engine: TapEngine, adql: str, uploads: dict[str, bytes] | None = None) -> dict:
     """The plan of ``adql`` as the service would run it, in JSON."""
-    published = engine.catalog().tables
+    parsed = read_uploads(uploads, engine.settings) if uploads else []
+    catalog = Catalog({**engine.catalog().tables, **{p.info.qualified: p.info for p in parsed}})
+    translation = translate(adql, catalog, row_limit=MAXREC + 1,
+                            uploads={p.name: p.relation for p in parsed})
     conn = engine.getconn()
     try:
-        uploaded = load_uploads(conn, uploads, engine.settings) if uploads else []
-        catalog = Catalog({**published,
-                           **{t.info.qualified: t.info for t in uploaded}})
-        translation = translate(adql, catalog, row_limit=MAXREC + 1,
-                                uploads={t.name: t.relation for t in uploaded})
+        load_uploads(conn, parsed)  # and ANALYZEd, as the service does
         description = columnar.describe(conn, translation.sql)
         assert description is not None
         fields = field_specs(description, translation.columns)
@@ -243,7 +242,10 @@ def test_canonical_queries_read_big_relations_through_indexes(
 ) -> None:
     found = scans(sky, engine, case, factor)
     indexed = next(c for c in canonical(sky) if c[0] == case)[3]
-    assert not [s for s in found if s[0] == "Seq Scan" and s[1] in BIG], (case, found)
+    # Pages cannot be scaled (the planner counts a table's real ones): a partition of a few
+    # pages (the candidates of a polar Q3C face, here) may be read whole, as it is now.
+    assert not [s for s in found if s[0] == "Seq Scan" and s[1] in BIG
+                and s[3] > TINY_PAGES], (case, found)
     assert any(kind in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan")
                and relation == indexed for kind, relation, _, _ in found), (case, found)
 

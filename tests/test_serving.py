@@ -9,12 +9,13 @@ old table whole, and afterwards everything sees the new one.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
 import psycopg
 import pytest
-from tap_support import seed_field, tap_settings
+from tap_support import FIELD_CENTRE, seed_field, tap_settings
 
 from sql import serving
 from sql.database import migrate
@@ -36,29 +37,30 @@ def served_rows(url: str) -> list[tuple]:
             " GROUP BY model_id").fetchall()
 
 
-def test_the_built_table_mirrors_gaia_source_in_q3c_order(db_url: str, seeded: dict) -> None:
+def test_the_built_table_covers_the_sky_in_q3c_regions(db_url: str, seeded: dict) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
-        gaia = conn.execute(
-            "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
-            " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'gaia.source'::regclass"
-            " ORDER BY 1").fetchall()
-        served = conn.execute(
+        bounds = conn.execute(
             "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c"
             " ON c.oid = i.inhrelid WHERE i.inhparent = 'serving.emitter_candidates'::regclass"
-            " ORDER BY 1").fetchall()
-        assert served == gaia and len(gaia) == 12
+            " ORDER BY c.relname").fetchall()
+        assert len(bounds) == 12
+        assert "MINVALUE" in bounds[0][0] and "MAXVALUE" in bounds[-1][0]
+        assert f"TO ('{1 << 59}')" in bounds[0][0]
         # every row of the current model, joined to its source
         assert conn.execute(
             "SELECT count(*) FROM serving.emitter_candidates c JOIN ml.emitter_scores e"
             " USING (source_id) JOIN gaia.source s USING (source_id)"
             " WHERE e.model_id = c.model_id AND e.score = c.score AND s.ra = c.ra"
             " AND s.bp_rp IS NOT DISTINCT FROM c.bp_rp").fetchone() == (N,)
-        # each partition lies on disk in Q3C order (clustered on the Q3C index)
-        unordered = conn.execute(
-            "SELECT count(*) FROM (SELECT tableoid, q3c_ang2ipix(ra, dec) AS ipix,"
-            " lag(q3c_ang2ipix(ra, dec)) OVER (PARTITION BY tableoid ORDER BY ctid) AS prev"
-            " FROM serving.emitter_candidates) x WHERE ipix < prev").fetchone()
-        assert unordered == (0,)
+        # a cone's rows lie on as few pages as they can (loaded in Q3C order)
+        pages, rows, per_page = conn.execute(
+            "SELECT count(DISTINCT (tableoid, (ctid::text::point)[0])), count(*),"
+            " max(n) FROM serving.emitter_candidates c,"
+            " LATERAL (SELECT count(*) AS n FROM serving.emitter_candidates d"
+            "  WHERE d.tableoid = c.tableoid"
+            "  AND (d.ctid::text::point)[0] = (c.ctid::text::point)[0]) p"
+            " WHERE q3c_join(%s, %s, c.ra, c.dec, 1.2)", FIELD_CENTRE).fetchone()
+        assert rows > 50 and pages <= rows / per_page + 3, (pages, rows, per_page)
         # the indexes TAP_SCHEMA promises, on every partition
         indexes = conn.execute(
             "SELECT c.relname, array_agg(pg_get_indexdef(x.indexrelid) ORDER BY 1)"
@@ -78,6 +80,22 @@ def test_the_built_table_mirrors_gaia_source_in_q3c_order(db_url: str, seeded: d
         assert sorted(missing) == [("model_id", True), ("model_kind", True),
                                    ("model_version", True)]
     assert served_rows(db_url)[0][:2] == (seeded["current_model"], N)
+
+
+def test_cones_and_crossmatches_read_one_region(db_url: str, seeded: dict) -> None:
+    """Partition pruning on the Q3C pixel: when planned for a cone, per row for an upload."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN SELECT * FROM xpha.emitter_candidates c"
+            " WHERE q3c_join(%s, %s, c.ra, c.dec, 0.5)", FIELD_CENTRE).fetchall())
+        assert len(set(re.findall(r" on (candidates_\w+)", plan))) <= 2, plan
+        conn.execute("CREATE TEMP TABLE up AS SELECT ra, dec FROM gaia.source LIMIT 40")
+        conn.execute("ANALYZE up")
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN (ANALYZE, COSTS OFF) SELECT * FROM up m JOIN xpha.emitter_candidates c"
+            " ON q3c_join(m.ra, m.dec, c.ra, c.dec, 1.0 / 3600)").fetchall())
+        loops = [int(x) for x in re.findall(r"Bitmap Heap Scan .*loops=(\d+)", plan)]
+        assert sum(loops) <= 2 * 40, plan  # one or two regions per upload row, not twelve
 
 
 def test_a_build_happens_only_when_the_data_changed(db_url: str, seeded: dict) -> None:
