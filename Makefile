@@ -3,7 +3,7 @@ VENV := .venv
 XPHA := $(VENV)/bin/xpha
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: setup demo test test-long bench lint clean-var
+.PHONY: setup demo test test-long bench bench-scale lint clean-var
 
 setup:
 	@bash .ci/setup.sh
@@ -19,7 +19,11 @@ test-long: setup
 	$(PYTEST) -m slow
 
 bench: setup
-	$(PYTEST) -m benchmark -s -p no:cacheprovider
+	$(PYTEST) -m benchmark -s -p no:cacheprovider --ignore=tests/test_bench_scale.py
+
+# 50M synthetic sources served end to end (XPHA_BENCH_SCALE_ROWS to change; ~35 GB, < 1 h)
+bench-scale: setup
+	$(PYTEST) -m benchmark -s -p no:cacheprovider tests/test_bench_scale.py
 
 lint: setup
 	$(VENV)/bin/ruff check .
