@@ -11,6 +11,7 @@ inside a COPY does not matter) and each group becomes one big-endian structured 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -213,43 +214,40 @@ def encode_copy(columns: list[tuple[str, CopyValues]], n_rows: int) -> bytes:
 
 def _encode_group(columns: list[tuple[str, CopyValues]], rows: np.ndarray | slice, n: int,
                   nulls: np.ndarray) -> memoryview:
-    """Rows sharing one NULL pattern, packed as one structured array."""
-    fields: list[tuple] = [("nfields", ">i2")]
-    for j, (pg_type, column) in enumerate(columns):
-        fields.append((f"len{j}", ">i4"))
-        if nulls[j]:
-            continue
-        np_type, _, is_array = pg_element(pg_type)
-        if is_array:
-            length = column.values.shape[1]
-            fields.append((f"hdr{j}", ">i4", (5,)))
-            fields.append((f"val{j}", [("size", ">i4"), ("value", np_type)], (length,)))
-        else:
-            fields.append((f"val{j}", np_type))
-    dtype = np.dtype(fields)
-    template = np.zeros((), dtype=dtype)  # the constant parts of every tuple, filled once
-    template["nfields"] = len(columns)
-    values_of: list[tuple[str, np.ndarray]] = []
+    """Rows sharing one NULL pattern, as an (n, row bytes) uint8 block: the constant bytes of
+    a tuple (field count, lengths, array headers, element sizes) broadcast once, then each
+    column's big-endian values copied into their slots (plain byte copies, strided for the
+    elements of an array)."""
+    template = bytearray(len(columns).to_bytes(2, "big"))
+    slots: list[tuple[int, int, np.dtype, np.ndarray]] = []  # (offset, elements, type, values)
     for j, (pg_type, column) in enumerate(columns):
         if nulls[j]:
-            template[f"len{j}"] = -1
+            template += (-1).to_bytes(4, "big", signed=True)
             continue
         np_type, oid, is_array = pg_element(pg_type)
         item = np.dtype(np_type).itemsize
-        if is_array:
-            length = column.values.shape[1]
-            template[f"len{j}"] = 20 + length * (4 + item)
-            template[f"hdr{j}"] = (1, 0, oid, length, 1)  # ndim, has-null, element OID, dim, lb
-            template[f"val{j}"]["size"] = item
-        else:
-            template[f"len{j}"] = item
-        values_of.append((f"val{j}", column.values[rows]))
-    packed = np.empty(n, dtype=dtype)
-    packed[...] = template
-    for field, values in values_of:
-        target = packed[field]
-        if values.ndim == 2:
-            target["value"] = values
-        else:
-            packed[field] = values
-    return memoryview(packed.data).cast("B")
+        values = column.values[rows]
+        if not is_array:
+            template += item.to_bytes(4, "big")
+            slots.append((len(template), 0, np.dtype(np_type), values))
+            template += bytes(item)
+            continue
+        length = values.shape[1]
+        template += (20 + length * (4 + item)).to_bytes(4, "big")
+        template += np.array([1, 0, oid, length, 1], dtype=">i4").tobytes()  # ndim, has-null,
+        slots.append((len(template), length, np.dtype(np_type), values))  # OID, dim, lower bound
+        template += (item.to_bytes(4, "big") + bytes(item)) * length
+    out = np.empty((n, len(template)), dtype=np.uint8)
+    out[:] = np.frombuffer(bytes(template), dtype=np.uint8)
+    for offset, length, np_type, values in slots:
+        item = np_type.itemsize
+        raw = np.ascontiguousarray(values, dtype=np_type)
+        if not length:
+            out[:, offset:offset + item] = raw.view(np.uint8).reshape(n, item)
+            continue
+        # each element is its 4-byte size then its value: copy whole units of gcd(4, item) bytes
+        unit = np.dtype(f"u{math.gcd(4, item)}")
+        block = out[:, offset:offset + length * (4 + item)].view(unit)
+        block = block.reshape(n, length, (4 + item) // unit.itemsize)
+        block[:, :, 4 // unit.itemsize:] = raw.view(unit).reshape(n, length, -1)
+    return memoryview(out.reshape(-1))

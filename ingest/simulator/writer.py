@@ -190,14 +190,14 @@ def _scalar_strings(column: Column, values: np.ndarray) -> list[str]:
 
 
 def _array_strings(column: Column, values: np.ndarray, present: np.ndarray, ecsv: bool):
-    rows = values.astype(np.float32 if column.element == "E" else np.float64).tolist()
-    if ecsv:
-        return [
-            '"' + str(row).replace(" ", "") + '"' if ok else '"[]"'
-            for row, ok in zip(rows, present.tolist(), strict=True)
-        ]
+    if column.element == "E":  # float32 in its shortest form ("0.7158656"), as the archive
+        rows = values.astype(np.float32).astype(str).tolist()
+    else:
+        rows = [[repr(v) for v in row] for row in values.astype(np.float64).tolist()]
+    separator, left, right = (",", '"[', ']"') if ecsv else (", ", '"(', ')"')
+    empty = '"[]"' if ecsv else ""
     return [
-        '"(' + str(row)[1:-1] + ')"' if ok else ""
+        left + separator.join(row) + right if ok else empty
         for row, ok in zip(rows, present.tolist(), strict=True)
     ]
 
