@@ -10,6 +10,7 @@ source_id and held in memory alone, so the sky streams at any size.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -156,60 +157,87 @@ def load_sky(url: str, n: int, model_ids: list[int], seed: int = 1,
 
 
 def bulk_load_sky(url: str, n: int, model_id: int, seed: int = 1,
-                  chunk_rows: int = 1_000_000) -> Loaded:
+                  chunk_rows: int = 500_000) -> Loaded:
     """The fastest honest load of an empty sky: each gaia.source partition and the scores
     truncated and COPYed with FREEZE in one transaction (so no WAL with wal_level=minimal and
-    no later VACUUM to freeze), the next chunk generated while the last one is copied. The
-    scores skip their foreign-key trigger (the model is known to exist), as a bulk load may."""
+    no later VACUUM to freeze). Three threads overlap: one draws the sky, one packs and COPYs
+    the sources, one the scores (two server processes work at once). The scores skip their
+    foreign-key trigger (the model is known to exist), as a bulk load may."""
     started = time.perf_counter()
-    chunks: queue.Queue = queue.Queue(maxsize=2)
-
+    for_sources: queue.Queue = queue.Queue(maxsize=2)
+    for_scores: queue.Queue = queue.Queue(maxsize=2)
     failed: list[BaseException] = []
 
-    def generate() -> None:
-        try:
-            for chunk in sky_chunks(n, seed, chunk_rows):
-                chunks.put(chunk)
-        except BaseException as exc:
-            failed.append(exc)
-        finally:
-            chunks.put(None)
+    def guarded(work, *args) -> threading.Thread:
+        def run() -> None:
+            try:
+                work(*args)
+            except BaseException as exc:
+                failed.append(exc)
+                for waiting in (for_sources, for_scores):  # a consumer may wait for more
+                    with contextlib.suppress(queue.Full):
+                        waiting.put_nowait(None)
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
 
-    producer = threading.Thread(target=generate, daemon=True)
-    producer.start()
-    rng = np.random.default_rng(seed + 2)
-    rows = 0
-    with psycopg.connect(url) as sources, psycopg.connect(url) as scored:
-        leaves = sources.execute(  # each partition's lower source_id bound, in order
+    def offer(out: queue.Queue, item: object) -> bool:
+        while not failed:
+            with contextlib.suppress(queue.Full):
+                out.put(item, timeout=0.5)
+                return True
+        return False
+
+    def generate() -> None:
+        for chunk in sky_chunks(n, seed, chunk_rows):
+            if not (offer(for_sources, chunk) and offer(for_scores, chunk["source_id"])):
+                return
+        offer(for_sources, None)
+        offer(for_scores, None)
+
+    threads = [guarded(generate), guarded(_copy_sources, url, for_sources),
+               guarded(_copy_scores, url, for_scores, model_id, seed)]
+    for thread in threads:
+        thread.join()
+    if failed:
+        raise failed[0]
+    return Loaded(n, time.perf_counter() - started)
+
+
+def _copy_sources(url: str, chunks: queue.Queue) -> None:
+    """Each partition emptied and filled in one transaction, rows COPYed with FREEZE."""
+    names = ", ".join(c.name for c in SOURCE_COLUMNS)
+    with psycopg.connect(url) as conn:
+        leaves = conn.execute(  # each partition's lower source_id bound, in order
             "SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid),"
             " 'FROM \\(''?(-?\\d+)'))[1]::numeric::bigint AS lo, c.oid::regclass::text"
             " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
             " WHERE i.inhparent = 'gaia.source'::regclass ORDER BY 1").fetchall()
         bounds = np.array([lo for lo, _ in leaves], dtype=np.int64)
-        scored.execute("SET session_replication_role = replica")
-        scored.execute("TRUNCATE ml.emitter_scores")
-        score_copy = "COPY ml.emitter_scores ({}) FROM STDIN (FORMAT binary, FREEZE)".format(
-            ", ".join(c.name for c in SCORE_COLUMNS))
-        names = ", ".join(c.name for c in SOURCE_COLUMNS)
         current: str | None = None
         while (chunk := chunks.get()) is not None:
             leaf = np.searchsorted(bounds, chunk["source_id"], side="right") - 1
             for index in np.unique(leaf):
-                part = {k: v[leaf == index] for k, v in chunk.items()}
+                rows = leaf == index
                 name = leaves[int(index)][1]
                 if name != current:  # a new partition: emptied in the transaction that fills it
-                    sources.commit()
-                    sources.execute(f"TRUNCATE {name}")
+                    conn.commit()
+                    conn.execute(f"TRUNCATE {name}")
                     current = name
-                with sources.cursor().copy(f"COPY {name} ({names}) FROM STDIN"
-                                           " (FORMAT binary, FREEZE)") as copy:
-                    copy.write(pack(part, SOURCE_COLUMNS))
-            with scored.cursor().copy(score_copy) as copy:
-                copy.write(pack(scores(rng, model_id, chunk["source_id"]), SCORE_COLUMNS))
-            rows += len(chunk["source_id"])
-        sources.commit()
-        scored.commit()
-    producer.join()
-    if failed:
-        raise failed[0]
-    return Loaded(rows, time.perf_counter() - started)
+                with conn.cursor().copy(f"COPY {name} ({names}) FROM STDIN"
+                                        " (FORMAT binary, FREEZE)") as copy:
+                    copy.write(pack({k: v[rows] for k, v in chunk.items()}, SOURCE_COLUMNS))
+        conn.commit()
+
+
+def _copy_scores(url: str, chunks: queue.Queue, model_id: int, seed: int) -> None:
+    rng = np.random.default_rng(seed + 2)
+    names = ", ".join(c.name for c in SCORE_COLUMNS)
+    with psycopg.connect(url) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("TRUNCATE ml.emitter_scores")
+        while (source_id := chunks.get()) is not None:
+            with conn.cursor().copy(f"COPY ml.emitter_scores ({names}) FROM STDIN"
+                                    " (FORMAT binary, FREEZE)") as copy:
+                copy.write(pack(scores(rng, model_id, source_id), SCORE_COLUMNS))
+        conn.commit()
