@@ -87,6 +87,7 @@ def ms(seconds: list[float]) -> str:
             f" (p90 {np.percentile(seconds, 90) * 1000:.1f}, n={len(seconds)})")
 
 
+@pytest.mark.timeout(2 * 3600)  # an hour at 50M on this machine; the default is 15 minutes
 def test_bench_scale() -> None:
     report = Report()
     base = Path(tempfile.mkdtemp(prefix="xpha-bench-scale-", dir=WHERE))
