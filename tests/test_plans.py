@@ -23,7 +23,6 @@ from tap_support import tap_settings
 from sql import serving
 from tap_service import columnar
 from tap_service.adql import translate
-from tap_service.catalog import Catalog
 from tap_service.query import TapEngine
 from tap_service.uploads import load_uploads, read_uploads
 from tap_service.writers import field_specs
@@ -112,7 +111,7 @@ def scale_statistics(url: str, factor: float) -> None:
 def explain(engine: TapEngine, adql: str, uploads: dict[str, bytes] | None = None) -> dict:
     """The plan of ``adql`` as the service would run it, in JSON."""
     parsed = read_uploads(uploads, engine.settings) if uploads else []
-    catalog = Catalog({**engine.catalog().tables, **{p.info.qualified: p.info for p in parsed}})
+    catalog = engine.catalog().with_tables(p.info for p in parsed)  # as tap_service.query
     translation = translate(adql, catalog, row_limit=MAXREC + 1,
                             uploads={p.name: p.relation for p in parsed})
     conn = engine.getconn()

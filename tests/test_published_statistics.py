@@ -22,6 +22,7 @@ import pyvo
 from tap_support import live_server, seed_field, tap_settings
 
 from sql import candidate_summary as summary
+from sql import serving
 from sql.published_statistics import refresh_published_statistics
 from tap_service.query import tap_conninfo
 
@@ -55,6 +56,8 @@ def seed_reported_case(url: str) -> str:
                      " (SELECT source_id FROM ml.emitter_scores WHERE model_id = %(m)s"
                      "  ORDER BY source_id LIMIT %(keep)s)",
                      {"m": data["current_model"], "keep": N_SOURCES // 3})
+    serving.publish(url, changed_model=data["current_model"])  # as score_all: build, then count
+    with psycopg.connect(url) as conn:
         refresh_published_statistics(conn)
     return url
 
