@@ -22,7 +22,6 @@ from training.autoencoder import train as dae_train
 from training.autoencoder.kind import phase1_chunk
 from training.autoencoder.model import DAEConfig
 from training.data import XPFeed, concat, dask_client
-from training.labelled import split_args
 
 N_SOURCES = 100_000
 GAIA_XP_SOURCES = 220_000_000
@@ -70,8 +69,8 @@ def test_bench_dae_phase1_dask_feed_vs_in_memory(bench_db, tmp_path, trainer_thr
 
 def _phase1_rates(client, feeds: dict[str, XPFeed], settings, tmp_path):
     """Best-of-3 phase-1 rates from in-memory chunks and from each feed, and each feed alone."""
-    normaliser, n_train = pipeline.fit_normaliser(feeds["COPY"], client, settings)
-    args = split_args(settings)
+    args = splits.rule_of(settings)
+    normaliser, n_train = pipeline.fit_normaliser(feeds["COPY"], client, settings, args)
 
     def fed_by(feed):
         return lambda epoch: feed.map(client, phase1_chunk, normaliser, args,

@@ -151,15 +151,24 @@ def evaluate_injection(
         0.01, "--fpr", min=1e-4, max=0.5, help="FPR on EW = 0 copies that sets the threshold."
     ),
     seed: int = typer.Option(0, "--seed"),
+    only_parents: Path | None = typer.Option(
+        None,
+        "--only-parents",
+        help="File of source_ids (one per line): copy only these real parents, e.g. the ones a "
+        "demo run kept out (xpha demo --exclude-parents) to measure stars no model has seen.",
+    ),
 ) -> None:
     """Recall vs true EW and G at a fixed false-positive rate (table CSV + PNG)."""
+    from ingest.simulator.parents import read_source_ids
     from ingest.simulator.plots import plot_emitter
     from training.injection import InjectionPlan, resolve_scorer, run_injection
     from training.settings import get_settings
 
+    listed = read_source_ids(only_parents, "--only-parents") if only_parents else ()
     plan = InjectionPlan(
-        n_parents=parents, copies=copies, false_positive_rate=false_positive_rate, seed=seed
-    )
+        n_parents=parents, copies=copies, false_positive_rate=false_positive_rate, seed=seed,
+        parents=tuple(int(i) for i in listed),
+    )  # fmt: skip
     out = out or get_settings().var_dir / "injection"
     result = run_injection(resolve_scorer(scorer), plan, out, label=scorer)
     example = plot_emitter(out / "emitter_vs_parent.png", parent_row=5, ew_angstrom=30.0)

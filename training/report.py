@@ -159,7 +159,9 @@ def write(
         geo_header = ["latent space", "PC1 fraction", "effective rank"]
         geo_rows = [[space.title, _fmt(space.pc1_fraction), _fmt(space.effective_rank, 2)]
                     for space in latent_spaces.values()]  # fmt: skip
-        sections.append(("Latent space (collapse check)", geo_header, geo_rows))
+        sections.append(("Latent space (collapse check: phase 1 against the fine-tuned encoder; "
+                         "frozen heads leave phase 1's latents unchanged by construction)",
+                         geo_header, geo_rows))  # fmt: skip
     md = ["# xpha model comparison", "", f"{REFERENCE}", ""]
     md += [f"- {k}: {v}" for k, v in context.items()]
     for title, header, rows in sections:

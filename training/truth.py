@@ -30,11 +30,11 @@ class TruthScores:
 
 
 def truth_chunk(
-    batch: Batch, scorers: dict[str, Scorer], args: tuple, excess: LineExcess | None
+    batch: Batch, scorers: dict[str, Scorer], rule: splits.SplitRule, excess: LineExcess | None
 ) -> TruthScores:
     """Every model's raw score for the test-split rows that have a simulation truth (a Dask
     task); the run's H-alpha excess is measured once for all the models that read it."""
-    rows = select(batch, (splits.assign(batch["source_id"], *args) == splits.TEST)
+    rows = select(batch, (rule.codes(batch) == splits.TEST)
                   & np.isfinite(batch["ew_true"]))  # fmt: skip
     if excess is not None and len(rows["ew_true"]):
         excess.attach(rows)
@@ -50,11 +50,11 @@ def truth_scores(
     feed: XPFeed,
     client: Any,
     scorers: dict[str, Scorer],
-    split_args: tuple,
+    rule: splits.SplitRule,
     excess: LineExcess | None,
 ) -> TruthScores:
     """Scores of the whole test split (streamed over the feed) for the truth metrics."""
-    parts = list(feed.map(client, truth_chunk, scorers, split_args, excess, desc="truth"))
+    parts = list(feed.map(client, truth_chunk, scorers, rule, excess, desc="truth"))
     source_id = np.concatenate([p.source_id for p in parts])
     return TruthScores(
         source_id,
