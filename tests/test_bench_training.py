@@ -99,7 +99,7 @@ def _phase1_rates(client, feeds: dict[str, XPFeed], settings, tmp_path):
 @pytest.mark.benchmark
 def test_bench_scoring_throughput(bench_db):
     url, settings = bench_db
-    kinds = ("xgboost", "xgboost_ew", "xp_excess", "dae_head")
+    kinds = ("xgboost", "xgboost_ew", "xp_excess", "dae_head", "line_snr")
     result = pipeline.run(url, settings, kinds=kinds, version="bench")
     feed = XPFeed.plan(url, settings, with_labels=False)
     batch = concat([feed.read(p) for p in feed.partitions])
@@ -114,8 +114,8 @@ def test_bench_scoring_throughput(bench_db):
         rate = scored.scored / (time.perf_counter() - start)
         hours = GAIA_XP_SOURCES / rate / 3600
         print(
-            f"\nscoring {kind}: {rate:,.0f} src/s end to end (read, infer, COPY scores"
-            f"{' + latents' if kind.startswith('dae') else ''}); inference alone in memory"
+            f"\nscoring {kind}: {rate:,.0f} src/s end to end (read, infer, COPY scores + the"
+            f" autoencoder's latents); inference alone in memory"
             f" {ceiling:,.0f} src/s; ratio {rate / ceiling:.2f}; 220 M sources -> {hours:.1f} h"
             f" on this 2-core machine ({hours / 16:.1f} h on 16 such workers)"
         )

@@ -41,7 +41,7 @@ def trained(module_db_url, tmp_path_factory):
 MINIMUM = {  # kind: (ROC-AUC, PR-AUC / prevalence)
     "logreg": (0.8, 2.5), "lightgbm": (0.8, 2.5), "xgboost": (0.8, 2.5), "xgboost_ew": (0.8, 2.5),
     "xp_ew": (0.75, 2.0), "xp_excess": (0.75, 2.0), "dae_head": (0.8, 2.5), "dae_unfreeze": (0.8, 2.5),
-    "dae_linear": (0.6, 1.3),
+    "dae_linear": (0.6, 1.3), "matched_filter": (0.75, 2.0), "line_snr": (0.75, 2.0),
 }
 
 
@@ -127,7 +127,7 @@ def test_saved_models_reload_to_identical_scores(trained):
         np.testing.assert_allclose(scorer.score(batch)[0], again.score(batch)[0], rtol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["dae_head", "xgboost"])
+@pytest.mark.parametrize("kind", ["dae_head", "xgboost", "line_snr"])
 def test_scoring_writes_every_source_with_the_right_model_id(trained, kind):
     url, settings, sky, result = trained
     model_id = result.model_ids[kind]
@@ -152,7 +152,7 @@ def test_scoring_writes_every_source_with_the_right_model_id(trained, kind):
     excess = {r[0]: [np.nan if v is None else v for v in r[2:]] for r in rows}
     assert n == len(sky) and 0 <= lo <= hi <= 1
     assert latents == ((len(sky), settings.dae_latent_dim) if kind.startswith("dae") else (0, None))
-    assert autoencoder == len(sky) or not kind.startswith("dae")
+    assert autoencoder == len(sky)
     feed = XPFeed.plan(url, settings)
     batch = concat([feed.read(p) for p in feed.partitions])
     test = splits.assign_with(settings, batch["source_id"]) == splits.TEST

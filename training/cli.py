@@ -176,6 +176,43 @@ def evaluate_injection(
     typer.echo(f"plots: {result.files['plot']}, {example}")
 
 
+@evaluate_app.command("heldout")
+def evaluate_heldout(
+    out: Path | None = typer.Option(
+        None, "--out", help="Directory for report.md, metrics.json, PNG (default <var>/heldout)."
+    ),
+    folds: int = typer.Option(5, "--folds", min=2, help="Folds of the real parents."),
+    seeds: int = typer.Option(1, "--seeds", min=1, help="Repeats with other fold deals."),
+    train_sources: int = typer.Option(
+        60_000, "--train-sources", min=2_000, help="Simulated sources the detectors learn from."
+    ),
+    null_copies: int = typer.Option(
+        200_000, "--null-copies", min=1_000, help="Line-free copies of test parents per fold."
+    ),
+    only_folds: str = typer.Option(
+        "", "--only-folds", help="Comma-separated fold numbers to run (default: every fold)."
+    ),
+) -> None:
+    """Line detectors on parents they have never seen: grouped k-fold by parent, thresholds at
+    FPR 1e-2/1e-3/1e-4, recall vs EW and G, threshold transfer, PR-AUC with parent-bootstrap
+    intervals, against the physical limit."""
+    from sql.errors import XphaError
+    from training.heldout import HeldOutPlan, run
+    from training.settings import get_settings
+
+    try:
+        chosen = tuple(int(k) for k in only_folds.split(",") if k.strip())
+    except ValueError:
+        raise XphaError(f"--only-folds {only_folds!r}: give fold numbers like 0,2") from None
+    if any(not 0 <= k < folds for k in chosen):
+        raise XphaError(f"--only-folds {only_folds!r}: folds are numbered 0..{folds - 1}")
+    plan = HeldOutPlan(folds=folds, seeds=tuple(range(seeds)), train_sources=train_sources,
+                       null_copies=null_copies, only_folds=chosen)  # fmt: skip
+    out = out or get_settings().var_dir / "heldout"
+    run(plan, out, progress=typer.echo)
+    typer.echo(f"report: {out / 'report.md'}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root `xpha` app."""
     app.add_typer(train_app, name="train")
