@@ -134,3 +134,20 @@ def test_sources_without_gaia_source_take_photometry_from_xp():
         out["bp_rp"][100:][clean[100:]], chunk.bp_rp[100:][clean[100:]], atol=1e-4
     )
     assert (out["g_mag"][:100] == 1.0).all()
+
+
+def test_intervals_resample_whole_parents():
+    from training.evaluate import bootstrap, group_resampler
+
+    rng = np.random.default_rng(3)
+    parents = np.repeat(np.arange(40), 50)  # 40 parents, 50 copies each: one score per parent
+    y = (parents < 8).astype(float)
+    score = rng.normal(0, 1, 40)[parents] + 1.0 * y
+    draw = group_resampler(np.where(parents == 39, -1, parents), len(y), rng)
+    sample = draw()
+    counts = np.bincount(parents[sample], minlength=40)
+    assert set((counts[:39] % 50).tolist()) == {0}  # whole parents only
+    by_source, _, _ = bootstrap(y, score, 200, 1)
+    by_parent, _, _ = bootstrap(y, score, 200, 1, parents)
+    width = lambda m: m["pr_auc_ci"][1] - m["pr_auc_ci"][0]  # noqa: E731
+    assert width(by_parent) > 2 * width(by_source)

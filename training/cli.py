@@ -35,7 +35,7 @@ def train_compare(
     epochs: int | None = typer.Option(None, help="DAE phase-1 epochs (XPHA_DAE_EPOCHS)."),
     set_current: bool = typer.Option(True, help="Make the model with the best validation PR-AUC current."),
 ) -> None:
-    """Train every model on the same sky-disjoint split, register them, write the report."""
+    """Train every model on the same parent-disjoint split, register them, write the report."""
     from sql.database import database_url
     from training import pipeline
     from training.settings import get_settings

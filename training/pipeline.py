@@ -183,14 +183,15 @@ def evaluate_model(
     ew_true = np.where(np.isfinite(test["ew_true"]), test["ew_true"], test["ew_label"])
     score, _ = scorer.score(test)
     ev = evaluate.evaluate(scorer.kind, y_test, score, scorer.calibrator(score), ew_true,
-                           test["g_mag"], settings.bootstrap_samples, settings.training_seed)  # fmt: skip
+                           test["g_mag"], settings.bootstrap_samples, settings.training_seed,
+                           inputs.split.parent_of(test))  # fmt: skip
     val_score, _ = scorer.score(labelled.part(splits.VAL))
     evaluate.add_validation(ev, labelled.y(splits.VAL), val_score)
     if truth is not None and len(truth.ew_true):
         probability = scorer.calibrator(truth.scores[scorer.kind])
         evaluate.add_truth(ev, truth.ew_true, truth.g_mag, truth.scores[scorer.kind], probability,
                            settings.evaluation_truth_min_ew, settings.bootstrap_samples,
-                           settings.training_seed)  # fmt: skip
+                           settings.training_seed, truth.parent)  # fmt: skip
         if truth.classes is not None:
             ev.metrics["flagged_by_class"] = evaluate.flagged_by_class(
                 truth.classes, probability >= 0.5

@@ -27,6 +27,7 @@ class TruthScores:
     g_mag: np.ndarray
     scores: dict[str, np.ndarray]  # by kind
     classes: np.ndarray | None = None  # the simulated class, when the truth relation has one
+    parent: np.ndarray | None = None  # each source's parent star (-1: none), for the intervals
 
 
 def truth_chunk(
@@ -42,7 +43,8 @@ def truth_chunk(
         kind: scorer.score(rows)[0] if len(rows["ew_true"]) else np.zeros(0, np.float32)
         for kind, scorer in scorers.items()
     }
-    return TruthScores(rows["source_id"], rows["ew_true"], rows["g_mag"], scores)
+    return TruthScores(rows["source_id"], rows["ew_true"], rows["g_mag"], scores,
+                       parent=rule.parent_of(rows))  # fmt: skip
 
 
 def truth_scores(
@@ -62,6 +64,7 @@ def truth_scores(
         np.concatenate([p.g_mag for p in parts]),
         {kind: np.concatenate([p.scores[kind] for p in parts]) for kind in scorers},
         simulated_classes(url, str(feed.spec.truth_relation), source_id),
+        np.concatenate([p.parent for p in parts if p.parent is not None]),
     )
 
 
