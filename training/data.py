@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from sql.binary_copy import parse
-from sql.database import connect
+from sql.database import connect, one_row
 from sql.errors import XphaError
 from training import queries
 from training.feed_spec import Batch, FeedSpec, NoSourcesError, Partition, fill_missing
@@ -87,7 +87,7 @@ def truth_names_parents(url: str, truth_relation: str | None) -> bool:
     if not truth_relation:
         return False
     with connect(url) as conn:
-        return bool(conn.execute(queries.TRUTH_HAS_PARENT, (truth_relation,)).fetchone()[0])
+        return bool(one_row(conn.execute(queries.TRUTH_HAS_PARENT, (truth_relation,)))[0])
 
 
 def relation_exists(url: str, name: str) -> bool:

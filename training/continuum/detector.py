@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -130,7 +131,7 @@ class LineDetector:
     settings: DetectorSettings
     split: Split
     library: ReferenceLibrary
-    net: object
+    net: Any  # the torch module (torch is imported only where it runs)
     scaling: network.Scaling
     pca: MatchedFilter
     spread: np.ndarray = field(default_factory=lambda: np.ones(3))  # of each component (val)
@@ -204,16 +205,16 @@ class LineDetector:
 
         path.mkdir(parents=True, exist_ok=True)
         cal = self.calibration
-        np.savez(
-            path / MODEL_FILE,
-            metric=self.split.weights,
+        arrays: dict[str, np.ndarray] = {
+            "metric": self.split.weights,
             **{f"library_{k}": v for k, v in self.library.arrays().items()},
             **{f"scaling_{k}": v for k, v in self.scaling.arrays().items()},
-            calibration=np.stack([cal.mag, cal.centre, cal.scale]) if cal else np.zeros((3, 0)),
-            spread=self.spread,
-            pca_mean=self.pca.mean,
-            pca_basis=self.pca.basis,
-        )
+            "calibration": np.stack([cal.mag, cal.centre, cal.scale]) if cal else np.zeros((3, 0)),
+            "spread": self.spread,
+            "pca_mean": self.pca.mean,
+            "pca_basis": self.pca.basis,
+        }
+        np.savez(path / MODEL_FILE, **arrays)
         torch.save(self.net.state_dict(), path / NET_FILE)
         (path / SETTINGS_FILE).write_text(json.dumps(self.settings.to_dict(), indent=1) + "\n")
 

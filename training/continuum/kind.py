@@ -28,6 +28,7 @@ from training.continuum.local import LocalSettings
 from training.continuum.matched_filter import MatchedFilter
 from training.continuum.network import NetworkSettings
 from training.data import Batch
+from training.line_excess import LineExcess
 from training.model_kind import TrainingRun, saved_normaliser_and_calibrator
 from training.normalise import Normaliser
 from training.settings import TrainingSettings
@@ -114,8 +115,8 @@ class LineScorer:
     normaliser: Normaliser
     calibrator: Platt
     detector: LineDetector
-    excess: None = None
-    latent_dim: None = None
+    excess: LineExcess | None = None
+    latent_dim: int | None = None
 
     def score(self, batch: Batch) -> tuple[np.ndarray, None]:
         snr = self.measure_line(batch)[:, 1]
@@ -179,8 +180,8 @@ class MatchedFilterScorer:
     normaliser: Normaliser
     calibrator: Platt
     mf: MatchedFilter
-    excess: None = None
-    latent_dim: None = None
+    excess: LineExcess | None = None
+    latent_dim: int | None = None
 
     def score(self, batch: Batch) -> tuple[np.ndarray, None]:
         stars = Stars.of(batch)

@@ -94,7 +94,10 @@ class Augmenter:
         self.near = np.argsort(dist, axis=1)[:, :k]
         self.order = np.argsort(self.mag, kind="stable")
 
-    def draw(self, n: int, rng: np.random.Generator):
+    def draw(
+        self, n: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(u, errors, magnitude) of ``n`` new examples."""
         from ingest.simulator.continua import ZERO_POINT, error_scale
 
         lo, hi = self.mag.min(), max(self.target_mags.max(), self.mag.max())
@@ -127,7 +130,8 @@ def train(
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    x0, b0, _ = inputs(*augmenter.draw(20_000, rng), split)
+    u, e, mag = augmenter.draw(20_000, rng)
+    x0, b0, _ = inputs(u, e, mag, split)
     scaling = Scaling(x0.mean(0), x0.std(0) + 1e-12, float(b0.mean()), float(b0.std()))
     net = build_network(x0.shape[1], settings)
     optimiser = torch.optim.AdamW(
@@ -136,7 +140,8 @@ def train(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, settings.epochs)
     history = []
     for epoch in range(settings.epochs):
-        x, beta, noise = inputs(*augmenter.draw(settings.rows_per_epoch, rng), split)
+        u, e, mag = augmenter.draw(settings.rows_per_epoch, rng)
+        x, beta, noise = inputs(u, e, mag, split)
         xt, yt, st = _tensors(x, beta, noise, scaling)
         net.train()
         order = torch.randperm(len(yt))
