@@ -22,7 +22,6 @@ from training.autoencoder import train as dae_train
 from training.autoencoder.kind import phase1_chunk
 from training.autoencoder.model import DAEConfig
 from training.data import XPFeed, concat, dask_client
-from training.labelled import split_args
 
 N_SOURCES = 100_000
 GAIA_XP_SOURCES = 220_000_000
@@ -70,8 +69,8 @@ def test_bench_dae_phase1_dask_feed_vs_in_memory(bench_db, tmp_path, trainer_thr
 
 def _phase1_rates(client, feeds: dict[str, XPFeed], settings, tmp_path):
     """Best-of-3 phase-1 rates from in-memory chunks and from each feed, and each feed alone."""
-    normaliser, n_train = pipeline.fit_normaliser(feeds["COPY"], client, settings)
-    args = split_args(settings)
+    args = splits.rule_of(settings)
+    normaliser, n_train = pipeline.fit_normaliser(feeds["COPY"], client, settings, args)
 
     def fed_by(feed):
         return lambda epoch: feed.map(client, phase1_chunk, normaliser, args,
@@ -100,7 +99,7 @@ def _phase1_rates(client, feeds: dict[str, XPFeed], settings, tmp_path):
 @pytest.mark.benchmark
 def test_bench_scoring_throughput(bench_db):
     url, settings = bench_db
-    kinds = ("xgboost", "xgboost_ew", "xp_excess", "dae_head")
+    kinds = ("xgboost", "xgboost_ew", "xp_excess", "dae_head", "line_snr")
     result = pipeline.run(url, settings, kinds=kinds, version="bench")
     feed = XPFeed.plan(url, settings, with_labels=False)
     batch = concat([feed.read(p) for p in feed.partitions])
@@ -115,8 +114,8 @@ def test_bench_scoring_throughput(bench_db):
         rate = scored.scored / (time.perf_counter() - start)
         hours = GAIA_XP_SOURCES / rate / 3600
         print(
-            f"\nscoring {kind}: {rate:,.0f} src/s end to end (read, infer, COPY scores"
-            f"{' + latents' if kind.startswith('dae') else ''}); inference alone in memory"
+            f"\nscoring {kind}: {rate:,.0f} src/s end to end (read, infer, COPY scores + the"
+            f" autoencoder's latents); inference alone in memory"
             f" {ceiling:,.0f} src/s; ratio {rate / ceiling:.2f}; 220 M sources -> {hours:.1f} h"
             f" on this 2-core machine ({hours / 16:.1f} h on 16 such workers)"
         )

@@ -12,7 +12,6 @@ from sql.errors import XphaError
 from training import line_excess, splits
 from training.data import XPFeed, concat, dask_client, select
 from training.features import xp_ew
-from training.labelled import split_args
 from training.pipeline import fit_normaliser
 
 
@@ -25,10 +24,11 @@ def fitted(module_db_url, tmp_path_factory):
                                  line_excess_rounds=300)  # fmt: skip
     feed = XPFeed.plan(module_db_url, settings)
     with dask_client(settings) as client:
-        normaliser, n_train = fit_normaliser(feed, client, settings)
-        excess = line_excess.fit(feed, client, normaliser, settings, n_train)
+        rule = splits.rule_of(settings)
+        normaliser, n_train = fit_normaliser(feed, client, settings, rule)
+        excess = line_excess.fit(feed, client, normaliser, settings, n_train, rule)
     batch = concat([feed.read(p) for p in feed.partitions])
-    held_out = splits.assign(batch["source_id"], *split_args(settings)) != splits.TRAIN
+    held_out = rule.codes(batch) != splits.TRAIN
     return excess, batch, held_out
 
 

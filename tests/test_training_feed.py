@@ -179,4 +179,4 @@ def test_missing_or_empty_labels_are_clear_errors(db_url, tmp_path):
     settings = training_settings(tmp_path)
     feed = XPFeed.plan(db_url, settings)
     with dask_client(settings) as client, pytest.raises(NoLabelsError, match="no labels"):
-        LabelledSet.gather(feed, client, settings)
+        LabelledSet.gather(feed, client, splits.rule_of(settings))

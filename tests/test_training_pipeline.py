@@ -41,7 +41,7 @@ def trained(module_db_url, tmp_path_factory):
 MINIMUM = {  # kind: (ROC-AUC, PR-AUC / prevalence)
     "logreg": (0.8, 2.5), "lightgbm": (0.8, 2.5), "xgboost": (0.8, 2.5), "xgboost_ew": (0.8, 2.5),
     "xp_ew": (0.75, 2.0), "xp_excess": (0.75, 2.0), "dae_head": (0.8, 2.5), "dae_unfreeze": (0.8, 2.5),
-    "dae_linear": (0.6, 1.3),
+    "dae_linear": (0.6, 1.3), "matched_filter": (0.75, 2.0), "line_snr": (0.75, 2.0),
 }
 
 
@@ -57,11 +57,11 @@ def test_every_model_beats_chance_on_the_sky_disjoint_test_split(trained):
         assert 0 <= m["ece"] <= 1
 
 
-def test_frozen_head_keeps_the_phase1_latent_space(trained):
+def test_collapse_is_measured_where_the_encoder_changes(trained):
     _, _, _, result = trained
     before = result.latent_spaces[PHASE1].geometry
-    assert result.latent_spaces["dae_head"].geometry == before
-    assert result.latent_spaces["dae_linear"].geometry == before
+    # frozen heads cannot move the latents: no trivially-unchanged number is reported for them
+    assert "dae_head" not in result.latent_spaces and "dae_linear" not in result.latent_spaces
     after = result.latent_spaces["dae_unfreeze"].geometry
     assert abs(after["pc1_fraction"] - before["pc1_fraction"]) < 0.10
 
@@ -127,7 +127,7 @@ def test_saved_models_reload_to_identical_scores(trained):
         np.testing.assert_allclose(scorer.score(batch)[0], again.score(batch)[0], rtol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["dae_head", "xgboost"])
+@pytest.mark.parametrize("kind", ["dae_head", "xgboost", "line_snr"])
 def test_scoring_writes_every_source_with_the_right_model_id(trained, kind):
     url, settings, sky, result = trained
     model_id = result.model_ids[kind]
@@ -141,6 +141,10 @@ def test_scoring_writes_every_source_with_the_right_model_id(trained, kind):
         latents = conn.execute(
             "SELECT count(*), min(cardinality(latent)) FROM ml.latents WHERE model_id = %s",
             (model_id,)).fetchone()
+        # a model without latents publishes its run's autoencoder latents for every source
+        autoencoder = conn.execute(
+            "SELECT count(*) FROM ml.latents WHERE model_id = %s",
+            (result.model_ids["dae_head"],)).fetchone()[0]
         rows = conn.execute(
             "SELECT source_id, score, halpha_excess_ew, halpha_excess_snr"
             " FROM ml.emitter_scores WHERE model_id = %s", (model_id,)).fetchall()
@@ -148,6 +152,7 @@ def test_scoring_writes_every_source_with_the_right_model_id(trained, kind):
     excess = {r[0]: [np.nan if v is None else v for v in r[2:]] for r in rows}
     assert n == len(sky) and 0 <= lo <= hi <= 1
     assert latents == ((len(sky), settings.dae_latent_dim) if kind.startswith("dae") else (0, None))
+    assert autoencoder == len(sky)
     feed = XPFeed.plan(url, settings)
     batch = concat([feed.read(p) for p in feed.partitions])
     test = splits.assign_with(settings, batch["source_id"]) == splits.TEST
@@ -156,7 +161,11 @@ def test_scoring_writes_every_source_with_the_right_model_id(trained, kind):
     stored = np.array([scores[int(s)] for s in batch["source_id"]])
     np.testing.assert_allclose(stored[test], expected[test], rtol=1e-4, atol=1e-4)
     stored_excess = np.array([excess[int(s)] for s in batch["source_id"]])
-    if scorer.excess is None:  # a model that does not measure the line publishes NULL
+    if hasattr(scorer, "measure_line"):  # its own EW and S/N are published with the score
+        measured = scorer.measure_line(batch)
+        assert np.isfinite(measured).mean() > 0.9
+        np.testing.assert_allclose(stored_excess, measured, rtol=1e-4, atol=1e-4, equal_nan=True)
+    elif scorer.excess is None:  # a model that does not measure the line publishes NULL
         assert np.isnan(stored_excess).all()
     else:  # the excess the model read is published with its score; NULL where unmeasured
         measured = scorer.excess.measure(batch)

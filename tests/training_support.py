@@ -180,6 +180,9 @@ def training_settings(var_dir: Path, **overrides):
         baseline_max_rounds=150,
         bootstrap_samples=30,
         dask_local_workers=2,
+        continuum_epochs=2,
+        continuum_rows_per_epoch=20_000,
+        continuum_hidden=64,
     )
     values.update(overrides)
     return TrainingSettings(**values)  # type: ignore[arg-type]

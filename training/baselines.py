@@ -23,7 +23,6 @@ from training.line_excess import LineExcess
 from training.model_kind import TrainingRun, saved_normaliser_and_calibrator
 from training.normalise import Normaliser
 from training.settings import TrainingSettings
-from training.splits import split_args
 
 
 @dataclass
@@ -184,13 +183,13 @@ def train_lightgbm(
 
 
 def _train_frame(
-    batch: Batch, normaliser: Normaliser, feature_set: str, args: tuple, excess: Any = None
+    batch: Batch, normaliser: Normaliser, feature_set: str, rule: splits.SplitRule, excess: Any = None
 ) -> Any:
     """The labelled training-split rows of one partition as a DataFrame (a Dask task)."""
     import pandas as pd
 
     rows = select(batch, batch["is_emitter"] >= 0)
-    rows = select(rows, splits.assign(rows["source_id"], *args) == splits.TRAIN)
+    rows = select(rows, rule.codes(rows) == splits.TRAIN)
     x = features.tabular(rows, normaliser, feature_set, excess)
     frame = pd.DataFrame(x, columns=features.feature_names(feature_set))
     frame["label"] = (rows["is_emitter"] == 1).astype(np.float32)
@@ -203,6 +202,7 @@ def train_xgboost(
     labelled: LabelledSet,
     normaliser: Normaliser,
     settings: TrainingSettings,
+    rule: splits.SplitRule,
     kind: str = "xgboost",
     feature_set: str = "coeffs",
     excess: LineExcess | None = None,
@@ -225,7 +225,7 @@ def train_xgboost(
         {k: v[:0] for k, v in labelled.batch.items()},
         normaliser,
         feature_set,
-        split_args(settings),
+        rule,
         excess,
     )
     parts = [
@@ -233,7 +233,7 @@ def train_xgboost(
             dask.delayed(read_partition)(feed.spec, p.lo, p.hi),
             normaliser,
             feature_set,
-            split_args(settings),
+            rule,
             excess,
         )
         for p in feed.partitions
@@ -324,4 +324,4 @@ class XGBoostKind(TabularKind):
 
     def train(self, run: TrainingRun) -> BoosterScorer:
         return train_xgboost(run.client, run.feed, run.labelled, run.normaliser, run.settings,
-                             self.name, self.feature_set, run.excess)  # fmt: skip
+                             run.split, self.name, self.feature_set, run.excess)  # fmt: skip

@@ -35,7 +35,7 @@ def train_compare(
     epochs: int | None = typer.Option(None, help="DAE phase-1 epochs (XPHA_DAE_EPOCHS)."),
     set_current: bool = typer.Option(True, help="Make the model with the best validation PR-AUC current."),
 ) -> None:
-    """Train every model on the same sky-disjoint split, register them, write the report."""
+    """Train every model on the same parent-disjoint split, register them, write the report."""
     from sql.database import database_url
     from training import pipeline
     from training.settings import get_settings
@@ -151,20 +151,66 @@ def evaluate_injection(
         0.01, "--fpr", min=1e-4, max=0.5, help="FPR on EW = 0 copies that sets the threshold."
     ),
     seed: int = typer.Option(0, "--seed"),
+    only_parents: Path | None = typer.Option(
+        None,
+        "--only-parents",
+        help="File of source_ids (one per line): copy only these real parents, e.g. the ones a "
+        "demo run kept out (xpha demo --exclude-parents) to measure stars no model has seen.",
+    ),
 ) -> None:
     """Recall vs true EW and G at a fixed false-positive rate (table CSV + PNG)."""
+    from ingest.simulator.parents import read_source_ids
     from ingest.simulator.plots import plot_emitter
     from training.injection import InjectionPlan, resolve_scorer, run_injection
     from training.settings import get_settings
 
+    listed = read_source_ids(only_parents, "--only-parents") if only_parents else ()
     plan = InjectionPlan(
-        n_parents=parents, copies=copies, false_positive_rate=false_positive_rate, seed=seed
-    )
+        n_parents=parents, copies=copies, false_positive_rate=false_positive_rate, seed=seed,
+        parents=tuple(int(i) for i in listed),
+    )  # fmt: skip
     out = out or get_settings().var_dir / "injection"
     result = run_injection(resolve_scorer(scorer), plan, out, label=scorer)
     example = plot_emitter(out / "emitter_vs_parent.png", parent_row=5, ew_angstrom=30.0)
     typer.echo(result.summary())
     typer.echo(f"plots: {result.files['plot']}, {example}")
+
+
+@evaluate_app.command("heldout")
+def evaluate_heldout(
+    out: Path | None = typer.Option(
+        None, "--out", help="Directory for report.md, metrics.json, PNG (default <var>/heldout)."
+    ),
+    folds: int = typer.Option(5, "--folds", min=2, help="Folds of the real parents."),
+    seeds: int = typer.Option(1, "--seeds", min=1, help="Repeats with other fold deals."),
+    train_sources: int = typer.Option(
+        60_000, "--train-sources", min=2_000, help="Simulated sources the detectors learn from."
+    ),
+    null_copies: int = typer.Option(
+        200_000, "--null-copies", min=1_000, help="Line-free copies of test parents per fold."
+    ),
+    only_folds: str = typer.Option(
+        "", "--only-folds", help="Comma-separated fold numbers to run (default: every fold)."
+    ),
+) -> None:
+    """Line detectors on parents they have never seen: grouped k-fold by parent, thresholds at
+    FPR 1e-2/1e-3/1e-4, recall vs EW and G, threshold transfer, PR-AUC with parent-bootstrap
+    intervals, against the physical limit."""
+    from sql.errors import XphaError
+    from training.heldout import HeldOutPlan, run
+    from training.settings import get_settings
+
+    try:
+        chosen = tuple(int(k) for k in only_folds.split(",") if k.strip())
+    except ValueError:
+        raise XphaError(f"--only-folds {only_folds!r}: give fold numbers like 0,2") from None
+    if any(not 0 <= k < folds for k in chosen):
+        raise XphaError(f"--only-folds {only_folds!r}: folds are numbered 0..{folds - 1}")
+    plan = HeldOutPlan(folds=folds, seeds=tuple(range(seeds)), train_sources=train_sources,
+                       null_copies=null_copies, only_folds=chosen)  # fmt: skip
+    out = out or get_settings().var_dir / "heldout"
+    run(plan, out, progress=typer.echo)
+    typer.echo(f"report: {out / 'report.md'}")
 
 
 def register(app: typer.Typer) -> None:

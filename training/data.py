@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from sql.binary_copy import parse
-from sql.database import connect
+from sql.database import connect, one_row
 from sql.errors import XphaError
 from training import queries
 from training.feed_spec import Batch, FeedSpec, NoSourcesError, Partition, fill_missing
@@ -45,7 +45,7 @@ def read_partition(spec: FeedSpec, lo: int, hi: int) -> Batch:
     """One source_id range as numpy arrays (a Dask task: a pure function of its arguments)."""
     if spec.snapshot:
         return fill_missing(read_snapshot_partition(spec, lo, hi))
-    query = queries.feed_copy(spec.labels_relation, spec.truth_relation)
+    query = queries.feed_copy(spec.labels_relation, spec.truth_relation, spec.truth_parent)
     buffer = bytearray()
     with (
         connect(spec.url) as conn,
@@ -80,6 +80,14 @@ def plan_partitions(url: str, level: int, target_rows: int) -> list[Partition]:
     if start is not None:
         partitions.append(Partition(start, (int(counts[-1][0]) + 1) << shift, rows))
     return partitions
+
+
+def truth_names_parents(url: str, truth_relation: str | None) -> bool:
+    """Whether the truth relation has a parent_source_id column (the simulator's does)."""
+    if not truth_relation:
+        return False
+    with connect(url) as conn:
+        return bool(one_row(conn.execute(queries.TRUTH_HAS_PARENT, (truth_relation,)))[0])
 
 
 def relation_exists(url: str, name: str) -> bool:
@@ -118,7 +126,8 @@ class XPFeed:
             if relation_exists(url, settings.training_truth_relation):
                 truth = settings.training_truth_relation
         partitions = plan_partitions(url, settings.feed_healpix_level, settings.feed_partition_rows)
-        return cls(FeedSpec(url, labels, truth), partitions)
+        return cls(FeedSpec(url, labels, truth, truth_parent=truth_names_parents(url, truth)),
+                   partitions)  # fmt: skip
 
     @classmethod
     def from_snapshot(

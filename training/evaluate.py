@@ -1,9 +1,11 @@
-"""Metrics that compare models on the same held-out, sky-disjoint split.
+"""Metrics that compare models on the same held-out split (disjoint by parent star, by sky cell
+where a source has no parent).
 
 PR-AUC (average precision) is primary at realistic prevalence; ROC-AUC for comparison with the
-literature; both with bootstrap intervals. Recall against the true EW, in G-magnitude slices,
-gives a detection limit in Angstrom (the EW of 50% recall). PC1 fraction and effective rank of
-the latent space make representation collapse visible.
+literature; both with bootstrap intervals that resample parent stars (copies of one parent
+are not independent draws; a source without a parent is its own group). Recall against the
+true EW, in G-magnitude slices, gives a detection limit in Angstrom (the EW of 50% recall).
+PC1 fraction and effective rank of the latent space make representation collapse visible.
 
 On a simulated sky the truth is known for every source, not just the few per cent with a
 spectrum: :func:`add_truth` scores the whole test split against it. A true emitter there has an
@@ -49,16 +51,36 @@ def _curves(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return roc, pr
 
 
+def group_resampler(groups: np.ndarray | None, n_rows: int, rng: np.random.Generator):
+    """A function drawing row indices of a bootstrap sample that resamples whole groups
+    (rows with group -1 are groups of one); plain row resampling without groups."""
+    if groups is None:
+        return lambda: rng.integers(0, n_rows, n_rows)
+    keys = np.where(groups >= 0, groups, -1 - np.arange(n_rows))
+    _, label = np.unique(keys, return_inverse=True)
+    order = np.argsort(label, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(label))])
+    members = [order[bounds[k] : bounds[k + 1]] for k in range(len(bounds) - 1)]
+
+    def draw() -> np.ndarray:
+        picked = rng.integers(0, len(members), len(members))
+        return np.concatenate([members[k] for k in picked])
+
+    return draw
+
+
 def bootstrap(
-    y: np.ndarray, s: np.ndarray, n: int, seed: int
+    y: np.ndarray, s: np.ndarray, n: int, seed: int, groups: np.ndarray | None = None
 ) -> tuple[dict, np.ndarray, np.ndarray]:
-    """ROC-AUC and PR-AUC with 95% bootstrap intervals, and the curve bands."""
+    """ROC-AUC and PR-AUC with 95% bootstrap intervals (resampling ``groups`` when given), and
+    the curve bands."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     rng = np.random.default_rng(seed)
+    draw = group_resampler(groups, len(y), rng)
     rocs, prs, roc_curves, pr_curves = [], [], [], []
     for _ in range(n):
-        index = rng.integers(0, len(y), len(y))
+        index = draw()
         yb, sb = y[index], s[index]
         if yb.min() == yb.max():
             continue
@@ -161,10 +183,12 @@ def evaluate(
     g_mag: np.ndarray,
     n_bootstrap: int,
     seed: int,
+    groups: np.ndarray | None = None,
 ) -> Evaluation:
-    """All test-split metrics of one model; a source counts as detected at probability >= 0.5."""
+    """All test-split metrics of one model; a source counts as detected at probability >= 0.5.
+    ``groups`` (each source's parent star, -1 for none) make the intervals resample parents."""
     score = np.nan_to_num(score, nan=-1e9)
-    metrics, roc_band, pr_band = bootstrap(y, score, n_bootstrap, seed)
+    metrics, roc_band, pr_band = bootstrap(y, score, n_bootstrap, seed, groups)
     calibration = calibration_curve(y, probability)
     metrics["ece"] = calibration["ece"]
     detected = probability >= 0.5
@@ -208,6 +232,7 @@ def add_truth(
     headline_min_ew: float,
     n_bootstrap: int,
     seed: int,
+    groups: np.ndarray | None = None,
 ) -> Evaluation:
     """Metrics against the simulation truth over every test-split source: PR/ROC-AUC per minimum
     EW (with intervals at the headline one), and recall vs true EW from every true emitter."""
@@ -223,7 +248,8 @@ def add_truth(
         ev.metrics[f"{key}_roc_auc"] = float(roc_auc_score(y, score[kept]))
         if min_ew == headline_min_ew:
             n = min(n_bootstrap, TRUTH_BOOTSTRAP_MAX)
-            metrics, _, _ = bootstrap(y, score[kept], n, seed)
+            parents = None if groups is None else groups[kept]
+            metrics, _, _ = bootstrap(y, score[kept], n, seed, parents)
             ev.metrics["truth_min_ew"] = min_ew
             ev.metrics["truth_n"] = int(kept.sum())
             ev.metrics["truth_emitters"] = int(y.sum())

@@ -28,6 +28,7 @@ XP_COLUMNS = [
 ]
 LABEL_COLUMNS = [Column("is_emitter", "int2"), Column("ew_label", "float4")]
 TRUTH_COLUMNS = [Column("ew_true", "float4")]
+PARENT_COLUMNS = [Column("parent_id", "int8")]  # the simulation parent; -1 if none
 SOURCE_ID_END = 12 * 2**59
 
 
@@ -57,6 +58,7 @@ class FeedSpec:
     truth_relation: str | None = None
     snapshot: str | None = None
     manifest_sha256: str | None = None
+    truth_parent: bool = False  # the truth relation names each source's parent star
 
     @property
     def columns(self) -> list[Column]:
@@ -65,14 +67,44 @@ class FeedSpec:
             columns += LABEL_COLUMNS
         if self.truth_relation:
             columns += TRUTH_COLUMNS
+            if self.truth_parent:
+                columns += PARENT_COLUMNS
         return columns
 
 
+def photometry_from_xp(batch: Batch) -> Batch:
+    """G flux, G and BP-RP from the XP spectrum itself where gaia_source gave none (a source
+    with XP but no gaia_source row): integrated BP and RP rates, G by the Riello et al. (2021)
+    excess relation, as the simulator makes them. Without RP the row stays NaN."""
+    missing = ~np.isfinite(batch["g_flux"])
+    if not missing.any():
+        return batch
+    from ingest.simulator.continua import g_flux_of, magnitude
+    from ingest.xp_physics.lsf import band_model
+
+    bp_flux = band_model("bp").integrated_rate(batch["bp"][missing])
+    rp_flux = band_model("rp").integrated_rate(batch["rp"][missing])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_flux = np.where(rp_flux > 0, g_flux_of(bp_flux, rp_flux), np.nan)
+        g_flux = np.where(g_flux > 0, g_flux, np.nan)
+        colour = np.where(bp_flux > 0, magnitude(bp_flux, "bp") - magnitude(rp_flux, "rp"), np.nan)
+        g_mag = magnitude(g_flux, "g")
+    for name, values in (("g_flux", g_flux), ("g_mag", g_mag), ("bp_rp", colour)):
+        column = np.array(batch[name])  # a copy: snapshot arrays may be read-only
+        keep = np.isfinite(column[missing])
+        column[missing] = np.where(keep, column[missing], values)
+        batch[name] = column
+    return batch
+
+
 def fill_missing(batch: Batch) -> Batch:
-    """Truth NaN and labels -1 / NaN when the spec reads none (every batch has the same keys)."""
+    """Truth NaN, parent -1 and labels -1 / NaN when the spec reads none (every batch has the
+    same keys); photometry from XP where gaia_source has none."""
     if "ew_true" not in batch:
         batch["ew_true"] = np.full(len(batch["source_id"]), np.nan, np.float32)
+    if "parent_id" not in batch:
+        batch["parent_id"] = np.full(len(batch["source_id"]), -1, np.int64)
     if "is_emitter" not in batch:
         batch["is_emitter"] = np.full(len(batch["source_id"]), -1, np.int16)
         batch["ew_label"] = np.full(len(batch["source_id"]), np.nan, np.float32)
-    return batch
+    return photometry_from_xp(batch)

@@ -33,6 +33,7 @@ class InjectionPlan:
     ew_grid: tuple[float, ...] = EW_GRID
     g_edges: tuple[float, ...] = G_EDGES
     line_sigma_nm: float = 0.5
+    parents: tuple[int, ...] = ()  # copy only these real parents (e.g. ones no model has seen)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class InjectionResult:
     recall: list[list[float]]  # [g bin][ew]
     ew50: list[float | None]
     n_per_cell: int
+    ew50_all: float | None = None  # every G bin pooled
     files: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -54,9 +56,11 @@ class InjectionResult:
             f"G {lo:g}-{hi:g}: EW50 = {'>' + str(self.ew_grid[-1]) if e is None else f'{e:.1f}'} A"
             for lo, hi, e in zip(self.g_edges[:-1], self.g_edges[1:], self.ew50, strict=True)
         ]
+        pooled = "-" if self.ew50_all is None else f"{self.ew50_all:.1f}"
         return (
             f"{self.label}: threshold {self.threshold:.3g} at FPR {self.false_positive_rate:g} "
-            f"(EW = 0 copies); " + "; ".join(parts) + f"; table {self.files.get('table', '-')}"
+            f"(EW = 0 copies); " + "; ".join(parts) + f"; all G bins: EW50 = {pooled} A"
+            f"; table {self.files.get('table', '-')}"
         )
 
 
@@ -128,11 +132,13 @@ def run_injection(
     """Score injected copies, write recall table (CSV), summary (JSON) and curve (PNG)."""
     from ingest.simulator.continua import load_parents
     from ingest.simulator.generator import choose_parents, inject_lines, perturbed_copies
+    from ingest.simulator.parents import allowed_rows
     from ingest.xp_physics.halpha_ew import continuum_at_halpha
     from ingest.xp_physics.lsf import LineInjector
 
     rng = np.random.default_rng(plan.seed)
     library = load_parents()
+    rows = allowed_rows(library.source_id, plan.parents, ())
     injector = LineInjector()
     ew_grid = np.asarray(plan.ew_grid, dtype=float)
     edges = np.asarray(plan.g_edges, dtype=float)
@@ -142,10 +148,10 @@ def run_injection(
     for b in range(n_bins):
         # Parents as the simulator picks them (never much fainter than the copy), with BP.
         g_new = rng.uniform(edges[b], edges[b + 1], plan.n_parents)
-        parent = choose_parents(library, g_new, rng)
+        parent = choose_parents(library, g_new, rng, rows)
         while not np.isfinite(library.bp[parent]).all():
             missing = ~np.isfinite(library.bp[parent]).all(axis=1)
-            parent[missing] = choose_parents(library, g_new[missing], rng)
+            parent[missing] = choose_parents(library, g_new[missing], rng, rows)
         parent, g_new = np.repeat(parent, plan.copies), np.repeat(g_new, plan.copies)
         for k, ew in enumerate(ew_grid):
             coefficients, errors, _ = perturbed_copies(library, parent, g_new, rng)
@@ -160,6 +166,7 @@ def run_injection(
     recall = (scores > threshold).mean(axis=2)  # (bins, ew)
     positive = ew_grid > 0
     ew50 = [ew_at_recall(ew_grid[positive], recall[b, positive]) for b in range(n_bins)]
+    ew50_all = ew_at_recall(ew_grid[positive], recall.mean(axis=0)[positive])
     result = InjectionResult(
         label=label,
         threshold=threshold,
@@ -169,6 +176,7 @@ def run_injection(
         recall=recall.tolist(),
         ew50=ew50,
         n_per_cell=per_cell,
+        ew50_all=ew50_all,
     )
     _write(result, plan, out)
     return result

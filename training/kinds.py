@@ -18,6 +18,7 @@ from training.baselines import (
     LogisticKind,
     XGBoostKind,
 )
+from training.continuum.kind import LineSnrKind, MatchedFilterKind
 from training.model_kind import ModelKind
 
 KINDS: dict[str, ModelKind] = {
@@ -35,6 +36,8 @@ KINDS: dict[str, ModelKind] = {
         DAEKind("dae_linear", "linear", "linear probe of the frozen autoencoder's latent space"),
         DAEKind("dae_unfreeze", "unfreeze",
                 "MLP head with the encoder's last layers fine-tuned at a low learning rate"),
+        MatchedFilterKind(),
+        LineSnrKind(),
     )
 }  # fmt: skip
 

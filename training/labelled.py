@@ -1,4 +1,4 @@
-"""The labelled sources, gathered from the feed with their sky-grouped split codes.
+"""The labelled sources, gathered from the feed with their parent- or sky-grouped split codes.
 
 Labels are a tiny fraction of the catalogue (10^5 of 2x10^8), so they live in memory once
 gathered; the unlabelled majority only ever streams (normaliser fit, DAE phase 1, scoring).
@@ -14,18 +14,16 @@ import numpy as np
 from sql.errors import XphaError
 from training import splits
 from training.data import Batch, XPFeed, concat, select
-from training.settings import TrainingSettings
-from training.splits import split_args
 
 
 class NoLabelsError(XphaError):
     """There are no (or too few) labelled sources to train or evaluate on."""
 
 
-def labelled_rows(batch: Batch, split_args: tuple) -> Batch:
+def labelled_rows(batch: Batch, rule: splits.SplitRule) -> Batch:
     """The labelled rows of a batch, with their split code added (runs on a Dask worker)."""
     rows = select(batch, batch["is_emitter"] >= 0)
-    rows["split"] = splits.assign(rows["source_id"], *split_args)
+    rows["split"] = rule.codes(rows)
     return rows
 
 
@@ -36,10 +34,8 @@ class LabelledSet:
     batch: Batch
 
     @classmethod
-    def gather(cls, feed: XPFeed, client: Any, settings: TrainingSettings) -> LabelledSet:
-        parts = list(
-            feed.map(client, labelled_rows, split_args(settings), in_flight=4, desc="labels")
-        )
+    def gather(cls, feed: XPFeed, client: Any, rule: splits.SplitRule) -> LabelledSet:
+        parts = list(feed.map(client, labelled_rows, rule, in_flight=4, desc="labels"))
         batch = concat([p for p in parts if len(p["source_id"])])
         if not batch:
             raise NoLabelsError(

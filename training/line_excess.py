@@ -100,11 +100,13 @@ class LineExcess:
         return cls(normaliser, lgb.Booster(model_file=str(file)))
 
 
-def _fit_rows(batch: Batch, normaliser: Normaliser, args: tuple, keep: float, seed: int):
+def _fit_rows(
+    batch: Batch, normaliser: Normaliser, rule: splits.SplitRule, keep: float, seed: int
+):
     """Unlabelled training-split rows of one partition, subsampled (a Dask task)."""
     direction, _ = signature(normaliser)
     inputs, along, _ = decompose(batch, normaliser, direction)
-    rows = (splits.assign(batch["source_id"], *args) == splits.TRAIN) & (batch["is_emitter"] < 0)
+    rows = (rule.codes(batch) == splits.TRAIN) & (batch["is_emitter"] < 0)
     rows &= np.isfinite(along)
     first = int(batch["source_id"][0]) if len(batch["source_id"]) else 0
     rows &= np.random.default_rng([seed, first & 0xFFFFFFFF]).random(len(rows)) < keep
@@ -112,13 +114,18 @@ def _fit_rows(batch: Batch, normaliser: Normaliser, args: tuple, keep: float, se
 
 
 def fit(
-    feed: XPFeed, client: Any, normaliser: Normaliser, settings: TrainingSettings, n_train_rows: int
+    feed: XPFeed,
+    client: Any,
+    normaliser: Normaliser,
+    settings: TrainingSettings,
+    n_train_rows: int,
+    rule: splits.SplitRule,
 ) -> LineExcess:
     """Learn the continuum along the line from (a sample of) unlabelled training-split stars."""
     import lightgbm as lgb
 
     keep = min(1.0, settings.line_excess_fit_rows / max(n_train_rows, 1))
-    args = (normaliser, splits.split_args(settings), keep, settings.training_seed)
+    args = (normaliser, rule, keep, settings.training_seed)
     parts = list(feed.map(client, _fit_rows, *args, in_flight=4, desc="line continuum"))
     inputs = np.concatenate([p[0] for p in parts])
     target = np.concatenate([p[1] for p in parts])

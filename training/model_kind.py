@@ -24,6 +24,7 @@ from training.labelled import LabelledSet
 from training.line_excess import LineExcess
 from training.normalise import Normaliser
 from training.settings import TrainingSettings
+from training.splits import SplitRule
 
 
 class Scorer(Protocol):
@@ -81,6 +82,7 @@ class TrainingRun:
     normaliser: Normaliser
     n_train_rows: int
     excess: LineExcess | None
+    split: SplitRule  # train/val/test by parent star (sky cell where there is none)
     version: str
     phase1_dir: Path | None = None
     history: list[dict] = field(default_factory=list)  # training curves, for the report

@@ -26,7 +26,6 @@ from training.labelled import LabelledSet
 from training.model_kind import PHASE1, LatentSpace, ModelKind, Scorer, TrainingRun
 from training.normalise import Moments, Normaliser, partial_moments
 from training.settings import TrainingSettings
-from training.splits import split_args
 from training.truth import TruthScores, truth_scores
 
 
@@ -63,7 +62,7 @@ def run(
         truth = None
         if inputs.feed.spec.truth_relation:
             start = time.perf_counter()
-            truth = truth_scores(url, inputs.feed, client, scorers, split_args(settings),
+            truth = truth_scores(url, inputs.feed, client, scorers, inputs.split,
                                  inputs.excess)  # fmt: skip
             inputs.timings["truth_scoring_s"] = time.perf_counter() - start
     snapshot = data_snapshot(inputs)
@@ -100,17 +99,50 @@ def prepare(
     """What every kind trains from: the feed, the labels, the normaliser, the H-alpha excess."""
     start = time.perf_counter()
     feed = XPFeed.plan(url, settings, with_labels=True)
-    labelled = LabelledSet.gather(feed, client, settings)
-    normaliser, n_train_rows = fit_normaliser(feed, client, settings)
+    rule = split_rule(feed, client, settings)
+    labelled = LabelledSet.gather(feed, client, rule)
+    normaliser, n_train_rows = fit_normaliser(feed, client, settings, rule)
     timings = {"prepare_s": time.perf_counter() - start}
     excess = None
     if any(kind.needs_excess(settings) for kind in kinds):
         start = time.perf_counter()
-        excess = line_excess.fit(feed, client, normaliser, settings, n_train_rows)
+        excess = line_excess.fit(feed, client, normaliser, settings, n_train_rows, rule)
         excess.attach(labelled.batch)
         timings["line_excess_s"] = time.perf_counter() - start
     return TrainingRun(url, settings, feed, client, labelled, normaliser, n_train_rows, excess,
-                       version, phase1_dir, timings=timings)  # fmt: skip
+                       rule, version, phase1_dir, timings=timings)  # fmt: skip
+
+
+def split_rule(feed: XPFeed, client: Any, settings: TrainingSettings) -> splits.SplitRule:
+    """The run's split: by parent star where the truth names one (every parent of the simulated
+    sky, so that its own real row splits with its copies), by sky cell elsewhere; the held-out
+    list (``XPHA_TRAINING_HOLDOUT_FILE``) goes to the test split."""
+    rule = splits.rule_of(settings)
+    held_out = np.zeros(0, np.int64)
+    if settings.training_holdout_file:
+        from ingest.simulator.parents import read_source_ids
+
+        held_out = read_source_ids(settings.training_holdout_file, "XPHA_TRAINING_HOLDOUT_FILE")
+    return rule.with_groups(known_parents(feed, client), held_out)
+
+
+def known_parents(feed: XPFeed, client: Any) -> np.ndarray:
+    """Every parent_source_id of the feed's truth (none without a truth relation)."""
+    if not (feed.spec.truth_relation and feed.spec.truth_parent):
+        return np.zeros(0, np.int64)
+    if feed.spec.snapshot:
+        parts = feed.map(client, _parents, in_flight=4, desc="parents")
+        return np.unique(np.concatenate([np.zeros(0, np.int64), *parts]))
+    from sql.database import connect
+    from training import queries
+
+    with connect(feed.spec.url) as conn:
+        rows = conn.execute(queries.truth_parents(feed.spec.truth_relation)).fetchall()
+    return np.array(sorted(int(r[0]) for r in rows), np.int64)
+
+
+def _parents(batch: Batch) -> np.ndarray:
+    return np.unique(batch["parent_id"][batch["parent_id"] >= 0])
 
 
 def train(kind: ModelKind, inputs: TrainingRun) -> Scorer:
@@ -122,17 +154,17 @@ def train(kind: ModelKind, inputs: TrainingRun) -> Scorer:
     return scorer
 
 
-def _train_moments(batch: Batch, mode: str, args: tuple) -> tuple[Moments, Moments]:
-    rows = splits.assign(batch["source_id"], *args) == splits.TRAIN
+def _train_moments(batch: Batch, mode: str, rule: splits.SplitRule) -> tuple[Moments, Moments]:
+    rows = rule.codes(batch) == splits.TRAIN
     return partial_moments(batch, mode, rows)
 
 
 def fit_normaliser(
-    feed: XPFeed, client: Any, settings: TrainingSettings
+    feed: XPFeed, client: Any, settings: TrainingSettings, rule: splits.SplitRule
 ) -> tuple[Normaliser, int]:
     """Normaliser from the training split of every source (streamed); also the row count."""
     coeffs, side = Moments(), Moments()
-    args = split_args(settings)
+    args = rule
     for c, s in feed.map(
         client, _train_moments, settings.normalise_mode, args, in_flight=4, desc="normaliser"
     ):
@@ -151,14 +183,15 @@ def evaluate_model(
     ew_true = np.where(np.isfinite(test["ew_true"]), test["ew_true"], test["ew_label"])
     score, _ = scorer.score(test)
     ev = evaluate.evaluate(scorer.kind, y_test, score, scorer.calibrator(score), ew_true,
-                           test["g_mag"], settings.bootstrap_samples, settings.training_seed)  # fmt: skip
+                           test["g_mag"], settings.bootstrap_samples, settings.training_seed,
+                           inputs.split.parent_of(test))  # fmt: skip
     val_score, _ = scorer.score(labelled.part(splits.VAL))
     evaluate.add_validation(ev, labelled.y(splits.VAL), val_score)
     if truth is not None and len(truth.ew_true):
         probability = scorer.calibrator(truth.scores[scorer.kind])
         evaluate.add_truth(ev, truth.ew_true, truth.g_mag, truth.scores[scorer.kind], probability,
                            settings.evaluation_truth_min_ew, settings.bootstrap_samples,
-                           settings.training_seed)  # fmt: skip
+                           settings.training_seed, truth.parent)  # fmt: skip
         if truth.classes is not None:
             ev.metrics["flagged_by_class"] = evaluate.flagged_by_class(
                 truth.classes, probability >= 0.5

@@ -15,14 +15,18 @@ CELL_COUNTS = (
 RELATION_EXISTS = "SELECT to_regclass(%s) IS NOT NULL"
 
 
-def feed_copy(labels_relation: str | None, truth_relation: str | None) -> sql.Composed:
+def feed_copy(
+    labels_relation: str | None, truth_relation: str | None, truth_parent: bool = False
+) -> sql.Composed:
     """COPY one source_id range as fixed-width binary rows (NULL becomes NaN / -1)."""
     return sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(
-        feed_select(labels_relation, truth_relation)
+        feed_select(labels_relation, truth_relation, truth_parent)
     )
 
 
-def feed_select(labels_relation: str | None, truth_relation: str | None) -> sql.Composed:
+def feed_select(
+    labels_relation: str | None, truth_relation: str | None, truth_parent: bool = False
+) -> sql.Composed:
     """The rows of one source_id range (``lo``, ``hi``), ordered by source_id.
 
     Labels that conflict, or disagree between rows of the same source, count as unlabelled.
@@ -60,12 +64,20 @@ def feed_select(labels_relation: str | None, truth_relation: str | None) -> sql.
         )
     if truth_relation:
         columns.append(sql.SQL("coalesce(t.ew_halpha_true, 'NaN')::real"))
+        parent = sql.SQL(", max(parent_source_id) AS parent_source_id" if truth_parent else "")
+        if truth_parent:
+            columns.append(sql.SQL("coalesce(t.parent_source_id, -1)::int8"))
         joins.append(
             sql.SQL(
-                "LEFT JOIN (SELECT source_id, max(ew_halpha_true) AS ew_halpha_true FROM {}"
+                "LEFT JOIN (SELECT source_id, max(ew_halpha_true) AS ew_halpha_true{parent} FROM {}"
                 " WHERE source_id >= {lo} AND source_id < {hi} GROUP BY source_id) t"
                 " USING (source_id)"
-            ).format(_relation(truth_relation), lo=sql.Placeholder("lo"), hi=sql.Placeholder("hi"))
+            ).format(
+                _relation(truth_relation),
+                lo=sql.Placeholder("lo"),
+                hi=sql.Placeholder("hi"),
+                parent=parent,
+            )
         )
     return sql.SQL(
         "SELECT {} FROM gaia.xp_continuous x {} WHERE x.source_id >= {lo}"
@@ -80,6 +92,20 @@ def feed_select(labels_relation: str | None, truth_relation: str | None) -> sql.
 
 def _relation(name: str) -> sql.Identifier:
     return sql.Identifier(*name.split("."))
+
+
+# Whether the truth relation names each source's parent star.
+TRUTH_HAS_PARENT = (
+    "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s)"
+    " AND attname = 'parent_source_id' AND NOT attisdropped)"
+)
+
+
+# Every parent star of a simulated sky: its own real row (if ingested) splits with its copies.
+def truth_parents(truth_relation: str) -> sql.Composed:
+    return sql.SQL(
+        "SELECT DISTINCT parent_source_id FROM {} WHERE parent_source_id IS NOT NULL"
+    ).format(_relation(truth_relation))
 
 
 # The simulated class of each truth row, when the truth relation has one (per-class recall).
@@ -113,6 +139,14 @@ SELECT_CURRENT_MODEL = (
 SELECT_MODEL_BY_NAME = (
     "SELECT model_id, kind, version, artifact_path, artifact_sha256 FROM ml.models"
     " WHERE kind = %s AND version = %s"
+)
+MODEL_HAS_LATENTS = "SELECT latent_dim IS NOT NULL FROM ml.models WHERE model_id = %s"
+# The autoencoder whose latents are published beside a model without any: the same run's,
+# else the newest.
+SELECT_LATENT_MODEL = (
+    "SELECT model_id, kind, version, artifact_path, artifact_sha256 FROM ml.models"
+    " WHERE latent_dim IS NOT NULL ORDER BY (version = %s) DESC, (kind = 'dae_head') DESC,"
+    " model_id DESC LIMIT 1"
 )
 LIST_MODELS = (
     "SELECT model_id, kind, version, is_current, trained_at, metrics->>'pr_auc',"

@@ -82,6 +82,17 @@ def find(url: str, ref: str | int) -> ModelRecord:
     return ModelRecord(int(row[0]), row[1], row[2], Path(row[3]), row[4])
 
 
+def latent_model(url: str, record: ModelRecord) -> ModelRecord | None:
+    """The autoencoder model that publishes latents beside ``record``: None when ``record``
+    has latents itself or no autoencoder model is registered."""
+    with connect(url) as conn:
+        has = conn.execute(queries.MODEL_HAS_LATENTS, (record.model_id,)).fetchone()
+        if has is None or has[0]:
+            return None
+        row = conn.execute(queries.SELECT_LATENT_MODEL, (record.version,)).fetchone()
+    return None if row is None else ModelRecord(int(row[0]), row[1], row[2], Path(row[3]), row[4])
+
+
 def verify(record: ModelRecord) -> None:
     """The artefact on disk must be the one registered (same hash)."""
     if not record.artifact_path.exists():

@@ -46,7 +46,8 @@ def plot_curves(evaluations: list[Evaluation], out: Path) -> list[str]:
             ax.plot(GRID, band[1], label=f"{ev.kind} ({ev.metrics[key]:.3f})")
             ax.fill_between(GRID, band[0], band[2], alpha=0.2)
         ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(0, 1), ylim=(0, 1.01))
-        ax.set_title(("ROC" if name == "roc.png" else "Precision-recall") + " (95% bootstrap)")
+        title = "ROC" if name == "roc.png" else "Precision-recall"
+        ax.set_title(f"{title} (95% bootstrap over parent stars)")
         ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(out / name, dpi=110)
@@ -148,7 +149,7 @@ def write(
         figures.append(plot_training(history, out))
     sections = [("Models", ["model", "what it is"],
                  [[ev.kind, KINDS[ev.kind].description] for ev in evaluations]),
-                ("Test split (sky-disjoint), survey labels", *_label_table(evaluations))]  # fmt: skip
+                ("Test split (parent-disjoint: stars no model learned from), survey labels", *_label_table(evaluations))]  # fmt: skip
     if any("truth_min_ew" in ev.metrics for ev in evaluations):
         sections.append(("Test split against the simulation truth, every source",
                          *_truth_table(evaluations)))  # fmt: skip
@@ -159,7 +160,9 @@ def write(
         geo_header = ["latent space", "PC1 fraction", "effective rank"]
         geo_rows = [[space.title, _fmt(space.pc1_fraction), _fmt(space.effective_rank, 2)]
                     for space in latent_spaces.values()]  # fmt: skip
-        sections.append(("Latent space (collapse check)", geo_header, geo_rows))
+        sections.append(("Latent space (collapse check: phase 1 against the fine-tuned encoder; "
+                         "frozen heads leave phase 1's latents unchanged by construction)",
+                         geo_header, geo_rows))  # fmt: skip
     md = ["# xpha model comparison", "", f"{REFERENCE}", ""]
     md += [f"- {k}: {v}" for k, v in context.items()]
     for title, header, rows in sections:
@@ -195,7 +198,7 @@ def _interval(m: dict, key: str, ci_key: str) -> str:
 
 
 def _label_table(evaluations: list[Evaluation]) -> tuple[list[str], list[list[str]]]:
-    header = ["model", "PR-AUC [95%]", "ROC-AUC [95%]", "ECE", "recall@P>=0.5",
+    header = ["model", "PR-AUC [95%, parents resampled]", "ROC-AUC [95%]", "ECE", "recall@P>=0.5",
               "EW50 G=15 [A]", "EW50 G=17 [A]", "val PR-AUC"]  # fmt: skip
     rows = []
     for ev in sorted(evaluations, key=lambda e: -e.metrics["pr_auc"]):

@@ -45,8 +45,26 @@ def scoreable(batch: Batch, scorer) -> np.ndarray:
     return np.isfinite(x).any(axis=1)
 
 
-def score_partition(batch: Batch, model_dir: str, model_id: int, url: str) -> tuple[int, int]:
-    """Score one partition and COPY it into the database; returns (scored, skipped)."""
+def line_measurement(scorer, rows: Batch) -> np.ndarray:
+    """(n, 2): the H-alpha EW and S/N a model measures (its own, else its learned-continuum
+    excess), NaN when it measures none."""
+    if hasattr(scorer, "measure_line"):
+        return scorer.measure_line(rows)
+    if scorer.excess is not None:
+        return scorer.excess.measure(rows)
+    return np.full((len(rows["source_id"]), 2), np.nan)
+
+
+def score_partition(
+    batch: Batch,
+    model_dir: str,
+    model_id: int,
+    url: str,
+    latent_model: tuple[str, int] | None = None,
+) -> tuple[int, int]:
+    """Score one partition and COPY it into the database; returns (scored, skipped). With
+    ``latent_model`` (directory, model_id) an autoencoder writes the latents when the scored
+    model has none, so every source has latents whatever model is current."""
     scorer = _scorer(model_dir)
     usable = scoreable(batch, scorer)
     rows = select(batch, usable)
@@ -57,7 +75,11 @@ def score_partition(batch: Batch, model_dir: str, model_id: int, url: str) -> tu
     if excess is not None:
         excess.attach(rows)  # measured once: the model reads it and it is published
     score, latent = scorer.score(rows)
-    measured = excess.measure(rows) if excess is not None else np.full((n, 2), np.nan)
+    measured = line_measurement(scorer, rows)
+    latent_id = model_id
+    if latent is None and latent_model is not None:
+        latent = _scorer(latent_model[0]).score(rows)[1]
+        latent_id = latent_model[1]
     arrays = {
         "model_id": np.full(n, model_id, np.int32),
         "source_id": rows["source_id"],
@@ -77,9 +99,11 @@ def score_partition(batch: Batch, model_dir: str, model_id: int, url: str) -> tu
                 Column("source_id", "int8"),
                 Column("latent", "float4", latent.shape[1]),
             ]
-            cur.execute(queries.DELETE_LATENTS_RANGE, (model_id, lo, hi))
+            cur.execute(queries.DELETE_LATENTS_RANGE, (latent_id, lo, hi))
             with cur.copy(queries.COPY_LATENTS) as copy:
-                copy.write(pack({**arrays, "latent": latent.astype(np.float32)}, columns))
+                latents = {**arrays, "model_id": np.full(n, latent_id, np.int32),
+                           "latent": latent.astype(np.float32)}  # fmt: skip
+                copy.write(pack(latents, columns))
     return n, int((~usable).sum())
 
 
@@ -96,6 +120,9 @@ def score_all(
     """Score every source in gaia.xp_continuous with one registered model."""
     record = registry.find(url, model_ref)
     registry.verify(record)
+    latents = registry.latent_model(url, record)
+    if latents is not None:
+        registry.verify(latents)
     feed = XPFeed.plan(url, settings, with_labels=False)
     scored = skipped = 0
     with dask_client(settings, scheduler) as client:
@@ -106,6 +133,7 @@ def score_all(
             str(record.artifact_path),
             record.model_id,
             url,
+            None if latents is None else (str(latents.artifact_path), latents.model_id),
             in_flight=max(2, settings.feed_prefetch),
         )
         for done, missed in results:

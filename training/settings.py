@@ -106,10 +106,21 @@ class TrainingSettings(Settings, Phase2Config, Phase1Config):
         "and scoring feed reads instead of PostgreSQL; scores are still written to the database.",
     )
     split_healpix_level: int = Field(
-        5, description="HEALPix level of the sky cells that train/val/test are grouped by."
+        5,
+        description="HEALPix level of the sky cells that train/val/test are grouped by where a "
+        "source has no simulation parent (a simulated source splits with its parent star).",
     )
-    split_val_fraction: float = Field(0.15, description="Fraction of sky cells in validation.")
-    split_test_fraction: float = Field(0.15, description="Fraction of sky cells in the test split.")
+    split_val_fraction: float = Field(
+        0.15, description="Fraction of parent stars (sky cells where none) in validation."
+    )
+    split_test_fraction: float = Field(
+        0.15, description="Fraction of parent stars (sky cells where none) in the test split."
+    )
+    training_holdout_file: Path | None = Field(
+        None,
+        description="File of source_ids (one per line) kept out of everything the models learn: "
+        "these sources, and every simulated copy of them, always go to the test split.",
+    )
     normalise_mode: str = Field(
         "g", description="Per-star flux normalisation: g (phot_g_mean_flux) or rp (RP flux)."
     )
@@ -129,6 +140,25 @@ class TrainingSettings(Settings, Phase2Config, Phase1Config):
     )
     line_excess_rounds: int = Field(
         800, description="Boosting rounds of the H-alpha continuum regressor (LightGBM, Huber)."
+    )
+    continuum_library_sources: int = Field(
+        40_000,
+        description="Brightest training-split sources from which the line_snr continuum library "
+        "is built (copies of one spectrum merge into one entry).",
+    )
+    continuum_validation_sources: int = Field(
+        30_000, description="Validation-split sources that calibrate the line S/N per magnitude."
+    )
+    continuum_neighbours: int = Field(
+        40, description="Library stars that define each source's local continuum and scatter."
+    )
+    continuum_epochs: int = Field(8, description="Epochs of the continuum network.")
+    continuum_rows_per_epoch: int = Field(
+        150_000, description="Augmented library stars (fainter copies, binaries) per epoch."
+    )
+    continuum_hidden: int = Field(256, description="Width of the continuum network's layers.")
+    continuum_threads: int = Field(
+        1, description="torch threads of the continuum network (the machine may be shared)."
     )
     bootstrap_samples: int = Field(200, description="Bootstrap resamples for metric intervals.")
     evaluation_truth_min_ew: float = Field(

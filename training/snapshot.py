@@ -27,7 +27,7 @@ import numpy as np
 
 from sql.binary_copy import Column
 from sql.checksums import file_checksum
-from training.data import XPFeed, dask_client, plan_partitions, relation_exists
+from training.data import XPFeed, dask_client, plan_partitions, relation_exists, truth_names_parents
 from training.feed_spec import Batch, FeedSpec, Partition
 from training.settings import TrainingSettings
 from training.snapshot_reader import (
@@ -165,7 +165,7 @@ def export(
     truth: str | None = settings.training_truth_relation
     truth = truth if labels and truth and relation_exists(url, truth) else None
     partitions = plan_partitions(url, settings.feed_healpix_level, settings.feed_partition_rows)
-    spec = FeedSpec(url, labels, truth)
+    spec = FeedSpec(url, labels, truth, truth_parent=truth_names_parents(url, truth))
     feed = XPFeed(spec, partitions)
     if directory.exists() and not directory.is_dir():
         raise SnapshotError(f"snapshot directory {directory} exists and is not a directory")

@@ -119,7 +119,8 @@ def open_snapshot(
         partitions.append(Partition(int(entry["lo"]), int(entry["hi"]), int(entry["rows"])))
     if not partitions:
         raise NoSourcesError(f"no sources: feed snapshot {directory} holds no partitions")
-    return FeedSpec("", labels, truth, str(directory.resolve()), digest), partitions
+    parent = truth is not None and any(c[0] == "parent_id" for c in manifest["columns"])
+    return FeedSpec("", labels, truth, str(directory.resolve()), digest, parent), partitions
 
 
 @lru_cache(maxsize=8)

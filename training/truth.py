@@ -27,14 +27,15 @@ class TruthScores:
     g_mag: np.ndarray
     scores: dict[str, np.ndarray]  # by kind
     classes: np.ndarray | None = None  # the simulated class, when the truth relation has one
+    parent: np.ndarray | None = None  # each source's parent star (-1: none), for the intervals
 
 
 def truth_chunk(
-    batch: Batch, scorers: dict[str, Scorer], args: tuple, excess: LineExcess | None
+    batch: Batch, scorers: dict[str, Scorer], rule: splits.SplitRule, excess: LineExcess | None
 ) -> TruthScores:
     """Every model's raw score for the test-split rows that have a simulation truth (a Dask
     task); the run's H-alpha excess is measured once for all the models that read it."""
-    rows = select(batch, (splits.assign(batch["source_id"], *args) == splits.TEST)
+    rows = select(batch, (rule.codes(batch) == splits.TEST)
                   & np.isfinite(batch["ew_true"]))  # fmt: skip
     if excess is not None and len(rows["ew_true"]):
         excess.attach(rows)
@@ -42,7 +43,8 @@ def truth_chunk(
         kind: scorer.score(rows)[0] if len(rows["ew_true"]) else np.zeros(0, np.float32)
         for kind, scorer in scorers.items()
     }
-    return TruthScores(rows["source_id"], rows["ew_true"], rows["g_mag"], scores)
+    return TruthScores(rows["source_id"], rows["ew_true"], rows["g_mag"], scores,
+                       parent=rule.parent_of(rows))  # fmt: skip
 
 
 def truth_scores(
@@ -50,11 +52,11 @@ def truth_scores(
     feed: XPFeed,
     client: Any,
     scorers: dict[str, Scorer],
-    split_args: tuple,
+    rule: splits.SplitRule,
     excess: LineExcess | None,
 ) -> TruthScores:
     """Scores of the whole test split (streamed over the feed) for the truth metrics."""
-    parts = list(feed.map(client, truth_chunk, scorers, split_args, excess, desc="truth"))
+    parts = list(feed.map(client, truth_chunk, scorers, rule, excess, desc="truth"))
     source_id = np.concatenate([p.source_id for p in parts])
     return TruthScores(
         source_id,
@@ -62,6 +64,7 @@ def truth_scores(
         np.concatenate([p.g_mag for p in parts]),
         {kind: np.concatenate([p.scores[kind] for p in parts]) for kind in scorers},
         simulated_classes(url, str(feed.spec.truth_relation), source_id),
+        np.concatenate([p.parent for p in parts if p.parent is not None]),
     )
 
 

@@ -50,6 +50,7 @@ class DemoPlan:
     sdss_fraction: float
     lamost_fraction: float
     dae_epochs: int
+    exclude_parents: tuple[int, ...] = ()  # real stars kept out of the sky and of training
 
     @property
     def key(self) -> str:
@@ -121,6 +122,7 @@ def step_simulate(ctx: DemoContext) -> str:
         plan.seed,
         sdss_fraction=plan.sdss_fraction,
         lamost_fraction=plan.lamost_fraction,
+        exclude_parents=plan.exclude_parents,
     )
     manifest = simulate(config, ctx.sky_dir, "fits", progress=True)
     classes = ", ".join(f"{k} {v}" for k, v in manifest["class_counts"].items())
@@ -165,7 +167,12 @@ def step_labels(ctx: DemoContext) -> str:
 def step_train(ctx: DemoContext) -> str:
     from training import pipeline
 
-    settings = ctx.settings.model_copy(update={"dae_epochs": ctx.plan.dae_epochs})
+    update: dict = {"dae_epochs": ctx.plan.dae_epochs}
+    if ctx.plan.exclude_parents:  # their own real rows stay out of training too
+        holdout = ctx.workdir / "holdout_source_ids.txt"
+        holdout.write_text("".join(f"{i}\n" for i in ctx.plan.exclude_parents))
+        update["training_holdout_file"] = holdout
+    settings = ctx.settings.model_copy(update=update)
     result = pipeline.run(ctx.url, settings, set_current=True)
     best = max(result.evaluations, key=lambda e: e.metrics["pr_auc"])
     ctx.facts["report"] = str(result.report)
@@ -298,15 +305,25 @@ def demo_command(
     ),
     seed: int = typer.Option(42, "--seed", help="Seed of the simulated sky."),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Start the TAP service at the end."),
+    exclude_parents: Path = typer.Option(
+        None,
+        "--exclude-parents",
+        help="File of source_ids (one per line) kept out of everything the models learn: the "
+        "sky copies none of them and their own rows go to the test split.",
+    ),
 ) -> None:
     """Start the database, load real samples and a simulated sky, label, train, score, serve."""
+    from ingest.simulator.parents import read_source_ids
+
     settings = get_settings()
+    excluded = read_source_ids(exclude_parents, "--exclude-parents") if exclude_parents else ()
     plan = DemoPlan(
         n_sources=n_sources or settings.demo_n_sources,
         seed=seed,
         sdss_fraction=settings.demo_sdss_fraction,
         lamost_fraction=settings.demo_lamost_fraction,
         dae_epochs=settings.demo_dae_epochs,
+        exclude_parents=tuple(int(i) for i in excluded),
     )
     start = time.perf_counter()
     run_demo(plan, settings)

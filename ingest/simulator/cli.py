@@ -35,6 +35,17 @@ def simulate_command(
     ),
     chunk_rows: int = typer.Option(None, "--chunk-rows", min=1, help="Sources per file."),
     density: str = typer.Option(None, "--density", help="Sky density: disc or uniform."),
+    parents_file: Path = typer.Option(
+        None,
+        "--parents",
+        help="File of source_ids (one per line): copy only these real parents.",
+    ),
+    exclude_parents_file: Path = typer.Option(
+        None,
+        "--exclude-parents",
+        help="File of source_ids (one per line): never copy these real parents (keep them "
+        "unseen; give the same file to XPHA_TRAINING_HOLDOUT_FILE for training).",
+    ),
     load_truth: bool = typer.Option(
         False,
         "--load-truth",
@@ -52,6 +63,7 @@ def simulate_command(
 
     from ingest.settings import get_settings
     from ingest.simulator.generator import config_from_settings
+    from ingest.simulator.parents import read_source_ids
     from ingest.simulator.pipeline import MANIFEST, simulate
     from ingest.simulator.population import load_mixture, scaled_mixture
     from ingest.simulator.truth import TRUTH_FILE
@@ -70,6 +82,10 @@ def simulate_command(
             mixture=load_mixture(mixture_file) if mixture_file else scaled_mixture(emitter_scale),
             chunk_rows=chunk_rows,
             density=density,
+            parents=tuple(read_source_ids(parents_file, "--parents")) if parents_file else (),
+            exclude_parents=tuple(read_source_ids(exclude_parents_file, "--exclude-parents"))
+            if exclude_parents_file
+            else (),
         )
         manifest = simulate(config, out, fmt, progress)
         counts = ", ".join(f"{k} {v}" for k, v in manifest["class_counts"].items())

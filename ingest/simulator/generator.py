@@ -20,6 +20,7 @@ from ingest.simulator.continua import (
     load_parents,
     magnitude,
 )
+from ingest.simulator.parents import allowed_rows
 from ingest.simulator.population import DEFAULT_MIXTURE, EmitterClass, draw_lines
 from ingest.simulator.sky import galactic_to_equatorial, sample_galactic, source_ids
 from ingest.xp_physics.lsf import LineInjector, band_model
@@ -45,6 +46,8 @@ class SimulationConfig:
     sdss_fraction: float = 0.0
     lamost_fraction: float = 0.0
     u_shift: float = 0.0  # LSF pseudo-wavelength shift (docs: +0.2 centres the RP image)
+    parents: tuple[int, ...] = ()  # source_ids of the only parents copied (empty: all)
+    exclude_parents: tuple[int, ...] = ()  # source_ids never copied
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -63,6 +66,8 @@ def config_from_settings(
     mixture: tuple[EmitterClass, ...] = DEFAULT_MIXTURE,
     chunk_rows: int | None = None,
     density: str | None = None,
+    parents: tuple[int, ...] = (),
+    exclude_parents: tuple[int, ...] = (),
 ) -> SimulationConfig:
     """A simulation configured from the ``XPHA_SIMULATOR_*`` settings plus the run's choices."""
     if sdss_fraction + lamost_fraction > 1.0:
@@ -79,6 +84,8 @@ def config_from_settings(
         sdss_fraction=sdss_fraction,
         lamost_fraction=lamost_fraction,
         u_shift=settings.simulator_lsf_u_shift,
+        parents=tuple(int(p) for p in parents),
+        exclude_parents=tuple(int(p) for p in exclude_parents),
     )
 
 
@@ -155,16 +162,23 @@ BRIGHTENING_LIMIT_MAG = 0.5  # a copy is at most this much brighter than its par
 MIN_PARENTS = 20
 
 
-def choose_parents(library: ParentLibrary, g_new: np.ndarray, rng: np.random.Generator):
-    """A parent for each target G among stars no fainter than G + 0.5 mag.
+def choose_parents(
+    library: ParentLibrary,
+    g_new: np.ndarray,
+    rng: np.random.Generator,
+    rows: np.ndarray | None = None,
+):
+    """A parent for each target G among stars no fainter than G + 0.5 mag (among ``rows`` of
+    the library when given).
 
     Scaling a faint parent up would scale its noise realisation up too, leaving a bright copy
     far noisier than its (shrunk) quoted errors; scaling down is safe because the missing
     noise is added. The brightest MIN_PARENTS stars are always eligible.
     """
-    order = np.argsort(library.g_mag, kind="stable")
+    rows = np.arange(len(library)) if rows is None else rows
+    order = rows[np.argsort(library.g_mag[rows], kind="stable")]
     limit = np.searchsorted(library.g_mag[order], g_new + BRIGHTENING_LIMIT_MAG)
-    eligible = np.maximum(limit, MIN_PARENTS)
+    eligible = np.minimum(np.maximum(limit, MIN_PARENTS), len(order))
     return order[(rng.random(len(g_new)) * eligible).astype(np.int64)]
 
 
@@ -249,7 +263,8 @@ def make_chunk(
     pmdec = rng.normal(0.0, 1.0, n) * (2.0 + 4.0 * parallax)
 
     g_new = target_g(rng, n, config)
-    parent = choose_parents(library, g_new, rng)
+    rows = allowed_rows(library.source_id, config.parents, config.exclude_parents)
+    parent = choose_parents(library, g_new, rng, rows)
     coefficients, errors, scale = perturbed_copies(library, parent, g_new, rng)
     continuum_halpha = continuum_at_halpha(coefficients["bp"], coefficients["rp"])
     n_transits = rng.poisson(30, n) + 10

@@ -32,6 +32,7 @@ def simulate(config: SimulationConfig, out: Path, fmt: str = "fits", progress: b
 
     from ingest.simulator import gaia_format, lamost_format, sdss_format, truth
     from ingest.simulator.continua import load_parents
+    from ingest.simulator.parents import allowed_rows
     from ingest.simulator.writer import FORMATS, write_table
     from ingest.xp_physics.calibration import merged_sampling
 
@@ -39,8 +40,9 @@ def simulate(config: SimulationConfig, out: Path, fmt: str = "fits", progress: b
         from sql.errors import XphaError
 
         raise XphaError(f"unknown --format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    _remove_previous_run(out)
     library = load_parents()
+    copied = allowed_rows(library.source_id, config.parents, config.exclude_parents)  # checked first
+    _remove_previous_run(out)
     names = class_names(config.mixture)
     sampling = merged_sampling()
     directories = {name: out / name for name in ("xp_continuous", "gaia_source", "sdss")}
@@ -85,6 +87,7 @@ def simulate(config: SimulationConfig, out: Path, fmt: str = "fits", progress: b
         "format": fmt,
         "config": config.as_dict(),
         "n_sources": config.n_sources,
+        "n_parents_copied": len(library) if copied is None else int(copied.size),
         "class_counts": counts,
         "n_sdss_spectra": len(files["sdss"]),
         "n_lamost_rows": len(lamost_rows),

@@ -20,7 +20,6 @@ from training.line_excess import LineExcess
 from training.model_kind import PHASE1, LatentSpace, TrainingRun, saved_normaliser_and_calibrator
 from training.normalise import Normaliser
 from training.settings import TrainingSettings
-from training.splits import split_args
 
 VAL_ROWS_PHASE1 = 20_000  # phase-1 validation loss: a fixed sample of validation-split sources
 WEIGHTS = "weights.pt"
@@ -68,9 +67,9 @@ class DAEScorer:
             self.excess.save(path)
 
 
-def phase1_chunk(batch: Batch, normaliser: Normaliser, args: tuple, code: int):
+def phase1_chunk(batch: Batch, normaliser: Normaliser, rule: splits.SplitRule, code: int):
     """Normalised (x, err) of one split's rows of a partition (a Dask task)."""
-    rows = select(batch, splits.assign(batch["source_id"], *args) == code)
+    rows = select(batch, rule.codes(batch) == code)
     x, err, _ = normaliser.transform(rows)
     usable = np.isfinite(x).any(axis=1)
     return x[usable], err[usable]
@@ -101,7 +100,7 @@ def train_phase1(run: TrainingRun) -> Phase1:
     from training.autoencoder.model import DAEConfig
 
     settings, feed, normaliser = run.settings, run.feed, run.normaliser
-    args = split_args(settings)
+    args = run.split
     val_chunks, rows = [], 0
     for chunk in feed.map(run.client, phase1_chunk, normaliser, args, splits.VAL):
         val_chunks.append(chunk)
@@ -174,12 +173,13 @@ class DAEKind:
         scorer = DAEScorer(self.name, run.normaliser, classifier, Platt(), self.mode, phase1.excess)
         val = run.labelled.part(splits.VAL)
         scorer.calibrator = Platt.fit(scorer.score(val)[0], run.labelled.y(splits.VAL))
-        test = run.labelled.part(splits.TEST)
-        after = scorer.score(test)[1]
-        plotted = (after, test["bp_rp"], run.labelled.y(splits.TEST))
-        run.latent_spaces[self.name] = LatentSpace(
-            self.name, **latent_geometry(after), points=plotted if self.mode == "unfreeze" else None
-        )
+        if self.mode == "unfreeze":  # a frozen encoder's latents are phase 1's by construction
+            test = run.labelled.part(splits.TEST)
+            after = scorer.score(test)[1]
+            plotted = (after, test["bp_rp"], run.labelled.y(splits.TEST))
+            run.latent_spaces[self.name] = LatentSpace(
+                self.name, **latent_geometry(after), points=plotted
+            )
         return scorer
 
     def load(self, path: Path, config: dict[str, Any]) -> DAEScorer:

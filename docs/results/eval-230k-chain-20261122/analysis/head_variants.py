@@ -27,8 +27,9 @@ settings = get_settings()
 url = database_url(settings)
 with dask_client(settings) as client:
     feed = XPFeed.plan(url, settings, with_labels=True)
-    labelled = LabelledSet.gather(feed, client, settings)
-    normaliser, _ = fit_normaliser(feed, client, settings)
+    cells = splits.rule_of(settings)  # this evaluation split by sky cell (before parent splits)
+    labelled = LabelledSet.gather(feed, client, cells)
+    normaliser, _ = fit_normaliser(feed, client, settings, cells)
 dae = dae_train.load_phase1(Path(sys.argv[1]))
 print(labelled.counts(), flush=True)
 for variant in json.loads(sys.argv[2]):

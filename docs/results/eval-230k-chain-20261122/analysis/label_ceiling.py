@@ -15,7 +15,6 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sql.database import connect, database_url
 from training import splits
 from training.settings import get_settings
-from training.splits import split_args
 
 LABELLED = """
 SELECT l.source_id, l.is_emitter::int, coalesce(t.ew_halpha_true, 0), t.emitter_class
@@ -39,7 +38,8 @@ with connect(database_url(settings)) as conn:
     rows = conn.execute(LABELLED).fetchall()
     parents = np.array(conn.execute(PARENTS).fetchall(), dtype=np.int64)
 sid = np.array([r[0] for r in rows], np.int64)
-test = splits.assign(sid, *split_args(settings)) == splits.TEST
+# this evaluation split by sky cell alone (it predates the parent-grouped split)
+test = splits.assign_with(settings, sid) == splits.TEST
 y = np.array([r[1] for r in rows], float)[test]
 ew = np.clip(np.array([r[2] for r in rows], float)[test], 0, None)
 cls = np.array([r[3] for r in rows])[test]

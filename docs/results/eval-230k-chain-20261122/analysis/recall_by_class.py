@@ -19,7 +19,8 @@ from training.settings import get_settings
 settings = get_settings()
 url = database_url(settings)
 with dask_client(settings) as client:
-    test = LabelledSet.gather(XPFeed.plan(url, settings, with_labels=True), client, settings)
+    cells = splits.rule_of(settings)  # this evaluation split by sky cell (before parent splits)
+    test = LabelledSet.gather(XPFeed.plan(url, settings, with_labels=True), client, cells)
 batch, y = test.part(splits.TEST), test.y(splits.TEST)
 with connect(url) as conn:
     truth: dict[int, str] = dict(conn.execute("SELECT source_id, emitter_class FROM labels.simulation_truth"))
