@@ -239,9 +239,9 @@ def _encode_group(columns: list[tuple[str, CopyValues]], rows: np.ndarray | slic
         template += (item.to_bytes(4, "big") + bytes(item)) * length
     out = np.empty((n, len(template)), dtype=np.uint8)
     out[:] = np.frombuffer(bytes(template), dtype=np.uint8)
-    for offset, length, np_type, values in slots:
-        item = np_type.itemsize
-        raw = np.ascontiguousarray(values, dtype=np_type)
+    for offset, length, element, values in slots:
+        item = element.itemsize
+        raw = np.ascontiguousarray(values, dtype=element)
         if not length:
             out[:, offset:offset + item] = raw.view(np.uint8).reshape(n, item)
             continue
@@ -250,4 +250,4 @@ def _encode_group(columns: list[tuple[str, CopyValues]], rows: np.ndarray | slic
         block = out[:, offset:offset + length * (4 + item)].view(unit)
         block = block.reshape(n, length, (4 + item) // unit.itemsize)
         block[:, :, 4 // unit.itemsize:] = raw.view(unit).reshape(n, length, -1)
-    return memoryview(out.reshape(-1))
+    return out.reshape(-1).data

@@ -89,7 +89,9 @@ def build(conn: psycopg.Connection, url: str, model_id: int | None) -> Build:
     to ``url`` fill partitions side by side.
     """
     _drop_unfinished(conn)
-    result = Build(_one(conn, NEW_BUILD, (model_id,)), model_id)
+    build_id = _one(conn, NEW_BUILD, (model_id,))
+    assert build_id is not None, "INSERT ... RETURNING always gives its row"
+    result = Build(build_id, model_id)
     relation = f"candidates_b{result.build_id}"
     conn.execute(NAME_BUILD, (relation, result.build_id))
     clock = time.perf_counter()
@@ -177,7 +179,7 @@ def _drop(conn: psycopg.Connection, relation: str) -> None:
 
 
 def _one(conn: psycopg.Connection, query: str, params: tuple = ()) -> int | None:
-    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(query, params).fetchone()
     return None if row is None else row[0]
 
 

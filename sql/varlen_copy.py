@@ -16,7 +16,7 @@ column as its elements back to back with row offsets; NULL is a flag, never a va
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +52,7 @@ def is_variable(column: Column) -> bool:
 
 def stream(
     chunks: Iterable[bytes | bytearray | memoryview], columns: list[Column], batch_rows: int
-) -> Iterator[dict[str, np.ndarray | Varlen]]:
+) -> Generator[dict[str, np.ndarray | Varlen], None, None]:
     """Decode a binary COPY stream whose last columns are variable-width, in batches of
     ``batch_rows`` rows (the last one shorter); about one batch of raw bytes is held."""
     fixed = [c for c in columns if not is_variable(c)]

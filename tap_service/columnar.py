@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,7 +139,9 @@ class CopyLayout:
     def statement(self, sql: str) -> str:
         return f"COPY ({self.select(sql)}) TO STDOUT (FORMAT binary)"
 
-    def stream(self, chunks: Iterable[bytes], batch_rows: int) -> Iterator[dict]:
+    def stream(
+        self, chunks: Iterable[bytes | bytearray | memoryview], batch_rows: int
+    ) -> Generator[dict, None, None]:
         """The COPY's output decoded, batch by batch."""
         if self.variable:
             return varlen_copy.stream(chunks, list(self.columns), batch_rows)

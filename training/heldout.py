@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.stats import norm
@@ -180,7 +181,7 @@ class FoldScores:
 def score_fold(test_ids, val_ids, detectors: dict[str, Detector], seed: int,
                plan: HeldOutPlan) -> FoldScores:  # fmt: skip
     names = list(detectors)
-    null = {k: [] for k in names}
+    null: dict[str, list[np.ndarray]] = {k: [] for k in names}
     parent, g, fisher = [], [], []
     for chunk in sky(test_ids, plan.null_copies, seed + 20_000, plan.chunk_rows, lines=False):
         for k in names:
@@ -188,12 +189,12 @@ def score_fold(test_ids, val_ids, detectors: dict[str, Detector], seed: int,
         parent.append(chunk["parent"])
         g.append(chunk["g"])
         fisher.append(fisher_sigma_ew(chunk))
-    val_null = {k: [] for k in names}
+    val_null: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for chunk in sky(val_ids, plan.null_copies // 4, seed + 30_000, plan.chunk_rows, lines=False):
         for k in names:
             val_null[k].append(detectors[k](chunk))
     rng = np.random.default_rng(seed + 40_000)
-    inj = {k: [] for k in names}
+    inj: dict[str, list[np.ndarray]] = {k: [] for k in names}
     meta: dict[str, list] = {"ew": [], "g": [], "parent": [], "uniform": []}
     for i, ew in enumerate(EW_GRID[EW_GRID > 0]):
         sets = [(simulator_g(plan.injected, rng), False)]
@@ -206,7 +207,7 @@ def score_fold(test_ids, val_ids, detectors: dict[str, Detector], seed: int,
             for key, value in (("ew", batch["ew"]), ("g", gs), ("parent", batch["parent"]),
                                ("uniform", np.full(len(gs), uniform))):  # fmt: skip
                 meta[key].append(value)
-    sky_scores = {k: [] for k in names}
+    sky_scores: dict[str, list[np.ndarray]] = {k: [] for k in names}
     sky_ew, sky_parent = [], []
     for chunk in sky(test_ids, plan.sky_sources, seed + 60_000, plan.chunk_rows):
         for k in names:
@@ -330,11 +331,13 @@ def parent_bootstrap(folds: list[FoldScores], name: str, n: int, seed: int) -> d
     rng = np.random.default_rng(seed)
     grid = EW_GRID[EW_GRID > 0]
     draws: dict[str, list] = {"ew50": [], "recall_ew_ge_20": [], "pr_auc": [], "pr_auc_at_1e-3": []}
-    index = []  # per fold: its parents, and each copy's position among them
+    index: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # per fold: its
+    # parents' count, and each copy's position among them
     for fs in folds:
         parents = np.unique(np.concatenate([fs.null_parent, fs.inj_parent, fs.sky_parent]))
-        index.append((parents.size, *(np.searchsorted(parents, p) for p in
-                                      (fs.null_parent, fs.inj_parent, fs.sky_parent))))  # fmt: skip
+        index.append((parents.size, np.searchsorted(parents, fs.null_parent),
+                      np.searchsorted(parents, fs.inj_parent),
+                      np.searchsorted(parents, fs.sky_parent)))
     for _ in range(n):
         hits: dict[float, list] = {0.01: [], 1e-3: []}
         weights, ews, sky_scores, sky_w, sky_ew = [], [], [], [], []
@@ -400,7 +403,7 @@ def run(plan: HeldOutPlan, out: Path, progress: Callable[[str], None] = print) -
             detectors = fit_detectors(train, val, 1000 * seed + k, plan)
             fs = score_fold(test, val, detectors, 1000 * seed + k, plan)
             pooled.append(fs)
-            entry = {"seed": seed, "fold": k, "n_test_parents": int(test.size),
+            entry: dict[str, Any] = {"seed": seed, "fold": k, "n_test_parents": int(test.size),
                      "n_null": int(fs.null_parent.size),
                      "fisher_ew50": {f"{f:g}": fisher_ew50(fs.fisher_sigma, f) for f in FPRS},
                      "detectors": {name: fold_metrics(fs, name) for name in detectors}}  # fmt: skip

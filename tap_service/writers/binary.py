@@ -126,7 +126,9 @@ def _interleave(blocks: list[np.ndarray], payloads: list[Payload]) -> np.ndarray
     """Rows of alternating fixed blocks and variable payloads, scattered into place by numpy
     (each piece's place in the output: its row's start plus what precedes it in the row)."""
     n = len(blocks[0])
-    row_lengths = sum(p.lengths for p in payloads) + sum(b.dtype.itemsize for b in blocks)
+    row_lengths = np.full(n, sum(b.dtype.itemsize for b in blocks), dtype=np.int64)
+    for each in payloads:
+        row_lengths += each.lengths
     out = np.empty(int(row_lengths.sum()), dtype=np.uint8)
     at = np.cumsum(row_lengths) - row_lengths  # where the next piece of each row goes
     for block, payload in zip(blocks, [*payloads, None], strict=True):

@@ -205,7 +205,7 @@ class LineDetector:
 
         path.mkdir(parents=True, exist_ok=True)
         cal = self.calibration
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, Any] = {  # Any: np.savez's keywords include allow_pickle
             "metric": self.split.weights,
             **{f"library_{k}": v for k, v in self.library.arrays().items()},
             **{f"scaling_{k}": v for k, v in self.scaling.arrays().items()},
