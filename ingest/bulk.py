@@ -1,6 +1,6 @@
 """The bulk path into PostgreSQL: numpy-packed binary COPY, one transaction per file, ingest log.
 
-Rows travel as typed numpy columns (:class:`Column`), packed into binary COPY by
+Rows travel as typed numpy columns (:class:`ChunkColumn`), packed into binary COPY by
 :func:`sql.binary_copy.encode_copy` without a Python loop over rows. :func:`ingest_file` streams a file's
 chunks through a producer thread (parse + pack the next chunk while the main thread COPYs the
 current one), skips files already in ``public.ingest_log`` and rows whose key already exists, and
@@ -48,7 +48,7 @@ class IngestError(XphaError):
 
 
 @dataclass
-class Column:
+class ChunkColumn:
     """One column of a chunk: values (n,) or (n, length) and a NULL mask (n,) or None."""
 
     values: np.ndarray
@@ -61,7 +61,7 @@ class Chunk:
 
     first_row: int
     n_rows: int
-    columns: dict[str, Column]
+    columns: dict[str, ChunkColumn]
 
 
 # --- database helpers -----------------------------------------------------------------------

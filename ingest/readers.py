@@ -3,8 +3,8 @@
 Every reader yields :class:`RawChunk` objects of at most ``chunk_rows`` rows whose columns are
 one of: a pyarrow string array (CSV/ECSV text, parsed later), a numpy (masked) array of shape
 (n,) or (n, length) (FITS, VOTable), or an object array of per-row arrays (variable-length arrays
-whose lengths differ). :func:`to_column` turns any of them into the typed :class:`Column` the bulk
-loader packs, checking array lengths and naming the row of the first bad value.
+whose lengths differ). :func:`to_column` turns any of them into the typed :class:`ChunkColumn` the
+bulk loader packs, checking array lengths and naming the row of the first bad value.
 
 - CSV / ECSV (also gzipped): pyarrow's streaming CSV reader, every column read as text; arrays
   are the archive's "(a, b, ...)" or "[a, b, ...]" strings, split and cast by pyarrow compute.
@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.bulk import Column, IngestError
+from ingest.bulk import ChunkColumn, IngestError
 from sql.binary_copy import PG_SCALARS
 from sql.votable_guard import VOTableLimits, VOTableRefused, check_votable_file
 
@@ -385,7 +385,7 @@ def _votable_objects(data: np.ma.MaskedArray) -> Any:
 
 # --- conversion to typed columns -----------------------------------------------------------
 def to_column(raw: Any, pg_type: str, length: int | None, path: Path, first_row: int,
-              name: str) -> Column:
+              name: str) -> ChunkColumn:
     """A typed column for the bulk loader; NaN, empty and masked values become NULL."""
     is_array = pg_type.endswith("[]")
     np_type = np.dtype(PG_SCALARS[pg_type.removesuffix("[]")][0]).newbyteorder("=")
@@ -417,11 +417,11 @@ def to_column(raw: Any, pg_type: str, length: int | None, path: Path, first_row:
             row = int(np.flatnonzero(bad)[0])
             raise IngestError(path, f"value {values[row]} is not a valid {pg_type}",
                               row=first_row + row, column=name)
-    return Column(np.where(null, 0, values).astype(np_type), null)
+    return ChunkColumn(np.where(null, 0, values).astype(np_type), null)
 
 
 def _numeric_arrays(data: np.ma.MaskedArray, np_type: np.dtype, length: int | None, path: Path,
-                    first_row: int, name: str) -> Column:
+                    first_row: int, name: str) -> ChunkColumn:
     """(n, length) numbers; a row entirely masked or NaN is NULL, a masked element NaN."""
     if data.ndim != 2 or (length is not None and data.shape[1] != length):
         found = data.shape[1] if data.ndim == 2 else 1
@@ -435,7 +435,7 @@ def _numeric_arrays(data: np.ma.MaskedArray, np_type: np.dtype, length: int | No
         values = np.where(mask, np.nan, values)
     if np_type.kind == "f":
         null |= _all_nan_rows(values)
-    return Column(values, null)
+    return ChunkColumn(values, null)
 
 
 def _all_nan_rows(values: np.ndarray) -> np.ndarray:
@@ -460,7 +460,7 @@ def _bad_row(strings: pa.Array, convert) -> int:
 
 
 def _text_scalars(raw: pa.Array, np_type: np.dtype, path: Path, first_row: int,
-                  name: str) -> Column:
+                  name: str) -> ChunkColumn:
     strings = pc.utf8_trim_whitespace(raw)
     strings = pc.if_else(pc.equal(strings, ""), pa.scalar(None, pa.string()), strings)
     if np_type.kind == "b":
@@ -472,7 +472,7 @@ def _text_scalars(raw: pa.Array, np_type: np.dtype, path: Path, first_row: int,
             raise IngestError(path, f"{raw[int(bad[0])].as_py()!r} is not a boolean",
                               row=first_row + int(bad[0]), column=name)
         null = np.asarray(pc.is_null(lowered))
-        return Column(np.asarray(pc.fill_null(truth, False)), null)
+        return ChunkColumn(np.asarray(pc.fill_null(truth, False)), null)
     arrow_type = pa.from_numpy_dtype(np_type)
     try:
         typed = pc.cast(strings, arrow_type)
@@ -487,11 +487,11 @@ def _text_scalars(raw: pa.Array, np_type: np.dtype, path: Path, first_row: int,
         null |= np.isnan(values)
     else:
         values = np.where(null, 0, np.nan_to_num(values)).astype(np_type)
-    return Column(values, null)
+    return ChunkColumn(values, null)
 
 
 def _text_arrays(raw: pa.Array, np_type: np.dtype, length: int | None, path: Path,
-                 first_row: int, name: str) -> Column:
+                 first_row: int, name: str) -> ChunkColumn:
     trimmed = pc.utf8_trim(raw, ARRAY_BRACKETS)
     null = np.asarray(pc.fill_null(pc.equal(trimmed, ""), True))
     parts = pc.split_pattern(pc.replace_substring(trimmed, " ", ""), ",")
@@ -518,11 +518,11 @@ def _text_arrays(raw: pa.Array, np_type: np.dtype, length: int | None, path: Pat
                 raise IngestError(path, f"unparsable array element {flat[element].as_py()!r}",
                                   row=first_row + row, column=name) from exc
         values[keep] = numbers.reshape(len(keep), length)
-    return Column(values, null | _all_nan_rows(values))
+    return ChunkColumn(values, null | _all_nan_rows(values))
 
 
 def _object_arrays(raw: np.ndarray, np_type: np.dtype, length: int | None, path: Path,
-                   first_row: int, name: str) -> Column:
+                   first_row: int, name: str) -> ChunkColumn:
     present = [i for i, cell in enumerate(raw) if cell is not None and np.size(cell)]
     if length is None:
         length = int(np.size(raw[present[0]])) if present else 0
@@ -535,4 +535,4 @@ def _object_arrays(raw: np.ndarray, np_type: np.dtype, length: int | None, path:
                               row=first_row + i, column=name)
         values[i] = cell
         null[i] = False
-    return Column(values, null | _all_nan_rows(values))
+    return ChunkColumn(values, null | _all_nan_rows(values))

@@ -42,7 +42,7 @@ class CopyFormatError(XphaError):
 
 
 @dataclass(frozen=True)
-class Column:
+class CopyColumn:
     """One output column: a scalar type, or a 1-d array of ``length`` elements."""
 
     name: str
@@ -62,7 +62,7 @@ class Column:
         ]
 
 
-def row_dtype(columns: list[Column]) -> np.dtype:
+def row_dtype(columns: list[CopyColumn]) -> np.dtype:
     """The structured dtype of one binary COPY row with these columns."""
     fields: list[tuple] = [("__nfields", ">i2")]
     for column in columns:
@@ -70,7 +70,7 @@ def row_dtype(columns: list[Column]) -> np.dtype:
     return np.dtype(fields)
 
 
-def _payload_length(column: Column) -> int:
+def _payload_length(column: CopyColumn) -> int:
     size = np.dtype(SCALARS[column.type]).itemsize
     return size if not column.length else 20 + column.length * (4 + size)
 
@@ -82,14 +82,16 @@ def _header_length(data: memoryview) -> int:
     return 19 + int.from_bytes(data[15:19], "big")
 
 
-def _not_fixed_width(columns: list[Column]) -> CopyFormatError:
+def _not_fixed_width(columns: list[CopyColumn]) -> CopyFormatError:
     return CopyFormatError(
         "COPY rows are not fixed-width: a column holds NULL or an array of the wrong length "
         f"(columns {[c.name for c in columns]})"
     )
 
 
-def parse(buffer: bytes | bytearray | memoryview, columns: list[Column]) -> dict[str, np.ndarray]:
+def parse(
+    buffer: bytes | bytearray | memoryview, columns: list[CopyColumn]
+) -> dict[str, np.ndarray]:
     """Decode a whole binary COPY stream into native-endian numpy arrays, one per column."""
     data = memoryview(buffer)
     body = data[_header_length(data) : len(data) - 2]
@@ -98,14 +100,14 @@ def parse(buffer: bytes | bytearray | memoryview, columns: list[Column]) -> dict
     return decode_rows(body, columns)
 
 
-def decode_rows(body: bytes | bytearray | memoryview, columns: list[Column],
+def decode_rows(body: bytes | bytearray | memoryview, columns: list[CopyColumn],
                 n_fields: int | None = None) -> dict[str, np.ndarray]:
     """Whole fixed-width rows (no header, no trailer) as native-endian arrays, one per column;
     ``n_fields``: the rows' field count when ``columns`` are only their first fields."""
     return decode_records(np.frombuffer(body, dtype=row_dtype(columns)), columns, n_fields)
 
 
-def decode_records(rows: np.ndarray, columns: list[Column], n_fields: int | None = None
+def decode_records(rows: np.ndarray, columns: list[CopyColumn], n_fields: int | None = None
                    ) -> dict[str, np.ndarray]:
     """:func:`decode_rows` of rows already viewed as ``row_dtype(columns)`` records."""
     if len(rows) and not np.all(rows["__nfields"] == (n_fields or len(columns))):
@@ -121,7 +123,7 @@ def decode_records(rows: np.ndarray, columns: list[Column], n_fields: int | None
 
 
 def stream(
-    chunks: Iterable[bytes | bytearray | memoryview], columns: list[Column], batch_rows: int
+    chunks: Iterable[bytes | bytearray | memoryview], columns: list[CopyColumn], batch_rows: int
 ) -> Generator[dict[str, np.ndarray]]:
     """Decode a binary COPY stream as it arrives: batches of ``batch_rows`` rows (the last
     one shorter), never holding more than one batch of raw bytes."""
@@ -166,7 +168,7 @@ class _Values:
     null: np.ndarray | None = None
 
 
-def pack(arrays: dict[str, np.ndarray], columns: list[Column]) -> bytes:
+def pack(arrays: dict[str, np.ndarray], columns: list[CopyColumn]) -> bytes:
     """Encode equal-length arrays as a binary COPY stream for ``columns`` (NULLs only where
     a column says NaN means NULL: SQL orders NaN above every number, so ``x > 5`` would
     select a NaN)."""

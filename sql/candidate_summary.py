@@ -19,7 +19,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from sql.binary_copy import Column, pack, parse, stream
+from sql.binary_copy import CopyColumn, pack, parse, stream
 
 SKY_LEVEL = 6  # HEALPix level of the sky cells: 49,152 cells of 0.84 deg^2
 SOURCE_ID_SHIFT = 35 + 2 * (12 - SKY_LEVEL)  # source_id >> 35 is the level-12 nested pixel
@@ -57,14 +57,14 @@ COPY (SELECT (source_id >> {shift})::int4, {probability}::int2, {bp_rp}::int2, {
              {excess}::int2, coalesce(probability, 0)::float4
       FROM {candidates}) TO STDOUT (FORMAT BINARY)
 """
-BINNED_COLUMNS = [Column("cell", "int4"), Column("probability_bin", "int2"),
-                  Column("bp_rp_bin", "int2"), Column("g_bin", "int2"),
-                  Column("excess_bin", "int2"), Column("probability", "float4")]
+BINNED_COLUMNS = [CopyColumn("cell", "int4"), CopyColumn("probability_bin", "int2"),
+                  CopyColumn("bp_rp_bin", "int2"), CopyColumn("g_bin", "int2"),
+                  CopyColumn("excess_bin", "int2"), CopyColumn("probability", "float4")]
 BATCH_ROWS = 200_000
 N_PROBABILITY_BINS = len(PROBABILITY_EDGES) + 2  # NO_VALUE, below the first edge, one per edge
-STORED_COLUMNS = [Column("x", "int8"), Column("y", "int2"),
-                  Column("n", "int8", N_PROBABILITY_BINS),
-                  Column("probability_sum", "float8", N_PROBABILITY_BINS)]
+STORED_COLUMNS = [CopyColumn("x", "int8"), CopyColumn("y", "int2"),
+                  CopyColumn("n", "int8", N_PROBABILITY_BINS),
+                  CopyColumn("probability_sum", "float8", N_PROBABILITY_BINS)]
 STAGING = ("CREATE TEMP TABLE IF NOT EXISTS candidate_bins_staging (x bigint, y smallint,"
            " n bigint[], probability_sum double precision[]) ON COMMIT DROP")
 REMEMBER = sql.SQL("""

@@ -24,15 +24,15 @@ import numpy as np
 from sql.binary_copy import (
     SCALARS,
     TRAILER,
-    Column,
+    CopyColumn,
     CopyFormatError,
     _header_length,
     decode_records,
     row_dtype,
 )
 
-VARIABLE = -1  # Column.length of an array whose length varies from row to row
-TEXT = "text"  # Column.type of a text column (bytes in the connection's encoding)
+VARIABLE = -1  # CopyColumn.length of an array whose length varies from row to row
+TEXT = "text"  # CopyColumn.type of a text column (bytes in the connection's encoding)
 _INT32 = struct.Struct(">i")
 _RUN_MIN = 16  # rows a guessed run must reach before the walk guesses again straight away
 
@@ -46,12 +46,12 @@ class Varlen:
     null: np.ndarray  # bool, rows
 
 
-def is_variable(column: Column) -> bool:
+def is_variable(column: CopyColumn) -> bool:
     return column.type == TEXT or column.length == VARIABLE
 
 
 def stream(
-    chunks: Iterable[bytes | bytearray | memoryview], columns: list[Column], batch_rows: int
+    chunks: Iterable[bytes | bytearray | memoryview], columns: list[CopyColumn], batch_rows: int
 ) -> Generator[dict[str, np.ndarray | Varlen], None, None]:
     """Decode a binary COPY stream whose last columns are variable-width, in batches of
     ``batch_rows`` rows (the last one shorter); about one batch of raw bytes is held."""
@@ -118,7 +118,7 @@ class _Walk:
         self.rows += len(starts)
         return len(starts) > 0
 
-    def take(self, pending: bytearray, fixed: list[Column], variable: list[Column],
+    def take(self, pending: bytearray, fixed: list[CopyColumn], variable: list[CopyColumn],
              n_fields: int) -> dict[str, np.ndarray | Varlen]:
         """Decode the walked rows and drop their bytes from ``pending``."""
         starts = np.concatenate(self.starts)
@@ -130,12 +130,12 @@ class _Walk:
         return batch
 
 
-def _names(columns: list[Column]) -> list[str]:
+def _names(columns: list[CopyColumn]) -> list[str]:
     return [c.name for c in columns]
 
 
 def _decode(view: memoryview, end: int, starts: np.ndarray, lengths_at: np.ndarray,
-            fixed: list[Column], variable: list[Column], head: int, n_fields: int
+            fixed: list[CopyColumn], variable: list[CopyColumn], head: int, n_fields: int
             ) -> dict[str, np.ndarray | Varlen]:
     """The rows starting at ``starts`` (their variable fields' length words at
     ``lengths_at``) in ``view[:end]``, decoded."""
@@ -243,7 +243,7 @@ def _texts(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Varlen:
     return Varlen(values, offsets, null)
 
 
-def _arrays(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, column: Column
+def _arrays(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, column: CopyColumn
             ) -> Varlen:
     """Array payloads (ndim, has-null flag, element OID, (dim, lower bound) per dimension,
     then a length word and a value per element) as their elements, row-major, back to back."""
@@ -276,7 +276,7 @@ def _arrays(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, column: C
 
 
 def _arrays_with_nulls(data: np.ndarray, first: np.ndarray, counts: np.ndarray,
-                       null: np.ndarray, has_null: np.ndarray, column: Column) -> Varlen:
+                       null: np.ndarray, has_null: np.ndarray, column: CopyColumn) -> Varlen:
     """The rare arrays holding NULL elements, element by element (a NULL element becomes NaN,
     an integer's smallest value or false: VOTable has no NULL inside an array)."""
     dtype = np.dtype(SCALARS[column.type])

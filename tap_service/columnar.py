@@ -23,7 +23,7 @@ import psycopg
 from psycopg.pq import ExecStatus
 
 from sql import binary_copy, varlen_copy
-from sql.binary_copy import Column
+from sql.binary_copy import CopyColumn
 from sql.errors import XphaError
 from sql.varlen_copy import Varlen
 from tap_service.writers.columns import (
@@ -120,7 +120,7 @@ class CopyLayout:
 
     fixed: tuple[int, ...]  # result column indexes
     variable: tuple[int, ...]
-    columns: tuple[Column, ...]  # of the COPY row
+    columns: tuple[CopyColumn, ...]  # of the COPY row
 
     def select(self, sql: str) -> str:
         """The SELECT the COPY runs (what EXPLAIN can be asked about)."""
@@ -169,13 +169,13 @@ def copy_layout(description: Sequence[tuple[str, int]], fields: Sequence[FieldSp
     (timestamps, numeric, geometry, ...: the row-tuple path handles every type)."""
     fixed: list[int] = []
     variable: list[int] = []
-    values: list[Column] = []
+    values: list[CopyColumn] = []
     for i, ((_, oid), spec) in enumerate(zip(description, fields, strict=True)):
         if spec.xtype:
             return None
         if oid in COPY_TYPES and not spec.is_array and spec.datatype in NUMPY_TYPES:
             fixed.append(i)
-            values.append(Column(f"c{i}", COPY_TYPES[oid]))
+            values.append(CopyColumn(f"c{i}", COPY_TYPES[oid]))
         elif (oid in TEXT_OIDS and spec.datatype in TEXT_TYPES) or (
                 oid in ARRAY_OIDS and spec.is_array and spec.datatype in NUMPY_TYPES):
             variable.append(i)
@@ -183,9 +183,9 @@ def copy_layout(description: Sequence[tuple[str, int]], fields: Sequence[FieldSp
             return None
     if not fixed and not variable:
         return None
-    masks = [Column(f"nulls{g}", "int8") for g in range(0, len(fixed), MASK_BITS)]
-    tail = [Column(f"c{i}", varlen_copy.TEXT) if description[i][1] in TEXT_OIDS
-            else Column(f"c{i}", ARRAY_OIDS[description[i][1]], varlen_copy.VARIABLE)
+    masks = [CopyColumn(f"nulls{g}", "int8") for g in range(0, len(fixed), MASK_BITS)]
+    tail = [CopyColumn(f"c{i}", varlen_copy.TEXT) if description[i][1] in TEXT_OIDS
+            else CopyColumn(f"c{i}", ARRAY_OIDS[description[i][1]], varlen_copy.VARIABLE)
             for i in variable]
     return CopyLayout(tuple(fixed), tuple(variable), tuple(masks + values + tail))
 

@@ -45,7 +45,7 @@ from tap_service.uploads import (
     refuse_unnamed_parts,
 )
 from tap_service.writers import FieldSpec, ResultStatus, field_specs, get_writer
-from tap_service.writers.base import Batch
+from tap_service.writers.base import RowsOrColumns
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +329,7 @@ class _Fetch:
     """A running query: its FIELDs, its batches (lazily fetched) and how to stop it early."""
 
     fields: list[FieldSpec]
-    batches: Iterator[Batch]
+    batches: Iterator[RowsOrColumns]
     close: Callable[[], None]
 
 
@@ -398,13 +398,13 @@ def _description(conn: psycopg.Connection, cursor: psycopg.Cursor, sql: str) -> 
 
 
 def limited_batches(
-    chunks: Iterator[Batch],
-    first: Batch,
+    chunks: Iterator[RowsOrColumns],
+    first: RowsOrColumns,
     limit: int,
     status: ResultStatus,
     timeout: float,
     sync: bool,
-) -> Iterator[Batch]:
+) -> Iterator[RowsOrColumns]:
     """Batches up to ``limit`` rows; OVERFLOW only when the limit+1st row exists."""
     sent = 0
     batch = first

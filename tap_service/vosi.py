@@ -39,7 +39,6 @@ from tap_service.catalog import Catalog, ColumnInfo, TableInfo
 from tap_service.settings import TapSettings
 from tap_service.vosi_models import (
     AccessURL,
-    Column,
     ConeSearch,
     ConeSearchCapabilities,
     Schema,
@@ -47,6 +46,7 @@ from tap_service.vosi_models import (
     Table,
     TableSet,
     TestQuery,
+    VosiColumn,
     VOTableType,
 )
 from tap_service.writers import OUTPUT_FORMATS
@@ -212,10 +212,10 @@ def _table(model: type[Table], table: TableInfo, detail: str) -> Table:
     )
 
 
-def _column(column: ColumnInfo) -> Column:
+def _column(column: ColumnInfo) -> VosiColumn:
     flags = [flag for flag, on in (("indexed", column.indexed), ("principal", column.principal))
              if on]
-    return Column(
+    return VosiColumn(
         column_name=column.tap_name,
         description=column.description,
         unit=column.unit,

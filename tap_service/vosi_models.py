@@ -49,7 +49,7 @@ class VOTableType(DataType, tag="dataType"):
     extended_type: str | None = attr(name="extendedType", default=None)
 
 
-class Column(TableParam, tag="column"):
+class VosiColumn(TableParam, tag="column"):
     """A VODataService 1.1 column: the ``std`` attribute, xtype on the data type, the name and
     description as TAP_SCHEMA holds them."""
 
@@ -71,7 +71,7 @@ class Column(TableParam, tag="column"):
 class Table(VOSITable, tag="table", ns="", nsmap={"": ""}):
     """A table inside a schema (unqualified ``table``), with our columns."""
 
-    column: list[Column] | None = element(tag="column", default_factory=list, ns="")  # type: ignore[assignment]  # our column type
+    column: list[VosiColumn] | None = element(tag="column", default_factory=list, ns="")  # type: ignore[assignment]  # our column type
 
     def __init__(self, **data: Any) -> None:
         BaseXmlModel.__init__(self, **data)  # not vo-models' Table: it escapes every string

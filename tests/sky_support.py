@@ -21,29 +21,31 @@ import numpy as np
 import psycopg
 
 from ingest.simulator.sky import SOURCE_ID_CELL, galactic_to_icrs
-from sql.binary_copy import Column, pack
+from sql.binary_copy import CopyColumn, pack
 
 CELL_LEVEL = 5
 SUBPIXELS = 4 ** (12 - CELL_LEVEL)  # level-12 pixels per cell
 DISC_SCALE = 0.12
 
 SOURCE_COLUMNS = [
-    Column("source_id", "int8"), Column("ra", "float8"), Column("dec", "float8"),
-    Column("ra_error", "float4"), Column("dec_error", "float4"), Column("parallax", "float8"),
-    Column("parallax_error", "float4"), Column("pmra", "float8"), Column("pmra_error", "float4"),
-    Column("pmdec", "float8"), Column("pmdec_error", "float4"), Column("ruwe", "float4"),
-    Column("phot_g_mean_flux", "float8"), Column("phot_g_mean_flux_error", "float4"),
-    Column("phot_g_mean_mag", "float4"), Column("phot_bp_mean_flux", "float8"),
-    Column("phot_bp_mean_mag", "float4"), Column("phot_rp_mean_flux", "float8"),
-    Column("phot_rp_mean_mag", "float4"), Column("bp_rp", "float4"),
-    Column("phot_bp_rp_excess_factor", "float4"),
-    Column("radial_velocity", "float4", nan_is_null=True),
-    Column("l", "float8"), Column("b", "float8"), Column("has_xp_continuous", "bool"),
+    CopyColumn("source_id", "int8"), CopyColumn("ra", "float8"), CopyColumn("dec", "float8"),
+    CopyColumn("ra_error", "float4"), CopyColumn("dec_error", "float4"),
+    CopyColumn("parallax", "float8"), CopyColumn("parallax_error", "float4"),
+    CopyColumn("pmra", "float8"), CopyColumn("pmra_error", "float4"),
+    CopyColumn("pmdec", "float8"), CopyColumn("pmdec_error", "float4"),
+    CopyColumn("ruwe", "float4"),
+    CopyColumn("phot_g_mean_flux", "float8"), CopyColumn("phot_g_mean_flux_error", "float4"),
+    CopyColumn("phot_g_mean_mag", "float4"), CopyColumn("phot_bp_mean_flux", "float8"),
+    CopyColumn("phot_bp_mean_mag", "float4"), CopyColumn("phot_rp_mean_flux", "float8"),
+    CopyColumn("phot_rp_mean_mag", "float4"), CopyColumn("bp_rp", "float4"),
+    CopyColumn("phot_bp_rp_excess_factor", "float4"),
+    CopyColumn("radial_velocity", "float4", nan_is_null=True),
+    CopyColumn("l", "float8"), CopyColumn("b", "float8"), CopyColumn("has_xp_continuous", "bool"),
 ]
 SCORE_COLUMNS = [
-    Column("model_id", "int4"), Column("source_id", "int8"), Column("score", "float4"),
-    Column("probability", "float4"), Column("halpha_excess_ew", "float4", nan_is_null=True),
-    Column("halpha_excess_snr", "float4", nan_is_null=True),
+    CopyColumn("model_id", "int4"), CopyColumn("source_id", "int8"), CopyColumn("score", "float4"),
+    CopyColumn("probability", "float4"), CopyColumn("halpha_excess_ew", "float4", nan_is_null=True),
+    CopyColumn("halpha_excess_snr", "float4", nan_is_null=True),
 ]
 
 

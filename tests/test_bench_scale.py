@@ -35,7 +35,7 @@ from tap_support import columnar_ceiling
 from uws_support import LiveServer
 
 from sql import serving
-from sql.binary_copy import Column, pack
+from sql.binary_copy import CopyColumn, pack
 from sql.cluster import LocalCluster, free_port
 from sql.database import migrate
 from sql.settings import Settings
@@ -199,15 +199,15 @@ def xp_bytes_per_source(conn: psycopg.Connection) -> float:
     rng = np.random.default_rng(9)
     n = XP_SAMPLE
     arrays: dict[str, np.ndarray] = {"source_id": np.arange(n, dtype=np.int64) + 1}
-    columns = [Column("source_id", "int8")]
+    columns = [CopyColumn("source_id", "int8")]
     for band in ("bp", "rp"):
         arrays[f"{band}_coefficients"] = rng.normal(0, 100, (n, 55))
         arrays[f"{band}_coefficient_errors"] = rng.uniform(0.1, 2, (n, 55)).astype(np.float32)
         arrays[f"{band}_coefficient_correlations"] = rng.uniform(-0.5, 0.5, (n, 1485)).astype(
             np.float32)
-        columns += [Column(f"{band}_coefficients", "float8", 55),
-                    Column(f"{band}_coefficient_errors", "float4", 55),
-                    Column(f"{band}_coefficient_correlations", "float4", 1485)]
+        columns += [CopyColumn(f"{band}_coefficients", "float8", 55),
+                    CopyColumn(f"{band}_coefficient_errors", "float4", 55),
+                    CopyColumn(f"{band}_coefficient_correlations", "float4", 1485)]
     names = ", ".join(c.name for c in columns)
     with conn.cursor().copy(f"COPY gaia.xp_continuous ({names}) FROM STDIN (FORMAT binary)") as copy:
         copy.write(pack(arrays, columns))

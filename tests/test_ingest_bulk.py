@@ -9,7 +9,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from ingest.bulk import Column, expand_paths
+from ingest.bulk import ChunkColumn, expand_paths
 from ingest.gaia_xp import ingest_xp
 from sql.binary_copy import encode_copy
 
@@ -26,7 +26,7 @@ ROWS = [
 ]
 
 
-def columns_of(rows: list[tuple]) -> list[tuple[str, Column]]:
+def columns_of(rows: list[tuple]) -> list[tuple[str, ChunkColumn]]:
     out = []
     for j, pg_type in enumerate(TYPES.values()):
         cells = [row[j] for row in rows]
@@ -39,7 +39,7 @@ def columns_of(rows: list[tuple]) -> list[tuple[str, Column]]:
             dtype = {"bigint": np.int64, "smallint": np.int16, "integer": np.int32,
                      "real": np.float32, "double precision": np.float64, "boolean": bool}[pg_type]
             values = np.array([c if c is not None else 0 for c in cells], dtype=dtype)
-        out.append((pg_type, Column(values, null)))
+        out.append((pg_type, ChunkColumn(values, null)))
     return out
 
 
@@ -152,7 +152,7 @@ def test_parser_thread_never_blocks_a_loader_that_stopped() -> None:
 
     def chunks():
         for i in range(5):
-            yield Chunk(i + 1, 1, {"k": Column(np.array([i], dtype=np.int64))})
+            yield Chunk(i + 1, 1, {"k": ChunkColumn(np.array([i], dtype=np.int64))})
         raise IngestError("f.csv", "bad value", row=6)
 
     pending: queue.Queue = queue.Queue(maxsize=1)

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from tap_support import seed_field, tap_settings
 
-from sql.binary_copy import Column, CopyFormatError, pack, parse, stream
+from sql.binary_copy import CopyColumn, CopyFormatError, pack, parse, stream
 from sql.varlen_copy import TEXT, VARIABLE, Varlen
 from sql.varlen_copy import stream as varlen_stream
 from tap_service.adql import translate
@@ -29,8 +29,8 @@ N_SOURCES = 1200
 FETCH_ROWS = 250  # several batches per result, and a limit that cuts one in the middle
 
 # --- the stream decoder ----------------------------------------------------------------------
-LAYOUT = [Column("nulls0", "int8"), Column("a", "int4"), Column("b", "float8"),
-          Column("c", "bool"), Column("d", "int2")]
+LAYOUT = [CopyColumn("nulls0", "int8"), CopyColumn("a", "int4"), CopyColumn("b", "float8"),
+          CopyColumn("c", "bool"), CopyColumn("d", "int2")]
 
 
 def packed(n: int) -> tuple[bytes, dict[str, np.ndarray]]:
@@ -85,8 +85,8 @@ SELECT i::int8 AS id, i * 0.5::float8 AS x,
        ARRAY[i, -i]::int2[] AS s
 FROM generate_series(1, %s) AS i
 """
-VARLEN_LAYOUT = [Column("id", "int8"), Column("x", "float8"), Column("t", TEXT),
-                 Column("a", "float8", VARIABLE), Column("s", "int2", VARIABLE)]
+VARLEN_LAYOUT = [CopyColumn("id", "int8"), CopyColumn("x", "float8"), CopyColumn("t", TEXT),
+                 CopyColumn("a", "float8", VARIABLE), CopyColumn("s", "int2", VARIABLE)]
 
 
 def expected_rows(url: str, n: int) -> list[tuple]:
@@ -145,7 +145,7 @@ def test_varlen_stream_refuses_a_broken_stream(db_url: str) -> None:
         list(varlen_stream([data[:-40] + data[-2:]], VARLEN_LAYOUT, 10))
     with pytest.raises(CopyFormatError, match="without its trailer"):
         list(varlen_stream([data[:-2]], VARLEN_LAYOUT, 10))
-    wrong = [*VARLEN_LAYOUT[:3], Column("a", "int4", VARIABLE), VARLEN_LAYOUT[4]]
+    wrong = [*VARLEN_LAYOUT[:3], CopyColumn("a", "int4", VARIABLE), VARLEN_LAYOUT[4]]
     with pytest.raises(CopyFormatError, match="not int4"):
         list(varlen_stream([data], wrong, 10))
 

@@ -8,7 +8,7 @@ import pytest
 from psycopg import sql as sql_module
 from training_support import LABELS_TABLE, load_sky, make_sky, training_settings
 
-from sql.binary_copy import Column, CopyFormatError, pack, parse
+from sql.binary_copy import CopyColumn, CopyFormatError, pack, parse
 from sql.errors import XphaError
 from training import queries, splits
 from training.data import NoSourcesError, XPFeed, cell_shift, concat, dask_client
@@ -19,12 +19,12 @@ from training.normalise import Moments, Normaliser, partial_moments, per_star
 @pytest.mark.parametrize(
     ("column", "values"),
     [
-        (Column("a", "int2"), np.array([-1, 0, 7], np.int16)),
-        (Column("a", "int8"), np.array([2**62, -5, 0], np.int64)),
-        (Column("a", "float4"), np.array([np.nan, 1.5, -2], np.float32)),
-        (Column("a", "bool"), np.array([True, False, True])),
-        (Column("a", "float8", 4), np.arange(12, dtype=float).reshape(3, 4) / 7),
-        (Column("a", "float4", 2), np.array([[1, np.nan], [3, 4], [5, 6]], np.float32)),
+        (CopyColumn("a", "int2"), np.array([-1, 0, 7], np.int16)),
+        (CopyColumn("a", "int8"), np.array([2**62, -5, 0], np.int64)),
+        (CopyColumn("a", "float4"), np.array([np.nan, 1.5, -2], np.float32)),
+        (CopyColumn("a", "bool"), np.array([True, False, True])),
+        (CopyColumn("a", "float8", 4), np.arange(12, dtype=float).reshape(3, 4) / 7),
+        (CopyColumn("a", "float4", 2), np.array([[1, np.nan], [3, 4], [5, 6]], np.float32)),
     ],
 )
 def test_copy_codec_round_trips_through_postgres(db_url, column, values):
@@ -49,7 +49,7 @@ def test_copy_parse_refuses_null_rows(db_url):
             for chunk in copy:
                 buffer += chunk
     with pytest.raises(CopyFormatError, match="fixed-width"):
-        parse(buffer, [Column("x", "float8")])
+        parse(buffer, [CopyColumn("x", "float8")])
 
 
 @pytest.mark.parametrize(("level", "val", "test"), [(3, 0.15, 0.15), (5, 0.2, 0.3), (8, 0.0, 0.5)])

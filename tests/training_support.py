@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sql.binary_copy import Column, pack
+from sql.binary_copy import CopyColumn, pack
 from sql.database import transaction
 
 CHUNK0 = (
@@ -124,12 +124,14 @@ def make_sky(
 def load_sky(url: str, sky: Sky, labels: bool = True) -> None:
     """COPY the sky into gaia.source / gaia.xp_continuous, labels and truth tables."""
     n = len(sky)
-    source_cols = [Column("source_id", "int8"), Column("ra", "float8"), Column("dec", "float8"),
-                   Column("phot_g_mean_flux", "float8"), Column("phot_g_mean_mag", "float4"),
-                   Column("bp_rp", "float4")]
-    xp_cols = [Column("source_id", "int8"),
-               Column("bp_coefficients", "float8", 55), Column("bp_coefficient_errors", "float4", 55),
-               Column("rp_coefficients", "float8", 55), Column("rp_coefficient_errors", "float4", 55)]
+    source_cols = [CopyColumn("source_id", "int8"), CopyColumn("ra", "float8"),
+                   CopyColumn("dec", "float8"), CopyColumn("phot_g_mean_flux", "float8"),
+                   CopyColumn("phot_g_mean_mag", "float4"), CopyColumn("bp_rp", "float4")]
+    xp_cols = [CopyColumn("source_id", "int8"),
+               CopyColumn("bp_coefficients", "float8", 55),
+               CopyColumn("bp_coefficient_errors", "float4", 55),
+               CopyColumn("rp_coefficients", "float8", 55),
+               CopyColumn("rp_coefficient_errors", "float4", 55)]
     with transaction(url) as conn, conn.cursor() as cur:
         with cur.copy("COPY gaia.source (source_id, ra, dec, phot_g_mean_flux, phot_g_mean_mag,"
                       " bp_rp) FROM STDIN (FORMAT BINARY)") as copy:
@@ -145,7 +147,8 @@ def load_sky(url: str, sky: Sky, labels: bool = True) -> None:
                     " ew_halpha_true real)")
         with cur.copy(f"COPY {TRUTH_TABLE} FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(pack({"source_id": sky.source_id, "ew_halpha_true": sky.ew_true},
-                            [Column("source_id", "int8"), Column("ew_halpha_true", "float4")]))
+                            [CopyColumn("source_id", "int8"),
+                             CopyColumn("ew_halpha_true", "float4")]))
         cur.execute(f"CREATE TABLE IF NOT EXISTS {LABELS_TABLE} (source_id bigint,"
                     " is_emitter boolean, ew_halpha real, conflict boolean)")
         if labels:
@@ -155,8 +158,8 @@ def load_sky(url: str, sky: Sky, labels: bool = True) -> None:
                 copy.write(pack(
                     {"source_id": sky.source_id[m], "is_emitter": sky.ew_true[m] > 0,
                      "ew_halpha": sky.ew_true[m], "conflict": np.zeros(m.sum(), bool)},
-                    [Column("source_id", "int8"), Column("is_emitter", "bool"),
-                     Column("ew_halpha", "float4"), Column("conflict", "bool")]))
+                    [CopyColumn("source_id", "int8"), CopyColumn("is_emitter", "bool"),
+                     CopyColumn("ew_halpha", "float4"), CopyColumn("conflict", "bool")]))
         cur.execute("ANALYZE gaia.source; ANALYZE gaia.xp_continuous")
     assert n == len(sky)
 

@@ -17,7 +17,7 @@ import numpy as np
 from training import features, splits
 from training.artifacts import NORMALISER
 from training.calibration import Platt
-from training.data import Batch, XPFeed, select
+from training.data import FeedBatch, XPFeed, select
 from training.labelled import LabelledSet
 from training.line_excess import LineExcess
 from training.model_kind import TrainingRun, saved_normaliser_and_calibrator
@@ -36,10 +36,10 @@ class TabularScorer:
     latent_dim: int | None = None
     excess: LineExcess | None = None  # the H-alpha continuum regressor, for 'excess' features
 
-    def features(self, batch: Batch) -> np.ndarray:
+    def features(self, batch: FeedBatch) -> np.ndarray:
         return features.tabular(batch, self.normaliser, self.feature_set, self.excess)
 
-    def score(self, batch: Batch) -> tuple[np.ndarray, None]:
+    def score(self, batch: FeedBatch) -> tuple[np.ndarray, None]:
         return self.raw(self.features(batch)).astype(np.float32), None
 
     def raw(self, x: np.ndarray) -> np.ndarray:
@@ -183,7 +183,8 @@ def train_lightgbm(
 
 
 def _train_frame(
-    batch: Batch, normaliser: Normaliser, feature_set: str, rule: splits.SplitRule, excess: Any = None
+    batch: FeedBatch, normaliser: Normaliser, feature_set: str, rule: splits.SplitRule,
+    excess: Any = None,
 ) -> Any:
     """The labelled training-split rows of one partition as a DataFrame (a Dask task)."""
     import pandas as pd

@@ -29,7 +29,7 @@ from sql.binary_copy import parse
 from sql.database import connect, one_row
 from sql.errors import XphaError
 from training import queries
-from training.feed_spec import Batch, FeedSpec, NoSourcesError, Partition, fill_missing
+from training.feed_spec import FeedBatch, FeedSpec, NoSourcesError, Partition, fill_missing
 from training.settings import TrainingSettings
 from training.snapshot_reader import open_snapshot, read_snapshot_partition
 
@@ -41,7 +41,7 @@ def cell_shift(level: int) -> int:
     return 35 + 2 * (12 - level)
 
 
-def read_partition(spec: FeedSpec, lo: int, hi: int) -> Batch:
+def read_partition(spec: FeedSpec, lo: int, hi: int) -> FeedBatch:
     """One source_id range as numpy arrays (a Dask task: a pure function of its arguments)."""
     if spec.snapshot:
         return fill_missing(read_snapshot_partition(spec, lo, hi))
@@ -145,7 +145,7 @@ class XPFeed:
     def n_rows(self) -> int:
         return sum(p.rows for p in self.partitions)
 
-    def read(self, partition: Partition) -> Batch:
+    def read(self, partition: Partition) -> FeedBatch:
         return read_partition(self.spec, partition.lo, partition.hi)
 
     def map(
@@ -225,12 +225,12 @@ def dask_client(settings: TrainingSettings, scheduler: str | None = None) -> Ite
         yield client
 
 
-def select(batch: Batch, mask: np.ndarray) -> Batch:
+def select(batch: FeedBatch, mask: np.ndarray) -> FeedBatch:
     """The rows of a batch where ``mask`` is true."""
     return {name: values[mask] for name, values in batch.items()}
 
 
-def concat(batches: Sequence[Batch]) -> Batch:
+def concat(batches: Sequence[FeedBatch]) -> FeedBatch:
     """Join batches row-wise (an empty list gives an empty dict)."""
     if not batches:
         return {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sql.errors import XphaError
-from training.data import Batch
+from training.data import FeedBatch
 from training.line_excess import FEATURES as EXCESS_FEATURES
 from training.line_excess import LineExcess
 from training.normalise import Normaliser
@@ -29,7 +29,7 @@ def blocks(feature_set: str) -> list[str]:
     return names
 
 
-def xp_ew(batch: Batch) -> np.ndarray:
+def xp_ew(batch: FeedBatch) -> np.ndarray:
     """(n, 2) float32: XP H-alpha EW in Angstrom and EW / error; NaN without both bands."""
     from ingest.xp_physics.halpha_ew import halpha_ew
 
@@ -39,14 +39,14 @@ def xp_ew(batch: Batch) -> np.ndarray:
     return np.stack([ew, snr], axis=1).astype(np.float32)
 
 
-def _excess(batch: Batch, excess: LineExcess | None) -> np.ndarray:
+def _excess(batch: FeedBatch, excess: LineExcess | None) -> np.ndarray:
     if excess is None:
         raise XphaError("the 'excess' features need the fitted H-alpha continuum regressor")
     return excess.measure(batch)
 
 
 def tabular(
-    batch: Batch, normaliser: Normaliser, feature_set: str, excess: LineExcess | None = None
+    batch: FeedBatch, normaliser: Normaliser, feature_set: str, excess: LineExcess | None = None
 ) -> np.ndarray:
     """The feature matrix of the tabular models (NaN kept: the trees route it themselves)."""
     parts = []
@@ -73,7 +73,7 @@ def feature_names(feature_set: str) -> list[str]:
 
 
 def head_side(
-    batch: Batch, side: np.ndarray, with_ew: bool, excess: LineExcess | None = None
+    batch: FeedBatch, side: np.ndarray, with_ew: bool, excess: LineExcess | None = None
 ) -> np.ndarray:
     """Side inputs of the DAE head: the normaliser's ``side`` (G mag, BP-RP), optionally with the
     XP line features (EW and S/N; with ``excess`` also the learned-continuum excess EW and S/N),

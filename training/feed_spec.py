@@ -10,25 +10,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sql.binary_copy import Column
+from sql.binary_copy import CopyColumn
 from sql.errors import XphaError
 
-Batch = dict[str, np.ndarray]
+FeedBatch = dict[str, np.ndarray]
 
 N_COEFF = 55
 XP_COLUMNS = [
-    Column("source_id", "int8"),
-    Column("bp", "float8", N_COEFF),
-    Column("bp_err", "float4", N_COEFF),
-    Column("rp", "float8", N_COEFF),
-    Column("rp_err", "float4", N_COEFF),
-    Column("g_flux", "float8"),
-    Column("g_mag", "float4"),
-    Column("bp_rp", "float4"),
+    CopyColumn("source_id", "int8"),
+    CopyColumn("bp", "float8", N_COEFF),
+    CopyColumn("bp_err", "float4", N_COEFF),
+    CopyColumn("rp", "float8", N_COEFF),
+    CopyColumn("rp_err", "float4", N_COEFF),
+    CopyColumn("g_flux", "float8"),
+    CopyColumn("g_mag", "float4"),
+    CopyColumn("bp_rp", "float4"),
 ]
-LABEL_COLUMNS = [Column("is_emitter", "int2"), Column("ew_label", "float4")]
-TRUTH_COLUMNS = [Column("ew_true", "float4")]
-PARENT_COLUMNS = [Column("parent_id", "int8")]  # the simulation parent; -1 if none
+LABEL_COLUMNS = [CopyColumn("is_emitter", "int2"), CopyColumn("ew_label", "float4")]
+TRUTH_COLUMNS = [CopyColumn("ew_true", "float4")]
+PARENT_COLUMNS = [CopyColumn("parent_id", "int8")]  # the simulation parent; -1 if none
 SOURCE_ID_END = 12 * 2**59
 
 
@@ -61,7 +61,7 @@ class FeedSpec:
     truth_parent: bool = False  # the truth relation names each source's parent star
 
     @property
-    def columns(self) -> list[Column]:
+    def columns(self) -> list[CopyColumn]:
         columns = list(XP_COLUMNS)
         if self.labels_relation:
             columns += LABEL_COLUMNS
@@ -72,7 +72,7 @@ class FeedSpec:
         return columns
 
 
-def photometry_from_xp(batch: Batch) -> Batch:
+def photometry_from_xp(batch: FeedBatch) -> FeedBatch:
     """G flux, G and BP-RP from the XP spectrum itself where gaia_source gave none (a source
     with XP but no gaia_source row): integrated BP and RP rates, G by the Riello et al. (2021)
     excess relation, as the simulator makes them. Without RP the row stays NaN."""
@@ -97,7 +97,7 @@ def photometry_from_xp(batch: Batch) -> Batch:
     return batch
 
 
-def fill_missing(batch: Batch) -> Batch:
+def fill_missing(batch: FeedBatch) -> FeedBatch:
     """Truth NaN, parent -1 and labels -1 / NaN when the spec reads none (every batch has the
     same keys); photometry from XP where gaia_source has none."""
     if "ew_true" not in batch:

@@ -13,14 +13,14 @@ import numpy as np
 
 from sql.errors import XphaError
 from training import splits
-from training.data import Batch, XPFeed, concat, select
+from training.data import FeedBatch, XPFeed, concat, select
 
 
 class NoLabelsError(XphaError):
     """There are no (or too few) labelled sources to train or evaluate on."""
 
 
-def labelled_rows(batch: Batch, rule: splits.SplitRule) -> Batch:
+def labelled_rows(batch: FeedBatch, rule: splits.SplitRule) -> FeedBatch:
     """The labelled rows of a batch, with their split code added (runs on a Dask worker)."""
     rows = select(batch, batch["is_emitter"] >= 0)
     rows["split"] = rule.codes(rows)
@@ -31,7 +31,7 @@ def labelled_rows(batch: Batch, rule: splits.SplitRule) -> Batch:
 class LabelledSet:
     """Labelled rows (raw XP columns + label + split code)."""
 
-    batch: Batch
+    batch: FeedBatch
 
     @classmethod
     def gather(cls, feed: XPFeed, client: Any, rule: splits.SplitRule) -> LabelledSet:
@@ -53,7 +53,7 @@ class LabelledSet:
                 )
         return labelled
 
-    def part(self, code: int) -> Batch:
+    def part(self, code: int) -> FeedBatch:
         return select(self.batch, self.batch["split"] == code)
 
     def y(self, code: int) -> np.ndarray:

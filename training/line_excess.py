@@ -23,7 +23,7 @@ import numpy as np
 
 from sql.errors import XphaError
 from training import splits
-from training.data import Batch, XPFeed
+from training.data import FeedBatch, XPFeed
 from training.normalise import Normaliser, star_flux
 from training.settings import TrainingSettings
 
@@ -45,7 +45,7 @@ def signature(normaliser: Normaliser) -> tuple[np.ndarray, float]:
     return vector / length, length
 
 
-def decompose(batch: Batch, normaliser: Normaliser, direction: np.ndarray):
+def decompose(batch: FeedBatch, normaliser: Normaliser, direction: np.ndarray):
     """(regressor inputs, component along the line, its 1σ noise) for every row."""
     x, err, side = normaliser.transform(batch)
     along = x.astype(np.float64) @ direction
@@ -61,14 +61,14 @@ class LineExcess:
     normaliser: Normaliser
     booster: Any  # lightgbm.Booster
 
-    def attach(self, batch: Batch) -> Batch:
+    def attach(self, batch: FeedBatch) -> FeedBatch:
         """Measure once and keep it in the batch, so every model of a run that reads the excess
         (and every selection of the batch) reuses it instead of running the regressor again.
         Only for batches that this regressor alone will score."""
         batch[MEASURED] = self.measure(batch)
         return batch
 
-    def measure(self, batch: Batch) -> np.ndarray:
+    def measure(self, batch: FeedBatch) -> np.ndarray:
         """(n, 2) float32: excess EW in Angstrom (emission positive) and excess / noise;
         NaN where a band or the flux is missing."""
         from ingest.xp_physics.halpha_ew import continuum_at_halpha
@@ -101,7 +101,7 @@ class LineExcess:
 
 
 def _fit_rows(
-    batch: Batch, normaliser: Normaliser, rule: splits.SplitRule, keep: float, seed: int
+    batch: FeedBatch, normaliser: Normaliser, rule: splits.SplitRule, keep: float, seed: int
 ):
     """Unlabelled training-split rows of one partition, subsampled (a Dask task)."""
     direction, _ = signature(normaliser)

@@ -19,7 +19,7 @@ import numpy as np
 
 from training.artifacts import NORMALISER
 from training.calibration import Platt
-from training.data import Batch, XPFeed
+from training.data import FeedBatch, XPFeed
 from training.labelled import LabelledSet
 from training.line_excess import LineExcess
 from training.normalise import Normaliser
@@ -39,7 +39,7 @@ class Scorer(Protocol):
     @property
     def latent_dim(self) -> int | None: ...  # None: no latents
 
-    def score(self, batch: Batch) -> tuple[np.ndarray, np.ndarray | None]: ...
+    def score(self, batch: FeedBatch) -> tuple[np.ndarray, np.ndarray | None]: ...
 
     def config(self) -> dict[str, Any]: ...
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from sql.errors import XphaError
-from training.data import Batch
+from training.data import FeedBatch
 
 MODES = ("g", "rp")
 SIDE = ("g_mag", "bp_rp")
 
 
-def per_star(batch: Batch, mode: str) -> tuple[np.ndarray, np.ndarray]:
+def per_star(batch: FeedBatch, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients and errors (n, 110) divided by each star's flux; NaN where unusable."""
     if mode not in MODES:
         raise XphaError(f"normalise mode must be one of {MODES}, not {mode!r}")
@@ -31,7 +31,7 @@ def per_star(batch: Batch, mode: str) -> tuple[np.ndarray, np.ndarray]:
     return coeffs / flux, errors / flux
 
 
-def star_flux(batch: Batch, mode: str) -> np.ndarray:
+def star_flux(batch: FeedBatch, mode: str) -> np.ndarray:
     """The flux each star is divided by (G flux, or the first RP coefficient); NaN if unusable."""
     flux = batch["g_flux"] if mode == "g" else batch["rp"][:, 0]
     return np.where(np.isfinite(flux) & (flux > 0), flux, np.nan)
@@ -65,7 +65,7 @@ class Moments:
         return mean, np.where(std > 0, std, 1.0)
 
 
-def partial_moments(batch: Batch, mode: str, rows: np.ndarray) -> tuple[Moments, Moments]:
+def partial_moments(batch: FeedBatch, mode: str, rows: np.ndarray) -> tuple[Moments, Moments]:
     """Moments of the flux-normalised coefficients and side features of the selected rows."""
     coeffs, _ = per_star(batch, mode)
     side = np.stack([batch[name].astype(np.float64) for name in SIDE], axis=1)
@@ -92,7 +92,7 @@ class Normaliser:
         side_mean, side_scale = side.mean_std()
         return cls(mode, mean, scale, side_mean, side_scale)
 
-    def transform(self, batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def transform(self, batch: FeedBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(x, err, side) as float32: standardised coefficients (NaN where missing), their
         errors in the same units, and standardised G mag and BP-RP (0 where unknown)."""
         coeffs, errors = per_star(batch, self.mode)

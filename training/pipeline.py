@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from training import artifacts, evaluate, line_excess, registry, report, splits
-from training.data import Batch, XPFeed, dask_client
+from training.data import FeedBatch, XPFeed, dask_client
 from training.kinds import KINDS, resolve
 from training.labelled import LabelledSet
 from training.model_kind import PHASE1, LatentSpace, ModelKind, Scorer, TrainingRun
@@ -141,7 +141,7 @@ def known_parents(feed: XPFeed, client: Any) -> np.ndarray:
     return np.array(sorted(int(r[0]) for r in rows), np.int64)
 
 
-def _parents(batch: Batch) -> np.ndarray:
+def _parents(batch: FeedBatch) -> np.ndarray:
     return np.unique(batch["parent_id"][batch["parent_id"] >= 0])
 
 
@@ -154,7 +154,7 @@ def train(kind: ModelKind, inputs: TrainingRun) -> Scorer:
     return scorer
 
 
-def _train_moments(batch: Batch, mode: str, rule: splits.SplitRule) -> tuple[Moments, Moments]:
+def _train_moments(batch: FeedBatch, mode: str, rule: splits.SplitRule) -> tuple[Moments, Moments]:
     rows = rule.codes(batch) == splits.TRAIN
     return partial_moments(batch, mode, rows)
 

@@ -16,21 +16,21 @@ import numpy as np
 from tqdm import tqdm
 
 from sql import serving
-from sql.binary_copy import Column, pack
+from sql.binary_copy import CopyColumn, pack
 from sql.database import transaction
 from sql.published_statistics import refresh_published_statistics
 from training import queries, registry
-from training.data import Batch, XPFeed, dask_client, select
+from training.data import FeedBatch, XPFeed, dask_client, select
 from training.scorers import load_scorer
 from training.settings import TrainingSettings
 
 SCORE_COLUMNS = [
-    Column("model_id", "int4"),
-    Column("source_id", "int8"),
-    Column("score", "float4"),
-    Column("probability", "float4"),
-    Column("halpha_excess_ew", "float4", nan_is_null=True),
-    Column("halpha_excess_snr", "float4", nan_is_null=True),
+    CopyColumn("model_id", "int4"),
+    CopyColumn("source_id", "int8"),
+    CopyColumn("score", "float4"),
+    CopyColumn("probability", "float4"),
+    CopyColumn("halpha_excess_ew", "float4", nan_is_null=True),
+    CopyColumn("halpha_excess_snr", "float4", nan_is_null=True),
 ]
 
 
@@ -39,13 +39,13 @@ def _scorer(model_dir: str):
     return load_scorer(Path(model_dir))
 
 
-def scoreable(batch: Batch, scorer) -> np.ndarray:
+def scoreable(batch: FeedBatch, scorer) -> np.ndarray:
     """Rows with a usable flux and at least one measured band (others get no score)."""
     x, _, _ = scorer.normaliser.transform(batch)
     return np.isfinite(x).any(axis=1)
 
 
-def line_measurement(scorer, rows: Batch) -> np.ndarray:
+def line_measurement(scorer, rows: FeedBatch) -> np.ndarray:
     """(n, 2): the H-alpha EW and S/N a model measures (its own, else its learned-continuum
     excess), NaN when it measures none."""
     if hasattr(scorer, "measure_line"):
@@ -56,7 +56,7 @@ def line_measurement(scorer, rows: Batch) -> np.ndarray:
 
 
 def score_partition(
-    batch: Batch,
+    batch: FeedBatch,
     model_dir: str,
     model_id: int,
     url: str,
@@ -95,9 +95,9 @@ def score_partition(
             copy.write(pack(arrays, SCORE_COLUMNS))
         if latent is not None:
             columns = [
-                Column("model_id", "int4"),
-                Column("source_id", "int8"),
-                Column("latent", "float4", latent.shape[1]),
+                CopyColumn("model_id", "int4"),
+                CopyColumn("source_id", "int8"),
+                CopyColumn("latent", "float4", latent.shape[1]),
             ]
             cur.execute(queries.DELETE_LATENTS_RANGE, (latent_id, lo, hi))
             with cur.copy(queries.COPY_LATENTS) as copy:

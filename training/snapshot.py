@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from sql.binary_copy import Column
+from sql.binary_copy import CopyColumn
 from sql.checksums import file_checksum
 from training.data import XPFeed, dask_client, plan_partitions, relation_exists, truth_names_parents
-from training.feed_spec import Batch, FeedSpec, Partition
+from training.feed_spec import FeedBatch, FeedSpec, Partition
 from training.settings import TrainingSettings
 from training.snapshot_reader import (
     FORMAT,
@@ -42,7 +42,7 @@ from training.snapshot_reader import (
 MANIFEST_EVERY_S = 5.0
 
 
-def to_table(batch: Batch, columns: list[Column]):
+def to_table(batch: FeedBatch, columns: list[CopyColumn]):
     """The batch's ``columns`` as an Arrow table (arrays become fixed-size lists)."""
     import pyarrow as pa
 
@@ -61,7 +61,7 @@ def to_table(batch: Batch, columns: list[Column]):
 
 
 def write_partition(
-    batch: Batch, lo: int, hi: int, directory: str, columns: list[Column]
+    batch: FeedBatch, lo: int, hi: int, directory: str, columns: list[CopyColumn]
 ) -> dict[str, Any]:
     """Write one partition's file (a Dask task): temporary name, fsync, rename; its entry."""
     import pyarrow as pa
@@ -108,7 +108,7 @@ def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def _columns_json(columns: list[Column]) -> list[list]:
+def _columns_json(columns: list[CopyColumn]) -> list[list]:
     return [[c.name, c.type, c.length] for c in columns]
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from sql.binary_copy import SCALARS, Column
+from sql.binary_copy import SCALARS, CopyColumn
 from sql.errors import XphaError
-from training.feed_spec import Batch, FeedSpec, NoSourcesError, Partition
+from training.feed_spec import FeedBatch, FeedSpec, NoSourcesError, Partition
 
 FORMAT = "xpha-feed-snapshot"
 FORMAT_VERSION = 1
@@ -35,7 +35,7 @@ def part_name(lo: int, hi: int) -> str:
     return f"part-{lo:020d}-{hi:020d}.parquet"
 
 
-def native_dtype(column: Column) -> np.dtype:
+def native_dtype(column: CopyColumn) -> np.dtype:
     """The column's numpy dtype in native byte order (Parquet stores native values)."""
     return np.dtype(SCALARS[column.type]).newbyteorder("=")
 
@@ -135,7 +135,7 @@ def _expected(directory: str, manifest_sha256: str) -> dict[tuple[int, int], dic
     return {(int(e["lo"]), int(e["hi"])): e for e in manifest["partitions"]}
 
 
-def read_snapshot_partition(spec: FeedSpec, lo: int, hi: int) -> Batch:
+def read_snapshot_partition(spec: FeedSpec, lo: int, hi: int) -> FeedBatch:
     """One range from the snapshot as the COPY feed returns it (a pure Dask task)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -159,7 +159,7 @@ def read_snapshot_partition(spec: FeedSpec, lo: int, hi: int) -> Batch:
         table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError) as exc:
         raise SnapshotError(f"feed snapshot file {path} cannot be read: {exc}") from None
-    batch: Batch = {}
+    batch: FeedBatch = {}
     for column in columns:
         if column.name not in table.column_names:
             raise SnapshotError(f"feed snapshot file {path} has no column {column.name}")

@@ -19,7 +19,7 @@ import numpy as np
 
 from sql.errors import XphaError
 from training.data import cell_shift
-from training.feed_spec import Batch
+from training.feed_spec import FeedBatch
 from training.settings import TrainingSettings
 
 TRAIN, VAL, TEST = 0, 1, 2
@@ -84,14 +84,14 @@ class SplitRule:
         return replace(self, parents=np.unique(np.asarray(parents, np.int64)),
                        held_out=np.unique(np.asarray(held_out, np.int64)))  # fmt: skip
 
-    def parent_of(self, batch: Batch) -> np.ndarray:
+    def parent_of(self, batch: FeedBatch) -> np.ndarray:
         """Each source's parent: its simulation parent, itself if it is a known parent, else -1."""
         source_id = np.asarray(batch["source_id"], np.int64)
         parent = np.asarray(batch.get("parent_id", np.full(len(source_id), -1)), np.int64)
         own = _member(source_id, self.parents)
         return np.where(parent >= 0, parent, np.where(own, source_id, -1))
 
-    def codes(self, batch: Batch) -> np.ndarray:
+    def codes(self, batch: FeedBatch) -> np.ndarray:
         """Split code of every row of a batch."""
         source_id = np.asarray(batch["source_id"], np.int64)
         parent = self.parent_of(batch)

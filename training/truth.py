@@ -13,7 +13,7 @@ import numpy as np
 
 from sql.database import connect, one_row
 from training import queries, splits
-from training.data import Batch, XPFeed, select
+from training.data import FeedBatch, XPFeed, select
 from training.line_excess import LineExcess
 from training.model_kind import Scorer
 
@@ -31,7 +31,7 @@ class TruthScores:
 
 
 def truth_chunk(
-    batch: Batch, scorers: dict[str, Scorer], rule: splits.SplitRule, excess: LineExcess | None
+    batch: FeedBatch, scorers: dict[str, Scorer], rule: splits.SplitRule, excess: LineExcess | None
 ) -> TruthScores:
     """Every model's raw score for the test-split rows that have a simulation truth (a Dask
     task); the run's H-alpha excess is measured once for all the models that read it."""

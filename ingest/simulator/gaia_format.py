@@ -15,65 +15,65 @@ import numpy as np
 
 from ingest.simulator.continua import N_CORRELATIONS, ParentLibrary
 from ingest.simulator.generator import Chunk
-from ingest.simulator.writer import Column, TableData
+from ingest.simulator.writer import ArchiveColumn, TableData
 
 SIMULATED_SOLUTION_ID = 6842472982426402816  # 0x5EED000000000000: marks simulated records
 BASIS_FUNCTION_ID = {"bp": 56, "rp": 57}
 SAMPLES_PER_TRANSIT = 60
 
 
-def _band_columns(band: str) -> list[Column]:
+def _band_columns(band: str) -> list[ArchiveColumn]:
     upper = band.upper()
     return [
-        Column(f"{band}_basis_function_id", "I", f"Identifier of the basis functions of {upper}", "meta.id"),
-        Column(f"{band}_degrees_of_freedom", "I", f"Degrees of freedom for the {upper} spectrum representation", "stat.fit.dof"),
-        Column(f"{band}_n_parameters", "I", f"Number of parameters for the {upper} spectrum representation", "stat.fit.param"),
-        Column(f"{band}_n_measurements", "I", f"Number of measurements used for the {upper} spectrum generation", "meta.number"),
-        Column(f"{band}_n_rejected_measurements", "I", f"Number of rejected measurements in the {upper} spectrum generation", "meta.number"),
-        Column(f"{band}_standard_deviation", "E", f"Standard deviation for the {upper} spectrum representation", "stat.stdev"),
-        Column(f"{band}_chi_squared", "E", f"Chi squared for the {upper} spectrum representation", "stat.fit.chi2"),
-        Column(f"{band}_coefficients", "PD", f"Basis function coefficients for the {upper} spectrum representation", "stat.fit.param", max_length=55),
-        Column(f"{band}_coefficient_errors", "PE", f"Basis function coefficient errors for the {upper} spectrum representation", "stat.error", max_length=55),
-        Column(f"{band}_coefficient_correlations", "PE", f"Correlation matrix for {upper} coefficients", "stat.correlation", max_length=N_CORRELATIONS),
-        Column(f"{band}_n_relevant_bases", "I", f"Number of bases that are relevant for the representation of this mean {upper} spectrum", "meta.number"),
-        Column(f"{band}_relative_shrinking", "E", f"Measure of the relative shrinking of the coefficient vector for {upper}", "stat.fit.param"),
+        ArchiveColumn(f"{band}_basis_function_id", "I", f"Identifier of the basis functions of {upper}", "meta.id"),
+        ArchiveColumn(f"{band}_degrees_of_freedom", "I", f"Degrees of freedom for the {upper} spectrum representation", "stat.fit.dof"),
+        ArchiveColumn(f"{band}_n_parameters", "I", f"Number of parameters for the {upper} spectrum representation", "stat.fit.param"),
+        ArchiveColumn(f"{band}_n_measurements", "I", f"Number of measurements used for the {upper} spectrum generation", "meta.number"),
+        ArchiveColumn(f"{band}_n_rejected_measurements", "I", f"Number of rejected measurements in the {upper} spectrum generation", "meta.number"),
+        ArchiveColumn(f"{band}_standard_deviation", "E", f"Standard deviation for the {upper} spectrum representation", "stat.stdev"),
+        ArchiveColumn(f"{band}_chi_squared", "E", f"Chi squared for the {upper} spectrum representation", "stat.fit.chi2"),
+        ArchiveColumn(f"{band}_coefficients", "PD", f"Basis function coefficients for the {upper} spectrum representation", "stat.fit.param", max_length=55),
+        ArchiveColumn(f"{band}_coefficient_errors", "PE", f"Basis function coefficient errors for the {upper} spectrum representation", "stat.error", max_length=55),
+        ArchiveColumn(f"{band}_coefficient_correlations", "PE", f"Correlation matrix for {upper} coefficients", "stat.correlation", max_length=N_CORRELATIONS),
+        ArchiveColumn(f"{band}_n_relevant_bases", "I", f"Number of bases that are relevant for the representation of this mean {upper} spectrum", "meta.number"),
+        ArchiveColumn(f"{band}_relative_shrinking", "E", f"Measure of the relative shrinking of the coefficient vector for {upper}", "stat.fit.param"),
     ]  # fmt: skip
 
 
-XP_COLUMNS: tuple[Column, ...] = (
-    Column("source_id", "K", "Unique source identifier (unique within a particular Data Release)", "meta.id;meta.main"),
-    Column("solution_id", "K", "Solution Identifier", "meta.version"),
+XP_COLUMNS: tuple[ArchiveColumn, ...] = (
+    ArchiveColumn("source_id", "K", "Unique source identifier (unique within a particular Data Release)", "meta.id;meta.main"),
+    ArchiveColumn("solution_id", "K", "Solution Identifier", "meta.version"),
     *_band_columns("bp"),
     *_band_columns("rp"),
 )  # fmt: skip
 
-SOURCE_COLUMNS: tuple[Column, ...] = (
-    Column("source_id", "K", "Unique source identifier", "meta.id;meta.main"),
-    Column("ra", "D", "Right ascension (ICRS, epoch ref_epoch)", "pos.eq.ra;meta.main", "deg"),
-    Column("ra_error", "E", "Standard error of right ascension", "stat.error;pos.eq.ra", "mas"),
-    Column("dec", "D", "Declination (ICRS, epoch ref_epoch)", "pos.eq.dec;meta.main", "deg"),
-    Column("dec_error", "E", "Standard error of declination", "stat.error;pos.eq.dec", "mas"),
-    Column("ref_epoch", "D", "Reference epoch", "meta.ref;time.epoch", "yr"),
-    Column("parallax", "D", "Parallax", "pos.parallax.trig", "mas"),
-    Column("parallax_error", "E", "Standard error of parallax", "stat.error;pos.parallax.trig", "mas"),
-    Column("pmra", "D", "Proper motion in right ascension direction (times cos dec)", "pos.pm;pos.eq.ra", "mas.yr**-1"),
-    Column("pmra_error", "E", "Standard error of pmra", "stat.error;pos.pm;pos.eq.ra", "mas.yr**-1"),
-    Column("pmdec", "D", "Proper motion in declination direction", "pos.pm;pos.eq.dec", "mas.yr**-1"),
-    Column("pmdec_error", "E", "Standard error of pmdec", "stat.error;pos.pm;pos.eq.dec", "mas.yr**-1"),
-    Column("ruwe", "E", "Renormalised unit weight error", "stat.error;phys.distance"),
-    Column("phot_g_mean_flux", "D", "G-band mean flux", "phot.flux;em.opt", "electron.s**-1"),
-    Column("phot_g_mean_flux_error", "E", "Error on G-band mean flux", "stat.error;phot.flux;em.opt", "electron.s**-1"),
-    Column("phot_g_mean_mag", "E", "G-band mean magnitude", "phot.mag;em.opt", "mag"),
-    Column("phot_bp_mean_flux", "D", "Integrated BP mean flux", "phot.flux;em.opt.B", "electron.s**-1"),
-    Column("phot_bp_mean_mag", "E", "Integrated BP mean magnitude", "phot.mag;em.opt.B", "mag"),
-    Column("phot_rp_mean_flux", "D", "Integrated RP mean flux", "phot.flux;em.opt.R", "electron.s**-1"),
-    Column("phot_rp_mean_mag", "E", "Integrated RP mean magnitude", "phot.mag;em.opt.R", "mag"),
-    Column("bp_rp", "E", "BP - RP colour", "phot.color;em.opt.B;em.opt.R", "mag"),
-    Column("phot_bp_rp_excess_factor", "E", "BP/RP excess factor", "arith.factor;phot.flux;em.opt"),
-    Column("radial_velocity", "E", "Radial velocity", "spect.dopplerVeloc.opt", "km.s**-1"),
-    Column("l", "D", "Galactic longitude", "pos.galactic.lon", "deg"),
-    Column("b", "D", "Galactic latitude", "pos.galactic.lat", "deg"),
-    Column("has_xp_continuous", "L", "Flag indicating the availability of mean BP/RP spectrum in continuous representation", "meta.code"),
+SOURCE_COLUMNS: tuple[ArchiveColumn, ...] = (
+    ArchiveColumn("source_id", "K", "Unique source identifier", "meta.id;meta.main"),
+    ArchiveColumn("ra", "D", "Right ascension (ICRS, epoch ref_epoch)", "pos.eq.ra;meta.main", "deg"),
+    ArchiveColumn("ra_error", "E", "Standard error of right ascension", "stat.error;pos.eq.ra", "mas"),
+    ArchiveColumn("dec", "D", "Declination (ICRS, epoch ref_epoch)", "pos.eq.dec;meta.main", "deg"),
+    ArchiveColumn("dec_error", "E", "Standard error of declination", "stat.error;pos.eq.dec", "mas"),
+    ArchiveColumn("ref_epoch", "D", "Reference epoch", "meta.ref;time.epoch", "yr"),
+    ArchiveColumn("parallax", "D", "Parallax", "pos.parallax.trig", "mas"),
+    ArchiveColumn("parallax_error", "E", "Standard error of parallax", "stat.error;pos.parallax.trig", "mas"),
+    ArchiveColumn("pmra", "D", "Proper motion in right ascension direction (times cos dec)", "pos.pm;pos.eq.ra", "mas.yr**-1"),
+    ArchiveColumn("pmra_error", "E", "Standard error of pmra", "stat.error;pos.pm;pos.eq.ra", "mas.yr**-1"),
+    ArchiveColumn("pmdec", "D", "Proper motion in declination direction", "pos.pm;pos.eq.dec", "mas.yr**-1"),
+    ArchiveColumn("pmdec_error", "E", "Standard error of pmdec", "stat.error;pos.pm;pos.eq.dec", "mas.yr**-1"),
+    ArchiveColumn("ruwe", "E", "Renormalised unit weight error", "stat.error;phys.distance"),
+    ArchiveColumn("phot_g_mean_flux", "D", "G-band mean flux", "phot.flux;em.opt", "electron.s**-1"),
+    ArchiveColumn("phot_g_mean_flux_error", "E", "Error on G-band mean flux", "stat.error;phot.flux;em.opt", "electron.s**-1"),
+    ArchiveColumn("phot_g_mean_mag", "E", "G-band mean magnitude", "phot.mag;em.opt", "mag"),
+    ArchiveColumn("phot_bp_mean_flux", "D", "Integrated BP mean flux", "phot.flux;em.opt.B", "electron.s**-1"),
+    ArchiveColumn("phot_bp_mean_mag", "E", "Integrated BP mean magnitude", "phot.mag;em.opt.B", "mag"),
+    ArchiveColumn("phot_rp_mean_flux", "D", "Integrated RP mean flux", "phot.flux;em.opt.R", "electron.s**-1"),
+    ArchiveColumn("phot_rp_mean_mag", "E", "Integrated RP mean magnitude", "phot.mag;em.opt.R", "mag"),
+    ArchiveColumn("bp_rp", "E", "BP - RP colour", "phot.color;em.opt.B;em.opt.R", "mag"),
+    ArchiveColumn("phot_bp_rp_excess_factor", "E", "BP/RP excess factor", "arith.factor;phot.flux;em.opt"),
+    ArchiveColumn("radial_velocity", "E", "Radial velocity", "spect.dopplerVeloc.opt", "km.s**-1"),
+    ArchiveColumn("l", "D", "Galactic longitude", "pos.galactic.lon", "deg"),
+    ArchiveColumn("b", "D", "Galactic latitude", "pos.galactic.lat", "deg"),
+    ArchiveColumn("has_xp_continuous", "L", "Flag indicating the availability of mean BP/RP spectrum in continuous representation", "meta.code"),
 )  # fmt: skip
 
 

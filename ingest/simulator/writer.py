@@ -29,7 +29,7 @@ FITS_TYPES = {
 
 
 @dataclass(frozen=True)
-class Column:
+class ArchiveColumn:
     """One archive column: scalar (letter) or variable-length array ('PD', 'PE')."""
 
     name: str
@@ -74,7 +74,7 @@ class TableData:
         self.shared[name] = np.asarray(index, dtype=np.int64)
 
 
-def write_table(path: Path, columns: Sequence[Column], data: TableData, fmt: str) -> Path:
+def write_table(path: Path, columns: Sequence[ArchiveColumn], data: TableData, fmt: str) -> Path:
     """Write one chunk in 'fits', 'csv' or 'ecsv'."""
     if fmt == "fits":
         _write_fits(path, columns, data)
@@ -88,7 +88,7 @@ def write_table(path: Path, columns: Sequence[Column], data: TableData, fmt: str
 
 
 # --- FITS ----------------------------------------------------------------------------------
-def _fits_header(columns: Sequence[Column], data: TableData, row_bytes: int, heap: int):
+def _fits_header(columns: Sequence[ArchiveColumn], data: TableData, row_bytes: int, heap: int):
     from astropy.io import fits
 
     header = fits.Header()
@@ -120,7 +120,7 @@ def _pad(size: int) -> bytes:
     return b"\0" * (-size % 2880)
 
 
-def _write_fits(path: Path, columns: Sequence[Column], data: TableData) -> None:
+def _write_fits(path: Path, columns: Sequence[ArchiveColumn], data: TableData) -> None:
     from astropy.io import fits
 
     n = data.n
@@ -176,7 +176,7 @@ def _write_fits(path: Path, columns: Sequence[Column], data: TableData) -> None:
 
 
 # --- CSV / ECSV ----------------------------------------------------------------------------
-def _scalar_strings(column: Column, values: np.ndarray) -> list[str]:
+def _scalar_strings(column: ArchiveColumn, values: np.ndarray) -> list[str]:
     if column.letter == "L":
         return ["True" if v else "False" for v in values.tolist()]
     if column.letter in "KJI" and values.dtype.kind != "f":
@@ -189,7 +189,7 @@ def _scalar_strings(column: Column, values: np.ndarray) -> list[str]:
     return ["" if v != v else repr(v) for v in values.tolist()]
 
 
-def _array_strings(column: Column, values: np.ndarray, present: np.ndarray, ecsv: bool):
+def _array_strings(column: ArchiveColumn, values: np.ndarray, present: np.ndarray, ecsv: bool):
     if column.element == "E":  # float32 in its shortest form ("0.7158656"), as the archive
         rows = values.astype(np.float32).astype(str).tolist()
     else:
@@ -202,13 +202,13 @@ def _array_strings(column: Column, values: np.ndarray, present: np.ndarray, ecsv
     ]
 
 
-def _shared_strings(column: Column, distinct: np.ndarray, index: np.ndarray, ecsv: bool):
+def _shared_strings(column: ArchiveColumn, distinct: np.ndarray, index: np.ndarray, ecsv: bool):
     texts = _array_strings(column, distinct, np.ones(len(distinct), dtype=bool), ecsv)
     texts.append('"[]"' if ecsv else "")  # index -1: absent
     return [texts[i] for i in index.tolist()]
 
 
-def _ecsv_header(columns: Sequence[Column]) -> str:
+def _ecsv_header(columns: Sequence[ArchiveColumn]) -> str:
     lines = ["# %ECSV 1.0", "# ---", "# delimiter: ','", "# datatype:"]
     for column in columns:
         lines.append("# -")
@@ -230,7 +230,7 @@ def _ecsv_header(columns: Sequence[Column]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_text(path: Path, columns: Sequence[Column], data: TableData, ecsv: bool) -> None:
+def _write_text(path: Path, columns: Sequence[ArchiveColumn], data: TableData, ecsv: bool) -> None:
     cells = []
     for column in columns:
         values = data.values[column.name]

@@ -32,7 +32,7 @@ SCALAR_TYPES: dict[str, type[TypeEngine]] = {
 TEXT_TYPES = ("char", "unicodeChar")
 
 
-def column_type(column: render.Column) -> TypeEngine:
+def column_type(column: render.PublishedColumn) -> TypeEngine:
     """The SQL type a declared VOTable datatype/arraysize/xtype stands for."""
     if column.xtype == "timestamp":
         return TIMESTAMP(timezone=True)
@@ -42,7 +42,7 @@ def column_type(column: render.Column) -> TypeEngine:
     return scalar
 
 
-def _column(described: render.Column) -> Column:
+def _column(described: render.PublishedColumn) -> Column:
     name = described.name.strip('"')  # TAP_SCHEMA's delimited "size" is the column size
     return Column(
         name,

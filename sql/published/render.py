@@ -26,7 +26,7 @@ HEADER = "-- GENERATED from sql/published/xpha.yaml by `python -m sql.published.
 
 
 @dataclass(frozen=True)
-class Column:
+class PublishedColumn:
     name: str
     datatype: str
     description: str
@@ -50,7 +50,7 @@ class Table:
     schema: str
     name: str
     description: str
-    columns: list[Column]
+    columns: list[PublishedColumn]
     source: str | None = None  # FROM clause of a view; None for a real table (TAP_SCHEMA's own)
 
     @property
@@ -112,7 +112,7 @@ COLUMN_KEYS = {"name", "datatype", "description", "sql", "votable:arraysize", "i
                "ivoa:ucd", "xtype", "tap:indexed", "tap:principal", "tap:std"}
 
 
-def _column(schema: str, table: str, raw: dict) -> Column:
+def _column(schema: str, table: str, raw: dict) -> PublishedColumn:
     unknown = set(raw) - COLUMN_KEYS
     if unknown:  # e.g. an unquoted comma in a flow mapping split a description
         raise ValueError(f"xpha.yaml: {schema}.{table}.{raw.get('name')}: unknown keys {unknown}")
@@ -120,7 +120,7 @@ def _column(schema: str, table: str, raw: dict) -> Column:
     if datatype not in VOTABLE_TYPES:
         raise ValueError(f"xpha.yaml: {schema}.{table}.{raw['name']}: datatype {datatype!r}")
     arraysize = raw.get("votable:arraysize")
-    return Column(
+    return PublishedColumn(
         name=raw["name"],
         datatype=datatype,
         description=_text(raw["description"]),

@@ -18,7 +18,7 @@ from sql.errors import XphaError
 from .columns import ColumnBatch
 from .fields import FieldSpec
 
-Batch = Sequence[tuple] | ColumnBatch  # row tuples, or columns decoded from binary COPY
+RowsOrColumns = Sequence[tuple] | ColumnBatch  # row tuples, or columns decoded from binary COPY
 Infos = Mapping[str, str | tuple[str, str]]  # INFO name -> value, or (value, text content)
 
 
@@ -40,7 +40,7 @@ class Writer(ABC):
     def write(
         self,
         fields: Sequence[FieldSpec],
-        batches: Iterable[Batch],
+        batches: Iterable[RowsOrColumns],
         status: ResultStatus,
         infos: Infos,
     ) -> Iterator[bytes]:
@@ -51,7 +51,7 @@ class Writer(ABC):
         """
 
 
-def encoded_batches(batches: Iterable[Batch], status: ResultStatus, encode) -> Iterator:
+def encoded_batches(batches: Iterable[RowsOrColumns], status: ResultStatus, encode) -> Iterator:
     """``encode(batch)`` for each batch until the rows end or fail; a failure goes to ``status``."""
     iterator = iter(batches)
     try:

@@ -17,7 +17,7 @@ from typing import IO
 
 import numpy as np
 
-from .base import Batch, Infos, ResultStatus, Writer, encoded_batches
+from .base import Infos, ResultStatus, RowsOrColumns, Writer, encoded_batches
 from .columns import NULL_VALUES, NUMPY_TYPES, Numbers, Texts, batch_columns
 from .fields import INTEGER_TYPES, FieldSpec
 
@@ -66,7 +66,7 @@ class FitsWriter(Writer):
     def write(
         self,
         fields: Sequence[FieldSpec],
-        batches: Iterable[Batch],
+        batches: Iterable[RowsOrColumns],
         status: ResultStatus,
         infos: Infos,
     ) -> Iterator[bytes]:
@@ -91,7 +91,7 @@ class FitsWriter(Writer):
             yield b"\0" * (-size % BLOCK)
 
 
-def _spool(columns: list[_Column], rows: Batch, spool: IO[bytes]) -> int:
+def _spool(columns: list[_Column], rows: RowsOrColumns, spool: IO[bytes]) -> int:
     """Convert one batch and append its arrays to the spool; returns the row count."""
     specs = [column.spec for column in columns]
     for column, data in zip(columns, batch_columns(specs, rows), strict=True):

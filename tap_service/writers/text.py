@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .base import Batch, Infos, ResultStatus, Writer, encoded_batches
+from .base import Infos, ResultStatus, RowsOrColumns, Writer, encoded_batches
 from .columns import Numbers, Texts, batch_columns
 from .fields import FLOAT_TYPES, FieldSpec
 
@@ -50,7 +50,7 @@ class DelimitedWriter(Writer):
     def write(
         self,
         fields: Sequence[FieldSpec],
-        batches: Iterable[Batch],
+        batches: Iterable[RowsOrColumns],
         status: ResultStatus,
         infos: Infos,
     ) -> Iterator[bytes]:
@@ -58,7 +58,7 @@ class DelimitedWriter(Writer):
         yield (header + "\n").encode("utf-8")
         yield from encoded_batches(batches, status, lambda batch: self._rows(fields, batch))
 
-    def _rows(self, fields: Sequence[FieldSpec], rows: Batch) -> bytes | memoryview:
+    def _rows(self, fields: Sequence[FieldSpec], rows: RowsOrColumns) -> bytes | memoryview:
         n = len(rows)
         if not fields:
             return b"\n" * n

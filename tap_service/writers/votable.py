@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-from .base import Batch, Infos, ResultStatus, Writer, encoded_batches
+from .base import Infos, ResultStatus, RowsOrColumns, Writer, encoded_batches
 from .binary import base64_stream, encode_rows
 from .cells import TABLEDATA_STYLE, cells
 from .columns import NULL_VALUES, Texts, batch_columns
@@ -45,7 +45,7 @@ class VOTableWriter(Writer):
     def write(
         self,
         fields: Sequence[FieldSpec],
-        batches: Iterable[Batch],
+        batches: Iterable[RowsOrColumns],
         status: ResultStatus,
         infos: Infos,
     ) -> Iterator[bytes]:
@@ -103,7 +103,7 @@ def _info(name: str, value: str | tuple[str, str]) -> str:
     return f"<INFO name={xml_attr(name)} value={xml_attr(str(value))}/>"
 
 
-def tabledata(fields: Sequence[FieldSpec], rows: Batch) -> bytes:
+def tabledata(fields: Sequence[FieldSpec], rows: RowsOrColumns) -> bytes:
     """TABLEDATA rows: one TR per row, empty TD for NULL, arrays space-separated."""
     if not fields:
         return b"<TR></TR>\n" * len(rows)

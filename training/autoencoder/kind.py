@@ -13,7 +13,7 @@ import numpy as np
 from training import artifacts, features, splits
 from training.artifacts import NORMALISER
 from training.calibration import Platt
-from training.data import Batch, select
+from training.data import FeedBatch, select
 from training.evaluate import latent_geometry
 from training.line_excess import MODEL_FILE as EXCESS_FILE
 from training.line_excess import LineExcess
@@ -41,7 +41,7 @@ class DAEScorer:
     def latent_dim(self) -> int:
         return int(self.classifier.dae.config.latent)
 
-    def score(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+    def score(self, batch: FeedBatch) -> tuple[np.ndarray, np.ndarray]:
         from training.autoencoder.model import N_SIDE
         from training.autoencoder.train import predict_logits
 
@@ -67,7 +67,7 @@ class DAEScorer:
             self.excess.save(path)
 
 
-def phase1_chunk(batch: Batch, normaliser: Normaliser, rule: splits.SplitRule, code: int):
+def phase1_chunk(batch: FeedBatch, normaliser: Normaliser, rule: splits.SplitRule, code: int):
     """Normalised (x, err) of one split's rows of a partition (a Dask task)."""
     rows = select(batch, rule.codes(batch) == code)
     x, err, _ = normaliser.transform(rows)
@@ -76,7 +76,8 @@ def phase1_chunk(batch: Batch, normaliser: Normaliser, rule: splits.SplitRule, c
 
 
 def labelled_arrays(
-    batch: Batch, normaliser: Normaliser, with_ew: bool = False, excess: LineExcess | None = None
+    batch: FeedBatch, normaliser: Normaliser, with_ew: bool = False,
+    excess: LineExcess | None = None,
 ) -> LabelledArrays:
     """(x, err, head side inputs, y) of labelled rows, as phase 2 trains on them."""
     x, err, side = normaliser.transform(batch)

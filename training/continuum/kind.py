@@ -27,7 +27,7 @@ from training.continuum.library import LibrarySettings, ReferenceLibrary
 from training.continuum.local import LocalSettings
 from training.continuum.matched_filter import MatchedFilter
 from training.continuum.network import NetworkSettings
-from training.data import Batch
+from training.data import FeedBatch
 from training.line_excess import LineExcess
 from training.model_kind import TrainingRun, saved_normaliser_and_calibrator
 from training.normalise import Normaliser
@@ -54,7 +54,7 @@ def detector_settings(settings: TrainingSettings) -> DetectorSettings:
     )
 
 
-def _split_stars(batch: Batch, rule: splits.SplitRule, code: int, quota: float, seed: int):
+def _split_stars(batch: FeedBatch, rule: splits.SplitRule, code: int, quota: float, seed: int):
     """Usable rows of one split in a partition (a Dask task): the brightest ``quota`` share as
     (u, e, mag) float32, plus a random sample of magnitudes of them all."""
     rows = np.flatnonzero(rule.codes(batch) == code)
@@ -118,11 +118,11 @@ class LineScorer:
     excess: LineExcess | None = None
     latent_dim: int | None = None
 
-    def score(self, batch: Batch) -> tuple[np.ndarray, None]:
+    def score(self, batch: FeedBatch) -> tuple[np.ndarray, None]:
         snr = self.measure_line(batch)[:, 1]
         return np.where(np.isfinite(snr), snr, UNMEASURED).astype(np.float32), None
 
-    def measure_line(self, batch: Batch) -> np.ndarray:
+    def measure_line(self, batch: FeedBatch) -> np.ndarray:
         """(n, 2) float32: EW in Angstrom (emission positive) and S/N; NaN where unmeasurable.
         Kept in the batch, so that scoring and publishing the same rows measure them once."""
         if MEASURED not in batch:
@@ -183,7 +183,7 @@ class MatchedFilterScorer:
     excess: LineExcess | None = None
     latent_dim: int | None = None
 
-    def score(self, batch: Batch) -> tuple[np.ndarray, None]:
+    def score(self, batch: FeedBatch) -> tuple[np.ndarray, None]:
         stars = Stars.of(batch)
         out = np.full(len(stars.f), UNMEASURED)
         rows = np.flatnonzero(stars.usable)
