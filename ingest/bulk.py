@@ -33,8 +33,9 @@ from sql.published_statistics import refresh_published_statistics
 class IngestError(XphaError):
     """A file cannot be loaded; names the file, and the data row and column when known."""
 
-    def __init__(self, path: Path | str, reason: str, row: int | None = None,
-                 column: str | None = None) -> None:
+    def __init__(
+        self, path: Path | str, reason: str, row: int | None = None, column: str | None = None
+    ) -> None:
         where = str(path)
         if row is not None:
             where += f", data row {row}"
@@ -86,8 +87,14 @@ def record_ingest(conn: psycopg.Connection, result: IngestResult, checksum: str)
     conn.execute(
         "INSERT INTO public.ingest_log (kind, file_name, checksum, rows_read, rows_loaded,"
         " duration_s) VALUES (%s, %s, %s, %s, %s, %s)",
-        (result.kind, result.file_name, checksum, result.rows_read, result.rows_loaded,
-         result.duration_s),
+        (
+            result.kind,
+            result.file_name,
+            checksum,
+            result.rows_read,
+            result.rows_loaded,
+            result.duration_s,
+        ),
     )
 
 
@@ -132,33 +139,41 @@ class _Loader:
             return 0
         has_duplicates = len(np.unique(keys)) != len(keys)
         if not has_duplicates and not self._any_exists(keys):
-            self._copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
-                self.table, column_list), payload)
+            self._copy(
+                sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(self.table, column_list),
+                payload,
+            )
             return len(keys)
         staging = sql.Identifier("xpha_staging")
         if not self.staging_ready:
-            self.conn.execute(sql.SQL(
-                "CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, self.table))
+            self.conn.execute(
+                sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, self.table)
+            )
             self.staging_ready = True
         self.conn.execute(sql.SQL("TRUNCATE {}").format(staging))
-        self._copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
-            staging, column_list), payload)
-        cursor = self.conn.execute(sql.SQL(
-            "INSERT INTO {} ({cols}) SELECT {cols} FROM {} ON CONFLICT ({}) DO NOTHING").format(
-                self.table, staging, self.key, cols=column_list))
+        self._copy(
+            sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(staging, column_list), payload
+        )
+        cursor = self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {} ({cols}) SELECT {cols} FROM {} ON CONFLICT ({}) DO NOTHING"
+            ).format(self.table, staging, self.key, cols=column_list)
+        )
         return cursor.rowcount
 
     def _any_exists(self, keys: np.ndarray) -> bool:
         """Whether any key is in the table: one range probe (archive files are sorted by
         source_id, so a new chunk's range is usually empty), then the exact keys."""
         probe = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN %s AND %s)")
-        row = self.conn.execute(probe.format(self.table, self.key),
-                                (int(keys.min()), int(keys.max()))).fetchone()
+        row = self.conn.execute(
+            probe.format(self.table, self.key), (int(keys.min()), int(keys.max()))
+        ).fetchone()
         if not row or not row[0]:
             return False
         probe = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} = ANY(%s))")
-        row = self.conn.execute(probe.format(self.table, self.key),
-                                (keys.astype(np.int64).tolist(),)).fetchone()
+        row = self.conn.execute(
+            probe.format(self.table, self.key), (keys.astype(np.int64).tolist(),)
+        ).fetchone()
         return bool(row and row[0])
 
     def _copy(self, statement: sql.Composed, payload: bytes) -> None:
@@ -169,8 +184,13 @@ class _Loader:
 _DONE = object()
 
 
-def _produce(chunks: Iterator[Chunk], types: dict[str, str], out: queue.Queue,
-             stop: threading.Event, key: str) -> None:
+def _produce(
+    chunks: Iterator[Chunk],
+    types: dict[str, str],
+    out: queue.Queue,
+    stop: threading.Event,
+    key: str,
+) -> None:
     """Parse and pack chunks ahead of the loader; errors travel through the queue."""
     try:
         for chunk in chunks:
@@ -201,8 +221,13 @@ class _AlreadyLoaded(Exception):
     """The checksum, known only once hashed, is in the ingest log: abandon the transaction."""
 
 
-def ingest_file(path: Path, target: Target, url: str | None = None, chunk_rows: int = 5000,
-                rows_bar: tqdm | None = None) -> IngestResult:
+def ingest_file(
+    path: Path,
+    target: Target,
+    url: str | None = None,
+    chunk_rows: int = 5000,
+    rows_bar: tqdm | None = None,
+) -> IngestResult:
     """Load one file in one transaction; a file already in the ingest log is skipped.
 
     A big file is hashed in a thread while it loads (hashlib releases the GIL), and the load is
@@ -214,14 +239,17 @@ def ingest_file(path: Path, target: Target, url: str | None = None, chunk_rows: 
         raise IngestError(path, f"cannot read the file: {exc.strerror or exc}") from exc
 
 
-def _ingest_file(path: Path, target: Target, url: str | None, chunk_rows: int,
-                 rows_bar: tqdm | None) -> IngestResult:
+def _ingest_file(
+    path: Path, target: Target, url: str | None, chunk_rows: int, rows_bar: tqdm | None
+) -> IngestResult:
     started = time.perf_counter()
     result = IngestResult(kind=target.kind, file_name=str(path))
     if not path.is_file():
         raise IngestError(path, "no such file")
-    with ThreadPoolExecutor(1, thread_name_prefix="xpha-sha256") as pool, \
-            connect(url, autocommit=True) as conn:
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="xpha-sha256") as pool,
+        connect(url, autocommit=True) as conn,
+    ):
         digest = pool.submit(file_checksum, path)
         if path.stat().st_size < SYNC_CHECKSUM_BYTES:
             digest.result()
@@ -233,9 +261,11 @@ def _ingest_file(path: Path, target: Target, url: str | None, chunk_rows: int,
         pending: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
         producer = threading.Thread(
-            target=_produce, args=(target.read(path, types, chunk_rows), types, pending, stop,
-                                   target.key),
-            name=f"xpha-parse-{path.name}", daemon=True)
+            target=_produce,
+            args=(target.read(path, types, chunk_rows), types, pending, stop, target.key),
+            name=f"xpha-parse-{path.name}",
+            daemon=True,
+        )
         try:
             with conn.transaction():
                 producer.start()
@@ -249,8 +279,9 @@ def _ingest_file(path: Path, target: Target, url: str | None, chunk_rows: int,
                         result.rows_loaded += loader.load(names, keys, payload)
                     except psycopg.Error as exc:
                         last = chunk.first_row + chunk.n_rows - 1
-                        raise IngestError(path, f"the database refused rows {chunk.first_row}-"
-                                          f"{last}: {exc}") from exc
+                        raise IngestError(
+                            path, f"the database refused rows {chunk.first_row}-{last}: {exc}"
+                        ) from exc
                     result.rows_read += chunk.n_rows
                     if rows_bar is not None:
                         rows_bar.update(chunk.n_rows)
@@ -280,8 +311,11 @@ def expand_paths(paths: Iterable[Path], patterns: tuple[str, ...]) -> list[Path]
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*")
-                                if p.is_file() and p.name.lower().endswith(patterns)))
+            files.extend(
+                sorted(
+                    p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(patterns)
+                )
+            )
         elif path.exists():
             files.append(path)
         else:
@@ -289,9 +323,15 @@ def expand_paths(paths: Iterable[Path], patterns: tuple[str, ...]) -> list[Path]
     return files
 
 
-def ingest_paths(paths: Iterable[Path], target: Target, patterns: tuple[str, ...],
-                 url: str | None = None, chunk_rows: int = 5000, progress: bool = True,
-                 jobs: int = 1) -> list[IngestResult]:
+def ingest_paths(
+    paths: Iterable[Path],
+    target: Target,
+    patterns: tuple[str, ...],
+    url: str | None = None,
+    chunk_rows: int = 5000,
+    progress: bool = True,
+    jobs: int = 1,
+) -> list[IngestResult]:
     """Ingest files and directories (sorted), each file committed on its own: resumable.
 
     With ``jobs`` > 1, files load in that many processes at once (the scale path: one
@@ -301,8 +341,9 @@ def ingest_paths(paths: Iterable[Path], target: Target, patterns: tuple[str, ...
     if chunk_rows < 1:
         raise XphaError(f"chunk rows must be at least 1 (got {chunk_rows})")
     files = expand_paths(paths, patterns)
-    with tqdm(total=len(files), desc=f"ingest {target.kind}", unit="file",
-              disable=not progress) as bar:
+    with tqdm(
+        total=len(files), desc=f"ingest {target.kind}", unit="file", disable=not progress
+    ) as bar:
         if jobs > 1 and len(files) > 1:
             results = _ingest_parallel(files, target, url or database_url(), chunk_rows, jobs, bar)
         else:
@@ -317,14 +358,17 @@ def ingest_paths(paths: Iterable[Path], target: Target, patterns: tuple[str, ...
     return results
 
 
-def _ingest_parallel(files: list[Path], target: Target, url: str, chunk_rows: int, jobs: int,
-                     bar: tqdm) -> list[IngestResult]:
+def _ingest_parallel(
+    files: list[Path], target: Target, url: str, chunk_rows: int, jobs: int, bar: tqdm
+) -> list[IngestResult]:
     results: list[IngestResult | None] = [None] * len(files)
     failure: BaseException | None = None
     context = multiprocessing.get_context("spawn")  # no fork of a process running threads
     with ProcessPoolExecutor(min(jobs, len(files)), mp_context=context) as pool:
-        futures = {pool.submit(ingest_file, path, target, url, chunk_rows): i
-                   for i, path in enumerate(files)}
+        futures = {
+            pool.submit(ingest_file, path, target, url, chunk_rows): i
+            for i, path in enumerate(files)
+        }
         for future in as_completed(futures):
             try:
                 results[futures[future]] = future.result()

@@ -62,16 +62,22 @@ def crossmatch(
         for statement in crossmatch_sql(survey):
             conn.execute(statement, params if "%(" in statement else None)
         entries = one_row(conn.execute(f"SELECT count(*) FROM {table}"))[0]
-        matched, ambiguous = one_row(conn.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE n_candidates > 1) FROM xmatch.gaia_{survey}"
-        ))
+        matched, ambiguous = one_row(
+            conn.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE n_candidates > 1) FROM xmatch.gaia_{survey}"
+            )
+        )
         refresh_published_statistics(conn, settings)  # the published labels follow
-    return MatchReport(survey, int(entries), int(matched), int(ambiguous),
-                       time.perf_counter() - start)
+    return MatchReport(
+        survey, int(entries), int(matched), int(ambiguous), time.perf_counter() - start
+    )
 
 
 def candidate_pairs(
-    survey: str, radius_arcsec: float, url: str | None = None, settings: IngestSettings | None = None
+    survey: str,
+    radius_arcsec: float,
+    url: str | None = None,
+    settings: IngestSettings | None = None,
 ) -> list[tuple]:
     """Every (entry key..., source_id, survey_epoch, separation) pair within the radius."""
     settings = settings or get_settings()

@@ -71,21 +71,27 @@ def _stamp() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S%f")
 
 
-def fetch_xp(ids: Iterable[int], out_dir: Path, format: str = "fits",
-             data_structure: str = "INDIVIDUAL", gaia: Any | None = None,
-             settings: IngestSettings | None = None) -> list[Path]:
+def fetch_xp(
+    ids: Iterable[int],
+    out_dir: Path,
+    format: str = "fits",
+    data_structure: str = "INDIVIDUAL",
+    gaia: Any | None = None,
+    settings: IngestSettings | None = None,
+) -> list[Path]:
     """Ask DataLink for XP_CONTINUOUS of ``ids`` (batches); returns the extracted XP files."""
     settings = settings or get_settings()
     if format not in FORMATS:
         raise FetchError(f"format {format!r} is not one of {', '.join(FORMATS)}")
     if data_structure.upper() not in DATA_STRUCTURES:
-        raise FetchError(f"data structure {data_structure!r} is not one of "
-                         f"{', '.join(DATA_STRUCTURES)}")
+        raise FetchError(
+            f"data structure {data_structure!r} is not one of {', '.join(DATA_STRUCTURES)}"
+        )
     ids = list(ids)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     for start in range(0, len(ids), settings.gaia_fetch_batch):
-        batch = ids[start:start + settings.gaia_fetch_batch]
+        batch = ids[start : start + settings.gaia_fetch_batch]
         # astroquery writes the DataLink zip into the working directory
         with contextlib.chdir(out_dir):
             before = set(Path(".").glob("datalink_output_*.zip"))
@@ -95,12 +101,19 @@ def fetch_xp(ids: Iterable[int], out_dir: Path, format: str = "fits",
                     # from the files afterwards
                     warnings.simplefilter("ignore")
                     _gaia(gaia).load_data(
-                        ids=batch, data_release=settings.gaia_data_release,
-                        retrieval_type="XP_CONTINUOUS", data_structure=data_structure.upper(),
-                        format=FORMATS[format], dump_to_file=True, overwrite_output_file=True)
+                        ids=batch,
+                        data_release=settings.gaia_data_release,
+                        retrieval_type="XP_CONTINUOUS",
+                        data_structure=data_structure.upper(),
+                        format=FORMATS[format],
+                        dump_to_file=True,
+                        overwrite_output_file=True,
+                    )
             except Exception as exc:  # astroquery raises HTTP, XML and value errors alike
-                raise FetchError(f"Gaia DataLink request for {len(batch)} source_id(s) "
-                                 f"(first {batch[0]}) failed: {exc}") from exc
+                raise FetchError(
+                    f"Gaia DataLink request for {len(batch)} source_id(s) "
+                    f"(first {batch[0]}) failed: {exc}"
+                ) from exc
             written = sorted(set(Path(".").glob("datalink_output_*.zip")) - before)
         if not written:
             raise FetchError(f"Gaia DataLink returned no file for source_ids {batch[0]}...")
@@ -146,18 +159,23 @@ def source_ids_in(path: Path) -> tuple[list[int], bool]:
         if "source_id" not in columns:
             raise FetchError(f"{path}: the query result has no source_id column")
         positions = {"ra", "dec"} <= set(columns)
-        column = to_column(columns["source_id"], "bigint", None, path, chunk.first_row,
-                           "source_id")
+        column = to_column(columns["source_id"], "bigint", None, path, chunk.first_row, "source_id")
         values = column.values if column.null is None else column.values[~column.null]
         ids.extend(int(v) for v in values)
     return ids, positions
 
 
-def fetch_and_ingest(ids: list[int] | None = None, adql: str | None = None,
-                     out_dir: Path | None = None, format: str = "fits",
-                     data_structure: str = "INDIVIDUAL", url: str | None = None,
-                     gaia: Any | None = None, settings: IngestSettings | None = None,
-                     progress: bool = True) -> FetchReport:
+def fetch_and_ingest(
+    ids: list[int] | None = None,
+    adql: str | None = None,
+    out_dir: Path | None = None,
+    format: str = "fits",
+    data_structure: str = "INDIVIDUAL",
+    url: str | None = None,
+    gaia: Any | None = None,
+    settings: IngestSettings | None = None,
+    progress: bool = True,
+) -> FetchReport:
     """Fetch by source_id list or ADQL, keep the files, and ingest them."""
     settings = settings or get_settings()
     out_dir = out_dir or settings.gaia_fetch_dir or settings.var_dir / "fetch" / "gaia"

@@ -25,24 +25,35 @@ def read_source(path: Path, types: dict[str, str], chunk_rows: int) -> Iterator[
         columns = {name.lower(): values for name, values in raw.columns.items()}
         missing = [name for name in REQUIRED if name not in columns]
         if missing:
-            raise IngestError(path, f"not a gaia_source table: missing column(s) "
-                              f"{', '.join(missing)}")
+            raise IngestError(
+                path, f"not a gaia_source table: missing column(s) {', '.join(missing)}"
+            )
         typed = {
             name: to_column(columns[name], pg_type, None, path, raw.first_row, name)
-            for name, pg_type in types.items() if name in columns
+            for name, pg_type in types.items()
+            if name in columns
         }
         for name in REQUIRED + (("ref_epoch",) if "ref_epoch" in typed else ()):
             null = typed[name].null
             if null is not None and null.any():
-                raise IngestError(path, f"{name} is empty",
-                                  row=raw.first_row + int(np.flatnonzero(null)[0]), column=name)
+                raise IngestError(
+                    path,
+                    f"{name} is empty",
+                    row=raw.first_row + int(np.flatnonzero(null)[0]),
+                    column=name,
+                )
         yield Chunk(raw.first_row, raw.n_rows, typed)
 
 
 TARGET = Target(kind=KIND, table=TABLE, key="source_id", read=read_source)
 
 
-def ingest_source(paths: list[Path], url: str | None = None, chunk_rows: int = 5000,
-                  progress: bool = True, jobs: int = 1) -> list[IngestResult]:
+def ingest_source(
+    paths: list[Path],
+    url: str | None = None,
+    chunk_rows: int = 5000,
+    progress: bool = True,
+    jobs: int = 1,
+) -> list[IngestResult]:
     """Load gaia_source result files and directories (one transaction per file, resumable)."""
     return ingest_paths(paths, TARGET, TABLE_SUFFIXES, url, chunk_rows, progress, jobs)

@@ -25,8 +25,11 @@ N_BASES = 55
 ARRAY_LENGTHS = {
     f"{band}_{quantity}": size
     for band in ("bp", "rp")
-    for quantity, size in (("coefficients", N_BASES), ("coefficient_errors", N_BASES),
-                           ("coefficient_correlations", N_BASES * (N_BASES - 1) // 2))
+    for quantity, size in (
+        ("coefficients", N_BASES),
+        ("coefficient_errors", N_BASES),
+        ("coefficient_correlations", N_BASES * (N_BASES - 1) // 2),
+    )
 }
 REQUIRED = ("source_id", "bp_coefficients", "rp_coefficients")
 # one-value-per-column layout: prefix of bp_coeff_0 .. bp_coeff_54 -> array column
@@ -52,8 +55,11 @@ def merge_split_arrays(columns: dict[str, Any], path: Path, first_row: int) -> d
     for prefix, parts in groups.items():
         if sorted(parts) != list(range(N_BASES)):
             missing = sorted(set(range(N_BASES)) - set(parts))[:5]
-            raise IngestError(path, f"columns {prefix}0..{N_BASES - 1} are incomplete "
-                              f"(missing e.g. {', '.join(f'{prefix}{i}' for i in missing)})")
+            raise IngestError(
+                path,
+                f"columns {prefix}0..{N_BASES - 1} are incomplete "
+                f"(missing e.g. {', '.join(f'{prefix}{i}' for i in missing)})",
+            )
         stacked = [np.ma.asarray(parts[i]) for i in range(N_BASES)]
         if any(s.dtype.kind not in "fiu" for s in stacked):
             raise IngestError(path, f"columns {prefix}* must be numeric", row=first_row)
@@ -67,24 +73,38 @@ def read_xp(path: Path, types: dict[str, str], chunk_rows: int) -> Iterator[Chun
         columns = merge_split_arrays(raw.columns, path, raw.first_row)
         missing = [name for name in REQUIRED if name not in columns]
         if missing:
-            raise IngestError(path, f"not an XP continuous table: missing column(s) "
-                              f"{', '.join(missing)} (has {', '.join(list(columns)[:8])} ...)")
+            raise IngestError(
+                path,
+                f"not an XP continuous table: missing column(s) "
+                f"{', '.join(missing)} (has {', '.join(list(columns)[:8])} ...)",
+            )
         typed = {
-            name: to_column(columns[name], pg_type, ARRAY_LENGTHS.get(name), path,
-                            raw.first_row, name)
-            for name, pg_type in types.items() if name in columns
+            name: to_column(
+                columns[name], pg_type, ARRAY_LENGTHS.get(name), path, raw.first_row, name
+            )
+            for name, pg_type in types.items()
+            if name in columns
         }
         null_ids = typed["source_id"].null
         if null_ids is not None and null_ids.any():
-            raise IngestError(path, "source_id is empty", row=raw.first_row +
-                              int(np.flatnonzero(null_ids)[0]), column="source_id")
+            raise IngestError(
+                path,
+                "source_id is empty",
+                row=raw.first_row + int(np.flatnonzero(null_ids)[0]),
+                column="source_id",
+            )
         yield Chunk(raw.first_row, raw.n_rows, typed)
 
 
 TARGET = Target(kind=KIND, table=TABLE, key="source_id", read=read_xp)
 
 
-def ingest_xp(paths: list[Path], url: str | None = None, chunk_rows: int = 5000,
-              progress: bool = True, jobs: int = 1) -> list[IngestResult]:
+def ingest_xp(
+    paths: list[Path],
+    url: str | None = None,
+    chunk_rows: int = 5000,
+    progress: bool = True,
+    jobs: int = 1,
+) -> list[IngestResult]:
     """Load XP continuous files and directories (one transaction per file, resumable)."""
     return ingest_paths(paths, TARGET, TABLE_SUFFIXES, url, chunk_rows, progress, jobs)

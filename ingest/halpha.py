@@ -72,7 +72,9 @@ class HalphaWindows:
     red: tuple[float, float] = (6575.0, 6625.0)
     min_line_coverage: float = 0.6
     min_sideband_pixels: int = 8
-    bad_and_mask: int = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 18) | (1 << 24) | (1 << 25)
+    bad_and_mask: int = (
+        (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 18) | (1 << 24) | (1 << 25)
+    )
     sky_ratio: float = 0.5
     broad_line: tuple[float, float] = (6514.61, 6614.61)
     broad_blue: tuple[float, float] = (6420.0, 6500.0)
@@ -198,8 +200,10 @@ def _cutouts(spectra: Sequence[SdssSpectrum], win: HalphaWindows) -> dict[str, n
     n = len(spectra)
     z = np.array([s.z for s in spectra], dtype=np.float64)
     dlog = np.array(
-        [(s.loglam[-1] - s.loglam[0]) / max(len(s.loglam) - 1, 1) if len(s.loglam) > 1 else 1e-4
-         for s in spectra]
+        [
+            (s.loglam[-1] - s.loglam[0]) / max(len(s.loglam) - 1, 1) if len(s.loglam) > 1 else 1e-4
+            for s in spectra
+        ]
     )
     dlog = np.where(np.isfinite(dlog) & (dlog > 0), dlog, 1e-4)
     lo = np.log10(win.span[0] * (1 + z))
@@ -297,7 +301,11 @@ def _continuum(
 
 
 def _equivalent_width(
-    dl: np.ndarray, flux: np.ndarray, cont: np.ndarray, good: np.ndarray, sigma2: np.ndarray,
+    dl: np.ndarray,
+    flux: np.ndarray,
+    cont: np.ndarray,
+    good: np.ndarray,
+    sigma2: np.ndarray,
     var_c0: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """EW = sum dl (F / C - 1), its error (pixel variances + continuum variance), pixel part."""
@@ -313,8 +321,13 @@ TEMPLATE_SIGMAS_A = 1.2 * np.sqrt(2.0) ** np.arange(12)  # 1.2 (SDSS resolution)
 
 
 def _line_width(
-    wave: np.ndarray, resid: np.ndarray, weight: np.ndarray, rest: float,
-    min_sigma: float, max_sigma: float, structure_margin: float,
+    wave: np.ndarray,
+    resid: np.ndarray,
+    weight: np.ndarray,
+    rest: float,
+    min_sigma: float,
+    max_sigma: float,
+    structure_margin: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian width (A) that best fits the line, and how strongly a broad line is preferred.
 
@@ -438,9 +451,11 @@ def measure(spectra: Sequence[SdssSpectrum], win: HalphaWindows | None = None) -
     in_broad = w_broad > 0
     broad_ok = (
         (b_total >= 0.99 * (win.broad_line[1] - win.broad_line[0]))
-        & (b_coverage >= win.min_line_coverage) & (min_side >= win.min_sideband_pixels)
+        & (b_coverage >= win.min_line_coverage)
+        & (min_side >= win.min_sideband_pixels)
         & np.all(np.where(in_broad, cont_b, 1.0) > 0, axis=1)
-        & np.isfinite(ew_b) & np.isfinite(ew_b_err)
+        & np.isfinite(ew_b)
+        & np.isfinite(ew_b_err)
     )
     cols = np.flatnonzero(in_broad.any(0))
     cb = np.where(cont_b[:, cols] > 0, cont_b[:, cols], 1.0)
@@ -465,9 +480,11 @@ def measure(spectra: Sequence[SdssSpectrum], win: HalphaWindows | None = None) -
     for r, s in enumerate(spectra):
         f: list[str] = []
         reason: str | None = None
-        if not span_ok[r] or not (c["covered"][r] & in_blue[r]).any() or not (
-            c["covered"][r] & in_red[r]
-        ).any():
+        if (
+            not span_ok[r]
+            or not (c["covered"][r] & in_blue[r]).any()
+            or not (c["covered"][r] & in_red[r]).any()
+        ):
             reason = (
                 f"spectrum does not cover rest {win.blue[0]:.0f}-{win.red[1]:.0f} A at z={s.z:.4f}"
             )
@@ -550,8 +567,12 @@ def _passes(ew: float, err: float, peak: float, rule: LabelRule, size: float | N
     """Significant (ew / err, peak) and large enough (``size``, the reported EW, else ew)."""
     size = ew if size is None else size
     return bool(
-        np.isfinite(ew) and np.isfinite(size) and size >= rule.min_ew and err > 0
-        and ew / err > rule.min_ew_sigma and peak > rule.min_peak_sigma
+        np.isfinite(ew)
+        and np.isfinite(size)
+        and size >= rule.min_ew
+        and err > 0
+        and ew / err > rule.min_ew_sigma
+        and peak > rule.min_peak_sigma
     )
 
 
@@ -598,7 +619,10 @@ def apply_rule(
         elif "masked_pixels" in m.flags[r]:
             label, why = None, f"no emission but masked line pixels; {facts}"
         elif m.continuum_snr[r] >= rule.min_negative_snr:
-            label, why = "negative", f"no emission at continuum S/N {m.continuum_snr[r]:.0f}; {facts}"
+            label, why = (
+                "negative",
+                f"no emission at continuum S/N {m.continuum_snr[r]:.0f}; {facts}",
+            )
         else:
             label = None
             why = (

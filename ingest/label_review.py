@@ -22,8 +22,9 @@ SELECTIONS = {
 }
 
 
-def review(out: Path, which: str = "flagged", limit: int = 48,
-           url: str | None = None) -> tuple[list[Path], Path | None]:
+def review(
+    out: Path, which: str = "flagged", limit: int = 48, url: str | None = None
+) -> tuple[list[Path], Path | None]:
     """Draw up to ``limit`` spectra of a selection; returns the PNGs and the contact sheet."""
     import matplotlib
 
@@ -39,7 +40,8 @@ def review(out: Path, which: str = "flagged", limit: int = 48,
         rows = conn.execute(
             "SELECT spec_id, file_name, status, reason, ew_halpha, ew_halpha_err, ew_model,"
             " label, flags, ew_window, ew_narrow FROM labels.sdss_spectra"
-            f" WHERE {SELECTIONS[which]} ORDER BY spec_id LIMIT %s", (limit,)
+            f" WHERE {SELECTIONS[which]} ORDER BY spec_id LIMIT %s",
+            (limit,),
         ).fetchall()
     out.mkdir(parents=True, exist_ok=True)
     win = HalphaWindows.from_settings()
@@ -51,8 +53,16 @@ def review(out: Path, which: str = "flagged", limit: int = 48,
         try:
             spectrum = read_spectrum(file_name)
         except (SpectrumReadError, TypeError):
-            ax.text(0.5, 0.5, f"unreadable:\n{reason}", ha="center", va="center", wrap=True,
-                    transform=ax.transAxes, fontsize=9)
+            ax.text(
+                0.5,
+                0.5,
+                f"unreadable:\n{reason}",
+                ha="center",
+                va="center",
+                wrap=True,
+                transform=ax.transAxes,
+                fontsize=9,
+            )
             ax.set_axis_off()
         else:
             m = measure([spectrum], win)
@@ -79,7 +89,8 @@ def review(out: Path, which: str = "flagged", limit: int = 48,
         west = "" if ew_narrow is None else f"; West {ew_narrow:.2f}"
         detail = (
             f"EW={ew:.2f}+-{ew_err:.2f} A ({window} window{west}), vs model {model_ew}"
-            if status == "measured" else f"unmeasurable: {reason}"
+            if status == "measured"
+            else f"unmeasurable: {reason}"
         )
         ax.set_title(f"{spec_id} [{label or 'no label'}] {','.join(flags)}\n{detail}", fontsize=8)
         fig.tight_layout()

@@ -16,12 +16,44 @@ GAIA_EPOCH = 2016.0
 
 # --- SDSS measurements --------------------------------------------------------------------------
 SDSS_COLUMNS = (
-    "spec_id", "plate", "mjd", "fiber", "specobjid", "file_name", "file_sha256", "class",
-    "subclass", "z", "z_err", "z_warning", "sn_median", "ra", "dec", "status", "reason",
-    "ew_halpha", "ew_halpha_err", "ew_model", "ew_model_err", "peak_sigma", "peak_model_sigma",
-    "continuum", "continuum_snr", "line_flux", "n_line_pix", "n_bad_pix", "flags", "is_emitter",
-    "label", "label_reason", "ew_window", "ew_narrow", "ew_narrow_err", "ew_broad",
-    "ew_broad_err", "line_sigma",
+    "spec_id",
+    "plate",
+    "mjd",
+    "fiber",
+    "specobjid",
+    "file_name",
+    "file_sha256",
+    "class",
+    "subclass",
+    "z",
+    "z_err",
+    "z_warning",
+    "sn_median",
+    "ra",
+    "dec",
+    "status",
+    "reason",
+    "ew_halpha",
+    "ew_halpha_err",
+    "ew_model",
+    "ew_model_err",
+    "peak_sigma",
+    "peak_model_sigma",
+    "continuum",
+    "continuum_snr",
+    "line_flux",
+    "n_line_pix",
+    "n_bad_pix",
+    "flags",
+    "is_emitter",
+    "label",
+    "label_reason",
+    "ew_window",
+    "ew_narrow",
+    "ew_narrow_err",
+    "ew_broad",
+    "ew_broad_err",
+    "line_sigma",
 )
 SDSS_STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS sdss_stage"
@@ -37,8 +69,18 @@ SDSS_UPSERT = (
 
 # --- LAMOST catalogue entries ------------------------------------------------------------------
 LAMOST_COLUMNS = (
-    "catalogue", "entry_id", "ra", "dec", "epoch", "obj_class", "halpha_type", "is_stellar",
-    "is_emitter", "label", "file_name", "extra",
+    "catalogue",
+    "entry_id",
+    "ra",
+    "dec",
+    "epoch",
+    "obj_class",
+    "halpha_type",
+    "is_stellar",
+    "is_emitter",
+    "label",
+    "file_name",
+    "extra",
 )
 LAMOST_STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS lamost_stage"

@@ -47,14 +47,20 @@ class CatalogueLayout:
 
 LAYOUTS = {
     "hou2016": CatalogueLayout(
-        "hou2016", ("ID", "Name", "Designation", "LAMOST"), ("RAJ2000", "_RAJ2000", "RA"),
-        ("DEJ2000", "_DEJ2000", "DE", "Dec"), ("objtype_Hou", "Type", "Class"),
+        "hou2016",
+        ("ID", "Name", "Designation", "LAMOST"),
+        ("RAJ2000", "_RAJ2000", "RA"),
+        ("DEJ2000", "_DEJ2000", "DE", "Dec"),
+        ("objtype_Hou", "Type", "Class"),
         ("Halpha_type", "Ha-type", "Profile"),
     ),
     "liu2019": CatalogueLayout(
-        "liu2019", ("col1", "ID", "Name", "Designation"),
-        ("_RAJ2000_1", "RAJ2000", "_RAJ2000", "RA"), ("_DEJ2000_1", "DEJ2000", "_DEJ2000", "Dec"),
-        emitter_columns=("H_alfa", "Halpha", "Ha_em"), default_class="OB",
+        "liu2019",
+        ("col1", "ID", "Name", "Designation"),
+        ("_RAJ2000_1", "RAJ2000", "_RAJ2000", "RA"),
+        ("_DEJ2000_1", "DEJ2000", "_DEJ2000", "Dec"),
+        emitter_columns=("H_alfa", "Halpha", "Ha_em"),
+        default_class="OB",
     ),
 }
 
@@ -108,7 +114,9 @@ def entry_row(
         # a cell is any value; what float() refuses is the error below
         ra_f, dec_f = float(ra), float(dec)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
-        raise CatalogueError(f"{file_name}: row {line} has no usable RA/Dec ({ra!r}, {dec!r})") from exc
+        raise CatalogueError(
+            f"{file_name}: row {line} has no usable RA/Dec ({ra!r}, {dec!r})"
+        ) from exc
     if not (0.0 <= ra_f < 360.0 and -90.0 <= dec_f <= 90.0):
         raise CatalogueError(f"{file_name}: row {line} RA/Dec out of range ({ra_f}, {dec_f})")
     entry = _pick(row, layout.id_columns)
@@ -133,15 +141,28 @@ def entry_row(
     label = None
     if is_stellar and is_emitter is not None:
         label = "positive" if is_emitter else "negative"
-    used = set(layout.id_columns + layout.ra_columns + layout.dec_columns + layout.class_columns
-               + layout.profile_columns + layout.emitter_columns)
+    used = set(
+        layout.id_columns
+        + layout.ra_columns
+        + layout.dec_columns
+        + layout.class_columns
+        + layout.profile_columns
+        + layout.emitter_columns
+    )
     extra = {k: v for k, v in row.items() if k not in used and v is not None and v != ""}
     return {
-        "catalogue": catalogue, "entry_id": entry_id, "ra": ra_f, "dec": dec_f,
-        "epoch": LAMOST_EPOCH, "obj_class": obj_class,
+        "catalogue": catalogue,
+        "entry_id": entry_id,
+        "ra": ra_f,
+        "dec": dec_f,
+        "epoch": LAMOST_EPOCH,
+        "obj_class": obj_class,
         "halpha_type": str(profile).strip() if profile is not None else None,
-        "is_stellar": is_stellar, "is_emitter": is_emitter, "label": label,
-        "file_name": file_name, "extra": json.dumps(extra, default=str),
+        "is_stellar": is_stellar,
+        "is_emitter": is_emitter,
+        "label": label,
+        "file_name": file_name,
+        "extra": json.dumps(extra, default=str),
     }
 
 
@@ -217,9 +238,11 @@ def load_rows(
                 chunk = []
         if chunk:
             _write(conn, chunk)
-        distinct = one_row(conn.execute(
-            "SELECT count(*) FROM labels.lamost_els WHERE catalogue = %s", (catalogue,)
-        ))[0]
+        distinct = one_row(
+            conn.execute(
+                "SELECT count(*) FROM labels.lamost_els WHERE catalogue = %s", (catalogue,)
+            )
+        )[0]
     return read, int(distinct)
 
 

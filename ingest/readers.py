@@ -57,16 +57,35 @@ def is_gzip(path: Path) -> bool:
 def table_format(path: Path) -> str:
     """csv, ecsv, fits or votable, from the file name (a trailing .gz is ignored)."""
     name = path.name.lower().removesuffix(".gz")
-    for suffixes, fmt in ((".csv",), "csv"), ((".ecsv",), "ecsv"), \
-            ((".fits", ".fit", ".fts"), "fits"), ((".xml", ".vot", ".votable"), "votable"):
+    for suffixes, fmt in (
+        ((".csv",), "csv"),
+        ((".ecsv",), "ecsv"),
+        ((".fits", ".fit", ".fts"), "fits"),
+        ((".xml", ".vot", ".votable"), "votable"),
+    ):
         if name.endswith(suffixes):
             return fmt
-    raise IngestError(path, "unknown table format (expected .csv, .ecsv, .fits, .xml/.vot,"
-                      " optionally .gz)")
+    raise IngestError(
+        path, "unknown table format (expected .csv, .ecsv, .fits, .xml/.vot, optionally .gz)"
+    )
 
 
-TABLE_SUFFIXES = (".csv", ".ecsv", ".fits", ".fit", ".fts", ".xml", ".vot", ".votable",
-                  ".csv.gz", ".ecsv.gz", ".fits.gz", ".fit.gz", ".xml.gz", ".vot.gz")
+TABLE_SUFFIXES = (
+    ".csv",
+    ".ecsv",
+    ".fits",
+    ".fit",
+    ".fts",
+    ".xml",
+    ".vot",
+    ".votable",
+    ".csv.gz",
+    ".ecsv.gz",
+    ".fits.gz",
+    ".fit.gz",
+    ".xml.gz",
+    ".vot.gz",
+)
 
 
 def read_table(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
@@ -81,8 +100,11 @@ def read_table(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
 
 # --- CSV and ECSV ---------------------------------------------------------------------------
 def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8", newline="") if is_gzip(path) \
+    return (
+        gzip.open(path, "rt", encoding="utf-8", newline="")
+        if is_gzip(path)
         else open(path, encoding="utf-8", newline="")
+    )
 
 
 def _text_layout(path: Path, fmt: str) -> tuple[int, str, list[str]]:
@@ -127,20 +149,25 @@ def _read_text(path: Path, chunk_rows: int, fmt: str) -> Iterator[RawChunk]:
         stream.close()
 
 
-def _text_batches(path: Path, stream: Any, skip: int, delimiter: str, names: list[str],
-                  fmt: str) -> Iterator[pa.RecordBatch]:
+def _text_batches(
+    path: Path, stream: Any, skip: int, delimiter: str, names: list[str], fmt: str
+) -> Iterator[pa.RecordBatch]:
     """pyarrow's record batches, every column as text; a malformed line names its row."""
     import pyarrow.csv as pacsv
 
     try:
         reader = pacsv.open_csv(
             stream,
-            read_options=pacsv.ReadOptions(skip_rows=skip + 1, column_names=names,
-                                           block_size=1 << 23),
+            read_options=pacsv.ReadOptions(
+                skip_rows=skip + 1, column_names=names, block_size=1 << 23
+            ),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()), null_values=TEXT_NULLS,
-                strings_can_be_null=True, quoted_strings_can_be_null=True),
+                column_types=dict.fromkeys(names, pa.string()),
+                null_values=TEXT_NULLS,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
         )
         yield from reader
     except (pa.ArrowInvalid, OSError) as exc:
@@ -170,8 +197,16 @@ def _first_bad_text_row(path: Path, skip: int, delimiter: str, n_fields: int) ->
 
 
 # --- FITS -------------------------------------------------------------------------------------
-FITS_TYPES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8",
-              "A": "S"}
+FITS_TYPES = {
+    "L": "i1",
+    "B": "u1",
+    "I": ">i2",
+    "J": ">i4",
+    "K": ">i8",
+    "E": ">f4",
+    "D": ">f8",
+    "A": "S",
+}
 TFORM = re.compile(r"^(\d*)([LBIJKEDAPQ])([LBIJKED])?(?:\((\d+)\))?")
 
 
@@ -221,8 +256,9 @@ def _fits_layout(path: Path, shown: Path) -> tuple[Any, int, list[_FitsColumn]]:
         tform = str(header[f"TFORM{i}"]).strip()
         match = TFORM.match(tform)
         if not match:
-            raise IngestError(shown, f"unsupported FITS column format {tform!r}",
-                              column=header.get(f"TTYPE{i}"))
+            raise IngestError(
+                shown, f"unsupported FITS column format {tform!r}", column=header.get(f"TTYPE{i}")
+            )
         repeat = int(match.group(1) or 1)
         code, vla = match.group(2), None
         if code in "PQ":
@@ -232,13 +268,22 @@ def _fits_layout(path: Path, shown: Path) -> tuple[Any, int, list[_FitsColumn]]:
             width = repeat
         else:
             width = repeat * np.dtype(FITS_TYPES[code]).itemsize
-        columns.append(_FitsColumn(
-            name=str(header.get(f"TTYPE{i}", f"col{i}")).strip(), code=code, repeat=repeat,
-            offset=offset, vla=vla, null=header.get(f"TNULL{i}"),
-            scale=(float(header.get(f"TSCAL{i}", 1.0)), float(header.get(f"TZERO{i}", 0.0)))))
+        columns.append(
+            _FitsColumn(
+                name=str(header.get(f"TTYPE{i}", f"col{i}")).strip(),
+                code=code,
+                repeat=repeat,
+                offset=offset,
+                vla=vla,
+                null=header.get(f"TNULL{i}"),
+                scale=(float(header.get(f"TSCAL{i}", 1.0)), float(header.get(f"TZERO{i}", 0.0))),
+            )
+        )
         offset += width
     if offset != int(header["NAXIS1"]):
-        raise IngestError(shown, f"FITS row width {offset} does not match NAXIS1 {header['NAXIS1']}")
+        raise IngestError(
+            shown, f"FITS row width {offset} does not match NAXIS1 {header['NAXIS1']}"
+        )
     return header, data_offset, columns
 
 
@@ -249,22 +294,31 @@ def _read_plain_fits(path: Path, chunk_rows: int, shown: Path) -> Iterator[RawCh
     size = path.stat().st_size
     complete_rows = max(0, (size - data_offset) // row_bytes) if row_bytes else n_rows
     if complete_rows < n_rows:
-        raise IngestError(shown, f"truncated FITS: the table declares {n_rows} rows but the file "
-                          f"ends inside row {complete_rows + 1}", row=complete_rows + 1)
-    row_type = np.dtype({
-        "names": [c.name for c in columns],
-        "formats": [_fits_field_type(c) for c in columns],
-        "offsets": [c.offset for c in columns],
-        "itemsize": row_bytes,
-    })
+        raise IngestError(
+            shown,
+            f"truncated FITS: the table declares {n_rows} rows but the file "
+            f"ends inside row {complete_rows + 1}",
+            row=complete_rows + 1,
+        )
+    row_type = np.dtype(
+        {
+            "names": [c.name for c in columns],
+            "formats": [_fits_field_type(c) for c in columns],
+            "offsets": [c.offset for c in columns],
+            "itemsize": row_bytes,
+        }
+    )
     if n_rows == 0:
         return
     table = np.memmap(path, dtype=row_type, mode="r", offset=data_offset, shape=(n_rows,))
     heap_size = max(0, size - heap_start)
-    heap = np.memmap(path, dtype=np.uint8, mode="r", offset=heap_start, shape=(heap_size,)) \
-        if heap_size else np.zeros(0, dtype=np.uint8)
+    heap = (
+        np.memmap(path, dtype=np.uint8, mode="r", offset=heap_start, shape=(heap_size,))
+        if heap_size
+        else np.zeros(0, dtype=np.uint8)
+    )
     for start in range(0, n_rows, chunk_rows):
-        rows = table[start:start + chunk_rows]
+        rows = table[start : start + chunk_rows]
         raw: dict[str, Any] = {}
         for column in columns:
             field = np.asarray(rows[column.name])
@@ -298,8 +352,9 @@ def _fits_values(field: np.ndarray, column: _FitsColumn) -> Any:
     return np.ma.MaskedArray(values, mask=mask if mask is not None else np.ma.nomask)
 
 
-def _gather_vla(descriptors: np.ndarray, column: _FitsColumn, heap: np.ndarray, shown: Path,
-                first_row: int) -> Any:
+def _gather_vla(
+    descriptors: np.ndarray, column: _FitsColumn, heap: np.ndarray, shown: Path, first_row: int
+) -> Any:
     """Variable-length arrays of a chunk as (n, length) masked rows (empty -> masked)."""
     counts = descriptors[:, 0].astype(np.int64)
     offsets = descriptors[:, 1].astype(np.int64)
@@ -308,14 +363,18 @@ def _gather_vla(descriptors: np.ndarray, column: _FitsColumn, heap: np.ndarray, 
     ends = offsets + counts * item
     beyond = np.flatnonzero((counts > 0) & (ends > len(heap)))
     if len(beyond):
-        raise IngestError(shown, "truncated FITS: array data missing from the heap",
-                          row=first_row + int(beyond[0]), column=column.name)
+        raise IngestError(
+            shown,
+            "truncated FITS: array data missing from the heap",
+            row=first_row + int(beyond[0]),
+            column=column.name,
+        )
     present = counts > 0
     lengths = np.unique(counts[present])
     if len(lengths) > 1:  # mixed lengths: let the converter name the offending row
         out = np.empty(len(counts), dtype=object)
         for i in np.flatnonzero(present):
-            out[i] = heap[offsets[i]:ends[i]].view(element)
+            out[i] = heap[offsets[i] : ends[i]].view(element)
         return out
     length = int(lengths[0]) if len(lengths) else 0
     values = np.zeros((len(counts), length), dtype=element.newbyteorder("="))
@@ -327,7 +386,8 @@ def _gather_vla(descriptors: np.ndarray, column: _FitsColumn, heap: np.ndarray, 
             # evenly spaced in the heap (how writers lay it out): one strided copy
             step = int(steps[0]) if len(steps) else length * item
             block = np.lib.stride_tricks.as_strided(
-                heap[starts[0]:], shape=(len(rows), length * item), strides=(step, 1))
+                heap[starts[0] :], shape=(len(rows), length * item), strides=(step, 1)
+            )
             values[rows] = np.ascontiguousarray(block).view(element)
         else:
             index = starts[:, None] + np.arange(length * item)[None, :]
@@ -340,8 +400,9 @@ def _gather_vla(descriptors: np.ndarray, column: _FitsColumn, heap: np.ndarray, 
 # --- VOTable ------------------------------------------------------------------------------------
 #: What a VOTable to ingest may be. astropy holds the whole table in memory, so the bound is
 #: what this machine can hold; archive VOTables (DataLink answers) are far smaller.
-VOTABLE_LIMITS = VOTableLimits(max_bytes=4 << 30, max_decoded_bytes=4 << 30,
-                               max_rows=50_000_000, max_columns=1000)
+VOTABLE_LIMITS = VOTableLimits(
+    max_bytes=4 << 30, max_decoded_bytes=4 << 30, max_rows=50_000_000, max_columns=1000
+)
 
 
 def _read_votable(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
@@ -359,7 +420,7 @@ def _read_votable(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
         raise IngestError(path, f"unreadable VOTable: {exc}") from exc
     n_rows = len(table)
     for start in range(0, n_rows, chunk_rows):
-        part = table[start:start + chunk_rows]
+        part = table[start : start + chunk_rows]
         columns: dict[str, Any] = {}
         for name in part.dtype.names:
             data = part[name]
@@ -384,8 +445,9 @@ def _votable_objects(data: np.ma.MaskedArray) -> Any:
 
 
 # --- conversion to typed columns -----------------------------------------------------------
-def to_column(raw: Any, pg_type: str, length: int | None, path: Path, first_row: int,
-              name: str) -> ChunkColumn:
+def to_column(
+    raw: Any, pg_type: str, length: int | None, path: Path, first_row: int, name: str
+) -> ChunkColumn:
     """A typed column for the bulk loader; NaN, empty and masked values become NULL."""
     is_array = pg_type.endswith("[]")
     np_type = np.dtype(PG_SCALARS[pg_type.removesuffix("[]")][0]).newbyteorder("=")
@@ -399,11 +461,19 @@ def to_column(raw: Any, pg_type: str, length: int | None, path: Path, first_row:
     if is_array:
         return _numeric_arrays(data, np_type, length, path, first_row, name)
     if data.ndim != 1:
-        raise IngestError(path, f"expected one value per row, found arrays of {data.shape[1]}",
-                          row=first_row, column=name)
+        raise IngestError(
+            path,
+            f"expected one value per row, found arrays of {data.shape[1]}",
+            row=first_row,
+            column=name,
+        )
     if data.dtype.kind not in "biuf":
-        raise IngestError(path, f"{data.dtype} values where {pg_type} numbers are expected",
-                          row=first_row, column=name)
+        raise IngestError(
+            path,
+            f"{data.dtype} values where {pg_type} numbers are expected",
+            row=first_row,
+            column=name,
+        )
     values = np.ma.getdata(data)
     null = np.ma.getmaskarray(data).copy()
     if data.dtype.kind == "f":
@@ -415,18 +485,29 @@ def to_column(raw: Any, pg_type: str, length: int | None, path: Path, first_row:
             bad |= ~null & (values != np.round(values))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise IngestError(path, f"value {values[row]} is not a valid {pg_type}",
-                              row=first_row + row, column=name)
+            raise IngestError(
+                path,
+                f"value {values[row]} is not a valid {pg_type}",
+                row=first_row + row,
+                column=name,
+            )
     return ChunkColumn(np.where(null, 0, values).astype(np_type), null)
 
 
-def _numeric_arrays(data: np.ma.MaskedArray, np_type: np.dtype, length: int | None, path: Path,
-                    first_row: int, name: str) -> ChunkColumn:
+def _numeric_arrays(
+    data: np.ma.MaskedArray,
+    np_type: np.dtype,
+    length: int | None,
+    path: Path,
+    first_row: int,
+    name: str,
+) -> ChunkColumn:
     """(n, length) numbers; a row entirely masked or NaN is NULL, a masked element NaN."""
     if data.ndim != 2 or (length is not None and data.shape[1] != length):
         found = data.shape[1] if data.ndim == 2 else 1
-        raise IngestError(path, f"array of {found} values, expected {length}",
-                          row=first_row, column=name)
+        raise IngestError(
+            path, f"array of {found} values, expected {length}", row=first_row, column=name
+        )
     values = np.ma.getdata(data).astype(np_type, copy=False)
     mask = np.asarray(np.ma.getmask(data))  # a 0-d False when nothing is masked
     null: np.ndarray = np.zeros(len(values), dtype=bool)
@@ -459,8 +540,9 @@ def _bad_row(strings: pa.Array, convert) -> int:
     return 0
 
 
-def _text_scalars(raw: pa.Array, np_type: np.dtype, path: Path, first_row: int,
-                  name: str) -> ChunkColumn:
+def _text_scalars(
+    raw: pa.Array, np_type: np.dtype, path: Path, first_row: int, name: str
+) -> ChunkColumn:
     strings = pc.utf8_trim_whitespace(raw)
     strings = pc.if_else(pc.equal(strings, ""), pa.scalar(None, pa.string()), strings)
     if np_type.kind == "b":
@@ -469,8 +551,12 @@ def _text_scalars(raw: pa.Array, np_type: np.dtype, path: Path, first_row: int,
         valid = pc.or_(truth, pc.is_in(lowered, pa.array(["false", "f", "0"])))
         bad = np.flatnonzero(~np.asarray(pc.or_kleene(valid, pc.is_null(lowered))))
         if len(bad):
-            raise IngestError(path, f"{raw[int(bad[0])].as_py()!r} is not a boolean",
-                              row=first_row + int(bad[0]), column=name)
+            raise IngestError(
+                path,
+                f"{raw[int(bad[0])].as_py()!r} is not a boolean",
+                row=first_row + int(bad[0]),
+                column=name,
+            )
         null = np.asarray(pc.is_null(lowered))
         return ChunkColumn(np.asarray(pc.fill_null(truth, False)), null)
     arrow_type = pa.from_numpy_dtype(np_type)
@@ -478,8 +564,12 @@ def _text_scalars(raw: pa.Array, np_type: np.dtype, path: Path, first_row: int,
         typed = pc.cast(strings, arrow_type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         row = _bad_row(strings, lambda v: pc.cast(pa.array([v]), arrow_type))
-        raise IngestError(path, f"{strings[row].as_py()!r} is not a valid {arrow_type}: {exc}",
-                          row=first_row + row, column=name) from exc
+        raise IngestError(
+            path,
+            f"{strings[row].as_py()!r} is not a valid {arrow_type}: {exc}",
+            row=first_row + row,
+            column=name,
+        ) from exc
     values = typed.to_numpy(zero_copy_only=False)
     null = np.asarray(pc.is_null(typed))
     if np_type.kind == "f":
@@ -490,8 +580,9 @@ def _text_scalars(raw: pa.Array, np_type: np.dtype, path: Path, first_row: int,
     return ChunkColumn(values, null)
 
 
-def _text_arrays(raw: pa.Array, np_type: np.dtype, length: int | None, path: Path,
-                 first_row: int, name: str) -> ChunkColumn:
+def _text_arrays(
+    raw: pa.Array, np_type: np.dtype, length: int | None, path: Path, first_row: int, name: str
+) -> ChunkColumn:
     trimmed = pc.utf8_trim(raw, ARRAY_BRACKETS)
     null = np.asarray(pc.fill_null(pc.equal(trimmed, ""), True))
     parts = pc.split_pattern(pc.replace_substring(trimmed, " ", ""), ",")
@@ -500,8 +591,12 @@ def _text_arrays(raw: pa.Array, np_type: np.dtype, length: int | None, path: Pat
         length = int(counts[~null][0]) if (~null).any() else 0
     wrong = np.flatnonzero(~null & (counts != length))
     if len(wrong):
-        raise IngestError(path, f"array of {counts[wrong[0]]} values, expected {length}",
-                          row=first_row + int(wrong[0]), column=name)
+        raise IngestError(
+            path,
+            f"array of {counts[wrong[0]]} values, expected {length}",
+            row=first_row + int(wrong[0]),
+            column=name,
+        )
     values = np.full((len(raw), length), np.nan, dtype=np_type)
     keep = np.flatnonzero(~null)
     if len(keep):
@@ -515,14 +610,19 @@ def _text_arrays(raw: pa.Array, np_type: np.dtype, length: int | None, path: Pat
             except pa.ArrowInvalid as exc:
                 element = _bad_row(flat, float)
                 row = int(keep[element // length])
-                raise IngestError(path, f"unparsable array element {flat[element].as_py()!r}",
-                                  row=first_row + row, column=name) from exc
+                raise IngestError(
+                    path,
+                    f"unparsable array element {flat[element].as_py()!r}",
+                    row=first_row + row,
+                    column=name,
+                ) from exc
         values[keep] = numbers.reshape(len(keep), length)
     return ChunkColumn(values, null | _all_nan_rows(values))
 
 
-def _object_arrays(raw: np.ndarray, np_type: np.dtype, length: int | None, path: Path,
-                   first_row: int, name: str) -> ChunkColumn:
+def _object_arrays(
+    raw: np.ndarray, np_type: np.dtype, length: int | None, path: Path, first_row: int, name: str
+) -> ChunkColumn:
     present = [i for i, cell in enumerate(raw) if cell is not None and np.size(cell)]
     if length is None:
         length = int(np.size(raw[present[0]])) if present else 0
@@ -531,8 +631,12 @@ def _object_arrays(raw: np.ndarray, np_type: np.dtype, length: int | None, path:
     for i in present:
         cell = np.asarray(raw[i]).reshape(-1)
         if cell.size != length:
-            raise IngestError(path, f"array of {cell.size} values, expected {length}",
-                              row=first_row + i, column=name)
+            raise IngestError(
+                path,
+                f"array of {cell.size} values, expected {length}",
+                row=first_row + i,
+                column=name,
+            )
         values[i] = cell
         null[i] = False
     return ChunkColumn(values, null | _all_nan_rows(values))

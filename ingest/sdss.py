@@ -42,9 +42,7 @@ def spec_files(paths: Iterable[Path | str]) -> Iterator[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            yield from sorted(
-                f for f in p.rglob("spec-*.fits*") if f.suffix in (".fits", ".gz")
-            )
+            yield from sorted(f for f in p.rglob("spec-*.fits*") if f.suffix in (".fits", ".gz"))
         elif p.exists():
             yield p
         else:
@@ -67,8 +65,15 @@ def _unreadable_row(path: Path, digest: str | None, reason: str) -> dict[str, ob
     plate, mjd, fiber = names if names else (0, 0, 0)
     sid = f"{plate:04d}-{mjd:05d}-{fiber:04d}" if names else f"file:{path.name}"
     return {
-        "spec_id": sid, "plate": plate, "mjd": mjd, "fiber": fiber, "file_name": str(path),
-        "file_sha256": digest, "status": "unmeasurable", "reason": reason, "flags": [],
+        "spec_id": sid,
+        "plate": plate,
+        "mjd": mjd,
+        "fiber": fiber,
+        "file_name": str(path),
+        "file_sha256": digest,
+        "status": "unmeasurable",
+        "reason": reason,
+        "flags": [],
         "label_reason": f"unmeasurable: {reason}",
     }
 
@@ -104,33 +109,55 @@ def measure_rows(
 
     for i, s in enumerate(spectra):
         measured = m.reason[i] is None
-        rows.append({
-            "spec_id": s.spec_id, "plate": s.plate, "mjd": s.mjd, "fiber": s.fiber,
-            "specobjid": s.specobjid, "file_name": s.file_name, "file_sha256": digests[i],
-            "class": s.object_class, "subclass": s.subclass, "z": s.z, "z_err": s.z_err,
-            "z_warning": s.z_warning, "sn_median": s.sn_median, "ra": s.ra, "dec": s.dec,
-            "status": "measured" if measured else "unmeasurable", "reason": m.reason[i],
-            "ew_halpha": num(m.ew_reported[i]), "ew_halpha_err": num(m.ew_reported_err[i]),
-            "ew_window": m.window[i], "ew_narrow": num(m.ew[i]), "ew_narrow_err": num(m.ew_err[i]),
-            "ew_broad": num(m.ew_broad[i]), "ew_broad_err": num(m.ew_broad_err[i]),
-            "line_sigma": num(m.line_sigma[i]),
-            "ew_model": num(m.ew_model[i]), "ew_model_err": num(m.ew_model_err[i]),
-            "peak_sigma": num(m.peak_sigma[i]), "peak_model_sigma": num(m.peak_model_sigma[i]),
-            "continuum": num(m.continuum[i]), "continuum_snr": num(m.continuum_snr[i]),
-            "line_flux": num(m.line_flux[i]),
-            "n_line_pix": int(m.n_line_pix[i]), "n_bad_pix": int(m.n_bad_pix[i]),
-            "flags": m.flags[i], "is_emitter": verdicts.is_emitter[i],
-            "label": verdicts.label[i], "label_reason": verdicts.label_reason[i],
-        })
+        rows.append(
+            {
+                "spec_id": s.spec_id,
+                "plate": s.plate,
+                "mjd": s.mjd,
+                "fiber": s.fiber,
+                "specobjid": s.specobjid,
+                "file_name": s.file_name,
+                "file_sha256": digests[i],
+                "class": s.object_class,
+                "subclass": s.subclass,
+                "z": s.z,
+                "z_err": s.z_err,
+                "z_warning": s.z_warning,
+                "sn_median": s.sn_median,
+                "ra": s.ra,
+                "dec": s.dec,
+                "status": "measured" if measured else "unmeasurable",
+                "reason": m.reason[i],
+                "ew_halpha": num(m.ew_reported[i]),
+                "ew_halpha_err": num(m.ew_reported_err[i]),
+                "ew_window": m.window[i],
+                "ew_narrow": num(m.ew[i]),
+                "ew_narrow_err": num(m.ew_err[i]),
+                "ew_broad": num(m.ew_broad[i]),
+                "ew_broad_err": num(m.ew_broad_err[i]),
+                "line_sigma": num(m.line_sigma[i]),
+                "ew_model": num(m.ew_model[i]),
+                "ew_model_err": num(m.ew_model_err[i]),
+                "peak_sigma": num(m.peak_sigma[i]),
+                "peak_model_sigma": num(m.peak_model_sigma[i]),
+                "continuum": num(m.continuum[i]),
+                "continuum_snr": num(m.continuum_snr[i]),
+                "line_flux": num(m.line_flux[i]),
+                "n_line_pix": int(m.n_line_pix[i]),
+                "n_bad_pix": int(m.n_bad_pix[i]),
+                "flags": m.flags[i],
+                "is_emitter": verdicts.is_emitter[i],
+                "label": verdicts.label[i],
+                "label_reason": verdicts.label_reason[i],
+            }
+        )
     return rows
 
 
 def write_rows(conn, rows: Sequence[dict[str, object]]) -> None:
     """COPY rows into a temporary stage and upsert them into labels.sdss_spectra."""
     conn.execute(SDSS_STAGE)
-    with conn.cursor().copy(
-        f"COPY sdss_stage ({', '.join(SDSS_COLUMNS)}) FROM STDIN"
-    ) as copy:
+    with conn.cursor().copy(f"COPY sdss_stage ({', '.join(SDSS_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([row.get(c) for c in SDSS_COLUMNS])
     conn.execute(SDSS_UPSERT)
@@ -154,9 +181,10 @@ def measure_files(
     digests: list[str] = []
     report = MeasureReport(files=len(files))
     start = time.perf_counter()
-    with connect(url) as conn, tqdm(
-        total=len(files), unit="spec", desc="H-alpha", disable=not progress
-    ) as bar:
+    with (
+        connect(url) as conn,
+        tqdm(total=len(files), unit="spec", desc="H-alpha", disable=not progress) as bar,
+    ):
         for batch in _batches(files, settings.sdss_measure_batch):
             rows = measure_rows(batch, windows, rule)
             with conn.transaction():
@@ -180,7 +208,9 @@ def measure_files(
                 (
                     ", ".join(str(p) for p in paths)[:1000],
                     hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest(),
-                    report.files, report.measured + report.unmeasurable, report.seconds,
+                    report.files,
+                    report.measured + report.unmeasurable,
+                    report.seconds,
                 ),
             )
     return report

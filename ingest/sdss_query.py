@@ -21,8 +21,20 @@ from ingest.settings import IngestSettings, get_settings
 from sql.errors import XphaError
 
 MANIFEST_COLUMNS = (
-    "specobjid", "plate", "mjd", "fiberID", "run2d", "ra", "dec", "z", "zWarning", "class",
-    "subClass", "snMedian", "psfMag_g", "psfMag_r",
+    "specobjid",
+    "plate",
+    "mjd",
+    "fiberID",
+    "run2d",
+    "ra",
+    "dec",
+    "z",
+    "zWarning",
+    "class",
+    "subClass",
+    "snMedian",
+    "psfMag_g",
+    "psfMag_r",
 )
 
 
@@ -131,11 +143,14 @@ def download_manifest(
         if target.exists() and _complete(target):
             report.present += 1
             continue
-        matches = Table(rows=[(row["run2d"], plate, mjd, fiber)],
-                        names=("run2d", "plate", "mjd", "fiberID"))
+        matches = Table(
+            rows=[(row["run2d"], plate, mjd, fiber)], names=("run2d", "plate", "mjd", "fiberID")
+        )
         try:
             (container,) = SDSS.get_spectra_async(
-                matches=matches, data_release=settings.sdss_data_release, cache=False,
+                matches=matches,
+                data_release=settings.sdss_data_release,
+                cache=False,
                 show_progress=False,
             )
             data = container.get_string()

@@ -29,8 +29,15 @@ TFORM_CODES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">
 TFORM = re.compile(r"^\s*(\d*)([LXBIJKAEDCMPQ])")
 END_CARD = re.compile(rb"END {77}")
 ANY_CARD = re.compile(rb"([A-Z0-9_-]{1,8} *)= (.{70})", re.DOTALL)
-STRUCTURE_KEYS = (b"XTENSION", b"BITPIX  ", b"NAXIS   ", b"NAXIS1  ", b"NAXIS2  ", b"PCOUNT  ",
-                  b"EXTNAME ")
+STRUCTURE_KEYS = (
+    b"XTENSION",
+    b"BITPIX  ",
+    b"NAXIS   ",
+    b"NAXIS1  ",
+    b"NAXIS2  ",
+    b"PCOUNT  ",
+    b"EXTNAME ",
+)
 
 
 class SpectrumReadError(XphaError):
@@ -148,7 +155,9 @@ def _header_dtype(header: bytes) -> np.dtype:
 def _table_dtype(cards: dict[str, str]) -> np.dtype:
     """The row dtype of a binary table (cached: files of one pipeline share their layouts)."""
     n = _int(cards, "TFIELDS")
-    columns = tuple((_value(cards, f"TTYPE{k}"), _value(cards, f"TFORM{k}")) for k in range(1, n + 1))
+    columns = tuple(
+        (_value(cards, f"TTYPE{k}"), _value(cards, f"TFORM{k}")) for k in range(1, n + 1)
+    )
     dtype = _dtype_of(columns)
     if dtype.itemsize != _int(cards, "NAXIS1"):
         raise SpectrumReadError("FITS table row size disagrees with its TFORMs")
@@ -191,8 +200,7 @@ def read_tables(data: bytes, wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
         size = _data_size(cards)
         if start + size > len(data):
             raise SpectrumReadError(
-                f"truncated file: HDU {hdu} data needs {start + size} bytes, "
-                f"file has {len(data)}"
+                f"truncated file: HDU {hdu} data needs {start + size} bytes, file has {len(data)}"
             )
         extname = _value(cards, "EXTNAME") if "EXTNAME" in cards else ""
         if extname in wanted:
@@ -253,7 +261,9 @@ def read_spectrum_bytes(data: bytes, file_name: str | None = None) -> SdssSpectr
         specobjid = int(specobjid) if specobjid is not None else None
     except ValueError:
         specobjid = None
-    columns = {c: coadd[c].astype(coadd[c].dtype.newbyteorder("="), copy=True) for c in COADD_COLUMNS}
+    columns = {
+        c: coadd[c].astype(coadd[c].dtype.newbyteorder("="), copy=True) for c in COADD_COLUMNS
+    }
     return SdssSpectrum(
         spec_id=spec_id(int(plate), int(mjd), int(fiber)),
         plate=int(plate),

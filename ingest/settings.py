@@ -19,8 +19,9 @@ class IngestSettings(Settings):
 
     # --- Gaia archive fetcher (ingest/fetch_gaia.py) -------------------------------------------
     gaia_fetch_dir: Path | None = Field(
-        None, description="Where `xpha fetch gaia-xp` keeps the archive's files (default: "
-        "<var_dir>/fetch/gaia)."
+        None,
+        description="Where `xpha fetch gaia-xp` keeps the archive's files (default: "
+        "<var_dir>/fetch/gaia).",
     )
     gaia_fetch_batch: int = Field(
         5000, description="source_ids per DataLink request (the Gaia archive's limit is 5000)."
@@ -52,7 +53,8 @@ class IngestSettings(Settings):
         "BADARC, FULLREJECT, NODATA, COMBINEREJ); ivar = 0 pixels are always unusable.",
     )
     halpha_sky_ratio: float = Field(
-        0.5, description="Flag sky_residual when the sky at the line peak exceeds this many "
+        0.5,
+        description="Flag sky_residual when the sky at the line peak exceeds this many "
         "continuum levels (or BRIGHTSKY/BADSKYCHI is set there).",
     )
     halpha_broad_line_window: tuple[float, float] = Field(

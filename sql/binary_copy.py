@@ -22,7 +22,14 @@ from sql.errors import XphaError
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
-SCALARS = {"bool": "?", "int2": ">i2", "int4": ">i4", "int8": ">i8", "float4": ">f4", "float8": ">f8"}
+SCALARS = {
+    "bool": "?",
+    "int2": ">i2",
+    "int4": ">i4",
+    "int8": ">i8",
+    "float4": ">f4",
+    "float8": ">f8",
+}
 ELEMENT_OID = {"bool": 16, "int2": 21, "int4": 23, "int8": 20, "float4": 700, "float8": 701}
 # PostgreSQL type name -> (big-endian numpy type, type OID for array headers)
 PG_SCALARS: dict[str, tuple[str, int]] = {
@@ -33,8 +40,14 @@ PG_SCALARS: dict[str, tuple[str, int]] = {
     "double precision": (">f8", 701),
     "boolean": ("?", 16),
 }
-PG_NAMES = {"bool": "boolean", "int2": "smallint", "int4": "integer", "int8": "bigint",
-            "float4": "real", "float8": "double precision"}
+PG_NAMES = {
+    "bool": "boolean",
+    "int2": "smallint",
+    "int4": "integer",
+    "int8": "bigint",
+    "float4": "real",
+    "float8": "double precision",
+}
 
 
 class CopyFormatError(XphaError):
@@ -100,15 +113,17 @@ def parse(
     return decode_rows(body, columns)
 
 
-def decode_rows(body: bytes | bytearray | memoryview, columns: list[CopyColumn],
-                n_fields: int | None = None) -> dict[str, np.ndarray]:
+def decode_rows(
+    body: bytes | bytearray | memoryview, columns: list[CopyColumn], n_fields: int | None = None
+) -> dict[str, np.ndarray]:
     """Whole fixed-width rows (no header, no trailer) as native-endian arrays, one per column;
     ``n_fields``: the rows' field count when ``columns`` are only their first fields."""
     return decode_records(np.frombuffer(body, dtype=row_dtype(columns)), columns, n_fields)
 
 
-def decode_records(rows: np.ndarray, columns: list[CopyColumn], n_fields: int | None = None
-                   ) -> dict[str, np.ndarray]:
+def decode_records(
+    rows: np.ndarray, columns: list[CopyColumn], n_fields: int | None = None
+) -> dict[str, np.ndarray]:
     """:func:`decode_rows` of rows already viewed as ``row_dtype(columns)`` records."""
     if len(rows) and not np.all(rows["__nfields"] == (n_fields or len(columns))):
         raise _not_fixed_width(columns)
@@ -146,8 +161,10 @@ def stream(
     if header is None:
         raise CopyFormatError("the COPY stream ended before its header")
     if pending[-2:] != TRAILER or (len(pending) - 2) % width:
-        raise _not_fixed_width(columns) if pending[-2:] == TRAILER else CopyFormatError(
-            "the COPY stream ended without its trailer"
+        raise (
+            _not_fixed_width(columns)
+            if pending[-2:] == TRAILER
+            else CopyFormatError("the COPY stream ended without its trailer")
         )
     if len(pending) > 2:
         with memoryview(pending) as view:
@@ -214,8 +231,9 @@ def encode_copy(columns: list[tuple[str, CopyValues]], n_rows: int) -> bytes:
     return b"".join(parts)
 
 
-def _encode_group(columns: list[tuple[str, CopyValues]], rows: np.ndarray | slice, n: int,
-                  nulls: np.ndarray) -> memoryview:
+def _encode_group(
+    columns: list[tuple[str, CopyValues]], rows: np.ndarray | slice, n: int, nulls: np.ndarray
+) -> memoryview:
     """Rows sharing one NULL pattern, as an (n, row bytes) uint8 block: the constant bytes of
     a tuple (field count, lengths, array headers, element sizes) broadcast once, then each
     column's big-endian values copied into their slots (plain byte copies, strided for the
@@ -245,11 +263,11 @@ def _encode_group(columns: list[tuple[str, CopyValues]], rows: np.ndarray | slic
         item = element.itemsize
         raw = np.ascontiguousarray(values, dtype=element)
         if not length:
-            out[:, offset:offset + item] = raw.view(np.uint8).reshape(n, item)
+            out[:, offset : offset + item] = raw.view(np.uint8).reshape(n, item)
             continue
         # each element is its 4-byte size then its value: copy whole units of gcd(4, item) bytes
         unit = np.dtype(f"u{math.gcd(4, item)}")
-        block = out[:, offset:offset + length * (4 + item)].view(unit)
+        block = out[:, offset : offset + length * (4 + item)].view(unit)
         block = block.reshape(n, length, (4 + item) // unit.itemsize)
-        block[:, :, 4 // unit.itemsize:] = raw.view(unit).reshape(n, length, -1)
+        block[:, :, 4 // unit.itemsize :] = raw.view(unit).reshape(n, length, -1)
     return out.reshape(-1).data

@@ -42,7 +42,8 @@ class Bins:
 
     def sql(self, expression: str) -> sql.Composable:
         return sql.SQL("coalesce(width_bucket({}::float8, {}, {}, {}), {})").format(
-            sql.SQL(expression), self.low, self.high, self.count, NO_VALUE)
+            sql.SQL(expression), self.low, self.high, self.count, NO_VALUE
+        )
 
 
 BP_RP = Bins(-1.0, 5.0, 120)  # mag, 0.05 wide
@@ -57,16 +58,26 @@ COPY (SELECT (source_id >> {shift})::int4, {probability}::int2, {bp_rp}::int2, {
              {excess}::int2, coalesce(probability, 0)::float4
       FROM {candidates}) TO STDOUT (FORMAT BINARY)
 """
-BINNED_COLUMNS = [CopyColumn("cell", "int4"), CopyColumn("probability_bin", "int2"),
-                  CopyColumn("bp_rp_bin", "int2"), CopyColumn("g_bin", "int2"),
-                  CopyColumn("excess_bin", "int2"), CopyColumn("probability", "float4")]
+BINNED_COLUMNS = [
+    CopyColumn("cell", "int4"),
+    CopyColumn("probability_bin", "int2"),
+    CopyColumn("bp_rp_bin", "int2"),
+    CopyColumn("g_bin", "int2"),
+    CopyColumn("excess_bin", "int2"),
+    CopyColumn("probability", "float4"),
+]
 BATCH_ROWS = 200_000
 N_PROBABILITY_BINS = len(PROBABILITY_EDGES) + 2  # NO_VALUE, below the first edge, one per edge
-STORED_COLUMNS = [CopyColumn("x", "int8"), CopyColumn("y", "int2"),
-                  CopyColumn("n", "int8", N_PROBABILITY_BINS),
-                  CopyColumn("probability_sum", "float8", N_PROBABILITY_BINS)]
-STAGING = ("CREATE TEMP TABLE IF NOT EXISTS candidate_bins_staging (x bigint, y smallint,"
-           " n bigint[], probability_sum double precision[]) ON COMMIT DROP")
+STORED_COLUMNS = [
+    CopyColumn("x", "int8"),
+    CopyColumn("y", "int2"),
+    CopyColumn("n", "int8", N_PROBABILITY_BINS),
+    CopyColumn("probability_sum", "float8", N_PROBABILITY_BINS),
+]
+STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS candidate_bins_staging (x bigint, y smallint,"
+    " n bigint[], probability_sum double precision[]) ON COMMIT DROP"
+)
 REMEMBER = sql.SQL("""
 INSERT INTO stats.candidate_refresh (refreshed_at, model_id, model_name, n_rows, binning)
 SELECT clock_timestamp(), m.model_id, m.kind || '-' || m.version, %(rows)s, %(bins)s
@@ -79,8 +90,13 @@ ON CONFLICT (singleton) DO UPDATE SET refreshed_at = EXCLUDED.refreshed_at,
 
 def binning() -> dict:
     """The bins the aggregates were built with, stored beside them."""
-    return {"sky_level": SKY_LEVEL, "probability_edges": list(PROBABILITY_EDGES),
-            "bp_rp": vars(BP_RP), "g": vars(G_MAG), "excess": vars(EXCESS)}
+    return {
+        "sky_level": SKY_LEVEL,
+        "probability_edges": list(PROBABILITY_EDGES),
+        "bp_rp": vars(BP_RP),
+        "g": vars(G_MAG),
+        "excess": vars(EXCESS),
+    }
 
 
 class _Counter:
@@ -96,13 +112,18 @@ class _Counter:
 
     def add(self, batch: dict[str, np.ndarray], x: str, y: str | None = None) -> None:
         index = np.ravel_multi_index(
-            (batch[x].astype(np.int64) + 1,
-             batch[y].astype(np.int64) + self.y_offset if y else 0,
-             batch["probability_bin"].astype(np.int64) + 1), self.shape)
+            (
+                batch[x].astype(np.int64) + 1,
+                batch[y].astype(np.int64) + self.y_offset if y else 0,
+                batch["probability_bin"].astype(np.int64) + 1,
+            ),
+            self.shape,
+        )
         size = self.n.size
         self.n += np.bincount(index, minlength=size).reshape(self.shape)
-        self.probability_sum += np.bincount(index, weights=batch["probability"],
-                                            minlength=size).reshape(self.shape)
+        self.probability_sum += np.bincount(
+            index, weights=batch["probability"], minlength=size
+        ).reshape(self.shape)
 
     def store(self, conn: psycopg.Connection) -> None:
         """One row per occupied cell, its counts as arrays over the probability bins (binary
@@ -110,13 +131,22 @@ class _Counter:
         x, y = np.nonzero(self.n.sum(axis=2))
         conn.execute(STAGING)
         conn.execute("TRUNCATE candidate_bins_staging")
-        payload = pack({"x": x - 1, "y": (y - self.y_offset).astype(np.int16),
-                        "n": self.n[x, y], "probability_sum": self.probability_sum[x, y]},
-                       STORED_COLUMNS)
+        payload = pack(
+            {
+                "x": x - 1,
+                "y": (y - self.y_offset).astype(np.int16),
+                "n": self.n[x, y],
+                "probability_sum": self.probability_sum[x, y],
+            },
+            STORED_COLUMNS,
+        )
         with conn.cursor().copy("COPY candidate_bins_staging FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(payload)
-        conn.execute("INSERT INTO stats.candidate_bins (picture, x, y, n, probability_sum)"
-                     " SELECT %s, * FROM candidate_bins_staging", (self.picture,))
+        conn.execute(
+            "INSERT INTO stats.candidate_bins (picture, x, y, n, probability_sum)"
+            " SELECT %s, * FROM candidate_bins_staging",
+            (self.picture,),
+        )
 
 
 def build(conn: psycopg.Connection, candidates: str) -> int:
@@ -126,10 +156,15 @@ def build(conn: psycopg.Connection, candidates: str) -> int:
     cmd = _Counter("cmd", BP_RP.count + 2, G_MAG.count + 2)  # bins -1 .. count + 1
     excess = _Counter("excess", EXCESS.count + 2)
     copy_out = sql.SQL(BINNED).format(
-        shift=SOURCE_ID_SHIFT, bp_rp=BP_RP.sql("bp_rp"), g=G_MAG.sql("phot_g_mean_mag"),
-        excess=EXCESS.sql("halpha_excess_ew"), candidates=sql.Identifier(schema, name),
-        probability=sql.SQL("coalesce(width_bucket(probability::float8, {}::float8[]), {})")
-        .format(list(PROBABILITY_EDGES), NO_VALUE))
+        shift=SOURCE_ID_SHIFT,
+        bp_rp=BP_RP.sql("bp_rp"),
+        g=G_MAG.sql("phot_g_mean_mag"),
+        excess=EXCESS.sql("halpha_excess_ew"),
+        candidates=sql.Identifier(schema, name),
+        probability=sql.SQL("coalesce(width_bucket(probability::float8, {}::float8[]), {})").format(
+            list(PROBABILITY_EDGES), NO_VALUE
+        ),
+    )
     with conn.cursor().copy(copy_out) as copy:
         for batch in stream(copy, BINNED_COLUMNS, BATCH_ROWS):
             sky.add(batch, "cell")
@@ -139,8 +174,10 @@ def build(conn: psycopg.Connection, candidates: str) -> int:
     for counter in (sky, cmd, excess):
         counter.store(conn)
     rows = int(sky.n.sum())
-    conn.execute(REMEMBER.format(models=sql.Identifier(schema, "models")),
-                 {"rows": rows, "bins": json.dumps(binning())})
+    conn.execute(
+        REMEMBER.format(models=sql.Identifier(schema, "models")),
+        {"rows": rows, "bins": json.dumps(binning())},
+    )
     return rows
 
 
@@ -163,7 +200,8 @@ def built_with_these_bins(conn: psycopg.Connection) -> bool:
 def read_summary(conn: psycopg.Connection) -> Summary | None:
     """When the aggregates were built and from what; None before the first refresh."""
     row = conn.execute(
-        "SELECT refreshed_at, model_name, n_rows FROM stats.candidate_refresh").fetchone()
+        "SELECT refreshed_at, model_name, n_rows FROM stats.candidate_refresh"
+    ).fetchone()
     return None if row is None else Summary(row[0], row[1], int(row[2]))
 
 
@@ -178,16 +216,22 @@ def _read(conn: psycopg.Connection, picture: str, first_bin: int) -> dict[str, n
     """A picture's occupied cells (x, y) with all their rows, those in probability bins >=
     ``first_bin`` and the summed probability of those (binary COPY, summed in numpy)."""
     buffer = bytearray()
-    statement = sql.SQL("COPY (SELECT x, y, n, probability_sum FROM stats.candidate_bins"
-                        " WHERE picture = {}) TO STDOUT (FORMAT BINARY)").format(picture)
+    statement = sql.SQL(
+        "COPY (SELECT x, y, n, probability_sum FROM stats.candidate_bins"
+        " WHERE picture = {}) TO STDOUT (FORMAT BINARY)"
+    ).format(picture)
     with conn.cursor().copy(statement) as copy:
         for chunk in copy:
             buffer += chunk
     cells = parse(buffer, STORED_COLUMNS)
     first = first_bin + 1  # column 0 holds the rows without a probability
-    return {"x": cells["x"], "y": cells["y"], "all": cells["n"].sum(axis=1),
-            "above": cells["n"][:, first:].sum(axis=1),
-            "probability_sum": cells["probability_sum"][:, first:].sum(axis=1)}
+    return {
+        "x": cells["x"],
+        "y": cells["y"],
+        "all": cells["n"].sum(axis=1),
+        "above": cells["n"][:, first:].sum(axis=1),
+        "probability_sum": cells["probability_sum"][:, first:].sum(axis=1),
+    }
 
 
 def read_sky(conn: psycopg.Connection, first_bin: int) -> tuple[np.ndarray, np.ndarray]:

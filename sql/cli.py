@@ -12,7 +12,9 @@ from sql.database import (
 )
 from sql.settings import get_settings
 
-db_app = typer.Typer(help="The database: embedded PostgreSQL cluster and schema.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The database: embedded PostgreSQL cluster and schema.", no_args_is_help=True
+)
 
 
 @db_app.command("start")
@@ -25,7 +27,9 @@ def db_start() -> None:
         cluster = embedded_cluster(settings)
         cluster.start()
         cluster.ensure_database(settings.pg_database)
-        typer.echo(f"embedded PostgreSQL running on 127.0.0.1:{settings.pg_port} ({cluster.data_dir})")
+        typer.echo(
+            f"embedded PostgreSQL running on 127.0.0.1:{settings.pg_port} ({cluster.data_dir})"
+        )
     applied = migrate()
     typer.echo(f"schema up to date ({len(applied)} migration(s) applied now)")
 

@@ -220,29 +220,48 @@ class LocalCluster:
         if not any(line.split()[-1:] == ["trust"] for line in lines if not line.startswith("#")):
             return
         self.wait_ready_with(f"postgresql://{self.superuser}@127.0.0.1:{self.port}/postgres", 60)
-        with psycopg.connect(f"postgresql://{self.superuser}@127.0.0.1:{self.port}/postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"postgresql://{self.superuser}@127.0.0.1:{self.port}/postgres", autocommit=True
+        ) as conn:
             conn.execute("SET password_encryption = 'scram-sha-256'")
-            conn.execute(psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                psycopg.sql.Identifier(self.superuser), psycopg.sql.Literal(self.password)))
-            self._write_as_owner(hba, "\n".join(
-                line if line.startswith("#") or line.split()[-1:] != ["trust"]
-                else line.rsplit("trust", 1)[0] + "scram-sha-256"
-                for line in lines) + "\n")
+            conn.execute(
+                psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    psycopg.sql.Identifier(self.superuser), psycopg.sql.Literal(self.password)
+                )
+            )
+            self._write_as_owner(
+                hba,
+                "\n".join(
+                    line
+                    if line.startswith("#") or line.split()[-1:] != ["trust"]
+                    else line.rsplit("trust", 1)[0] + "scram-sha-256"
+                    for line in lines
+                )
+                + "\n",
+            )
             conn.execute("SELECT pg_reload_conf()")
 
     def _read_as_owner(self, path: Path) -> str:
         if not self._as_other_user:
             return path.read_text(encoding="utf-8")
-        return subprocess.run(["runuser", "-u", self.os_user, "--", "cat", str(path)],
-                              capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["runuser", "-u", self.os_user, "--", "cat", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
     def _write_as_owner(self, path: Path, text: str) -> None:
         if not self._as_other_user:
             path.write_text(text, encoding="utf-8")
             return
-        subprocess.run(["runuser", "-u", self.os_user, "--", "tee", str(path)], input=text,
-                       capture_output=True, text=True, check=True)
+        subprocess.run(
+            ["runuser", "-u", self.os_user, "--", "tee", str(path)],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         self.wait_ready_with(self.url("postgres"), timeout)
@@ -276,7 +295,9 @@ class LocalCluster:
     def ensure_database(self, name: str, template: str | None = None) -> str:
         """Create database ``name`` if missing; returns its URL."""
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if not exists:
                 statement = f'CREATE DATABASE "{name}"'
                 if template:

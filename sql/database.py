@@ -80,7 +80,9 @@ def connect(url: str | None = None, **kwargs: object) -> psycopg.Connection:
             if not get_settings().database_url
             else "check XPHA_DATABASE_URL"
         )
-        raise DatabaseError(f"cannot connect to the database ({_redact(url)}): {exc}; {hint}") from exc
+        raise DatabaseError(
+            f"cannot connect to the database ({_redact(url)}): {exc}; {hint}"
+        ) from exc
 
 
 @contextmanager
@@ -169,9 +171,7 @@ def migrate(url: str | None = None, settings: Settings | None = None) -> list[Mi
                 try:
                     conn.execute(sql.encode("utf-8"), prepare=False)
                 except psycopg.Error as exc:
-                    raise DatabaseError(
-                        f"migration {migration.path.name} failed: {exc}"
-                    ) from exc
+                    raise DatabaseError(f"migration {migration.path.name} failed: {exc}") from exc
                 conn.execute(
                     "INSERT INTO public.xpha_migrations (version, name, checksum)"
                     " VALUES (%s, %s, %s) ON CONFLICT (version) DO UPDATE"
@@ -195,8 +195,9 @@ def tap_role_password(settings: Settings, owner_url: str) -> str | None:
     owner = conninfo_to_dict(owner_url).get("password")
     if not owner:
         return None
-    return hmac.new(str(owner).encode(), f"xpha tap role {settings.tap_role}".encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        str(owner).encode(), f"xpha tap role {settings.tap_role}".encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def _configure_tap_role(conn: psycopg.Connection, settings: Settings, url: str) -> None:
@@ -204,17 +205,29 @@ def _configure_tap_role(conn: psycopg.Connection, settings: Settings, url: str) 
     role = sql_module.Identifier(settings.tap_role)
     password = tap_role_password(settings, url)
     if password is not None:
-        conn.execute(sql_module.SQL("ALTER ROLE {} PASSWORD {}").format(
-            role, sql_module.Literal(password)))
-    for name, value in (("temp_file_limit", settings.tap_temp_file_limit),
-                        ("work_mem", settings.tap_work_mem)):
+        conn.execute(
+            sql_module.SQL("ALTER ROLE {} PASSWORD {}").format(role, sql_module.Literal(password))
+        )
+    for name, value in (
+        ("temp_file_limit", settings.tap_temp_file_limit),
+        ("work_mem", settings.tap_work_mem),
+    ):
         try:
-            conn.execute(sql_module.SQL("ALTER ROLE {} SET {} = {}").format(
-                role, sql_module.Identifier(name), sql_module.Literal(value)))
+            conn.execute(
+                sql_module.SQL("ALTER ROLE {} SET {} = {}").format(
+                    role, sql_module.Identifier(name), sql_module.Literal(value)
+                )
+            )
         except psycopg.errors.InsufficientPrivilege:
             # temp_file_limit needs a superuser; a managed server's operator sets it.
-            log.warning("could not set %s of the TAP role (needs a superuser): set it with "
-                        "ALTER ROLE %s SET %s = '%s'", name, settings.tap_role, name, value)
+            log.warning(
+                "could not set %s of the TAP role (needs a superuser): set it with "
+                "ALTER ROLE %s SET %s = '%s'",
+                name,
+                settings.tap_role,
+                name,
+                value,
+            )
 
 
 def migration_status(url: str | None = None) -> list[tuple[Migration, bool]]:

@@ -76,8 +76,9 @@ class _Relation:
         return sorted(self.oids)
 
 
-def refresh_published_statistics(conn: psycopg.Connection,
-                                 settings: Settings | None = None) -> RefreshReport:
+def refresh_published_statistics(
+    conn: psycopg.Connection, settings: Settings | None = None
+) -> RefreshReport:
     """Recount every published relation whose data may have changed; publish the counts.
 
     Runs in the connection's transaction (a savepoint inside one the caller holds, so its own
@@ -99,9 +100,12 @@ def refresh_published_statistics(conn: psycopg.Connection,
         candidates = f"{settings.published_schema}.{CANDIDATES}"
         stale_bins = not candidate_summary.built_with_these_bins(conn)
         for name, relation in relations.items():
-            if not (relation.reads & changed or counted.get(name) != relation.fingerprint
-                    or name.startswith(ALWAYS_COUNTED_SCHEMA + ".")
-                    or (name == candidates and stale_bins)):
+            if not (
+                relation.reads & changed
+                or counted.get(name) != relation.fingerprint
+                or name.startswith(ALWAYS_COUNTED_SCHEMA + ".")
+                or (name == candidates and stale_bins)
+            ):
                 continue
             if name == candidates:
                 rows = candidate_summary.build(conn, name)
@@ -113,12 +117,17 @@ def refresh_published_statistics(conn: psycopg.Connection,
                 "INSERT INTO stats.published_sizes (table_name, reads, nrows)"
                 " VALUES (%s, %s::oid[], %s) ON CONFLICT (table_name) DO UPDATE SET"
                 " reads = EXCLUDED.reads, nrows = EXCLUDED.nrows, counted_at = now()",
-                (name, relation.fingerprint, rows))
+                (name, relation.fingerprint, rows),
+            )
             report.counted[name] = rows
-        conn.execute("DELETE FROM stats.published_sizes s WHERE NOT EXISTS"
-                     " (SELECT 1 FROM tap_schema.tables t WHERE t.table_name = s.table_name)")
-        conn.execute("UPDATE tap_schema.tables t SET nrows = s.nrows FROM stats.published_sizes s"
-                     " WHERE s.table_name = t.table_name AND t.nrows IS DISTINCT FROM s.nrows")
+        conn.execute(
+            "DELETE FROM stats.published_sizes s WHERE NOT EXISTS"
+            " (SELECT 1 FROM tap_schema.tables t WHERE t.table_name = s.table_name)"
+        )
+        conn.execute(
+            "UPDATE tap_schema.tables t SET nrows = s.nrows FROM stats.published_sizes s"
+            " WHERE s.table_name = t.table_name AND t.nrows IS DISTINCT FROM s.nrows"
+        )
         conn.execute("DELETE FROM stats.changes WHERE id = ANY(%s)", ([i for i, _ in changes],))
     report.seconds = time.perf_counter() - start
     return report
@@ -133,11 +142,17 @@ def _published_relations(conn: psycopg.Connection) -> dict[str, _Relation]:
         relation = relations.setdefault(name, _Relation())
         relation.reads.add(reads)
         relation.oids.add(oid)
-        if (kind in ("r", "p") and not has_trigger and reads not in installed
-                and schema != ALWAYS_COUNTED_SCHEMA):
-            conn.execute(sql.SQL(
-                "CREATE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {}"
-                " FOR EACH STATEMENT EXECUTE FUNCTION stats.log_change()").format(
-                    sql.Identifier(TRIGGER), sql.Identifier(schema, table)))
+        if (
+            kind in ("r", "p")
+            and not has_trigger
+            and reads not in installed
+            and schema != ALWAYS_COUNTED_SCHEMA
+        ):
+            conn.execute(
+                sql.SQL(
+                    "CREATE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {}"
+                    " FOR EACH STATEMENT EXECUTE FUNCTION stats.log_change()"
+                ).format(sql.Identifier(TRIGGER), sql.Identifier(schema, table))
+            )
             installed.add(reads)
     return relations

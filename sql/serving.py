@@ -130,8 +130,14 @@ def _fill(url: str, relation: str, sources: list[str], model_id: int) -> int:
             local.conn = connect(url, autocommit=True)
             local.conn.execute("SET work_mem = '256MB'")  # each region's sort, in memory
             connections.append(local.conn)
-        return _one(local.conn, "SELECT serving.fill_candidates(%s, %s, %s)",
-                    (relation, gaia_partition, model_id)) or 0
+        return (
+            _one(
+                local.conn,
+                "SELECT serving.fill_candidates(%s, %s, %s)",
+                (relation, gaia_partition, model_id),
+            )
+            or 0
+        )
 
     rows = 0
     try:
@@ -147,8 +153,9 @@ def _fill(url: str, relation: str, sources: list[str], model_id: int) -> int:
     return rows
 
 
-def _swap(conn: psycopg.Connection, relation: str, build_id: int,
-          deadline_s: float = SWAP_DEADLINE_S) -> None:
+def _swap(
+    conn: psycopg.Connection, relation: str, build_id: int, deadline_s: float = SWAP_DEADLINE_S
+) -> None:
     """Swap the built table in, retrying while running queries hold the live one."""
     deadline = time.monotonic() + deadline_s
     while True:

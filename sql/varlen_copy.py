@@ -111,15 +111,17 @@ class _Walk:
     def advance(self, pending: bytearray, end: int) -> bool:
         """Walk the rows complete in ``pending[pos:end]``; False when none was."""
         with memoryview(pending) as view:
-            starts, at, self.pos = row_bounds(view, self.pos, end, self.head, self.n_var,
-                                              self.batch_rows - self.rows)
+            starts, at, self.pos = row_bounds(
+                view, self.pos, end, self.head, self.n_var, self.batch_rows - self.rows
+            )
         self.starts.append(starts)
         self.at.append(at)
         self.rows += len(starts)
         return len(starts) > 0
 
-    def take(self, pending: bytearray, fixed: list[CopyColumn], variable: list[CopyColumn],
-             n_fields: int) -> dict[str, np.ndarray | Varlen]:
+    def take(
+        self, pending: bytearray, fixed: list[CopyColumn], variable: list[CopyColumn], n_fields: int
+    ) -> dict[str, np.ndarray | Varlen]:
         """Decode the walked rows and drop their bytes from ``pending``."""
         starts = np.concatenate(self.starts)
         at = np.concatenate(self.at)
@@ -134,30 +136,46 @@ def _names(columns: list[CopyColumn]) -> list[str]:
     return [c.name for c in columns]
 
 
-def _decode(view: memoryview, end: int, starts: np.ndarray, lengths_at: np.ndarray,
-            fixed: list[CopyColumn], variable: list[CopyColumn], head: int, n_fields: int
-            ) -> dict[str, np.ndarray | Varlen]:
+def _decode(
+    view: memoryview,
+    end: int,
+    starts: np.ndarray,
+    lengths_at: np.ndarray,
+    fixed: list[CopyColumn],
+    variable: list[CopyColumn],
+    head: int,
+    n_fields: int,
+) -> dict[str, np.ndarray | Varlen]:
     """The rows starting at ``starts`` (their variable fields' length words at
     ``lengths_at``) in ``view[:end]``, decoded."""
     data = np.frombuffer(view, dtype=np.uint8, count=end)
     record = row_dtype(fixed)
     steps = np.diff(starts)
     if len(steps) and np.all(steps == steps[0]):  # rows of one length: a strided view
-        rows = np.ndarray((len(starts),), dtype=record, buffer=view, offset=int(starts[0]),
-                          strides=(int(steps[0]),))
+        rows = np.ndarray(
+            (len(starts),),
+            dtype=record,
+            buffer=view,
+            offset=int(starts[0]),
+            strides=(int(steps[0]),),
+        )
     else:  # (n, head) bytes gathered: the count and the fixed fields of each row
         rows = data[starts[:, None] + np.arange(head)].reshape(-1).view(record)
     batch: dict[str, np.ndarray | Varlen] = dict(decode_records(rows, fixed, n_fields))
     for k, column in enumerate(variable):
         at = lengths_at[:, k]
         lengths = _int32(data, at)
-        batch[column.name] = (_texts(data, at + 4, lengths) if column.type == TEXT
-                              else _arrays(data, at + 4, lengths, column))
+        batch[column.name] = (
+            _texts(data, at + 4, lengths)
+            if column.type == TEXT
+            else _arrays(data, at + 4, lengths, column)
+        )
     return batch
 
 
-def row_bounds(data: memoryview, pos: int, end: int, head: int, n_var: int, max_rows: int
-               ) -> tuple[np.ndarray, np.ndarray, int]:
+def row_bounds(
+    data: memoryview, pos: int, end: int, head: int, n_var: int, max_rows: int
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Where each whole row in ``data[pos:end]`` starts (at most ``max_rows``), where its
     variable fields' length words are ``(rows, n_var)``, and where the next row starts."""
     unpack = _INT32.unpack_from
@@ -211,8 +229,9 @@ def _run(data: memoryview, pos: int, end: int, length: int, offsets: list[int]) 
     same = np.ones(count, dtype=bool)
     for k, offset in enumerate(offsets):
         expected = (offsets[k + 1] if k + 1 < len(offsets) else length) - offset - 4
-        words = np.ndarray((count,), dtype=">i4", buffer=data, offset=pos + offset,
-                           strides=(length,))
+        words = np.ndarray(
+            (count,), dtype=">i4", buffer=data, offset=pos + offset, strides=(length,)
+        )
         same &= words == expected
     if not offsets:
         return count
@@ -225,8 +244,9 @@ def _int32(data: np.ndarray, at: np.ndarray) -> np.ndarray:
     return data[at[:, None] + np.arange(4)].reshape(-1).view(">i4").astype(np.int64)
 
 
-def _gather(data: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray,
-                                                                              np.ndarray]:
+def _gather(
+    data: np.ndarray, starts: np.ndarray, sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The byte ranges ``[starts, starts + sizes)`` back to back, and their offsets."""
     offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
     np.cumsum(sizes, out=offsets[1:])
@@ -243,8 +263,9 @@ def _texts(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Varlen:
     return Varlen(values, offsets, null)
 
 
-def _arrays(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, column: CopyColumn
-            ) -> Varlen:
+def _arrays(
+    data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, column: CopyColumn
+) -> Varlen:
     """Array payloads (ndim, has-null flag, element OID, (dim, lower bound) per dimension,
     then a length word and a value per element) as their elements, row-major, back to back."""
     null = lengths < 0
@@ -275,8 +296,14 @@ def _arrays(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, column: C
     return Varlen(values, offsets, null)
 
 
-def _arrays_with_nulls(data: np.ndarray, first: np.ndarray, counts: np.ndarray,
-                       null: np.ndarray, has_null: np.ndarray, column: CopyColumn) -> Varlen:
+def _arrays_with_nulls(
+    data: np.ndarray,
+    first: np.ndarray,
+    counts: np.ndarray,
+    null: np.ndarray,
+    has_null: np.ndarray,
+    column: CopyColumn,
+) -> Varlen:
     """The rare arrays holding NULL elements, element by element (a NULL element becomes NaN,
     an integer's smallest value or false: VOTable has no NULL inside an array)."""
     dtype = np.dtype(SCALARS[column.type])

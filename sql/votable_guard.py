@@ -32,8 +32,17 @@ _MAGIC_BYTES = 6  # enough to tell gzip, bzip2 and xz apart
 _XINCLUDE = "http://www.w3.org/2001/XInclude"
 _BY_REFERENCE = ("FITS", "PARQUET")
 _FIXED_BYTES = {
-    "boolean": 1, "unsignedByte": 1, "short": 2, "int": 4, "long": 8, "char": 1,
-    "unicodeChar": 2, "float": 4, "double": 8, "floatComplex": 8, "doubleComplex": 16,
+    "boolean": 1,
+    "unsignedByte": 1,
+    "short": 2,
+    "int": 4,
+    "long": 8,
+    "char": 1,
+    "unicodeChar": 2,
+    "float": 4,
+    "double": 8,
+    "floatComplex": 8,
+    "doubleComplex": 16,
 }
 
 
@@ -66,8 +75,9 @@ class VOTableShape:
 def plain_votable(data: bytes, limits: VOTableLimits) -> tuple[bytes, VOTableShape]:
     """The document decompressed (if it was) and checked: what astropy may then parse."""
     if len(data) > limits.max_bytes:
-        raise VOTableRefused(f"the document is {len(data)} bytes, over the limit of "
-                             f"{limits.max_bytes} bytes")
+        raise VOTableRefused(
+            f"the document is {len(data)} bytes, over the limit of {limits.max_bytes} bytes"
+        )
     guard = _Guard(limits)
     plain = []
     for chunk in _decompressed([data], limits.max_decoded_bytes):
@@ -84,8 +94,9 @@ def check_votable_file(path: Path, limits: VOTableLimits) -> VOTableShape:
         raise VOTableRefused(f"the file is {size} bytes, over the limit of {limits.max_bytes}")
     guard = _Guard(limits)
     with path.open("rb") as handle:
-        for chunk in _decompressed(iter(lambda: handle.read(CHUNK_BYTES), b""),
-                                   limits.max_decoded_bytes):
+        for chunk in _decompressed(
+            iter(lambda: handle.read(CHUNK_BYTES), b""), limits.max_decoded_bytes
+        ):
             guard.feed(chunk)
     return guard.close()
 
@@ -211,15 +222,18 @@ class _Guard:
         except expat.ExpatError as exc:
             raise VOTableMalformed(
                 f"not well-formed XML: {expat.ErrorString(exc.code)} at line {exc.lineno}, "
-                f"column {exc.offset}") from None
+                f"column {exc.offset}"
+            ) from None
 
     def _where(self) -> str:
         return f"line {self.parser.CurrentLineNumber}"
 
     # --- handlers ------------------------------------------------------------------------
     def _doctype(self, *_: object) -> None:
-        raise VOTableRefused(f"{self._where()}: a DOCTYPE declaration is not accepted "
-                             "(a VOTable needs none; it could declare entities)")
+        raise VOTableRefused(
+            f"{self._where()}: a DOCTYPE declaration is not accepted "
+            "(a VOTable needs none; it could declare entities)"
+        )
 
     def _entity(self, name: str, *_: object) -> None:
         raise VOTableRefused(f"{self._where()}: entity declarations are not accepted ({name})")
@@ -236,21 +250,25 @@ class _Guard:
                 raise VOTableRefused(
                     f"{self._where()}: <{name} href=...> refers to data outside "
                     "the document; the VOTable must carry its data inline (TABLEDATA, or a "
-                    "BINARY/BINARY2 STREAM with encoding=\"base64\")")
+                    'BINARY/BINARY2 STREAM with encoding="base64")'
+                )
         if name in _BY_REFERENCE:
             raise VOTableRefused(
                 f"{self._where()}: the {name} serialisation refers to an external file; use "
-                "TABLEDATA, BINARY or BINARY2")
+                "TABLEDATA, BINARY or BINARY2"
+            )
         self.stack.append(name)
         if name == "TABLE":
             self.tables.append(_Table())
         elif name == "FIELD" and self.tables:
             table = self.tables[-1]
-            table.widths.append(_field_bytes(attributes.get("datatype", ""),
-                                             attributes.get("arraysize")))
+            table.widths.append(
+                _field_bytes(attributes.get("datatype", ""), attributes.get("arraysize"))
+            )
             if len(table.widths) > self.limits.max_columns:
-                raise VOTableRefused(f"{self._where()}: the table has more than "
-                                     f"{self.limits.max_columns} columns")
+                raise VOTableRefused(
+                    f"{self._where()}: the table has more than {self.limits.max_columns} columns"
+                )
         elif name == "TR" and self.tables:
             self._count_rows(self.tables[-1], 1)
         elif name == "STREAM":
@@ -259,8 +277,12 @@ class _Guard:
     def _end(self, qualified: str) -> None:
         name = qualified.rpartition(" ")[2]
         self.stack.pop()
-        if name == "STREAM" and self.tables and self.stack and self.stack[-1] in (
-                "BINARY", "BINARY2"):
+        if (
+            name == "STREAM"
+            and self.tables
+            and self.stack
+            and self.stack[-1] in ("BINARY", "BINARY2")
+        ):
             table = self.tables[-1]
             width = _row_bytes(table.widths, self.stack[-1] == "BINARY2")
             if width is None:
@@ -275,8 +297,9 @@ class _Guard:
     def _count_rows(self, table: _Table, rows: int) -> None:
         table.rows += rows
         if table.rows > self.limits.max_rows:
-            raise VOTableRefused(f"{self._where()}: the table has more than "
-                                 f"{self.limits.max_rows} rows")
+            raise VOTableRefused(
+                f"{self._where()}: the table has more than {self.limits.max_rows} rows"
+            )
 
 
 def _field_bytes(datatype: str, arraysize: str | None) -> int | None:

@@ -50,8 +50,13 @@ def create_app(settings: TapSettings) -> FastAPI:
         openapi_url=None,
     )
     app.state.settings = settings
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST",
-                       "DELETE"], allow_headers=["*"], expose_headers=["Location"])
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["*"],
+        expose_headers=["Location"],
+    )
     app.add_middleware(RequestGuard, settings=settings)  # outermost: before anything is read
     app.include_router(sync.router, prefix="/tap")
     app.include_router(vosi.router, prefix="/tap")
@@ -63,8 +68,9 @@ def create_app(settings: TapSettings) -> FastAPI:
 
 
 def _votable(message: str, fault_name: str, status: int) -> Response:
-    return Response(error_votable(message, fault_name), status_code=status,
-                    media_type=VOTABLE_CONTENT_TYPE)
+    return Response(
+        error_votable(message, fault_name), status_code=status, media_type=VOTABLE_CONTENT_TYPE
+    )
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -88,5 +94,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.exception("unexpected failure serving %s", request.url.path)
         return _votable(
             "the service failed unexpectedly; this is a bug, reported in the server log",
-            "FatalFault", 500,
+            "FatalFault",
+            500,
         )

@@ -258,8 +258,12 @@ class CatalogCache:
     """The catalogue as last read, read again (by ``read``) once it is ``ttl_s`` old; safe to
     share between threads. ``on_reload`` runs after each read (caches that depend on it)."""
 
-    def __init__(self, read: Callable[[], Catalog], ttl_s: float,
-                 on_reload: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        read: Callable[[], Catalog],
+        ttl_s: float,
+        on_reload: Callable[[], None] = lambda: None,
+    ) -> None:
         self._read = read
         self.ttl_s = ttl_s
         self._on_reload = on_reload

@@ -7,7 +7,8 @@ import typer
 
 def serve(
     host: str | None = typer.Option(
-        None, help="Address to listen on (default XPHA_TAP_HOST, loopback)."),
+        None, help="Address to listen on (default XPHA_TAP_HOST, loopback)."
+    ),
     port: int | None = typer.Option(None, help="Port to listen on (default XPHA_TAP_PORT, 8000)."),
     workers: int = typer.Option(1, help="Server processes (each with its own pool)."),
 ) -> None:
@@ -21,8 +22,14 @@ def serve(
     port = port or settings.tap_port
     typer.echo(f"xpha TAP service on http://{host}:{port}/tap (cone search /scs)")
     if workers > 1:
-        uvicorn.run("tap_service.app:create_app_from_environment", factory=True, host=host,
-                    port=port, workers=workers, log_level="warning")
+        uvicorn.run(
+            "tap_service.app:create_app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
     else:
         from tap_service.app import create_app
 
@@ -47,9 +54,11 @@ def add_token(user: str = typer.Argument(..., help="Who the token is for (its jo
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(token)
-    typer.echo(f"(stored as a SHA-256 digest in {path}; send it as 'Authorization: Bearer "
-               "TOKEN', e.g. pyvo: session.headers['Authorization'] = 'Bearer ' + token)",
-               err=True)
+    typer.echo(
+        f"(stored as a SHA-256 digest in {path}; send it as 'Authorization: Bearer "
+        "TOKEN', e.g. pyvo: session.headers['Authorization'] = 'Bearer ' + token)",
+        err=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -38,8 +38,14 @@ from tap_service.writers.fields import TEXT_TYPES, FieldSpec
 
 COPY_TYPES = {16: "bool", 21: "int2", 23: "int4", 20: "int8", 700: "float4", 701: "float8"}
 TEXT_OIDS = {25, 1043, 1042, 19}  # text, varchar, bpchar, name
-ARRAY_OIDS = {1000: "bool", 1005: "int2", 1007: "int4", 1016: "int8", 1021: "float4",
-              1022: "float8"}
+ARRAY_OIDS = {
+    1000: "bool",
+    1005: "int2",
+    1007: "int4",
+    1016: "int8",
+    1021: "float4",
+    1022: "float8",
+}
 MASK_BITS = 62  # NULL flags per int8 mask column (bit 63 is the sign)
 
 
@@ -56,13 +62,17 @@ def describe(conn: psycopg.Connection, sql: str) -> list[tuple[str, int]] | None
     result = pgconn.describe_prepared(b"")
     if result.status != ExecStatus.COMMAND_OK:
         return None
-    return [((result.fname(i) or b"").decode(conn.info.encoding), result.ftype(i))
-            for i in range(result.nfields)]
+    return [
+        ((result.fname(i) or b"").decode(conn.info.encoding), result.ftype(i))
+        for i in range(result.nfields)
+    ]
 
 
 # Quoted identifiers and strings (kept as they are), or a number (replaced by its type class)
-_LITERAL = re.compile(r"""("(?:[^"]|"")*"|'(?:[^']|'')*'|(?<![\w$.])(?:\d+\.?\d*|\.\d+)"""
-                      r"""(?:[eE][-+]?\d+)?(?![\w.]))""")
+_LITERAL = re.compile(
+    r"""("(?:[^"]|"")*"|'(?:[^']|'')*'|(?<![\w$.])(?:\d+\.?\d*|\.\d+)"""
+    r"""(?:[eE][-+]?\d+)?(?![\w.]))"""
+)
 INT4_MAX, INT8_MAX = 2**31 - 1, 2**63 - 1
 
 
@@ -127,14 +137,15 @@ class CopyLayout:
         names = [f"c{i}" for i in range(len(self.fixed) + len(self.variable))]
         fixed = [names[i] for i in self.fixed]
         masks = [
-            " | ".join(f"CASE WHEN {fixed[j]} IS NULL THEN {1 << (j - start)}::int8"
-                       " ELSE 0::int8 END" for j in range(start, min(start + MASK_BITS, len(fixed))))
+            " | ".join(
+                f"CASE WHEN {fixed[j]} IS NULL THEN {1 << (j - start)}::int8 ELSE 0::int8 END"
+                for j in range(start, min(start + MASK_BITS, len(fixed)))
+            )
             for start in range(0, len(fixed), MASK_BITS)
         ]
         values = [f"coalesce({name}, '0')" for name in fixed]
         values += [names[i] for i in self.variable]
-        return (f"SELECT {', '.join(masks + values)} FROM ({sql}) AS tap_result"
-                f"({', '.join(names)})")
+        return f"SELECT {', '.join(masks + values)} FROM ({sql}) AS tap_result({', '.join(names)})"
 
     def statement(self, sql: str) -> str:
         return f"COPY ({self.select(sql)}) TO STDOUT (FORMAT binary)"
@@ -163,8 +174,9 @@ class CopyLayout:
         return ColumnBatch(columns, rows)  # type: ignore[arg-type]
 
 
-def copy_layout(description: Sequence[tuple[str, int]], fields: Sequence[FieldSpec]
-                ) -> CopyLayout | None:
+def copy_layout(
+    description: Sequence[tuple[str, int]], fields: Sequence[FieldSpec]
+) -> CopyLayout | None:
     """The COPY layout of this result, or None when a column has no binary decoding here
     (timestamps, numeric, geometry, ...: the row-tuple path handles every type)."""
     fixed: list[int] = []
@@ -177,16 +189,20 @@ def copy_layout(description: Sequence[tuple[str, int]], fields: Sequence[FieldSp
             fixed.append(i)
             values.append(CopyColumn(f"c{i}", COPY_TYPES[oid]))
         elif (oid in TEXT_OIDS and spec.datatype in TEXT_TYPES) or (
-                oid in ARRAY_OIDS and spec.is_array and spec.datatype in NUMPY_TYPES):
+            oid in ARRAY_OIDS and spec.is_array and spec.datatype in NUMPY_TYPES
+        ):
             variable.append(i)
         else:
             return None
     if not fixed and not variable:
         return None
     masks = [CopyColumn(f"nulls{g}", "int8") for g in range(0, len(fixed), MASK_BITS)]
-    tail = [CopyColumn(f"c{i}", varlen_copy.TEXT) if description[i][1] in TEXT_OIDS
-            else CopyColumn(f"c{i}", ARRAY_OIDS[description[i][1]], varlen_copy.VARIABLE)
-            for i in variable]
+    tail = [
+        CopyColumn(f"c{i}", varlen_copy.TEXT)
+        if description[i][1] in TEXT_OIDS
+        else CopyColumn(f"c{i}", ARRAY_OIDS[description[i][1]], varlen_copy.VARIABLE)
+        for i in variable
+    ]
     return CopyLayout(tuple(fixed), tuple(variable), tuple(masks + values + tail))
 
 
@@ -219,6 +235,7 @@ def _narrowed(spec: FieldSpec, values: np.ndarray, null: np.ndarray) -> np.ndarr
         info = np.iinfo(dtype)
         wrong = np.flatnonzero(((values < info.min) | (values > info.max)) & ~null)
         if wrong.size:  # a wider integer than TAP_SCHEMA declares: fail loudly, never wrap
-            raise XphaError(f"result column {spec.name!r} ({spec.datatype}): "
-                            f"{values[wrong[0]]} is out of range")
+            raise XphaError(
+                f"result column {spec.name!r} ({spec.datatype}): {values[wrong[0]]} is out of range"
+            )
     return values.astype(dtype, copy=False)

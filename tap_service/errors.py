@@ -68,7 +68,7 @@ def error_votable(message: str, fault_name: str = "UsageFault", query: str | Non
         f'<INFO name="REQUEST_DATE" value="{datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}"/>',
     ]
     if query is not None:
-        infos.append(f"<INFO name=\"QUERY\" value={quoteattr(_xml_safe(query))}/>")
+        infos.append(f'<INFO name="QUERY" value={quoteattr(_xml_safe(query))}/>')
     body = "\n".join(infos)
     document = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -112,7 +112,8 @@ def _mollweide(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray
     with np.errstate(divide="ignore", invalid="ignore"):  # at the poles theta is already right
         for _ in range(30):  # 2 theta + sin 2 theta = pi sin phi, by Newton
             step = (2 * theta + np.sin(2 * theta) - np.pi * np.sin(phi)) / (
-                2 + 2 * np.cos(2 * theta))
+                2 + 2 * np.cos(2 * theta)
+            )
             theta = np.where(np.isfinite(step), theta - step, theta)
     return 2 * SQRT2 / np.pi * lam * np.cos(theta), SQRT2 * np.sin(theta)
 
@@ -130,7 +131,8 @@ def _finest_cells_of_pixels() -> np.ndarray:
     icrs = SkyCoord(l=l_deg[inside] * u.deg, b=b_deg[inside] * u.deg, frame="galactic").icrs
     cells = np.full(inside.shape, -1, dtype=np.int64)
     cells[inside] = HEALPix(nside=2**summary.SKY_LEVEL, order="nested").lonlat_to_healpix(
-        icrs.ra, icrs.dec)
+        icrs.ra, icrs.dec
+    )
     return cells
 
 
@@ -158,29 +160,50 @@ def _draw_sky(conn, current, first_bin: int, edge: float) -> bytes:
         _nothing(axes, f"no candidates with probability >= {edge:g}")
         return _png(figure)
     level = map_level(cells, counts)
-    per_cell = np.bincount(cells >> (2 * (summary.SKY_LEVEL - level)), weights=counts,
-                           minlength=12 * 4**level)
+    per_cell = np.bincount(
+        cells >> (2 * (summary.SKY_LEVEL - level)), weights=counts, minlength=12 * 4**level
+    )
     density = per_cell / (41_252.96 / (12 * 4**level))  # per square degree
     pixels = _cells_of_pixels(level)
     image = np.where(pixels >= 0, density[np.maximum(pixels, 0)], np.nan)
     image = np.ma.masked_where(~(image > 0), image)
     axes.set_facecolor("white")
-    axes.imshow(np.where(pixels >= 0, 0.0, np.nan), extent=(-2 * SQRT2, 2 * SQRT2, -SQRT2,
-                SQRT2), cmap="Greys", vmin=0, vmax=10, interpolation="nearest")
+    axes.imshow(
+        np.where(pixels >= 0, 0.0, np.nan),
+        extent=(-2 * SQRT2, 2 * SQRT2, -SQRT2, SQRT2),
+        cmap="Greys",
+        vmin=0,
+        vmax=10,
+        interpolation="nearest",
+    )
     low, high = image.min(), image.max()
     norm = LogNorm(low, high) if high > 10 * low else Normalize(0, high)  # log for a wide range
-    shown = axes.imshow(image, extent=(-2 * SQRT2, 2 * SQRT2, -SQRT2, SQRT2), cmap="viridis",
-                        norm=norm, interpolation="nearest")
+    shown = axes.imshow(
+        image,
+        extent=(-2 * SQRT2, 2 * SQRT2, -SQRT2, SQRT2),
+        cmap="viridis",
+        norm=norm,
+        interpolation="nearest",
+    )
     _graticule(axes)
     axes.set_axis_off()
     axes.set_aspect("equal")
-    bar = figure.colorbar(shown, ax=axes, orientation="horizontal", fraction=0.05, shrink=0.6,
-                          label=f"candidates per deg² (HEALPix level {level})")
+    bar = figure.colorbar(
+        shown,
+        ax=axes,
+        orientation="horizontal",
+        fraction=0.05,
+        shrink=0.6,
+        label=f"candidates per deg² (HEALPix level {level})",
+    )
     if isinstance(norm, LogNorm):  # labels at 1, 2 and 5 of each decade, none in between
         bar.ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         bar.ax.xaxis.set_minor_formatter(NullFormatter())
-    axes.set_title(f"{int(counts.sum()):,} candidates with probability ≥ {edge:g}"
-                   f" (Galactic, l = 0 in the middle)", fontsize=10)
+    axes.set_title(
+        f"{int(counts.sum()):,} candidates with probability ≥ {edge:g}"
+        f" (Galactic, l = 0 in the middle)",
+        fontsize=10,
+    )
     return _png(figure)
 
 
@@ -207,21 +230,39 @@ def _draw_cmd(conn, current, first_bin: int, edge: float) -> bytes:
     colour, mag = summary.BP_RP.edges, summary.G_MAG.edges
     extent = (colour[0], colour[-1], mag[0], mag[-1])  # regular bins: an image, not a mesh
     everything = np.ma.masked_equal(grids["all"].T, 0)
-    axes.imshow(everything, extent=extent, origin="lower", aspect="auto", cmap="Greys",
-                norm=LogNorm(vmin=1, vmax=max(2, everything.max())), interpolation="nearest")
+    axes.imshow(
+        everything,
+        extent=extent,
+        origin="lower",
+        aspect="auto",
+        cmap="Greys",
+        norm=LogNorm(vmin=1, vmax=max(2, everything.max())),
+        interpolation="nearest",
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.ma.masked_invalid(grids["probability_sum"].T / grids["above"].T)
     if mean.count():
-        shown = axes.imshow(mean, extent=extent, origin="lower", aspect="auto", cmap="plasma",
-                            vmin=edge, vmax=1.0, interpolation="nearest")
+        shown = axes.imshow(
+            mean,
+            extent=extent,
+            origin="lower",
+            aspect="auto",
+            cmap="plasma",
+            vmin=edge,
+            vmax=1.0,
+            interpolation="nearest",
+        )
         figure.colorbar(shown, ax=axes, label=f"mean probability of those ≥ {edge:g}")
     used_c, used_g = np.nonzero(grids["all"])
     axes.set_xlim(colour[used_c.min()] - 0.1, colour[used_c.max() + 1] + 0.1)
     axes.set_ylim(mag[used_g.max() + 1] + 0.2, mag[used_g.min()] - 0.2)  # bright at the top
     axes.set_xlabel("BP − RP [mag]")
     axes.set_ylabel("G [mag]")
-    axes.set_title(f"grey: all {int(grids['all'].sum()):,} scored sources; colour: the"
-                   f" {int(grids['above'].sum()):,} with probability ≥ {edge:g}", fontsize=10)
+    axes.set_title(
+        f"grey: all {int(grids['all'].sum()):,} scored sources; colour: the"
+        f" {int(grids['above'].sum()):,} with probability ≥ {edge:g}",
+        fontsize=10,
+    )
     return _png(figure)
 
 
@@ -232,23 +273,29 @@ def _draw_excess(conn, current, first_bin: int, edge: float) -> bytes:
     everything, above = np.asarray(histogram["all"]), np.asarray(histogram["above"])
     unmeasured = int(histogram["unmeasured"])
     if everything.sum() == 0:
-        _nothing(axes, "the current model does not measure the H-alpha excess"
-                 if unmeasured else "no candidates yet")
+        _nothing(
+            axes,
+            "the current model does not measure the H-alpha excess"
+            if unmeasured
+            else "no candidates yet",
+        )
         return _png(figure)
     edges = summary.EXCESS.edges
     axes.stairs(everything[1:-1], edges, color="0.45", label="all scored sources")
-    axes.stairs(above[1:-1], edges, fill=True, color="tab:red", alpha=0.7,
-                label=f"probability ≥ {edge:g}")
+    axes.stairs(
+        above[1:-1], edges, fill=True, color="tab:red", alpha=0.7, label=f"probability ≥ {edge:g}"
+    )
     axes.set_yscale("log")
     axes.set_xlabel("H-alpha excess equivalent width [Å] (emission positive)")
     axes.set_ylabel("sources per 1 Å")
     axes.legend(loc="upper right", fontsize=8)
-    outside = (f"outside the axis: {int(everything[0]):,} below {edges[0]:g} Å,"
-               f" {int(everything[-1]):,} above {edges[-1]:g} Å;"
-               f" {unmeasured:,} without a measured excess")
+    outside = (
+        f"outside the axis: {int(everything[0]):,} below {edges[0]:g} Å,"
+        f" {int(everything[-1]):,} above {edges[-1]:g} Å;"
+        f" {unmeasured:,} without a measured excess"
+    )
     axes.set_title(outside, fontsize=9)
     return _png(figure)
 
 
-DRAW: dict[str, Callable[..., bytes]] = {"sky": _draw_sky, "cmd": _draw_cmd,
-                                         "excess": _draw_excess}
+DRAW: dict[str, Callable[..., bytes]] = {"sky": _draw_sky, "cmd": _draw_cmd, "excess": _draw_excess}

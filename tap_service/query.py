@@ -163,8 +163,9 @@ class TapEngine:
         self._timeouts: weakref.WeakKeyDictionary[psycopg.Connection, int] = (
             weakref.WeakKeyDictionary()
         )
-        self.catalogue = CatalogCache(self._read_catalog, settings.tap_catalog_ttl_s,
-                                      on_reload=self.descriptions.clear)
+        self.catalogue = CatalogCache(
+            self._read_catalog, settings.tap_catalog_ttl_s, on_reload=self.descriptions.clear
+        )
 
     def open(self) -> None:
         self.pool.open(wait=False)
@@ -206,9 +207,11 @@ class TapEngine:
         """
         ms = int(timeout * 1000)
         if app_name:
-            conn.execute(psycopg.sql.SQL(
-                "BEGIN READ ONLY; SET LOCAL statement_timeout = {}; SET LOCAL application_name = {}"
-            ).format(ms, app_name))
+            conn.execute(
+                psycopg.sql.SQL(
+                    "BEGIN READ ONLY; SET LOCAL statement_timeout = {}; SET LOCAL application_name = {}"
+                ).format(ms, app_name)
+            )
             return
         if self._timeouts.get(conn) != ms:
             conn.execute(psycopg.sql.SQL("SET statement_timeout = {}").format(ms))
@@ -287,10 +290,17 @@ def run_query(
         def begin() -> None:
             engine.begin(conn, timeout, application_name)
 
-        fetch = _fetch_columns(
-            conn, translation, begin, settings.tap_fetch_rows,
-            None if uploaded else engine.descriptions,  # upload tables differ per request
-        ) if settings.tap_copy_fetch else None
+        fetch = (
+            _fetch_columns(
+                conn,
+                translation,
+                begin,
+                settings.tap_fetch_rows,
+                None if uploaded else engine.descriptions,  # upload tables differ per request
+            )
+            if settings.tap_copy_fetch
+            else None
+        )
         fetch = fetch or _fetch_rows(conn, translation, begin, settings.tap_fetch_rows)
         first = next(fetch.batches, [])  # execution errors surface here
     except BaseException as exc:
@@ -334,7 +344,10 @@ class _Fetch:
 
 
 def _fetch_columns(
-    conn: psycopg.Connection, translation: Translation, begin: Callable[[], None], size: int,
+    conn: psycopg.Connection,
+    translation: Translation,
+    begin: Callable[[], None],
+    size: int,
     descriptions: columnar.Descriptions | None = None,
 ) -> _Fetch | None:
     """Stream a result by binary COPY into column batches (see columnar); None when a column
@@ -381,8 +394,12 @@ def _fetch_rows(
     return _Fetch(fields, chain([first], chunks), rows.close)
 
 
-def row_stream(cursor: psycopg.Cursor, query: psycopg.sql.Composed | str, size: int,
-               params: Mapping[str, object] | None = None) -> Generator[tuple[Any, ...]]:
+def row_stream(
+    cursor: psycopg.Cursor,
+    query: psycopg.sql.Composed | str,
+    size: int,
+    params: Mapping[str, object] | None = None,
+) -> Generator[tuple[Any, ...]]:
     """``cursor.stream()``: a generator, whose ``close()`` ends the query early (psycopg
     annotates it as a plain Iterator)."""
     return cast(Generator[tuple[Any, ...]], cursor.stream(query, params, size=size))
@@ -450,8 +467,10 @@ def database_fault(exc: psycopg.Error, timeout: float, sync: bool) -> DaliFault:
     if state in ("42501", "25006"):  # insufficient_privilege, read_only_sql_transaction
         return UsageFault(f"not allowed: {message}")
     if state == "53400":  # configuration_limit_exceeded: temp_file_limit of the TAP role
-        return UsageFault("the query needs more temporary disk space than one query may use "
-                          "(a large sort, join or DISTINCT); narrow it or add a TOP")
+        return UsageFault(
+            "the query needs more temporary disk space than one query may use "
+            "(a large sort, join or DISTINCT); narrow it or add a TOP"
+        )
     if state[:2] in ("22", "42", "54", "2F", "39"):
         return UsageFault(f"the database rejected the query: {message}")
     # Server-side trouble: the client learns its kind, never the server's own text (it can
@@ -459,6 +478,4 @@ def database_fault(exc: psycopg.Error, timeout: float, sync: bool) -> DaliFault:
     log.warning("database error %s while running a TAP query: %s", state, message)
     if state[:2] in ("08", "53", "40") or state.startswith("57P") or not state:
         return TransientFault("the database is unavailable or overloaded; try again later")
-    return FatalFault("the database failed to run the query; this is reported in the "
-                      "server log")
-
+    return FatalFault("the database failed to run the query; this is reported in the server log")

@@ -25,8 +25,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Reachable without a token when ``tap_auth`` is bearer: what a client needs to find the
 #: service and learn that it must authenticate.
-PUBLIC_PATHS = frozenset({"/", "/tap", "/tap/", "/tap/availability", "/tap/capabilities",
-                          "/scs/capabilities"})
+PUBLIC_PATHS = frozenset(
+    {"/", "/tap", "/tap/", "/tap/availability", "/tap/capabilities", "/scs/capabilities"}
+)
 _HOST = re.compile(r"(?P<name>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?")
 
 
@@ -53,7 +54,8 @@ class RequestGuard:
         self.settings = settings
         self.allowed_hosts = {
             name.strip().strip("[]").lower()
-            for name in settings.tap_allowed_hosts.split(",") if name.strip()
+            for name in settings.tap_allowed_hosts.split(",")
+            if name.strip()
         }
         self._tokens_cache: dict[str, str] = {}
         self._tokens_stamp: int | None = None
@@ -62,8 +64,9 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
         refusal = self._host_refusal(headers) or self._auth_refusal(scope, headers)
         if refusal is not None:
             await _refuse(send, *refusal)
@@ -71,9 +74,14 @@ class RequestGuard:
         limit = self.settings.tap_request_max_bytes
         declared = headers.get("content-length", "").strip()
         if declared and (not declared.isdigit() or int(declared) > limit):
-            await _refuse(send, 413, f"the request body is {declared} bytes, over the limit of "
-                          f"{limit} bytes (XPHA_TAP_REQUEST_MAX_BYTES); send large tables as "
-                          "an upload URL or split the request", {})
+            await _refuse(
+                send,
+                413,
+                f"the request body is {declared} bytes, over the limit of "
+                f"{limit} bytes (XPHA_TAP_REQUEST_MAX_BYTES); send large tables as "
+                "an upload URL or split the request",
+                {},
+            )
             return
         await self.app(scope, _limited(receive, limit), send)
 
@@ -84,9 +92,13 @@ class RequestGuard:
             return None
         name = host_name(headers["host"])
         if name is None or name not in self.allowed_hosts:
-            return (400, f"this service does not answer to the host {headers['host'][:100]!r}; "
-                         "the operator can add it to XPHA_TAP_ALLOWED_HOSTS or set "
-                         "XPHA_TAP_BASE_URL", {})
+            return (
+                400,
+                f"this service does not answer to the host {headers['host'][:100]!r}; "
+                "the operator can add it to XPHA_TAP_ALLOWED_HOSTS or set "
+                "XPHA_TAP_BASE_URL",
+                {},
+            )
         return None
 
     def _auth_refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, dict] | None:
@@ -97,12 +109,14 @@ class RequestGuard:
         if scheme.lower() == "bearer" and token.strip():
             user = user_of_token(self._tokens(), token.strip())
         if user is None:
-            return (401, "this service needs a bearer token: send 'Authorization: Bearer "
-                         "TOKEN' (ask the operator for one)",
-                    {"www-authenticate": 'Bearer realm="xpha"'})
+            return (
+                401,
+                "this service needs a bearer token: send 'Authorization: Bearer "
+                "TOKEN' (ask the operator for one)",
+                {"www-authenticate": 'Bearer realm="xpha"'},
+            )
         scope.setdefault("state", {})["user"] = user
         return None
-
 
     def _tokens(self) -> dict[str, str]:
         """The tokens file, re-read when it changes (``xpha tap token add`` while serving)."""
@@ -128,7 +142,8 @@ def _limited(receive: Receive, limit: int) -> Receive:
             if seen > limit:
                 raise RequestTooLarge(
                     f"the request body passed the limit of {limit} bytes "
-                    "(XPHA_TAP_REQUEST_MAX_BYTES); send large tables as an upload URL")
+                    "(XPHA_TAP_REQUEST_MAX_BYTES); send large tables as an upload URL"
+                )
         return message
 
     return receive_within_limit
@@ -136,9 +151,11 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 async def _refuse(send: Send, status: int, message: str, extra: dict[str, str]) -> None:
     body = error_votable(message, "UsageFault")
-    headers = [(b"content-type", VOTABLE_CONTENT_TYPE.encode()),
-               (b"content-length", str(len(body)).encode()),
-               (b"connection", b"close"),
-               *((k.encode(), v.encode()) for k, v in extra.items())]
+    headers = [
+        (b"content-type", VOTABLE_CONTENT_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        *((k.encode(), v.encode()) for k, v in extra.items()),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

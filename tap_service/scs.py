@@ -40,35 +40,106 @@ class ConeColumn:
 
 
 COLUMNS = (
-    ConeColumn("source_id::text", FieldSpec(
-        "source_id", "char", "*", None, "ID_MAIN", "Gaia DR3 unique source identifier"), 1),
-    ConeColumn("ra", FieldSpec(
-        "ra", "double", None, "deg", "POS_EQ_RA_MAIN", "Right ascension (ICRS), epoch 2016.0"), 1),
-    ConeColumn("dec", FieldSpec(
-        "dec", "double", None, "deg", "POS_EQ_DEC_MAIN", "Declination (ICRS), epoch 2016.0"), 1),
-    ConeColumn("score", FieldSpec(
-        "score", "float", None, None, "stat.value", "Raw emitter score of the current model"), 2),
-    ConeColumn("probability", FieldSpec(
-        "probability", "float", None, None, "stat.probability",
-        "Calibrated probability of being an H-alpha emitter"), 2),
-    ConeColumn("halpha_excess_ew", FieldSpec(
-        "halpha_excess_ew", "float", None, "Angstrom", "spect.line.eqWidth;em.line.Halpha",
-        "H-alpha EW over the continuum predicted from the XP spectrum (emission > 0)"), 2),
-    ConeColumn("halpha_excess_snr", FieldSpec(
-        "halpha_excess_snr", "float", None, None, "stat.snr;em.line.Halpha",
-        "Signal-to-noise ratio of the H-alpha excess"), 2),
-    ConeColumn("phot_g_mean_mag", FieldSpec(
-        "phot_g_mean_mag", "float", None, "mag", "phot.mag;em.opt", "Gaia G mean magnitude"), 2),
-    ConeColumn("bp_rp", FieldSpec(
-        "bp_rp", "float", None, "mag", "phot.color;em.opt.B;em.opt.R", "Gaia BP - RP colour"), 2),
-    ConeColumn("q3c_dist(ra, dec, %(ra)s, %(dec)s)", FieldSpec(
-        "dist", "double", None, "deg", "pos.angDistance", "Distance from the cone centre"), 2),
-    ConeColumn("model_id", FieldSpec(
-        "model_id", "int", None, None, "meta.id", "Model that produced the score"), 3),
-    ConeColumn("model_kind", FieldSpec(
-        "model_kind", "char", "*", None, "meta.code", "Kind of the current model"), 3),
-    ConeColumn("model_version", FieldSpec(
-        "model_version", "char", "*", None, "meta.version", "Version of the current model"), 3),
+    ConeColumn(
+        "source_id::text",
+        FieldSpec("source_id", "char", "*", None, "ID_MAIN", "Gaia DR3 unique source identifier"),
+        1,
+    ),
+    ConeColumn(
+        "ra",
+        FieldSpec(
+            "ra", "double", None, "deg", "POS_EQ_RA_MAIN", "Right ascension (ICRS), epoch 2016.0"
+        ),
+        1,
+    ),
+    ConeColumn(
+        "dec",
+        FieldSpec(
+            "dec", "double", None, "deg", "POS_EQ_DEC_MAIN", "Declination (ICRS), epoch 2016.0"
+        ),
+        1,
+    ),
+    ConeColumn(
+        "score",
+        FieldSpec(
+            "score", "float", None, None, "stat.value", "Raw emitter score of the current model"
+        ),
+        2,
+    ),
+    ConeColumn(
+        "probability",
+        FieldSpec(
+            "probability",
+            "float",
+            None,
+            None,
+            "stat.probability",
+            "Calibrated probability of being an H-alpha emitter",
+        ),
+        2,
+    ),
+    ConeColumn(
+        "halpha_excess_ew",
+        FieldSpec(
+            "halpha_excess_ew",
+            "float",
+            None,
+            "Angstrom",
+            "spect.line.eqWidth;em.line.Halpha",
+            "H-alpha EW over the continuum predicted from the XP spectrum (emission > 0)",
+        ),
+        2,
+    ),
+    ConeColumn(
+        "halpha_excess_snr",
+        FieldSpec(
+            "halpha_excess_snr",
+            "float",
+            None,
+            None,
+            "stat.snr;em.line.Halpha",
+            "Signal-to-noise ratio of the H-alpha excess",
+        ),
+        2,
+    ),
+    ConeColumn(
+        "phot_g_mean_mag",
+        FieldSpec(
+            "phot_g_mean_mag", "float", None, "mag", "phot.mag;em.opt", "Gaia G mean magnitude"
+        ),
+        2,
+    ),
+    ConeColumn(
+        "bp_rp",
+        FieldSpec(
+            "bp_rp", "float", None, "mag", "phot.color;em.opt.B;em.opt.R", "Gaia BP - RP colour"
+        ),
+        2,
+    ),
+    ConeColumn(
+        "q3c_dist(ra, dec, %(ra)s, %(dec)s)",
+        FieldSpec(
+            "dist", "double", None, "deg", "pos.angDistance", "Distance from the cone centre"
+        ),
+        2,
+    ),
+    ConeColumn(
+        "model_id",
+        FieldSpec("model_id", "int", None, None, "meta.id", "Model that produced the score"),
+        3,
+    ),
+    ConeColumn(
+        "model_kind",
+        FieldSpec("model_kind", "char", "*", None, "meta.code", "Kind of the current model"),
+        3,
+    ),
+    ConeColumn(
+        "model_version",
+        FieldSpec(
+            "model_version", "char", "*", None, "meta.version", "Version of the current model"
+        ),
+        3,
+    ),
 )
 
 
@@ -152,9 +223,12 @@ def run_cone(request: ConeRequest, engine: TapEngine) -> QueryResult:
     stream = None
     try:
         engine.begin(conn, timeout, None)  # read-only, one round trip
-        stream = row_stream(conn.cursor(binary=True),
-                            cone_sql(settings.published_schema, request.verb),
-                            settings.tap_fetch_rows, params)
+        stream = row_stream(
+            conn.cursor(binary=True),
+            cone_sql(settings.published_schema, request.verb),
+            settings.tap_fetch_rows,
+            params,
+        )
         chunks = iter(lambda: list(islice(stream, settings.tap_fetch_rows)), [])
         first = next(chunks, [])  # execution errors surface here
     except BaseException as exc:
@@ -189,4 +263,3 @@ def scs_error_votable(message: str) -> bytes:
         f'<INFO name="QUERY_STATUS" value="ERROR">{escape(message)}</INFO>\n'
         "</RESOURCE>\n</VOTABLE>\n"
     ).encode()
-

@@ -32,7 +32,9 @@ class TapSettings(Settings):
         2_000_000, ge=1, description="Most rows any TAP query returns, whatever MAXREC says."
     )
     tap_sync_timeout_s: float = Field(
-        60.0, gt=0, description="Statement timeout of a /sync query; longer queries belong in async."
+        60.0,
+        gt=0,
+        description="Statement timeout of a /sync query; longer queries belong in async.",
     )
     tap_async_timeout_s: float = Field(
         3600.0, gt=0, description="Statement timeout of a query run by an async job."

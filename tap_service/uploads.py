@@ -59,9 +59,7 @@ class UploadedTable:
     rows: int
 
 
-def parse_upload_param(
-    value: str | None, files: Mapping[str, bytes]
-) -> dict[str, bytes | str]:
+def parse_upload_param(value: str | None, files: Mapping[str, bytes]) -> dict[str, bytes | str]:
     """``UPLOAD=name,param:part[;name2,https://...]``: each table's VOTable bytes or its URL."""
     refuse_unnamed_parts(value, files)
     if value is None or not value.strip():
@@ -83,7 +81,7 @@ def parse_upload_param(
             raise UsageFault(
                 f"UPLOAD {name}: {uri!r} is neither param:part (inline) nor an http(s) URL"
             )
-        part = uri[len("param:"):]
+        part = uri[len("param:") :]
         if part not in files:
             raise UsageFault(f"UPLOAD {name}: the request has no file part named {part!r}")
         uploads[name.lower()] = files[part]
@@ -95,15 +93,19 @@ def refuse_unnamed_parts(value: str | None, files: Mapping[str, bytes]) -> None:
     unnamed = sorted(set(files) - upload_parts(value))
     if unnamed:
         shown = ", ".join(repr(part[:40]) for part in unnamed[:5])
-        raise UsageFault(f"the request has file parts that no UPLOAD item names ({shown}); "
-                         "name each as UPLOAD=table_name,param:part_name")
+        raise UsageFault(
+            f"the request has file parts that no UPLOAD item names ({shown}); "
+            "name each as UPLOAD=table_name,param:part_name"
+        )
 
 
 def check_part_sizes(files: Mapping[str, bytes], max_bytes: int) -> None:
     for part, content in files.items():
         if len(content) > max_bytes:
-            raise UsageFault(f"the file part {part[:40]!r} is {len(content)} bytes, over the "
-                             f"{max_bytes} byte upload limit")
+            raise UsageFault(
+                f"the file part {part[:40]!r} is {len(content)} bytes, over the "
+                f"{max_bytes} byte upload limit"
+            )
 
 
 def upload_parts(value: str | None) -> set[str]:
@@ -112,7 +114,7 @@ def upload_parts(value: str | None) -> set[str]:
     for item in (value or "").split(";"):
         uri = item.partition(",")[2].strip()
         if uri.startswith("param:"):
-            parts.add(uri[len("param:"):])
+            parts.add(uri[len("param:") :])
     return parts
 
 
@@ -126,8 +128,12 @@ class ParsedUpload:
 
     @property
     def info(self) -> TableInfo:
-        return TableInfo(UPLOAD_SCHEMA, self.name, f"Uploaded table {self.name}",
-                         {c.name: c for c, _ in self.columns})
+        return TableInfo(
+            UPLOAD_SCHEMA,
+            self.name,
+            f"Uploaded table {self.name}",
+            {c.name: c for c, _ in self.columns},
+        )
 
     @property
     def relation(self) -> str:
@@ -149,8 +155,10 @@ def read_uploads(uploads: Mapping[str, bytes | str], settings: TapSettings) -> l
         columns = _columns(name, table.fields)
         rows = _rows(table)
         if len(rows) > settings.tap_upload_max_rows:  # variable-width binary rows end up here
-            raise UsageFault(f"UPLOAD {name}: {len(rows)} rows is over the "
-                             f"{settings.tap_upload_max_rows} row limit")
+            raise UsageFault(
+                f"UPLOAD {name}: {len(rows)} rows is over the "
+                f"{settings.tap_upload_max_rows} row limit"
+            )
         parsed.append(ParsedUpload(name, columns, rows))
     return parsed
 
@@ -187,14 +195,22 @@ def fetch_upload(name: str, url: str, settings: TapSettings) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        with httpx.Client(trust_env=False, follow_redirects=False,
-                          timeout=httpx.Timeout(min(total, 5.0))) as client, client.stream(
-                "GET", direct, headers=headers,
+        with (
+            httpx.Client(
+                trust_env=False, follow_redirects=False, timeout=httpx.Timeout(min(total, 5.0))
+            ) as client,
+            client.stream(
+                "GET",
+                direct,
+                headers=headers,
                 extensions={"sni_hostname": host} if parts.scheme == "https" else {},
-        ) as response:
+            ) as response,
+        ):
             if response.is_redirect:
-                raise UsageFault(f"UPLOAD {name}: {url} redirects elsewhere; redirects are "
-                                 "not followed, give the final URL")
+                raise UsageFault(
+                    f"UPLOAD {name}: {url} redirects elsewhere; redirects are "
+                    "not followed, give the final URL"
+                )
             if response.status_code != 200:
                 raise UsageFault(f"UPLOAD {name}: {url} answered HTTP {response.status_code}")
             for chunk in response.iter_raw():
@@ -207,8 +223,10 @@ def fetch_upload(name: str, url: str, settings: TapSettings) -> bytes:
     except httpx.TimeoutException:
         raise UsageFault(f"UPLOAD {name}: {url} did not answer in time") from None
     except httpx.HTTPError:
-        raise UsageFault(f"UPLOAD {name}: {url} could not be fetched (connection failed or "
-                         "the answer was not valid HTTP)") from None
+        raise UsageFault(
+            f"UPLOAD {name}: {url} could not be fetched (connection failed or "
+            "the answer was not valid HTTP)"
+        ) from None
     return b"".join(chunks)
 
 
@@ -275,11 +293,11 @@ def _read_votable(name: str, data: bytes, settings: TapSettings):  # -> astropy 
             document = parse(io.BytesIO(plain), verify="ignore")
         return document.get_first_table()
     except (VOTableSpecError, VOWarning) as exc:  # about the document: worth showing
-        raise UsageFault(f"UPLOAD {name}: not a readable VOTable ({_position_free(exc)})") \
-            from None
+        raise UsageFault(f"UPLOAD {name}: not a readable VOTable ({_position_free(exc)})") from None
     except Exception:  # astropy and numpy raise many types; their text is not for clients
-        raise UsageFault(f"UPLOAD {name}: not a readable VOTable (its data do not match its "
-                         "FIELD declarations)") from None
+        raise UsageFault(
+            f"UPLOAD {name}: not a readable VOTable (its data do not match its FIELD declarations)"
+        ) from None
 
 
 def _position_free(exc: Exception) -> str:
@@ -299,7 +317,9 @@ def _columns(name: str, fields) -> list[tuple[ColumnInfo, str]]:
         seen.add(column_name)
         datatype = field.datatype
         if datatype not in _PG_TYPES:
-            raise UsageFault(f"UPLOAD {name}: column {field.name!r} has unsupported type {datatype}")
+            raise UsageFault(
+                f"UPLOAD {name}: column {field.name!r} has unsupported type {datatype}"
+            )
         arraysize = field.arraysize
         is_array = arraysize is not None and datatype not in ("char", "unicodeChar")
         pg_type = _PG_TYPES[datatype] + ("[]" if is_array else "")
@@ -329,8 +349,7 @@ def _rows(table) -> list[tuple]:
         mask = np.ma.getmaskarray(column)
         data = np.ma.getdata(column)
         values = []
-        row_masked = np.asarray(mask.reshape(len(data), -1).any(axis=1) if mask.ndim > 1
-                                else mask)
+        row_masked = np.asarray(mask.reshape(len(data), -1).any(axis=1) if mask.ndim > 1 else mask)
         for value, masked in zip(data, row_masked, strict=True):
             values.append(None if masked else _python(value))
         cells.append(values)

@@ -56,8 +56,17 @@ XHTML_CONTENT_TYPE = "application/xhtml+xml"
 
 # What the ADQL translator handles (tap_service/adql): declared in TAPRegExt, no more.
 GEOMETRY_FUNCTIONS = (
-    "POINT", "CIRCLE", "BOX", "POLYGON", "CONTAINS", "INTERSECTS", "DISTANCE", "AREA",
-    "COORD1", "COORD2", "CENTROID",
+    "POINT",
+    "CIRCLE",
+    "BOX",
+    "POLYGON",
+    "CONTAINS",
+    "INTERSECTS",
+    "DISTANCE",
+    "AREA",
+    "COORD1",
+    "COORD2",
+    "CENTROID",
 )
 LANGUAGE_FEATURES = {
     "ivo://ivoa.net/std/TAPRegExt#features-adqlgeo": GEOMETRY_FUNCTIONS,
@@ -71,8 +80,9 @@ LANGUAGE_FEATURES = {
 
 def _xml(document: BaseXmlModel) -> bytes:
     """A document as bytes; elements without a value are left out."""
-    xml = document.to_xml(exclude_none=True, xml_declaration=True, encoding="UTF-8",
-                          pretty_print=True)
+    xml = document.to_xml(
+        exclude_none=True, xml_declaration=True, encoding="UTF-8", pretty_print=True
+    )
     assert isinstance(xml, bytes)  # with an encoding, never str
     return xml
 
@@ -90,8 +100,11 @@ VOSI_ENDPOINTS = (
 
 def capabilities_document(base: str, settings: TapSettings) -> bytes:
     """``{base}/capabilities``: TAP 1.1 (TAPRegExt) plus the VOSI and DALI-examples endpoints."""
-    security = ([SecurityMethod(standard_id=AnyUrl(TOKEN_SECURITY))]
-                if settings.tap_auth == "bearer" else [])
+    security = (
+        [SecurityMethod(standard_id=AnyUrl(TOKEN_SECURITY))]
+        if settings.tap_auth == "bearer"
+        else []
+    )
     capabilities: list[TableAccess | Capability] = [
         _table_access(base, settings, security),
         *(_endpoint(standard, f"{base}/{path}") for standard, path in VOSI_ENDPOINTS),
@@ -106,36 +119,52 @@ def capabilities_document(base: str, settings: TapSettings) -> bytes:
 def _table_access(base: str, settings: TapSettings, security: list[SecurityMethod]) -> TableAccess:
     methods = ["upload-inline", "upload-http"] if settings.tap_upload_http else ["upload-inline"]
     return TableAccess(
-        interface=[ParamHTTP(role="std", version="1.1", security_method=security,
-                             access_url=[AccessURL(value=base, use="base")])],
-        language=[Language(
-            name="ADQL",
-            version=[Version(value="2.0", ivo_id="ivo://ivoa.net/std/ADQL#v2.0"),
-                     Version(value="2.1", ivo_id="ivo://ivoa.net/std/ADQL#v2.1")],
-            description="ADQL 2.1 translated to PostgreSQL; point-in-circle and distance joins "
-                        "use Q3C.",
-            language_features=[
-                LanguageFeatureList(type=feature_type,
-                                    feature=[LanguageFeature(form=form) for form in forms])
-                for feature_type, forms in LANGUAGE_FEATURES.items()
-            ],
-        )],
+        interface=[
+            ParamHTTP(
+                role="std",
+                version="1.1",
+                security_method=security,
+                access_url=[AccessURL(value=base, use="base")],
+            )
+        ],
+        language=[
+            Language(
+                name="ADQL",
+                version=[
+                    Version(value="2.0", ivo_id="ivo://ivoa.net/std/ADQL#v2.0"),
+                    Version(value="2.1", ivo_id="ivo://ivoa.net/std/ADQL#v2.1"),
+                ],
+                description="ADQL 2.1 translated to PostgreSQL; point-in-circle and distance joins "
+                "use Q3C.",
+                language_features=[
+                    LanguageFeatureList(
+                        type=feature_type, feature=[LanguageFeature(form=form) for form in forms]
+                    )
+                    for feature_type, forms in LANGUAGE_FEATURES.items()
+                ],
+            )
+        ],
         output_format=[
             # TAPRegExt defines ivo-ids for the VOTable serialisations only
-            OutputFormat(mime=fmt.mime, alias=list(fmt.aliases[:3]),
-                         ivo_id=fmt.ivo_id if fmt.ivo_id and "#output-votable-" in fmt.ivo_id
-                         else None)
+            OutputFormat(
+                mime=fmt.mime,
+                alias=list(fmt.aliases[:3]),
+                ivo_id=fmt.ivo_id if fmt.ivo_id and "#output-votable-" in fmt.ivo_id else None,
+            )
             for fmt in OUTPUT_FORMATS
         ],
         # http only when the operator allows server-side fetches
         upload_method=[UploadMethod(ivo_id=f"ivo://ivoa.net/std/TAPRegExt#{m}") for m in methods],
-        retention_period=TimeLimits(default=settings.uws_destruction_s,
-                                    hard=settings.uws_destruction_max_s),
-        execution_duration=TimeLimits(default=settings.uws_execution_duration_s,
-                                      hard=settings.uws_execution_duration_max_s),
+        retention_period=TimeLimits(
+            default=settings.uws_destruction_s, hard=settings.uws_destruction_max_s
+        ),
+        execution_duration=TimeLimits(
+            default=settings.uws_execution_duration_s, hard=settings.uws_execution_duration_max_s
+        ),
         output_limit=DataLimits(
-            default=DataLimit(value=min(settings.tap_maxrec_default, settings.tap_hard_limit),
-                              unit="row"),
+            default=DataLimit(
+                value=min(settings.tap_maxrec_default, settings.tap_hard_limit), unit="row"
+            ),
             hard=DataLimit(value=settings.tap_hard_limit, unit="row"),
         ),
         upload_limit=DataLimits(hard=DataLimit(value=settings.tap_upload_max_bytes, unit="byte")),
@@ -144,15 +173,23 @@ def _table_access(base: str, settings: TapSettings, security: list[SecurityMetho
 
 def _endpoint(standard: str, url: str) -> Capability:
     """A VOSI capability: one full URL answering GET."""
-    return Capability(standard_id=AnyUrl(standard),
-                      interface=[ParamHTTP(role="std", access_url=[AccessURL(value=url, use="full")])])
+    return Capability(
+        standard_id=AnyUrl(standard),
+        interface=[ParamHTTP(role="std", access_url=[AccessURL(value=url, use="full")])],
+    )
 
 
 def scs_capabilities_document(scs_url: str, settings: TapSettings) -> bytes:
     """The cone-search endpoint's own capabilities (SCS 1.03, ConeSearch capability type)."""
     cone = ConeSearch(
-        interface=[ParamHTTP(role="std", access_url=[AccessURL(value=scs_url, use="base")],
-                             query_type=["GET"], result_type="application/x-votable+xml")],
+        interface=[
+            ParamHTTP(
+                role="std",
+                access_url=[AccessURL(value=scs_url, use="base")],
+                query_type=["GET"],
+                result_type="application/x-votable+xml",
+            )
+        ],
         max_sr=settings.scs_max_sr_deg,
         max_records=settings.tap_hard_limit,
         verbosity=True,
@@ -182,8 +219,12 @@ def tableset_document(catalog: Catalog, detail: str = "max") -> bytes:
     """VOSI 1.1 ``tableset`` of the published catalogue; ``detail=min`` leaves out columns and
     keys."""
     schemas = [
-        Schema(schema_name=schema.name, description=schema.description, utype=schema.utype,
-               table=[_table(Table, table, detail) for table in tables])
+        Schema(
+            schema_name=schema.name,
+            description=schema.description,
+            utype=schema.utype,
+            table=[_table(Table, table, detail) for table in tables],
+        )
         for schema, tables in catalog.tableset()
     ]
     return _xml(TableSet(tableset_schema=schemas))
@@ -204,25 +245,32 @@ def _table(model: type[Table], table: TableInfo, detail: str) -> Table:
         nrows=table.nrows,  # VODataService 1.2, counted when the data change
         column=[_column(c) for c in table.columns.values()] if full else [],
         foreign_key=[
-            ForeignKey(target_table=key.target_table, description=key.description,
-                       utype=key.utype,
-                       fk_column=[FKColumn(from_column=f, target_column=t) for f, t in key.columns])
+            ForeignKey(
+                target_table=key.target_table,
+                description=key.description,
+                utype=key.utype,
+                fk_column=[FKColumn(from_column=f, target_column=t) for f, t in key.columns],
+            )
             for key in table.foreign_keys
-        ] if full else [],
+        ]
+        if full
+        else [],
     )
 
 
 def _column(column: ColumnInfo) -> VosiColumn:
-    flags = [flag for flag, on in (("indexed", column.indexed), ("principal", column.principal))
-             if on]
+    flags = [
+        flag for flag, on in (("indexed", column.indexed), ("principal", column.principal)) if on
+    ]
     return VosiColumn(
         column_name=column.tap_name,
         description=column.description,
         unit=column.unit,
         ucd=column.ucd,
         utype=column.utype,
-        datatype=VOTableType(value=column.datatype, arraysize=column.arraysize or None,
-                             extended_type=column.xtype),
+        datatype=VOTableType(
+            value=column.datatype, arraysize=column.arraysize or None, extended_type=column.xtype
+        ),
         flag=flags,
         std=column.std,
     )
@@ -330,5 +378,6 @@ def examples_document(examples: Sequence[Example] = EXAMPLES) -> bytes:
         e.head(e.title("xpha TAP examples")),
         e.body(e.h1("xpha TAP examples"), *items, vocab="http://www.ivoa.net/rdf/examples#"),
     )
-    return etree.tostring(page, xml_declaration=True, encoding="UTF-8", pretty_print=True,
-                          doctype="<!DOCTYPE html>")
+    return etree.tostring(
+        page, xml_declaration=True, encoding="UTF-8", pretty_print=True, doctype="<!DOCTYPE html>"
+    )

@@ -119,7 +119,10 @@ class ConeSearch(Capability, tag="capability", ns="", nsmap={"cs": CONE_SEARCH_N
 
 
 class ConeSearchCapabilities(
-    VOSICapabilities, tag="capabilities", ns="vosi", nsmap={**CAPABILITIES_NSMAP, "cs": CONE_SEARCH_NS}
+    VOSICapabilities,
+    tag="capabilities",
+    ns="vosi",
+    nsmap={**CAPABILITIES_NSMAP, "cs": CONE_SEARCH_NS},
 ):
     """``/scs/capabilities``: the cone search and its VOSI capabilities endpoint."""
 

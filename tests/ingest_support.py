@@ -11,11 +11,23 @@ import psycopg
 from astropy.io import fits
 from astropy.table import Table
 
-XP_ARRAYS = [f"{b}_{q}" for b in ("bp", "rp")
-             for q in ("coefficients", "coefficient_errors", "coefficient_correlations")]
-FLOAT32 = {"bp_coefficient_errors", "rp_coefficient_errors", "bp_coefficient_correlations",
-           "rp_coefficient_correlations", "bp_standard_deviation", "rp_standard_deviation",
-           "bp_chi_squared", "rp_chi_squared", "bp_relative_shrinking", "rp_relative_shrinking"}
+XP_ARRAYS = [
+    f"{b}_{q}"
+    for b in ("bp", "rp")
+    for q in ("coefficients", "coefficient_errors", "coefficient_correlations")
+]
+FLOAT32 = {
+    "bp_coefficient_errors",
+    "rp_coefficient_errors",
+    "bp_coefficient_correlations",
+    "rp_coefficient_correlations",
+    "bp_standard_deviation",
+    "rp_standard_deviation",
+    "bp_chi_squared",
+    "rp_chi_squared",
+    "bp_relative_shrinking",
+    "rp_relative_shrinking",
+}
 
 
 def extract_xp_members(zip_path: Path, into: Path) -> Path:
@@ -51,11 +63,15 @@ def astropy_rows(path: Path) -> dict[int, dict[str, object]]:
     else:
         table = Table.read(path)
     if "bp_coeff_0" in table.colnames:
-        for prefix, target in (("bp_coeff_", "bp_coefficients"), ("rp_coeff_", "rp_coefficients"),
-                               ("e_bp_coeff_", "bp_coefficient_errors"),
-                               ("e_rp_coeff_", "rp_coefficient_errors")):
-            table[target] = np.stack([np.asarray(table[f"{prefix}{i}"], dtype=float)
-                                      for i in range(55)], axis=1)
+        for prefix, target in (
+            ("bp_coeff_", "bp_coefficients"),
+            ("rp_coeff_", "rp_coefficients"),
+            ("e_bp_coeff_", "bp_coefficient_errors"),
+            ("e_rp_coeff_", "rp_coefficient_errors"),
+        ):
+            table[target] = np.stack(
+                [np.asarray(table[f"{prefix}{i}"], dtype=float) for i in range(55)], axis=1
+            )
     rows: dict[int, dict[str, object]] = {}
     for record in table:
         values = {}
@@ -72,8 +88,9 @@ def database_rows(url: str, table: str, columns: list[str]) -> dict[int, dict[st
     return {int(row[0]): dict(zip(columns, row, strict=True)) for row in fetched}
 
 
-def assert_same(expected: object, actual: object, column: str, label: str = "",
-                float32: bool | None = None) -> None:
+def assert_same(
+    expected: object, actual: object, column: str, label: str = "", float32: bool | None = None
+) -> None:
     """Equal as stored: float32 columns compared at float32, arrays element by element."""
     if float32 is None:
         float32 = column in FLOAT32
@@ -83,8 +100,9 @@ def assert_same(expected: object, actual: object, column: str, label: str = "",
     assert actual is not None, f"{label} {column}"
     if isinstance(expected, np.ndarray):
         dtype = np.float32 if float32 else np.float64
-        np.testing.assert_array_equal(np.asarray(actual, dtype=dtype),
-                                      expected.astype(dtype), err_msg=f"{label} {column}")
+        np.testing.assert_array_equal(
+            np.asarray(actual, dtype=dtype), expected.astype(dtype), err_msg=f"{label} {column}"
+        )
     elif isinstance(expected, float):
         dtype = np.float32 if float32 else np.float64
         assert dtype(actual) == dtype(expected), f"{label} {column}"
@@ -97,8 +115,10 @@ def table_state(url: str) -> tuple:
     with psycopg.connect(url) as conn:
         xp = conn.execute("SELECT count(*), coalesce(sum(source_id), 0) FROM gaia.xp_continuous")
         source = conn.execute("SELECT count(*) FROM gaia.source").fetchone()
-        log = conn.execute("SELECT kind, checksum, rows_read, rows_loaded FROM public.ingest_log"
-                           " ORDER BY ingest_id").fetchall()
+        log = conn.execute(
+            "SELECT kind, checksum, rows_read, rows_loaded FROM public.ingest_log"
+            " ORDER BY ingest_id"
+        ).fetchall()
         return (xp.fetchone(), source, log)
 
 
@@ -127,8 +147,9 @@ def write_fits(rows: dict[str, np.ndarray], path: Path, variable_length: bool) -
     for name, values in rows.items():
         if values.ndim == 2 and variable_length:
             code = "PD(55)" if values.dtype == np.float64 else "PE(55)"
-            columns.append(fits.Column(name=name, format=code,
-                                       array=np.array(list(values), dtype=object)))
+            columns.append(
+                fits.Column(name=name, format=code, array=np.array(list(values), dtype=object))
+            )
         elif values.ndim == 2:
             code = "55D" if values.dtype == np.float64 else "55E"
             columns.append(fits.Column(name=name, format=code, array=values))

@@ -49,12 +49,25 @@ def synthetic_spectrum(
     flux = truth + rng.normal(0, sigma, size=truth.size)
     ivar = np.full(truth.size, 1 / sigma**2)
     return SdssSpectrum(
-        spec_id=spec_id(plate, mjd, fiber), plate=plate, mjd=mjd, fiber=fiber,
-        loglam=loglam.astype(np.float32), flux=flux.astype(np.float32),
-        ivar=ivar.astype(np.float32), and_mask=np.zeros(truth.size, np.int32),
-        model=model.astype(np.float32), sky=np.full(truth.size, 1.0, np.float32),
-        z=z, z_err=1e-5, z_warning=0, object_class=object_class, subclass=None, ra=ra, dec=dec,
-        sn_median=snr, specobjid=None,
+        spec_id=spec_id(plate, mjd, fiber),
+        plate=plate,
+        mjd=mjd,
+        fiber=fiber,
+        loglam=loglam.astype(np.float32),
+        flux=flux.astype(np.float32),
+        ivar=ivar.astype(np.float32),
+        and_mask=np.zeros(truth.size, np.int32),
+        model=model.astype(np.float32),
+        sky=np.full(truth.size, 1.0, np.float32),
+        z=z,
+        z_err=1e-5,
+        z_warning=0,
+        object_class=object_class,
+        subclass=None,
+        ra=ra,
+        dec=dec,
+        sn_median=snr,
+        specobjid=None,
     )
 
 
@@ -114,10 +127,24 @@ def simulator_spectrum(
     good = coadd["ivar"] > 0
     sn = float(np.median(coadd["flux"][good] * np.sqrt(coadd["ivar"][good])))
     spectrum = SdssSpectrum(
-        spec_id=spec_id(1000 + fiber, 55000, 1), plate=1000 + fiber, mjd=55000, fiber=1,
-        loglam=coadd["loglam"], flux=coadd["flux"], ivar=coadd["ivar"],
-        and_mask=coadd["and_mask"], model=coadd["model"], sky=coadd["sky"], z=0.0, z_err=1e-5,
-        z_warning=0, object_class="STAR", subclass="Be", ra=10.0, dec=10.0, sn_median=sn,
+        spec_id=spec_id(1000 + fiber, 55000, 1),
+        plate=1000 + fiber,
+        mjd=55000,
+        fiber=1,
+        loglam=coadd["loglam"],
+        flux=coadd["flux"],
+        ivar=coadd["ivar"],
+        and_mask=coadd["and_mask"],
+        model=coadd["model"],
+        sky=coadd["sky"],
+        z=0.0,
+        z_err=1e-5,
+        z_warning=0,
+        object_class="STAR",
+        subclass="Be",
+        ra=10.0,
+        dec=10.0,
+        sn_median=sn,
         specobjid=None,
     )
     return spectrum, coadd

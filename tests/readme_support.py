@@ -21,5 +21,12 @@ def readme_block(heading: str, language: str = "python") -> str:
 def run_python_block(code: str, **environment: str) -> subprocess.CompletedProcess:
     """Run a block in a fresh interpreter from the repository root, as a reader would."""
     env = {**os.environ, **environment}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=REPO, env=env, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+        check=False,
+    )

@@ -79,8 +79,9 @@ def source_ids(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     return pixels.astype(np.int64) * (1 << 35) + np.arange(len(ra), dtype=np.int64)
 
 
-def field(n: int, seed: int = 7, centre: tuple[float, float] = FIELD_CENTRE,
-          radius: float = FIELD_RADIUS) -> dict[str, np.ndarray]:
+def field(
+    n: int, seed: int = 7, centre: tuple[float, float] = FIELD_CENTRE, radius: float = FIELD_RADIUS
+) -> dict[str, np.ndarray]:
     """``n`` positions uniform on the sphere within ``radius`` of ``centre``, with photometry."""
     rng = np.random.default_rng(seed)
     ra0, dec0 = np.radians(centre)
@@ -106,10 +107,12 @@ def field(n: int, seed: int = 7, centre: tuple[float, float] = FIELD_CENTRE,
         "score": rng.normal(0.0, 1.0, n).astype(np.float32),
         "probability": rng.uniform(0.0, 1.0, n).astype(np.float32),
         # the current model's H-alpha excess; NaN (stored as NULL) where it was not measured
-        "halpha_excess_ew": np.where(np.arange(n) % 7 == 5, np.nan,
-                                     rng.exponential(4.0, n)).astype(np.float32),
-        "halpha_excess_snr": np.where(np.arange(n) % 7 == 5, np.nan,
-                                      rng.normal(2.0, 3.0, n)).astype(np.float32),
+        "halpha_excess_ew": np.where(np.arange(n) % 7 == 5, np.nan, rng.exponential(4.0, n)).astype(
+            np.float32
+        ),
+        "halpha_excess_snr": np.where(
+            np.arange(n) % 7 == 5, np.nan, rng.normal(2.0, 3.0, n)
+        ).astype(np.float32),
     }
 
 
@@ -123,9 +126,17 @@ def seed_field(url: str, n: int = 2000, *, xp_rows: int | None = 200, seed: int 
             " has_xp_continuous) FROM STDIN"
         ) as copy:
             for i in range(n):
-                copy.write_row((int(data["source_id"][i]), float(data["ra"][i]),
-                                float(data["dec"][i]), float(data["g"][i]),
-                                float(data["bp_rp"][i]), None if i % 10 == 0 else 1.5, True))
+                copy.write_row(
+                    (
+                        int(data["source_id"][i]),
+                        float(data["ra"][i]),
+                        float(data["dec"][i]),
+                        float(data["g"][i]),
+                        float(data["bp_rp"][i]),
+                        None if i % 10 == 0 else 1.5,
+                        True,
+                    )
+                )
         xp = n if xp_rows is None else min(xp_rows, n)
         with conn.cursor().copy(
             "COPY gaia.xp_continuous (source_id, bp_n_parameters, bp_coefficients,"
@@ -135,25 +146,33 @@ def seed_field(url: str, n: int = 2000, *, xp_rows: int | None = 200, seed: int 
             for i in range(xp):
                 bp_missing = i % 17 == 3  # some sources lack BP: NULL arrays, never zeros
                 bp = None if bp_missing else rng.normal(0, 100, 55).tolist()
-                copy.write_row((
-                    int(data["source_id"][i]), None if bp_missing else 55, bp,
-                    None if bp_missing else rng.uniform(0.1, 2, 55).astype(np.float32).tolist(),
-                    None if bp_missing else rng.uniform(-0.5, 0.5, 1485).astype(
-                        np.float32).tolist(),
-                    55, rng.normal(0, 100, 55).tolist(),
-                    rng.uniform(0.1, 2, 55).astype(np.float32).tolist(),
-                    rng.uniform(-0.5, 0.5, 1485).astype(np.float32).tolist(),
-                ))
+                copy.write_row(
+                    (
+                        int(data["source_id"][i]),
+                        None if bp_missing else 55,
+                        bp,
+                        None if bp_missing else rng.uniform(0.1, 2, 55).astype(np.float32).tolist(),
+                        None
+                        if bp_missing
+                        else rng.uniform(-0.5, 0.5, 1485).astype(np.float32).tolist(),
+                        55,
+                        rng.normal(0, 100, 55).tolist(),
+                        rng.uniform(0.1, 2, 55).astype(np.float32).tolist(),
+                        rng.uniform(-0.5, 0.5, 1485).astype(np.float32).tolist(),
+                    )
+                )
         model_ids = []
         for kind, version, is_current, latent_dim in (
             ("xgboost", "1.0.0", True, None),
             ("dae_head", "0.1.0", False, LATENT_DIM),
         ):
-            model_ids.append(conn.execute(
-                "INSERT INTO ml.models (kind, version, is_current, latent_dim, metrics)"
-                " VALUES (%s, %s, %s, %s, %s) RETURNING model_id",
-                (kind, version, is_current, latent_dim, '{"auc": 0.9}'),
-            ).fetchone()[0])  # type: ignore[index]
+            model_ids.append(
+                conn.execute(
+                    "INSERT INTO ml.models (kind, version, is_current, latent_dim, metrics)"
+                    " VALUES (%s, %s, %s, %s, %s) RETURNING model_id",
+                    (kind, version, is_current, latent_dim, '{"auc": 0.9}'),
+                ).fetchone()[0]
+            )  # type: ignore[index]
         current, dae = model_ids
         with conn.cursor().copy(
             "COPY ml.emitter_scores (model_id, source_id, score, probability, halpha_excess_ew,"
@@ -162,14 +181,26 @@ def seed_field(url: str, n: int = 2000, *, xp_rows: int | None = 200, seed: int 
             for i in range(n):
                 sid = int(data["source_id"][i])
                 ew, snr = (float(data[k][i]) for k in ("halpha_excess_ew", "halpha_excess_snr"))
-                copy.write_row((current, sid, float(data["score"][i]),
-                                float(data["probability"][i]), None if np.isnan(ew) else ew,
-                                None if np.isnan(snr) else snr))
+                copy.write_row(
+                    (
+                        current,
+                        sid,
+                        float(data["score"][i]),
+                        float(data["probability"][i]),
+                        None if np.isnan(ew) else ew,
+                        None if np.isnan(snr) else snr,
+                    )
+                )
                 copy.write_row((dae, sid, float(-data["score"][i]), None, None, None))
         with conn.cursor().copy("COPY ml.latents (model_id, source_id, latent) FROM STDIN") as copy:
             for i in range(min(n, 300)):
-                copy.write_row((dae, int(data["source_id"][i]),
-                                rng.normal(0, 1, LATENT_DIM).astype(np.float32).tolist()))
+                copy.write_row(
+                    (
+                        dae,
+                        int(data["source_id"][i]),
+                        rng.normal(0, 1, LATENT_DIM).astype(np.float32).tolist(),
+                    )
+                )
         conn.execute("ANALYZE gaia.source")
         conn.execute("ANALYZE ml.emitter_scores")
     serving.publish(url)  # as `xpha score` does: TAP reads the current model's own table
@@ -194,9 +225,12 @@ def columnar_ceiling(url: str, sql: str, n: int, batch_rows: int = 5000) -> floa
         assert layout is not None
         start = time.perf_counter()
         with conn.cursor().copy(layout.statement(sql)) as copy:
-            rows = sum(len(next(iter(batch.values()))) if not layout.variable else
-                       len(batch[f"c{layout.variable[0]}"].null)
-                       for batch in layout.stream(copy, batch_rows))
+            rows = sum(
+                len(next(iter(batch.values())))
+                if not layout.variable
+                else len(batch[f"c{layout.variable[0]}"].null)
+                for batch in layout.stream(copy, batch_rows)
+            )
         elapsed = time.perf_counter() - start
     assert rows == n
     return elapsed
@@ -213,15 +247,16 @@ def published_sizes(root: str, owner_url: str) -> dict[str, dict[str, int | None
     tap = pyvo.dal.TAPService(root + "/tap")
     rows = tap.run_sync("SELECT table_name, nrows FROM tap_schema.tables").to_table()
     html = httpx.get(root + "/", timeout=60).text
-    landing = dict(re.findall(r'<code>([a-z_.]+)</code></a></td><td class="n">([\d,]*)</td>',
-                              html))
+    landing = dict(re.findall(r'<code>([a-z_.]+)</code></a></td><td class="n">([\d,]*)</td>', html))
     vosi = {t.name: t.nrows for t in tap.tables}
     sizes = {}
     with psycopg.connect(owner_url) as conn:
         for name, nrows in zip(rows["table_name"], rows["nrows"], strict=True):
             count = conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # type: ignore[index]
             sizes[str(name)] = {
-                "count": int(count), "vosi": vosi.get(str(name)), "tap_schema": int(nrows),
+                "count": int(count),
+                "vosi": vosi.get(str(name)),
+                "tap_schema": int(nrows),
                 "landing": int(landing[name].replace(",", "")) if landing.get(name) else None,
             }
     return sizes

@@ -27,7 +27,9 @@ CASES = yaml.safe_load((DATA / "cases.yaml").read_text(encoding="utf-8"))
 ERRORS = yaml.safe_load((DATA / "errors.yaml").read_text(encoding="utf-8"))
 HOSTILE = yaml.safe_load((DATA / "hostile.yaml").read_text(encoding="utf-8"))
 
-FIXTURE_SQL = (DATA / "targets.sql").read_text(encoding="utf-8") + """
+FIXTURE_SQL = (
+    (DATA / "targets.sql").read_text(encoding="utf-8")
+    + """
 INSERT INTO tap_schema.schemas (schema_name, description) VALUES ('{schema}', 'published')
     ON CONFLICT DO NOTHING;
 -- TAP_SCHEMA describes itself (migration 043 does; these keep this test independent of it).
@@ -37,6 +39,7 @@ INSERT INTO tap_schema.tables (schema_name, table_name, table_type) VALUES
 INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize) VALUES
     ('tap_schema.tables', 'table_name', 'char', '*') ON CONFLICT DO NOTHING;
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +82,11 @@ def normalise(value: object) -> object:
 def test_translation_case(adql_db, case: dict) -> None:
     conn, catalog, settings = adql_db
     translation = translate(
-        case["adql"], catalog, row_limit=case.get("row_limit"),
-        uploads={"mine": "pg_temp.upload_mine"}, published_schema=settings.published_schema,
+        case["adql"],
+        catalog,
+        row_limit=case.get("row_limit"),
+        uploads={"mine": "pg_temp.upload_mine"},
+        published_schema=settings.published_schema,
     )
     for fragment in case.get("sql_contains", []):
         assert fragment in translation.sql, translation.sql
@@ -143,8 +149,13 @@ def test_catalog_reads_tap_schema(adql_db) -> None:
     assert stars is not None and stars.qualified.endswith(".adqltest_stars")
     assert list(stars.columns)[:3] == ["source_id", "ra", "dec"]
     ra = stars.column("RA")
-    assert (ra.unit, ra.ucd, ra.indexed, ra.principal, ra.std) == ("deg", "pos.eq.ra", True,
-                                                                    True, False)
+    assert (ra.unit, ra.ucd, ra.indexed, ra.principal, ra.std) == (
+        "deg",
+        "pos.eq.ra",
+        True,
+        True,
+        False,
+    )
     assert stars.column("flux").arraysize == "*"
     assert isinstance(catalog, Catalog) and settings.published_schema in catalog.schemas()
 
@@ -152,10 +163,10 @@ def test_catalog_reads_tap_schema(adql_db) -> None:
 def test_row_limit_and_top_combine(adql_db) -> None:
     _, catalog, settings = adql_db
     table = f"{settings.published_schema}.adqltest_stars"
-    assert translate(f"SELECT TOP 3 ra FROM {table}", catalog, row_limit=10).sql.endswith(
-        "LIMIT 3")
+    assert translate(f"SELECT TOP 3 ra FROM {table}", catalog, row_limit=10).sql.endswith("LIMIT 3")
     assert translate(f"SELECT TOP 30 ra FROM {table}", catalog, row_limit=10).sql.endswith(
-        "LIMIT 10")
+        "LIMIT 10"
+    )
     assert translate(f"SELECT ra FROM {table}", catalog, row_limit=0).sql.endswith("LIMIT 0")
     assert "LIMIT" not in translate(f"SELECT ra FROM {table}", catalog).sql
 
@@ -184,8 +195,10 @@ def test_every_catalogue_table_answers_top_star_and_count(adql_db) -> None:
     conn, catalog, settings = adql_db
     assert catalog.tables
     for table in catalog.tables.values():
-        for adql in (f"SELECT TOP 3 * FROM {table.qualified}",
-                     f"SELECT COUNT(*) AS nrow FROM {table.qualified}"):
+        for adql in (
+            f"SELECT TOP 3 * FROM {table.qualified}",
+            f"SELECT COUNT(*) AS nrow FROM {table.qualified}",
+        ):
             translation = translate(adql, catalog, published_schema=settings.published_schema)
             assert [c.name for c in translation.columns][:1] != ["*"]
             if adql.startswith("SELECT TOP"):
@@ -193,14 +206,17 @@ def test_every_catalogue_table_answers_top_star_and_count(adql_db) -> None:
             run_as_tap(conn, translation.sql, settings.tap_role)
 
 
-@pytest.mark.parametrize("adql", [
-    "SELECT schema_name, description, utype FROM TAP_SCHEMA.schemas",
-    "SELECT * FROM TAP_SCHEMA.tables ORDER BY table_index",
-    'SELECT table_name, column_name, "size", datatype FROM tap_schema.columns',
-    "SELECT TOP 1 * FROM tap_schema.key_columns",
-    "SELECT k.key_id, k.from_table, c.from_column FROM tap_schema.keys AS k "
-    "JOIN tap_schema.key_columns AS c ON k.key_id = c.key_id",
-])
+@pytest.mark.parametrize(
+    "adql",
+    [
+        "SELECT schema_name, description, utype FROM TAP_SCHEMA.schemas",
+        "SELECT * FROM TAP_SCHEMA.tables ORDER BY table_index",
+        'SELECT table_name, column_name, "size", datatype FROM tap_schema.columns',
+        "SELECT TOP 1 * FROM tap_schema.key_columns",
+        "SELECT k.key_id, k.from_table, c.from_column FROM tap_schema.keys AS k "
+        "JOIN tap_schema.key_columns AS c ON k.key_id = c.key_id",
+    ],
+)
 def test_client_metadata_queries(adql_db, adql: str) -> None:
     """What TOPCAT and taplint ask of TAP_SCHEMA (if the service's migrations publish it)."""
     conn, catalog, settings = adql_db

@@ -24,34 +24,147 @@ SEEDS += [c["adql"] for c in yaml.safe_load((DATA / "hostile.yaml").read_text(en
 
 
 def _columns(*names_types: tuple[str, str]) -> dict[str, ColumnInfo]:
-    return {n.lower(): ColumnInfo(name=n, datatype=t, indexed=n in ("ra", "dec"))
-            for n, t in names_types}
+    return {
+        n.lower(): ColumnInfo(name=n, datatype=t, indexed=n in ("ra", "dec"))
+        for n, t in names_types
+    }
 
 
-CATALOG = Catalog.of([
-    TableInfo("xpha", "adqltest_stars", None, _columns(
-        ("source_id", "long"), ("ra", "double"), ("dec", "double"), ("mag", "float"),
-        ("name", "char"), ("emitter", "boolean"), ("Mixed Case", "int"), ("size", "int"),
-        ("flux", "double"))),
-    TableInfo("xpha", "adqltest_spectra", None, _columns(
-        ("source_id", "long"), ("ew", "double"), ("ra", "double"), ("dec", "double"),
-        ("band", "char"))),
-    TableInfo("tap_schema", "tables", None, _columns(("table_name", "char"))),
-])
+CATALOG = Catalog.of(
+    [
+        TableInfo(
+            "xpha",
+            "adqltest_stars",
+            None,
+            _columns(
+                ("source_id", "long"),
+                ("ra", "double"),
+                ("dec", "double"),
+                ("mag", "float"),
+                ("name", "char"),
+                ("emitter", "boolean"),
+                ("Mixed Case", "int"),
+                ("size", "int"),
+                ("flux", "double"),
+            ),
+        ),
+        TableInfo(
+            "xpha",
+            "adqltest_spectra",
+            None,
+            _columns(
+                ("source_id", "long"),
+                ("ew", "double"),
+                ("ra", "double"),
+                ("dec", "double"),
+                ("band", "char"),
+            ),
+        ),
+        TableInfo("tap_schema", "tables", None, _columns(("table_name", "char"))),
+    ]
+)
 LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
-ALLOWED_RELATIONS = ('"xpha"."adqltest_stars"', '"xpha"."adqltest_spectra"',
-                     '"tap_schema"."tables"', '"pg_temp"."upload_mine"')
+ALLOWED_RELATIONS = (
+    '"xpha"."adqltest_stars"',
+    '"xpha"."adqltest_spectra"',
+    '"tap_schema"."tables"',
+    '"pg_temp"."upload_mine"',
+)
 
 TOKENS = [
-    "SELECT", "TOP", "10", "*", "FROM", "xpha.adqltest_stars", "xpha.adqltest_spectra", "AS",
-    "s", "p", "WHERE", "ra", "dec", "s.ra", "p.dec", "mag", "name", "=", "<>", "!=", "<", ">=",
-    "(", ")", ",", "'x'", "''''", "1", "0.5", "-", "+", "/", "||", "AND", "OR", "NOT", "IS",
-    "NULL", "IN", "BETWEEN", "LIKE", "ILIKE", "EXISTS", "JOIN", "ON", "USING", "NATURAL", "LEFT",
-    "UNION", "EXCEPT", "WITH", "ORDER", "BY", "GROUP", "HAVING", "OFFSET", "CAST", "INTEGER",
-    "CASE", "WHEN", "THEN", "ELSE", "END", "COUNT", "MAX", "LOG", "ROUND", "TRUNCATE", "MOD",
-    "POINT", "CIRCLE", "BOX", "POLYGON", "CONTAINS", "INTERSECTS", "DISTANCE", "AREA",
-    "COORD1", "CENTROID", "REGION", "'ICRS'", "TAP_UPLOAD.mine", "\"size\"", "\"Mixed Case\"",
-    "--", "\n", ";", "/*", "$$", "::", "pg_sleep", "gaia.source", "pg_catalog.pg_class",
+    "SELECT",
+    "TOP",
+    "10",
+    "*",
+    "FROM",
+    "xpha.adqltest_stars",
+    "xpha.adqltest_spectra",
+    "AS",
+    "s",
+    "p",
+    "WHERE",
+    "ra",
+    "dec",
+    "s.ra",
+    "p.dec",
+    "mag",
+    "name",
+    "=",
+    "<>",
+    "!=",
+    "<",
+    ">=",
+    "(",
+    ")",
+    ",",
+    "'x'",
+    "''''",
+    "1",
+    "0.5",
+    "-",
+    "+",
+    "/",
+    "||",
+    "AND",
+    "OR",
+    "NOT",
+    "IS",
+    "NULL",
+    "IN",
+    "BETWEEN",
+    "LIKE",
+    "ILIKE",
+    "EXISTS",
+    "JOIN",
+    "ON",
+    "USING",
+    "NATURAL",
+    "LEFT",
+    "UNION",
+    "EXCEPT",
+    "WITH",
+    "ORDER",
+    "BY",
+    "GROUP",
+    "HAVING",
+    "OFFSET",
+    "CAST",
+    "INTEGER",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "COUNT",
+    "MAX",
+    "LOG",
+    "ROUND",
+    "TRUNCATE",
+    "MOD",
+    "POINT",
+    "CIRCLE",
+    "BOX",
+    "POLYGON",
+    "CONTAINS",
+    "INTERSECTS",
+    "DISTANCE",
+    "AREA",
+    "COORD1",
+    "CENTROID",
+    "REGION",
+    "'ICRS'",
+    "TAP_UPLOAD.mine",
+    '"size"',
+    '"Mixed Case"',
+    "--",
+    "\n",
+    ";",
+    "/*",
+    "$$",
+    "::",
+    "pg_sleep",
+    "gaia.source",
+    "pg_catalog.pg_class",
 ]
 
 
@@ -62,7 +175,7 @@ def _mutate(seed: str, edits: list[tuple[int, int, str]]) -> str:
         if kind == 0:
             text = text[:at] + " " + token + " " + text[at:]
         elif kind == 1:
-            text = text[:at] + text[at + 1 + position % 7:]
+            text = text[:at] + text[at + 1 + position % 7 :]
         else:
             text = text[:at] + token + text[at:]
     return text
@@ -71,8 +184,11 @@ def _mutate(seed: str, edits: list[tuple[int, int, str]]) -> str:
 mutated = st.builds(
     _mutate,
     st.sampled_from(SEEDS),
-    st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10_000), st.sampled_from(TOKENS)),
-             min_size=1, max_size=4),
+    st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 10_000), st.sampled_from(TOKENS)),
+        min_size=1,
+        max_size=4,
+    ),
 )
 generated = st.lists(st.sampled_from(TOKENS), min_size=1, max_size=25).map(" ".join)
 anything = st.one_of(mutated, generated, st.text(max_size=80))
@@ -80,8 +196,13 @@ anything = st.one_of(mutated, generated, st.text(max_size=80))
 
 def check(adql: str) -> None:
     try:
-        translation = translate(adql, CATALOG, row_limit=101,
-                                uploads={"mine": "pg_temp.upload_mine"}, published_schema="xpha")
+        translation = translate(
+            adql,
+            CATALOG,
+            row_limit=101,
+            uploads={"mine": "pg_temp.upload_mine"},
+            published_schema="xpha",
+        )
     except AdqlError as error:
         assert str(error)
         return

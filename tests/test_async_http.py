@@ -33,8 +33,9 @@ WAIT_CAP_S = 2.0
 
 @pytest.fixture(scope="module")
 def server(module_db_url: str, tmp_path_factory: pytest.TempPathFactory):
-    live = LiveServer(module_db_url, tmp_path_factory.mktemp("async-var"),
-                      uws_wait_max_s=WAIT_CAP_S).start()
+    live = LiveServer(
+        module_db_url, tmp_path_factory.mktemp("async-var"), uws_wait_max_s=WAIT_CAP_S
+    ).start()
     yield live
     live.stop()
 
@@ -46,8 +47,9 @@ def client():
 
 
 def expected_schemas(client: httpx.Client, base: str) -> bytes:
-    response = client.post(f"{base}/sync", data={"LANG": "ADQL", "QUERY": SCHEMAS_QUERY,
-                                                  "RESPONSEFORMAT": "csv"})
+    response = client.post(
+        f"{base}/sync", data={"LANG": "ADQL", "QUERY": SCHEMAS_QUERY, "RESPONSEFORMAT": "csv"}
+    )
     assert response.status_code == 200
     return response.content
 
@@ -71,9 +73,20 @@ def test_create_answers_303_and_a_pending_uws_11_job(server, client) -> None:
     assert len(job.find(f"{UWS}results")) == 0
     assert client.get(f"{job_url}/phase").text == "PENDING"
     ordering = [child.tag.removeprefix(UWS) for child in job]
-    assert ordering == ["jobId", "runId", "ownerId", "phase", "quote", "creationTime",
-                        "startTime", "endTime", "executionDuration", "destruction",
-                        "parameters", "results"]
+    assert ordering == [
+        "jobId",
+        "runId",
+        "ownerId",
+        "phase",
+        "quote",
+        "creationTime",
+        "startTime",
+        "endTime",
+        "executionDuration",
+        "destruction",
+        "parameters",
+        "results",
+    ]
 
 
 def test_job_runs_to_a_result_equal_to_sync(server, client) -> None:
@@ -188,10 +201,10 @@ def test_adql_error_ends_in_error_with_a_dali_document(server, client) -> None:
         ({"QUERY": SCHEMAS_QUERY, "RESPONSEFORMAT": "pdf"}, "RESPONSEFORMAT"),
     ],
 )
-def test_bad_tap_parameters_make_a_job_that_ends_in_error(server, client, data,
-                                                          fragment) -> None:
-    response = client.post(f"{server.base}/async", data={**data, "PHASE": "RUN"},
-                           follow_redirects=False)
+def test_bad_tap_parameters_make_a_job_that_ends_in_error(server, client, data, fragment) -> None:
+    response = client.post(
+        f"{server.base}/async", data={**data, "PHASE": "RUN"}, follow_redirects=False
+    )
     assert response.status_code == 303
     job = wait_final(client, response.headers["location"])
     assert phase_of(job) == "ERROR"
@@ -217,14 +230,17 @@ def test_bad_uws_parameters_are_refused_at_creation(server, client, data, fragme
 
 def test_settable_resources(server, client) -> None:
     job_url = submit(client, server.base, SCHEMAS_QUERY, run=False)
-    response = client.post(f"{job_url}/executionduration", data={"EXECUTIONDURATION": "42"},
-                           follow_redirects=False)
+    response = client.post(
+        f"{job_url}/executionduration", data={"EXECUTIONDURATION": "42"}, follow_redirects=False
+    )
     assert response.status_code == 303
     assert client.get(f"{job_url}/executionduration").text == "42"
     wanted = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
-    response = client.post(f"{job_url}/destruction",
-                           data={"DESTRUCTION": wanted.strftime("%Y-%m-%dT%H:%M:%SZ")},
-                           follow_redirects=False)
+    response = client.post(
+        f"{job_url}/destruction",
+        data={"DESTRUCTION": wanted.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     assert client.get(f"{job_url}/destruction").text == wanted.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     assert client.get(f"{job_url}/quote").text.endswith("Z")
@@ -233,8 +249,9 @@ def test_settable_resources(server, client) -> None:
     assert {p.get("id") for p in parameters} >= {"query", "lang"}
     bad = client.post(f"{job_url}/destruction", data={"DESTRUCTION": "soon"})
     assert bad.status_code == 400 and votable_status(bad.content)[0] == "ERROR"
-    response = client.post(f"{job_url}/parameters", data={"MAXREC": "3", "QUERY": "SELECT 2"},
-                           follow_redirects=False)
+    response = client.post(
+        f"{job_url}/parameters", data={"MAXREC": "3", "QUERY": "SELECT 2"}, follow_redirects=False
+    )
     assert response.status_code == 303
     parameters = etree.fromstring(client.get(f"{job_url}/parameters").content)
     values = {p.get("id"): p.text for p in parameters}
@@ -301,8 +318,16 @@ def test_pyvo_run_async_and_errors(server) -> None:
 @pytest.mark.skipif(shutil.which("stilts") is None, reason="stilts is not installed")
 def test_stilts_tapquery_async(server, tmp_path) -> None:
     out = tmp_path / "schemas.csv"
-    command = ["stilts", "tapquery", f"tapurl={server.base}", f"adql={SCHEMAS_QUERY}",
-               "sync=false", "poll=200", "ofmt=csv", f"out={out}"]
+    command = [
+        "stilts",
+        "tapquery",
+        f"tapurl={server.base}",
+        f"adql={SCHEMAS_QUERY}",
+        "sync=false",
+        "poll=200",
+        "ofmt=csv",
+        f"out={out}",
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert finished.returncode == 0, finished.stderr
     rows = out.read_text().splitlines()

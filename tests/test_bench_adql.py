@@ -32,13 +32,30 @@ def _catalog() -> Catalog:
     def columns(*specs: tuple[str, str]) -> dict[str, ColumnInfo]:
         return {n: ColumnInfo(name=n, datatype=t, indexed=n in ("ra", "dec")) for n, t in specs}
 
-    return Catalog.of([
-        TableInfo("xpha", "stars", None, columns(
-            ("source_id", "long"), ("ra", "double"), ("dec", "double"), ("mag", "float"))),
-        TableInfo("xpha", "spectra", None, columns(
-            ("source_id", "long"), ("ew", "double"), ("ra", "double"), ("dec", "double"),
-            ("band", "char"))),
-    ])
+    return Catalog.of(
+        [
+            TableInfo(
+                "xpha",
+                "stars",
+                None,
+                columns(
+                    ("source_id", "long"), ("ra", "double"), ("dec", "double"), ("mag", "float")
+                ),
+            ),
+            TableInfo(
+                "xpha",
+                "spectra",
+                None,
+                columns(
+                    ("source_id", "long"),
+                    ("ew", "double"),
+                    ("ra", "double"),
+                    ("dec", "double"),
+                    ("band", "char"),
+                ),
+            ),
+        ]
+    )
 
 
 def _rate(work: Callable[[str], str], seconds: float = 2.0) -> float:

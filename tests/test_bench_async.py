@@ -34,8 +34,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def async_job(client: httpx.Client, base: str) -> bytes:
     """What a client does: create+run, block until final, fetch the result."""
-    response = client.post(f"{base}/async", data={"LANG": "ADQL", "QUERY": QUERY,
-                                                   "PHASE": "RUN"}, follow_redirects=False)
+    response = client.post(
+        f"{base}/async",
+        data={"LANG": "ADQL", "QUERY": QUERY, "PHASE": "RUN"},
+        follow_redirects=False,
+    )
     job_url = response.headers["location"]
     while True:
         job = client.get(job_url, params={"WAIT": "-1"}).text
@@ -50,8 +53,12 @@ def test_async_small_job_latency(db_url, tmp_path) -> None:
     server = LiveServer(db_url, tmp_path / "var").start()
     try:
         with httpx.Client(timeout=60) as client:
-            sync = lambda: client.post(f"{server.base}/sync",  # noqa: E731
-                                       data={"LANG": "ADQL", "QUERY": QUERY}).content
+
+            def sync() -> bytes:
+                return client.post(
+                    f"{server.base}/sync", data={"LANG": "ADQL", "QUERY": QUERY}
+                ).content
+
             for _ in range(5):  # warm up both paths (catalogue, pools)
                 async_job(client, server.base)
                 sync()
@@ -72,13 +79,19 @@ def test_async_small_job_latency(db_url, tmp_path) -> None:
     assert b'QUERY_STATUS" value="OK"' in body
     median = {k: statistics.median(v) * 1000 for k, v in timings.items()}
     p95 = {k: percentile(v, 0.95) * 1000 for k, v in timings.items()}
-    print(f"\nasync small job, submit -> result, {RUNS} runs: median {median['async']:.1f} ms, "
-          f"p95 {p95['async']:.1f} ms ({1000 / median['async']:.1f} jobs/s sequential)")
-    print(f"ceiling, same query via /sync: median {median['sync']:.1f} ms, "
-          f"p95 {p95['sync']:.1f} ms; bare SQL {median['sql']:.2f} ms")
-    print(f"ratio async/sync {median['async'] / median['sync']:.2f}; "
-          f"target < 100 ms: {'met' if median['async'] < 100 else 'MISSED'}; "
-          f"vs DaCHS ~1,050 ms: {1050 / median['async']:.0f}x faster")
+    print(
+        f"\nasync small job, submit -> result, {RUNS} runs: median {median['async']:.1f} ms, "
+        f"p95 {p95['async']:.1f} ms ({1000 / median['async']:.1f} jobs/s sequential)"
+    )
+    print(
+        f"ceiling, same query via /sync: median {median['sync']:.1f} ms, "
+        f"p95 {p95['sync']:.1f} ms; bare SQL {median['sql']:.2f} ms"
+    )
+    print(
+        f"ratio async/sync {median['async'] / median['sync']:.2f}; "
+        f"target < 100 ms: {'met' if median['async'] < 100 else 'MISSED'}; "
+        f"vs DaCHS ~1,050 ms: {1050 / median['async']:.0f}x faster"
+    )
 
 
 def rss_mib(pid: int) -> float:
@@ -117,8 +130,9 @@ def test_async_large_result_rate_and_memory(db_url, tmp_path) -> None:
             sampler = threading.Thread(target=sample)
             sampler.start()
             t0 = time.perf_counter()
-            response = client.post(f"{server.base}/async", data={**params, "PHASE": "RUN"},
-                                   follow_redirects=False)
+            response = client.post(
+                f"{server.base}/async", data={**params, "PHASE": "RUN"}, follow_redirects=False
+            )
             job_url = response.headers["location"]
             wait_final(client, job_url, timeout=600)
             async_s = time.perf_counter() - t0
@@ -129,12 +143,16 @@ def test_async_large_result_rate_and_memory(db_url, tmp_path) -> None:
         server.stop()
     assert len(result) == pytest.approx(len(body), rel=0.01)
     peak = max(samples)
-    print(f"{rows} rows, {len(result) / 2**20:.1f} MiB BINARY2: async job (submit -> COMPLETED, "
-          f"spooled to file) {async_s:.2f} s = {rows / async_s:,.0f} rows/s; "
-          f"ceiling /sync download {sync_s:.2f} s = {rows / sync_s:,.0f} rows/s; "
-          f"ratio {sync_s / async_s:.2f}")
-    print(f"server RSS: idle {idle:.0f} MiB, peak during the job {peak:.0f} MiB "
-          f"(+{peak - idle:.0f} MiB for a {len(result) / 2**20:.0f} MiB result)")
+    print(
+        f"{rows} rows, {len(result) / 2**20:.1f} MiB BINARY2: async job (submit -> COMPLETED, "
+        f"spooled to file) {async_s:.2f} s = {rows / async_s:,.0f} rows/s; "
+        f"ceiling /sync download {sync_s:.2f} s = {rows / sync_s:,.0f} rows/s; "
+        f"ratio {sync_s / async_s:.2f}"
+    )
+    print(
+        f"server RSS: idle {idle:.0f} MiB, peak during the job {peak:.0f} MiB "
+        f"(+{peak - idle:.0f} MiB for a {len(result) / 2**20:.0f} MiB result)"
+    )
     assert peak - idle < max(len(result) / 2**20 / 2, 8)  # never the whole result in memory
 
 
@@ -148,20 +166,33 @@ def test_job_list_with_many_jobs(db_url, tmp_path) -> None:
             " destruction) SELECT md5(n::text), CASE WHEN n %% 10 = 0 THEN 'ERROR'"
             " ELSE 'COMPLETED' END, jsonb_build_object('query', repeat('x', 200)),"
             " now() - n * interval '1 s', 60, now() + interval '1 day'"
-            " FROM generate_series(1, %s) AS n", (jobs,))
+            " FROM generate_series(1, %s) AS n",
+            (jobs,),
+        )
         conn.execute("ANALYZE uws.jobs")
     server = LiveServer(db_url, tmp_path / "var").start()
     try:
         with psycopg.connect(db_url) as conn, httpx.Client(timeout=60) as client:
             timings: dict[str, list[float]] = {}
             for name, params, sql in (
-                ("default list", {}, "SELECT job_id, phase, creation_time FROM uws.jobs"
-                 " ORDER BY creation_time DESC LIMIT 1000"),
-                ("LAST=10", {"LAST": "10"}, "SELECT job_id, phase, creation_time FROM uws.jobs"
-                 " ORDER BY creation_time DESC LIMIT 10"),
-                ("PHASE=ERROR&LAST=10", {"PHASE": "ERROR", "LAST": "10"},
-                 "SELECT job_id, phase, creation_time FROM uws.jobs WHERE phase = 'ERROR'"
-                 " ORDER BY creation_time DESC LIMIT 10"),
+                (
+                    "default list",
+                    {},
+                    "SELECT job_id, phase, creation_time FROM uws.jobs"
+                    " ORDER BY creation_time DESC LIMIT 1000",
+                ),
+                (
+                    "LAST=10",
+                    {"LAST": "10"},
+                    "SELECT job_id, phase, creation_time FROM uws.jobs"
+                    " ORDER BY creation_time DESC LIMIT 10",
+                ),
+                (
+                    "PHASE=ERROR&LAST=10",
+                    {"PHASE": "ERROR", "LAST": "10"},
+                    "SELECT job_id, phase, creation_time FROM uws.jobs WHERE phase = 'ERROR'"
+                    " ORDER BY creation_time DESC LIMIT 10",
+                ),
             ):
                 for _ in range(3):
                     client.get(f"{server.base}/async", params=params)

@@ -28,9 +28,18 @@ N_ROWS = 200_000
 TEXT_ROWS = 20_000
 SAMPLE_ROWS = 5_000
 CORRELATION_ROWS = 20_000
-COLUMNS = ["source_id", "solution_id", "bp_n_relevant_bases", "rp_n_relevant_bases",
-           "bp_standard_deviation", "rp_standard_deviation", "bp_coefficients",
-           "bp_coefficient_errors", "rp_coefficients", "rp_coefficient_errors"]
+COLUMNS = [
+    "source_id",
+    "solution_id",
+    "bp_n_relevant_bases",
+    "rp_n_relevant_bases",
+    "bp_standard_deviation",
+    "rp_standard_deviation",
+    "bp_coefficients",
+    "bp_coefficient_errors",
+    "rp_coefficients",
+    "rp_coefficient_errors",
+]
 
 
 def rate(rows: int, seconds: float) -> str:
@@ -53,8 +62,15 @@ class Databases:
             self.cluster.drop_database(name)
 
 
-def measure(paths: dict[str, Path], n_rows: int, columns: list[str], work: Path,
-            dbs: Databases, chunk_rows: int, repeats: int = 2) -> tuple[dict[str, float], str]:
+def measure(
+    paths: dict[str, Path],
+    n_rows: int,
+    columns: list[str],
+    work: Path,
+    dbs: Databases,
+    chunk_rows: int,
+    repeats: int = 2,
+) -> tuple[dict[str, float], str]:
     """Best seconds of the xpha path for each file and of the ceiling ("ceiling"), interleaved
     run by run so that both see the same load (the machine is shared); also a loaded URL."""
     best = dict.fromkeys([*paths, "ceiling"], float("inf"))
@@ -69,12 +85,15 @@ def measure(paths: dict[str, Path], n_rows: int, columns: list[str], work: Path,
         column_list = ", ".join(columns)
         if not copy_file.exists():  # the same rows, written by the server in COPY's format
             with psycopg.connect(loaded_url, autocommit=True) as conn:
-                conn.execute(f"COPY (SELECT {column_list} FROM gaia.xp_continuous) TO "
-                             f"'{copy_file}' (FORMAT binary)")
+                conn.execute(
+                    f"COPY (SELECT {column_list} FROM gaia.xp_continuous) TO "
+                    f"'{copy_file}' (FORMAT binary)"
+                )
         with psycopg.connect(dbs.fresh()) as conn:
             started = time.perf_counter()
-            conn.execute(f"COPY gaia.xp_continuous ({column_list}) FROM '{copy_file}'"
-                         " (FORMAT binary)")
+            conn.execute(
+                f"COPY gaia.xp_continuous ({column_list}) FROM '{copy_file}' (FORMAT binary)"
+            )
             conn.commit()
             best["ceiling"] = min(best["ceiling"], time.perf_counter() - started)
             assert conn.execute("SELECT count(*) FROM gaia.xp_continuous").fetchone()[0] == n_rows
@@ -103,12 +122,15 @@ def test_ingest_against_ceiling(bench_space, test_settings) -> None:
     fixed, vla = work / "xp_fixed.fits", work / "xp_vla.fits"
     write_fits(rows, fixed, variable_length=False)
     write_fits(rows, vla, variable_length=True)
-    print(f"\ngenerated {N_ROWS:,} XP rows (coefficients + errors) as FITS "
-          f"({vla.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - started:.1f} s; "
-          f"best of 2 interleaved runs each, chunks of {chunk_rows:,} rows")
+    print(
+        f"\ngenerated {N_ROWS:,} XP rows (coefficients + errors) as FITS "
+        f"({vla.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - started:.1f} s; "
+        f"best of 2 interleaved runs each, chunks of {chunk_rows:,} rows"
+    )
 
-    results, loaded_url = measure({"FITS 55D": fixed, "FITS PD(55)": vla}, N_ROWS, COLUMNS,
-                                  work, dbs, chunk_rows)
+    results, loaded_url = measure(
+        {"FITS 55D": fixed, "FITS PD(55)": vla}, N_ROWS, COLUMNS, work, dbs, chunk_rows
+    )
     ceiling = results.pop("ceiling")
     for label, seconds in results.items():
         print(f"(a) xpha path, {label:<21} {rate(N_ROWS, seconds)}")
@@ -119,8 +141,10 @@ def test_ingest_against_ceiling(bench_space, test_settings) -> None:
     with psycopg.connect(dbs.fresh()) as conn:
         started = time.perf_counter()
         with conn.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO gaia.xp_continuous ({', '.join(COLUMNS)})"
-                               f" VALUES ({placeholders})", sample)
+            cursor.executemany(
+                f"INSERT INTO gaia.xp_continuous ({', '.join(COLUMNS)}) VALUES ({placeholders})",
+                sample,
+            )
         conn.commit()
         rowwise = time.perf_counter() - started
     print(f"(c) row-by-row INSERT, sample        {rate(SAMPLE_ROWS, rowwise)}")
@@ -134,8 +158,10 @@ def test_ingest_against_ceiling(bench_space, test_settings) -> None:
     ingest_xp([vla], dbs.fresh(), chunk_rows=chunk_rows, progress=False)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    print(f"peak traced memory while loading {vla.stat().st_size / 2**20:.0f} MiB of FITS: "
-          f"{peak / 2**20:.0f} MiB")
+    print(
+        f"peak traced memory while loading {vla.stat().st_size / 2**20:.0f} MiB of FITS: "
+        f"{peak / 2**20:.0f} MiB"
+    )
     assert peak < vla.stat().st_size / 2
 
     # parse rates (parse + type, no database)
@@ -162,13 +188,13 @@ def test_ingest_with_correlations_against_ceiling(bench_space, test_settings) ->
     rows = xp_rows(n_rows)
     rng = np.random.default_rng(3)
     for band in ("bp", "rp"):
-        rows[f"{band}_coefficient_correlations"] = rng.uniform(
-            -1, 1, size=(n_rows, 1485)).astype(np.float32)
+        rows[f"{band}_coefficient_correlations"] = rng.uniform(-1, 1, size=(n_rows, 1485)).astype(
+            np.float32
+        )
     path = work / "xp_correlations.fits"
     write_fits(rows, path, variable_length=True)
     columns = [*COLUMNS, "bp_coefficient_correlations", "rp_coefficient_correlations"]
-    best, _ = measure({"xpha": path}, n_rows, columns, work, dbs,
-                      test_settings.ingest_chunk_rows)
+    best, _ = measure({"xpha": path}, n_rows, columns, work, dbs, test_settings.ingest_chunk_rows)
     seconds, ceiling = best["xpha"], best["ceiling"]
     print(f"\nwith correlations ({path.stat().st_size / 2**20:.0f} MiB FITS PD/PE):")
     print(f"(a) xpha path                        {rate(n_rows, seconds)}")

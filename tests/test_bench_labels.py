@@ -77,7 +77,9 @@ def test_bench_crossmatch_100k_by_1m(db_url: str) -> None:
     s_dec = dec[pick] + rng.normal(0, 0.3, n_survey) / 3600
     with psycopg.connect(db_url) as conn:
         t = time.perf_counter()
-        with conn.cursor().copy("COPY gaia.source (source_id, ra, dec, pmra, pmdec) FROM STDIN") as cp:
+        with conn.cursor().copy(
+            "COPY gaia.source (source_id, ra, dec, pmra, pmdec) FROM STDIN"
+        ) as cp:
             for i in range(n_gaia):
                 cp.write_row((i + 1, ra[i], dec[i], pm[i, 0], pm[i, 1]))
         with conn.cursor().copy(

@@ -56,13 +56,17 @@ TARGETS = {  # issue 16, at 50M rows on this 2-core machine
     "BINARY2, all 12 columns": ">= 500k rows/s",
     "CSV, 6 columns": ">= 370k rows/s",
 }
-CONE = ("SELECT {columns} FROM xpha.emitter_candidates WHERE 1 = CONTAINS(POINT('ICRS', ra, dec),"
-        " CIRCLE('ICRS', {ra}, {dec}, {r}))")
+CONE = (
+    "SELECT {columns} FROM xpha.emitter_candidates WHERE 1 = CONTAINS(POINT('ICRS', ra, dec),"
+    " CIRCLE('ICRS', {ra}, {dec}, {r}))"
+)
 SIX = "source_id, ra, dec, phot_g_mean_mag, bp_rp, probability"
-XMATCH = ("SELECT m.ra AS up_ra, m.dec AS up_dec, c.source_id, c.probability,"
-          " DISTANCE(POINT('ICRS', m.ra, m.dec), POINT('ICRS', c.ra, c.dec)) * 3600 AS sep"
-          " FROM tap_upload.mine AS m JOIN xpha.emitter_candidates AS c"
-          " ON 1 = CONTAINS(POINT('ICRS', c.ra, c.dec), CIRCLE('ICRS', m.ra, m.dec, 1.0 / 3600))")
+XMATCH = (
+    "SELECT m.ra AS up_ra, m.dec AS up_dec, c.source_id, c.probability,"
+    " DISTANCE(POINT('ICRS', m.ra, m.dec), POINT('ICRS', c.ra, c.dec)) * 3600 AS sep"
+    " FROM tap_upload.mine AS m JOIN xpha.emitter_candidates AS c"
+    " ON 1 = CONTAINS(POINT('ICRS', c.ra, c.dec), CIRCLE('ICRS', m.ra, m.dec, 1.0 / 3600))"
+)
 
 
 class Report:
@@ -83,8 +87,10 @@ class Report:
 
 
 def ms(seconds: list[float]) -> str:
-    return (f"{statistics.median(seconds) * 1000:.1f} ms median"
-            f" (p90 {np.percentile(seconds, 90) * 1000:.1f}, n={len(seconds)})")
+    return (
+        f"{statistics.median(seconds) * 1000:.1f} ms median"
+        f" (p90 {np.percentile(seconds, 90) * 1000:.1f}, n={len(seconds)})"
+    )
 
 
 @pytest.mark.timeout(2 * 3600)  # an hour at 50M on this machine; the default is 15 minutes
@@ -96,25 +102,32 @@ def test_bench_scale() -> None:
     free = shutil.disk_usage(base).free
     if free < needed:
         shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"{ROWS:,} sources need ~{needed / 2**30:.0f} GiB free in {base.parent},"
-                    f" {free / 2**30:.0f} GiB are (set XPHA_BENCH_SCALE_DIR or _ROWS)")
+        pytest.skip(
+            f"{ROWS:,} sources need ~{needed / 2**30:.0f} GiB free in {base.parent},"
+            f" {free / 2**30:.0f} GiB are (set XPHA_BENCH_SCALE_DIR or _ROWS)"
+        )
     cluster = LocalCluster(data_dir=base / "data", port=free_port())
     started = time.perf_counter()
     try:
         cluster.start()
         url = cluster.ensure_database("xpha")
         migrate(url, Settings(database_url=None, _env_file=None))  # type: ignore[call-arg]
-        print(f"\nscale benchmark: {ROWS:,} sources in {base} (load average"
-              f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start)", flush=True)
+        print(
+            f"\nscale benchmark: {ROWS:,} sources in {base} (load average"
+            f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start)",
+            flush=True,
+        )
         positions = build_sky(url, report)
         measure_sizes(url, report)
         measure_queries(url, base, positions, report)
     finally:
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)
-    report.notes.append(f"{ROWS:,} sources; whole run {time.perf_counter() - started:.0f} s;"
-                        f" load average {os.getloadavg()[0]:.1f} at the end"
-                        f" ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
+    report.notes.append(
+        f"{ROWS:,} sources; whole run {time.perf_counter() - started:.0f} s;"
+        f" load average {os.getloadavg()[0]:.1f} at the end"
+        f" ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)"
+    )
     out = Path("var/bench") / f"scale-{ROWS}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report.markdown(), encoding="utf-8")
@@ -125,15 +138,19 @@ def test_bench_scale() -> None:
 def build_sky(url: str, report: Report) -> np.ndarray:
     """Load, index and serve the sky; returns some source positions (ra, dec) to query at."""
     with psycopg.connect(url, autocommit=True) as conn:
-        model = conn.execute("INSERT INTO ml.models (kind, version, is_current) VALUES"
-                             " ('xgboost', '2026-12-01T00:00:00Z', true)"
-                             " RETURNING model_id").fetchone()[0]  # type: ignore[index]
+        model = conn.execute(
+            "INSERT INTO ml.models (kind, version, is_current) VALUES"
+            " ('xgboost', '2026-12-01T00:00:00Z', true)"
+            " RETURNING model_id"
+        ).fetchone()[0]  # type: ignore[index]
         indexes = dropped_indexes(conn, ("gaia.source", "ml.emitter_scores"))
     loaded = bulk_load_sky(url, ROWS, model)
     rate = loaded.rows / loaded.seconds
-    report.add("load: gaia.source + scores by binary COPY",
-               f"{loaded.seconds:.0f} s ({rate / 1e3:.0f}k sources/s; 220M: "
-               f"{FULL_SKY / rate / 3600:.1f} h)")
+    report.add(
+        "load: gaia.source + scores by binary COPY",
+        f"{loaded.seconds:.0f} s ({rate / 1e3:.0f}k sources/s; 220M: "
+        f"{FULL_SKY / rate / 3600:.1f} h)",
+    )
     t = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
@@ -144,15 +161,20 @@ def build_sky(url: str, report: Report) -> np.ndarray:
         conn.execute("ANALYZE gaia.source")
         conn.execute("ANALYZE ml.emitter_scores")
         analyse_s = time.perf_counter() - t
-        sample = conn.execute("SELECT ra, dec FROM gaia.source TABLESAMPLE SYSTEM (1)"
-                              " REPEATABLE (5) LIMIT 200000").fetchall()
-    report.add("indexes of gaia.source and scores (PK, Q3C, G, high-PM; PK, 2)",
-               f"{index_s:.0f} s; ANALYZE {analyse_s:.0f} s")
+        sample = conn.execute(
+            "SELECT ra, dec FROM gaia.source TABLESAMPLE SYSTEM (1) REPEATABLE (5) LIMIT 200000"
+        ).fetchall()
+    report.add(
+        "indexes of gaia.source and scores (PK, Q3C, G, high-PM; PK, 2)",
+        f"{index_s:.0f} s; ANALYZE {analyse_s:.0f} s",
+    )
     build = serving.publish(url)
     assert build is not None and build.rows == ROWS
     steps = ", ".join(f"{k} {v:.0f} s" for k, v in build.seconds.items())
-    report.add("serving table build (xpha score's last step)",
-               f"{sum(build.seconds.values()):.0f} s ({steps})")
+    report.add(
+        "serving table build (xpha score's last step)",
+        f"{sum(build.seconds.values()):.0f} s ({steps})",
+    )
     return np.array(sample, dtype=np.float64)
 
 
@@ -162,14 +184,17 @@ def dropped_indexes(conn: psycopg.Connection, relations: tuple[str, ...]) -> lis
     again: list[str] = []
     for relation in relations:
         for name, definition, constraint in conn.execute(
-                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid),"
-                " c.conname FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid ="
-                " i.indexrelid AND c.contype = 'p' WHERE i.indrelid = %s::regclass",
-                (relation,)).fetchall():
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid),"
+            " c.conname FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid ="
+            " i.indexrelid AND c.contype = 'p' WHERE i.indrelid = %s::regclass",
+            (relation,),
+        ).fetchall():
             if constraint:
                 conn.execute(f"ALTER TABLE {relation} DROP CONSTRAINT {constraint}")
-                again.append(f"ALTER TABLE {relation} ADD CONSTRAINT {constraint} PRIMARY KEY"
-                             f" ({definition.split('(', 1)[1].rstrip(')')})")
+                again.append(
+                    f"ALTER TABLE {relation} ADD CONSTRAINT {constraint} PRIMARY KEY"
+                    f" ({definition.split('(', 1)[1].rstrip(')')})"
+                )
             else:
                 conn.execute(f"DROP INDEX {name}")
                 again.append(definition)
@@ -178,19 +203,26 @@ def dropped_indexes(conn: psycopg.Connection, relations: tuple[str, ...]) -> lis
 
 def measure_sizes(url: str, report: Report) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        sizes = dict(conn.execute(
-            "SELECT r, sum(pg_total_relation_size(t.relid)) FROM unnest(ARRAY['gaia.source',"
-            " 'ml.emitter_scores', 'serving.emitter_candidates']) AS r,"
-            " LATERAL (SELECT r::regclass AS relid UNION"
-            " SELECT relid FROM pg_partition_tree(r::regclass)) t GROUP BY r").fetchall())
+        sizes = dict(
+            conn.execute(
+                "SELECT r, sum(pg_total_relation_size(t.relid)) FROM unnest(ARRAY['gaia.source',"
+                " 'ml.emitter_scores', 'serving.emitter_candidates']) AS r,"
+                " LATERAL (SELECT r::regclass AS relid UNION"
+                " SELECT relid FROM pg_partition_tree(r::regclass)) t GROUP BY r"
+            ).fetchall()
+        )
         xp = xp_bytes_per_source(conn)
     per = {k: int(v) / ROWS for k, v in sizes.items()}
     total = sum(per.values())
-    report.add("bytes on disk per source (tables + indexes)",
-               ", ".join(f"{k} {v:.0f}" for k, v in per.items()) + f"; total {total:.0f}")
-    report.add("projection to 220M sources",
-               f"{total * FULL_SKY / 1e9:.0f} GB without XP; XP with correlations"
-               f" {xp:.0f} B/source -> {xp * FULL_SKY / 1e12:.2f} TB")
+    report.add(
+        "bytes on disk per source (tables + indexes)",
+        ", ".join(f"{k} {v:.0f}" for k, v in per.items()) + f"; total {total:.0f}",
+    )
+    report.add(
+        "projection to 220M sources",
+        f"{total * FULL_SKY / 1e9:.0f} GB without XP; XP with correlations"
+        f" {xp:.0f} B/source -> {xp * FULL_SKY / 1e12:.2f} TB",
+    )
 
 
 def xp_bytes_per_source(conn: psycopg.Connection) -> float:
@@ -204,28 +236,40 @@ def xp_bytes_per_source(conn: psycopg.Connection) -> float:
         arrays[f"{band}_coefficients"] = rng.normal(0, 100, (n, 55))
         arrays[f"{band}_coefficient_errors"] = rng.uniform(0.1, 2, (n, 55)).astype(np.float32)
         arrays[f"{band}_coefficient_correlations"] = rng.uniform(-0.5, 0.5, (n, 1485)).astype(
-            np.float32)
-        columns += [CopyColumn(f"{band}_coefficients", "float8", 55),
-                    CopyColumn(f"{band}_coefficient_errors", "float4", 55),
-                    CopyColumn(f"{band}_coefficient_correlations", "float4", 1485)]
+            np.float32
+        )
+        columns += [
+            CopyColumn(f"{band}_coefficients", "float8", 55),
+            CopyColumn(f"{band}_coefficient_errors", "float4", 55),
+            CopyColumn(f"{band}_coefficient_correlations", "float4", 1485),
+        ]
     names = ", ".join(c.name for c in columns)
-    with conn.cursor().copy(f"COPY gaia.xp_continuous ({names}) FROM STDIN (FORMAT binary)") as copy:
+    with conn.cursor().copy(
+        f"COPY gaia.xp_continuous ({names}) FROM STDIN (FORMAT binary)"
+    ) as copy:
         copy.write(pack(arrays, columns))
-    size = conn.execute("SELECT sum(pg_total_relation_size(relid)) FROM"
-                        " pg_partition_tree('gaia.xp_continuous')").fetchone()[0]  # type: ignore[index]
+    size = conn.execute(
+        "SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('gaia.xp_continuous')"
+    ).fetchone()[0]  # type: ignore[index]
     conn.execute("TRUNCATE gaia.xp_continuous")
     return int(size) / n
 
 
 # --- queries over HTTP ---------------------------------------------------------------------------
 def measure_queries(url: str, base: Path, positions: np.ndarray, report: Report) -> None:
-    server = LiveServer(url, base / "var", tap_maxrec_default=DOWNLOAD_ROWS,
-                        tap_hard_limit=max(DOWNLOAD_ROWS, 2_000_000),
-                        tap_upload_max_rows=200_000, tap_upload_max_bytes=60_000_000,
-                        tap_sync_timeout_s=600).start()
+    server = LiveServer(
+        url,
+        base / "var",
+        tap_maxrec_default=DOWNLOAD_ROWS,
+        tap_hard_limit=max(DOWNLOAD_ROWS, 2_000_000),
+        tap_upload_max_rows=200_000,
+        tap_upload_max_bytes=60_000_000,
+        tap_sync_timeout_s=600,
+    ).start()
     rng = np.random.default_rng(11)
     try:
         with httpx.Client(base_url=server.base, timeout=900) as client:
+
             def sync(query: str, **params: str) -> httpx.Response:
                 response = client.post("/sync", data={"LANG": "ADQL", "QUERY": query, **params})
                 assert response.status_code == 200, response.text[:500]
@@ -246,23 +290,37 @@ def measure_queries(url: str, base: Path, positions: np.ndarray, report: Report)
             counts, numbers = [], []
             for ra, dec in centres[30:40]:
                 t = time.perf_counter()
-                body = sync(CONE.format(columns="COUNT(*) AS n", ra=ra, dec=dec, r=5),
-                            RESPONSEFORMAT="csv").text
+                body = sync(
+                    CONE.format(columns="COUNT(*) AS n", ra=ra, dec=dec, r=5), RESPONSEFORMAT="csv"
+                ).text
                 counts.append(time.perf_counter() - t)
                 numbers.append(int(body.split()[1]))
-            report.add("COUNT in a 5 deg cone",
-                       f"{ms(counts)}; {statistics.median(numbers):,.0f} sources median")
+            report.add(
+                "COUNT in a 5 deg cone",
+                f"{ms(counts)}; {statistics.median(numbers):,.0f} sources median",
+            )
             top = []
             for _ in range(20):
                 t = time.perf_counter()
-                sync("SELECT TOP 1000 source_id, ra, dec, probability FROM"
-                     " xpha.emitter_candidates ORDER BY probability DESC")
+                sync(
+                    "SELECT TOP 1000 source_id, ra, dec, probability FROM"
+                    " xpha.emitter_candidates ORDER BY probability DESC"
+                )
                 top.append(time.perf_counter() - t)
             report.add("TOP 1000 by probability", ms(top))
-            report.add("TOP 1000 by probability, G < 15 and BP-RP > 1.5", ms(timed(lambda: sync(
-                "SELECT TOP 1000 source_id, ra, dec, phot_g_mean_mag, bp_rp, probability FROM"
-                " xpha.emitter_candidates WHERE phot_g_mean_mag < 15 AND bp_rp > 1.5"
-                " ORDER BY probability DESC"), 10)))
+            report.add(
+                "TOP 1000 by probability, G < 15 and BP-RP > 1.5",
+                ms(
+                    timed(
+                        lambda: sync(
+                            "SELECT TOP 1000 source_id, ra, dec, phot_g_mean_mag, bp_rp, probability FROM"
+                            " xpha.emitter_candidates WHERE phot_g_mean_mag < 15 AND bp_rp > 1.5"
+                            " ORDER BY probability DESC"
+                        ),
+                        10,
+                    )
+                ),
+            )
             report.add("async small job", ms(timed(lambda: async_job(client), 20)))
             crossmatches(server.base, positions, rng, report)
             downloads(url, client, report)
@@ -281,18 +339,27 @@ def timed(call, times: int) -> list[float]:
 
 def async_job(client: httpx.Client) -> None:
     """Create and run, block until final, fetch the result: what a client does."""
-    response = client.post("/async", data={"LANG": "ADQL", "PHASE": "RUN", "QUERY":
-                           "SELECT TOP 10 source_id, probability FROM xpha.emitter_candidates"
-                           " ORDER BY probability DESC"}, follow_redirects=False)
+    response = client.post(
+        "/async",
+        data={
+            "LANG": "ADQL",
+            "PHASE": "RUN",
+            "QUERY": "SELECT TOP 10 source_id, probability FROM xpha.emitter_candidates"
+            " ORDER BY probability DESC",
+        },
+        follow_redirects=False,
+    )
     job = response.headers["location"]
-    while "<uws:phase>COMPLETED</uws:phase>" not in (text := client.get(
-            job, params={"WAIT": "-1"}).text):
+    while "<uws:phase>COMPLETED</uws:phase>" not in (
+        text := client.get(job, params={"WAIT": "-1"}).text
+    ):
         assert "ERROR" not in text and "ABORTED" not in text, text
     assert client.get(f"{job}/results/result").status_code == 200
 
 
-def crossmatches(base: str, positions: np.ndarray, rng: np.random.Generator,
-                 report: Report) -> None:
+def crossmatches(
+    base: str, positions: np.ndarray, rng: np.random.Generator, report: Report
+) -> None:
     """Upload positions of catalogue sources (moved by up to 0.3 arcsec) and match at 1 arcsec,
     through pyvo as an astronomer would."""
     import pyvo
@@ -302,8 +369,12 @@ def crossmatches(base: str, positions: np.ndarray, rng: np.random.Generator,
     for n, repeats in ((1000, 10), (min(100_000, len(positions)), 2)):
         picked = positions[rng.choice(len(positions), n, replace=False)]
         jitter = rng.normal(0, 0.15 / 3600, picked.shape)
-        upload = Table({"ra": picked[:, 0] + jitter[:, 0] / np.cos(np.radians(picked[:, 1])),
-                        "dec": picked[:, 1] + jitter[:, 1]})
+        upload = Table(
+            {
+                "ra": picked[:, 0] + jitter[:, 0] / np.cos(np.radians(picked[:, 1])),
+                "dec": picked[:, 1] + jitter[:, 1],
+            }
+        )
         times, matched = [], 0
         for _ in range(repeats):
             t = time.perf_counter()
@@ -315,20 +386,32 @@ def crossmatches(base: str, positions: np.ndarray, rng: np.random.Generator,
 
 def downloads(url: str, client: httpx.Client, report: Report) -> None:
     n = DOWNLOAD_ROWS
-    for label, columns, fmt in (("BINARY2, all 12 columns", "*", "votable"),
-                                ("CSV, 6 columns", SIX, "csv")):
+    for label, columns, fmt in (
+        ("BINARY2, all 12 columns", "*", "votable"),
+        ("CSV, 6 columns", SIX, "csv"),
+    ):
         rates = []
         for _ in range(2):
             t = time.perf_counter()
             size = 0
-            with client.stream("POST", "/sync", data={
-                    "LANG": "ADQL", "RESPONSEFORMAT": fmt, "MAXREC": str(n),
-                    "QUERY": f"SELECT TOP {n} {columns} FROM xpha.emitter_candidates"}) as r:
+            with client.stream(
+                "POST",
+                "/sync",
+                data={
+                    "LANG": "ADQL",
+                    "RESPONSEFORMAT": fmt,
+                    "MAXREC": str(n),
+                    "QUERY": f"SELECT TOP {n} {columns} FROM xpha.emitter_candidates",
+                },
+            ) as r:
                 assert r.status_code == 200
                 for chunk in r.iter_bytes():
                     size += len(chunk)
             rates.append(n / (time.perf_counter() - t))
         sql = f"SELECT {columns} FROM xpha.emitter_candidates LIMIT {n}"
         ceiling = n / min(columnar_ceiling(url, sql, n) for _ in range(2))
-        report.add(label, f"{max(rates) / 1e3:.0f}k rows/s ({size / 1e6:.0f} MB); COPY -> numpy"
-                          f" ceiling {ceiling / 1e3:.0f}k rows/s, ratio {max(rates) / ceiling:.2f}")
+        report.add(
+            label,
+            f"{max(rates) / 1e3:.0f}k rows/s ({size / 1e6:.0f} MB); COPY -> numpy"
+            f" ceiling {ceiling / 1e3:.0f}k rows/s, ratio {max(rates) / ceiling:.2f}",
+        )

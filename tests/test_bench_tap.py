@@ -34,9 +34,11 @@ CONE_SQL = (
     "SELECT source_id, ra, dec, score, probability FROM xpha.emitter_candidates"
     " WHERE q3c_join(%s, %s, ra, dec, %s)"  # what the translator emits for the ADQL cone
 )
-DOWNLOAD_COLUMNS = ("source_id, ra, dec, parallax, phot_g_mean_mag, bp_rp, ruwe, pmra, pmdec,"
-                    " l, b, phot_bp_mean_mag, phot_rp_mean_mag, ra_error, dec_error,"
-                    " parallax_error, pmra_error, pmdec_error, radial_velocity, ref_epoch")
+DOWNLOAD_COLUMNS = (
+    "source_id, ra, dec, parallax, phot_g_mean_mag, bp_rp, ruwe, pmra, pmdec,"
+    " l, b, phot_bp_mean_mag, phot_rp_mean_mag, ra_error, dec_error,"
+    " parallax_error, pmra_error, pmdec_error, radial_velocity, ref_epoch"
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +61,13 @@ def million(module_db_url: str) -> str:
         conn.execute("CREATE INDEX source_q3c_idx ON gaia.source (q3c_ang2ipix(ra, dec))")
         model = conn.execute(
             "INSERT INTO ml.models (kind, version, is_current) VALUES ('bench', '1', true)"
-            " RETURNING model_id").fetchone()[0]
+            " RETURNING model_id"
+        ).fetchone()[0]
         conn.execute(
             "INSERT INTO ml.emitter_scores (model_id, source_id, score, probability)"
-            " SELECT %s, source_id, random(), random() FROM gaia.source", (model,))
+            " SELECT %s, source_id, random(), random() FROM gaia.source",
+            (model,),
+        )
         conn.execute("CLUSTER gaia.source_hpx0_00 USING source_hpx0_00_pkey")
         conn.execute("VACUUM ANALYZE gaia.source")
         conn.execute("VACUUM ANALYZE ml.emitter_scores")
@@ -73,15 +78,18 @@ def million(module_db_url: str) -> str:
 
 @pytest.fixture(scope="module")
 def root(million: str) -> Iterator[str]:
-    with live_server(tap_settings(million, tap_maxrec_default=200_000,
-                                  tap_catalog_ttl_s=3600)) as url:
+    with live_server(
+        tap_settings(million, tap_maxrec_default=200_000, tap_catalog_ttl_s=3600)
+    ) as url:
         yield url
 
 
 def centres(n: int, seed: int = 3) -> list[tuple[float, float]]:
     rng = np.random.default_rng(seed)
-    return [(float(rng.uniform(0, 360)), float(np.degrees(np.arcsin(rng.uniform(-0.9, 0.9)))))
-            for _ in range(n)]
+    return [
+        (float(rng.uniform(0, 360)), float(np.degrees(np.arcsin(rng.uniform(-0.9, 0.9)))))
+        for _ in range(n)
+    ]
 
 
 def median_ms(times: list[float]) -> float:
@@ -95,8 +103,10 @@ def test_bench_sync_cone(million: str, root: str) -> None:
     with psycopg.connect(million) as conn, httpx.Client(base_url=root, timeout=60) as client:
         for ra, dec in points[:20]:  # warm the caches and the pool
             conn.execute(CONE_SQL, (ra, dec, RADIUS)).fetchall()
-            client.get("/tap/sync", params={"LANG": "ADQL", "QUERY": CONE_ADQL.format(
-                ra=ra, dec=dec, r=RADIUS)})
+            client.get(
+                "/tap/sync",
+                params={"LANG": "ADQL", "QUERY": CONE_ADQL.format(ra=ra, dec=dec, r=RADIUS)},
+            )
         for ra, dec in points:
             t = time.perf_counter()
             rows.append(len(conn.execute(CONE_SQL, (ra, dec, RADIUS)).fetchall()))
@@ -107,19 +117,24 @@ def test_bench_sync_cone(million: str, root: str) -> None:
             sync.append(time.perf_counter() - t)
             assert response.status_code == 200
             t = time.perf_counter()
-            response = client.get("/scs", params={"RA": ra, "DEC": dec, "SR": RADIUS,
-                                                  "VERB": 2})
+            response = client.get("/scs", params={"RA": ra, "DEC": dec, "SR": RADIUS, "VERB": 2})
             scs.append(time.perf_counter() - t)
             assert response.status_code == 200
-    print(f"\ncone {RADIUS} deg over {N_ROWS:,} rows, {REPEATS} random centres, "
-          f"median {statistics.median(rows):.0f} rows per cone, load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"\ncone {RADIUS} deg over {N_ROWS:,} rows, {REPEATS} random centres, "
+        f"median {statistics.median(rows):.0f} rows per cone, load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     print(f"  bare SQL (open connection, fetchall): median {median_ms(bare):.2f} ms")
-    print(f"  /tap/sync ADQL -> BINARY2 over HTTP: median {median_ms(sync):.2f} ms, "
-          f"p90 {np.percentile(sync, 90) * 1000:.2f} ms, "
-          f"ratio {median_ms(sync) / median_ms(bare):.1f}x the bare SQL")
-    print(f"  /scs cone search over HTTP:           median {median_ms(scs):.2f} ms, "
-          f"ratio {median_ms(scs) / median_ms(bare):.1f}x the bare SQL")
+    print(
+        f"  /tap/sync ADQL -> BINARY2 over HTTP: median {median_ms(sync):.2f} ms, "
+        f"p90 {np.percentile(sync, 90) * 1000:.2f} ms, "
+        f"ratio {median_ms(sync) / median_ms(bare):.1f}x the bare SQL"
+    )
+    print(
+        f"  /scs cone search over HTTP:           median {median_ms(scs):.2f} ms, "
+        f"ratio {median_ms(scs) / median_ms(bare):.1f}x the bare SQL"
+    )
     print("  target: < 10 ms end to end (GAVO DaCHS on this machine: ~35 ms)")
 
 
@@ -146,8 +161,10 @@ def test_bench_download_100k(million: str, root: str) -> None:
             rates.append(n / (time.perf_counter() - t))
             assert r.status_code == 200
     best = max(rates)
-    print(f"\n{n:,} rows x 20 columns: binary COPY into memory {ceiling:,.0f} rows/s, "
-          f"COPY -> numpy columns (the service's fetch) {numpy_ceiling:,.0f} rows/s; "
-          f"/tap/sync BINARY2 over HTTP {best:,.0f} rows/s ({size / 1e6:.1f} MB), "
-          f"ratio {best / numpy_ceiling:.2f} of the COPY -> numpy ceiling (target >= 300,000 "
-          f"rows/s; DaCHS ~77,000)")
+    print(
+        f"\n{n:,} rows x 20 columns: binary COPY into memory {ceiling:,.0f} rows/s, "
+        f"COPY -> numpy columns (the service's fetch) {numpy_ceiling:,.0f} rows/s; "
+        f"/tap/sync BINARY2 over HTTP {best:,.0f} rows/s ({size / 1e6:.1f} MB), "
+        f"ratio {best / numpy_ceiling:.2f} of the COPY -> numpy ceiling (target >= 300,000 "
+        f"rows/s; DaCHS ~77,000)"
+    )

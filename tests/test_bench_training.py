@@ -32,9 +32,17 @@ def bench_db(module_db_url, tmp_path_factory):
     for k in range(N_SOURCES // 20_000):
         load_sky(module_db_url, make_sky(20_000, seed=50 + k))
     settings = training_settings(
-        tmp_path_factory.mktemp("bench"), feed_partition_rows=10_000, feed_healpix_level=6,
-        split_test_fraction=0.1, split_val_fraction=0.1, dae_epochs=1, dae_hidden=256,
-        dae_batch_size=1024, head_epochs=3, baseline_max_rounds=50, bootstrap_samples=10,
+        tmp_path_factory.mktemp("bench"),
+        feed_partition_rows=10_000,
+        feed_healpix_level=6,
+        split_test_fraction=0.1,
+        split_val_fraction=0.1,
+        dae_epochs=1,
+        dae_hidden=256,
+        dae_batch_size=1024,
+        head_epochs=3,
+        baseline_max_rounds=50,
+        bootstrap_samples=10,
     )
     return module_db_url, settings
 
@@ -56,14 +64,18 @@ def test_bench_dae_phase1_dask_feed_vs_in_memory(bench_db, tmp_path, trainer_thr
             training, alone, n_train = _phase1_rates(client, feeds, settings, tmp_path)
     finally:
         torch.set_num_threads(threads)
-    print(f"\nDAE phase 1, {n_train} training sources, 1 epoch, torch on"
-          f" {trainer_threads if trainer_threads != 'all' else threads} of {os.cpu_count()} cores:"
-          f" in-memory tensors {training['in-memory']:,.0f} src/s")
+    print(
+        f"\nDAE phase 1, {n_train} training sources, 1 epoch, torch on"
+        f" {trainer_threads if trainer_threads != 'all' else threads} of {os.cpu_count()} cores:"
+        f" in-memory tensors {training['in-memory']:,.0f} src/s"
+    )
     for name in feeds:
         overhead = training["in-memory"] / training[name] - 1
-        print(f"  fed by the {name} Dask feed: {training[name]:,.0f} src/s, feed overhead"
-              f" {overhead:.1%} (target < 20%), ratio {training[name] / training['in-memory']:.2f};"
-              f" the feed alone {alone[name]:,.0f} src/s")
+        print(
+            f"  fed by the {name} Dask feed: {training[name]:,.0f} src/s, feed overhead"
+            f" {overhead:.1%} (target < 20%), ratio {training[name] / training['in-memory']:.2f};"
+            f" the feed alone {alone[name]:,.0f} src/s"
+        )
     assert all(rate > 0 for rate in training.values())
 
 
@@ -73,13 +85,15 @@ def _phase1_rates(client, feeds: dict[str, XPFeed], settings, tmp_path):
     normaliser, n_train = pipeline.fit_normaliser(feeds["COPY"], client, settings, args)
 
     def fed_by(feed):
-        return lambda epoch: feed.map(client, phase1_chunk, normaliser, args,
-                                      splits.TRAIN, in_flight=settings.feed_prefetch)
+        return lambda epoch: feed.map(
+            client, phase1_chunk, normaliser, args, splits.TRAIN, in_flight=settings.feed_prefetch
+        )
 
     chunks = list(fed_by(feeds["COPY"])(0))
     val = (chunks[0][0][:2000], chunks[0][1][:2000])
-    config = dae_train.Phase1Config(dae_epochs=1, dae_batch_size=1024,
-                                    training_device=settings.training_device)
+    config = dae_train.Phase1Config(
+        dae_epochs=1, dae_batch_size=1024, training_device=settings.training_device
+    )
     sources = {"in-memory": lambda epoch: chunks} | {name: fed_by(f) for name, f in feeds.items()}
     training = {name: 0.0 for name in sources}
     alone = {name: 0.0 for name in feeds}

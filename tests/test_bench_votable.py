@@ -40,8 +40,15 @@ COLUMNS = (
     "pmra_error, pmdec, pmdec_error, ruwe, phot_g_mean_flux, phot_g_mean_flux_error, "
     "phot_g_mean_mag, bp_rp, radial_velocity, l, has_xp_continuous"
 )
-NULLABLE_FLOATS = ("parallax", "parallax_error", "pmra", "pmra_error", "pmdec", "pmdec_error",
-                   "radial_velocity")
+NULLABLE_FLOATS = (
+    "parallax",
+    "parallax_error",
+    "pmra",
+    "pmra_error",
+    "pmdec",
+    "pmdec_error",
+    "radial_velocity",
+)
 SEED = """
 INSERT INTO gaia.source (source_id, ra, dec, ra_error, dec_error, ref_epoch, parallax,
     parallax_error, pmra, pmra_error, pmdec, pmdec_error, ruwe, phot_g_mean_flux,
@@ -102,8 +109,10 @@ def _parse_copy(raw: bytes, type_codes: list[int], n: int) -> dict[str, np.ndarr
     for i, oid in enumerate(type_codes):
         fields += [(f"len{i}", ">i4"), (f"c{i}", _COPY_TYPES[oid])]
     rows = np.frombuffer(raw, dtype=np.dtype(fields), count=n, offset=19)
-    return {f"c{i}": rows[f"c{i}"].astype(rows[f"c{i}"].dtype.newbyteorder("="))
-            for i in range(len(type_codes))}
+    return {
+        f"c{i}": rows[f"c{i}"].astype(rows[f"c{i}"].dtype.newbyteorder("="))
+        for i in range(len(type_codes))
+    }
 
 
 def stream_binary2(url: str, n: int) -> dict[str, float]:
@@ -160,19 +169,25 @@ def test_binary2_writer_vs_astropy_and_copy_ceiling(bench_db):
         rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
         results.append((n, n / copy_ceiling(bench_db, n), t, rss_growth / 1024))
     astropy_rate = 100_000 / astropy_binary2(bench_db, 100_000)
-    print("\nBINARY2, 20 columns of gaia.source, rows/s (wall clock; 'cpu' = this process's CPU "
-          f"time); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'rows':>10} {'ceiling':>9} {'fetch':>9} {'writer':>9} {'writer cpu':>10} "
-          f"{'stream':>9} {'astropy':>8} {'writer/astropy':>14} {'stream/ceiling':>14} "
-          f"{'MB out':>6} {'peak RSS +MB':>12}")
+    print(
+        "\nBINARY2, 20 columns of gaia.source, rows/s (wall clock; 'cpu' = this process's CPU "
+        f"time); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"{'rows':>10} {'ceiling':>9} {'fetch':>9} {'writer':>9} {'writer cpu':>10} "
+        f"{'stream':>9} {'astropy':>8} {'writer/astropy':>14} {'stream/ceiling':>14} "
+        f"{'MB out':>6} {'peak RSS +MB':>12}"
+    )
     for n, ceiling, t, rss_growth in results:
         writer = n / (t["wall"] - t["fetch_wall"])
         writer_cpu = n / (t["cpu"] - t["fetch_cpu"])
         stream = n / t["wall"]
-        print(f"{n:>10,} {ceiling:>9,.0f} {n / t['fetch_wall']:>9,.0f} {writer:>9,.0f} "
-              f"{writer_cpu:>10,.0f} {stream:>9,.0f} {astropy_rate:>8,.0f} "
-              f"{writer / astropy_rate:>14.1f} {stream / ceiling:>14.2f} "
-              f"{t['bytes'] / 1e6:>6.0f} {rss_growth:>12.0f}")
+        print(
+            f"{n:>10,} {ceiling:>9,.0f} {n / t['fetch_wall']:>9,.0f} {writer:>9,.0f} "
+            f"{writer_cpu:>10,.0f} {stream:>9,.0f} {astropy_rate:>8,.0f} "
+            f"{writer / astropy_rate:>14.1f} {stream / ceiling:>14.2f} "
+            f"{t['bytes'] / 1e6:>6.0f} {rss_growth:>12.0f}"
+        )
         assert writer > 10 * astropy_rate
 
 
@@ -188,8 +203,7 @@ def test_http_binary2_download(bench_db):
     adql = f"SELECT TOP {n} {COLUMNS} FROM xpha.gaia_source"
     params = {"REQUEST": "doQuery", "LANG": "ADQL", "QUERY": adql, "MAXREC": str(n)}
     ceiling = n / copy_ceiling(bench_db, n)
-    numpy_ceiling = n / min(columnar_ceiling(bench_db, query(n), n, FETCH_ROWS)
-                            for _ in range(3))
+    numpy_ceiling = n / min(columnar_ceiling(bench_db, query(n), n, FETCH_ROWS) for _ in range(3))
     rates = {}
     for copy_fetch in (True, False):
         settings = tap_settings(bench_db, tap_copy_fetch=copy_fetch, tap_catalog_ttl_s=3600)
@@ -206,13 +220,19 @@ def test_http_binary2_download(bench_db):
         assert len(table.array) == n
         rates[copy_fetch] = n / min(timings)
     rate = rates[True]
-    print(f"\nHTTP /tap/sync BINARY2, {n:,} rows x 20 columns ({len(body) / 1e6:.1f} MB), best "
-          f"of 3, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
-    print(f"  columnar fetch (binary COPY -> numpy): {rate:,.0f} rows/s; "
-          f"row-tuple fetch: {rates[False]:,.0f} rows/s ({rate / rates[False]:.1f}x)")
-    print(f"  ceilings: COPY -> numpy (the service's decoder) {numpy_ceiling:,.0f} rows/s, "
-          f"raw COPY parse {ceiling:,.0f} rows/s; ratio {rate / numpy_ceiling:.2f} of the "
-          f"COPY -> numpy ceiling; target 300,000; DaCHS ~77,000")
+    print(
+        f"\nHTTP /tap/sync BINARY2, {n:,} rows x 20 columns ({len(body) / 1e6:.1f} MB), best "
+        f"of 3, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:"
+    )
+    print(
+        f"  columnar fetch (binary COPY -> numpy): {rate:,.0f} rows/s; "
+        f"row-tuple fetch: {rates[False]:,.0f} rows/s ({rate / rates[False]:.1f}x)"
+    )
+    print(
+        f"  ceilings: COPY -> numpy (the service's decoder) {numpy_ceiling:,.0f} rows/s, "
+        f"raw COPY parse {ceiling:,.0f} rows/s; ratio {rate / numpy_ceiling:.2f} of the "
+        f"COPY -> numpy ceiling; target 300,000; DaCHS ~77,000"
+    )
 
 
 XP_SEED = """
@@ -225,8 +245,10 @@ SELECT (i::int8 << 35) + 7, 55,
        ARRAY(SELECT (random() + i % 5)::real FROM generate_series(1, 55))
 FROM generate_series(1, %s) AS i
 """
-XP_COLUMNS = ("source_id, bp_n_parameters, bp_coefficients, bp_coefficient_errors, "
-              "rp_coefficients, rp_coefficient_errors")
+XP_COLUMNS = (
+    "source_id, bp_n_parameters, bp_coefficients, bp_coefficient_errors, "
+    "rp_coefficients, rp_coefficient_errors"
+)
 
 
 def test_binary2_xp_arrays(module_db_url):
@@ -249,10 +271,17 @@ def test_binary2_xp_arrays(module_db_url):
         ceiling = n / (time.perf_counter() - start)
     assert columns["bp"].shape == (n, 55)
 
-    outputs = [OutputColumn(name, ColumnInfo(name, arraysize=size)) for name, size in
-               (("source_id", None), ("bp_n_parameters", None), ("bp_coefficients", "55"),
-                ("bp_coefficient_errors", "55"), ("rp_coefficients", "55"),
-                ("rp_coefficient_errors", "55"))]
+    outputs = [
+        OutputColumn(name, ColumnInfo(name, arraysize=size))
+        for name, size in (
+            ("source_id", None),
+            ("bp_n_parameters", None),
+            ("bp_coefficients", "55"),
+            ("bp_coefficient_errors", "55"),
+            ("rp_coefficients", "55"),
+            ("rp_coefficient_errors", "55"),
+        )
+    ]
     fetch_wall = 0.0
     with psycopg.connect(module_db_url) as conn, conn.transaction():
         cursor = conn.cursor("xp", binary=True)
@@ -277,11 +306,13 @@ def test_binary2_xp_arrays(module_db_url):
     start = time.perf_counter()
     votable.to_xml(io.BytesIO(), tabledata_format="binary2")
     astropy_rate = len(sample) / (time.perf_counter() - start)
-    print(f"\nBINARY2, XP spectra ({n:,} rows, 4 x 55-element arrays, {size / 1e6:.0f} MB out), "
-          f"rows/s; load average {os.getloadavg()[0]:.1f}: ceiling {ceiling:,.0f}, "
-          f"fetch {n / fetch_wall:,.0f}, writer {writer:,.0f} (cpu {writer_cpu:,.0f}), "
-          f"astropy {astropy_rate:,.0f}; writer/astropy {writer / astropy_rate:.1f}, "
-          f"writer/ceiling {writer / ceiling:.2f}")
+    print(
+        f"\nBINARY2, XP spectra ({n:,} rows, 4 x 55-element arrays, {size / 1e6:.0f} MB out), "
+        f"rows/s; load average {os.getloadavg()[0]:.1f}: ceiling {ceiling:,.0f}, "
+        f"fetch {n / fetch_wall:,.0f}, writer {writer:,.0f} (cpu {writer_cpu:,.0f}), "
+        f"astropy {astropy_rate:,.0f}; writer/astropy {writer / astropy_rate:.1f}, "
+        f"writer/ceiling {writer / ceiling:.2f}"
+    )
     assert writer > 2 * astropy_rate
 
 
@@ -290,14 +321,30 @@ def _parse_xp_copy(raw: bytes, n: int) -> dict[str, np.ndarray]:
 
     def array(kind: str) -> list[tuple]:
         # length, ndim, has-null flag, element oid, dim size, lower bound, then (len, value) pairs
-        return [("len", ">i4"), ("ndim", ">i4"), ("flags", ">i4"), ("oid", ">i4"),
-                ("dim", ">i4"), ("lbound", ">i4"),
-                ("items", np.dtype([("len", ">i4"), ("value", kind)]), (55,))]
+        return [
+            ("len", ">i4"),
+            ("ndim", ">i4"),
+            ("flags", ">i4"),
+            ("oid", ">i4"),
+            ("dim", ">i4"),
+            ("lbound", ">i4"),
+            ("items", np.dtype([("len", ">i4"), ("value", kind)]), (55,)),
+        ]
 
-    row = np.dtype([("count", ">i2"), ("id_len", ">i4"), ("source_id", ">i8"),
-                    ("np_len", ">i4"), ("n_parameters", ">i2"),
-                    ("bp", array(">f8")), ("bpe", array(">f4")),
-                    ("rp", array(">f8")), ("rpe", array(">f4"))])
+    row = np.dtype(
+        [
+            ("count", ">i2"),
+            ("id_len", ">i4"),
+            ("source_id", ">i8"),
+            ("np_len", ">i4"),
+            ("n_parameters", ">i2"),
+            ("bp", array(">f8")),
+            ("bpe", array(">f4")),
+            ("rp", array(">f8")),
+            ("rpe", array(">f4")),
+        ]
+    )
     rows = np.frombuffer(raw, dtype=row, count=n, offset=19)
-    return {name: rows[name]["items"]["value"].astype(np.float64)
-            for name in ("bp", "bpe", "rp", "rpe")}
+    return {
+        name: rows[name]["items"]["value"].astype(np.float64) for name in ("bp", "bpe", "rp", "rpe")
+    }

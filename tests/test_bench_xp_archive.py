@@ -56,8 +56,11 @@ def archive_file(directory: Path, first: int, n: int, seed: int) -> Path:
             data.set(column.name, np.where(band_present, rng.gamma(2, 1, n), np.nan))
         elif column.is_array:
             length = column.max_length
-            values = (rng.normal(0, 300, (n, length)) if column.letter == "PD"
-                      else rng.uniform(-1, 1, (n, length)).astype(np.float32))
+            values = (
+                rng.normal(0, 300, (n, length))
+                if column.letter == "PD"
+                else rng.uniform(-1, 1, (n, length)).astype(np.float32)
+            )
             data.set(column.name, values, band_present)
     text = directory / f"xp_{first}.ecsv"
     write_table(text, XP_COLUMNS, data, "ecsv")
@@ -88,10 +91,12 @@ def test_archive_xp_ingest_against_copy_ceiling(pg_cluster, migrated_template) -
         files = [archive_file(work, k * ROWS_PER_FILE, ROWS_PER_FILE, k) for k in range(2)]
         with gzip.open(files[0]) as handle:
             unpacked = len(handle.read())
-        print(f"\n2 archive-format files of {ROWS_PER_FILE:,} sources (ECSV, .csv.gz:"
-              f" {files[0].stat().st_size / 2**20:.0f} MiB, {unpacked / 2**20:.0f} MiB unpacked,"
-              f" {unpacked / ROWS_PER_FILE / 1e3:.1f} kB a source) written in"
-              f" {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"\n2 archive-format files of {ROWS_PER_FILE:,} sources (ECSV, .csv.gz:"
+            f" {files[0].stat().st_size / 2**20:.0f} MiB, {unpacked / 2**20:.0f} MiB unpacked,"
+            f" {unpacked / ROWS_PER_FILE / 1e3:.1f} kB a source) written in"
+            f" {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f}"
+        )
 
         url = fresh()
         (one,) = ingest_xp(files[:1], url, progress=False)
@@ -107,11 +112,15 @@ def test_archive_xp_ingest_against_copy_ceiling(pg_cluster, migrated_template) -
             for k in range(2):
                 copies.append(work / f"rows_{k}.bin")
                 lo, hi = k * ROWS_PER_FILE << 35, (k + 1) * ROWS_PER_FILE << 35
-                conn.execute(f"COPY (SELECT * FROM gaia.xp_continuous WHERE source_id >= {lo}"
-                             f" AND source_id < {hi}) TO '{copies[-1]}' (FORMAT binary)")
+                conn.execute(
+                    f"COPY (SELECT * FROM gaia.xp_continuous WHERE source_id >= {lo}"
+                    f" AND source_id < {hi}) TO '{copies[-1]}' (FORMAT binary)"
+                )
             types = table_types(conn, "gaia.xp_continuous")
-            stored = conn.execute("SELECT sum(pg_total_relation_size(relid))::float8 FROM"
-                                  " pg_partition_tree('gaia.xp_continuous')").fetchone()[0]
+            stored = conn.execute(
+                "SELECT sum(pg_total_relation_size(relid))::float8 FROM"
+                " pg_partition_tree('gaia.xp_continuous')"
+            ).fetchone()[0]
         ceiling1 = ceiling([copies[0]], fresh())
         ceiling2 = ceiling(copies, fresh())
 
@@ -126,16 +135,22 @@ def test_archive_xp_ingest_against_copy_ceiling(pg_cluster, migrated_template) -
         rows2 = 2 * ROWS_PER_FILE
         print(f"(a) xpha ingest, 1 file             {rate(ROWS_PER_FILE, one.duration_s)}")
         print(f"(b) xpha ingest, 2 files, --jobs 2  {rate(rows2, jobs2)}")
-        print(f"(c) ceiling, server-side binary COPY: one stream {rate(ROWS_PER_FILE, ceiling1)},"
-              f" two at once {rate(rows2, ceiling2)}")
+        print(
+            f"(c) ceiling, server-side binary COPY: one stream {rate(ROWS_PER_FILE, ceiling1)},"
+            f" two at once {rate(rows2, ceiling2)}"
+        )
         print(f"parse + pack alone (no database): {parsed / parse_cpu:,.0f} rows per CPU-second")
-        print(f"ratio (a)/(c one stream) {ceiling1 / one.duration_s:.2f}; "
-              f"ratio (b)/(c two streams) {ceiling2 / jobs2:.2f} (target >= 0.8)")
+        print(
+            f"ratio (a)/(c one stream) {ceiling1 / one.duration_s:.2f}; "
+            f"ratio (b)/(c two streams) {ceiling2 / jobs2:.2f} (target >= 0.8)"
+        )
         hours = FULL_SKY / (rows2 / jobs2) / 3600
-        print(f"220M sources: {hours:.0f} h on this machine at --jobs 2"
-              f" ({hours * (os.cpu_count() or 2):.0f} core-hours; ceiling"
-              f" {FULL_SKY / (rows2 / ceiling2) / 3600:.0f} h);"
-              f" {stored / rows2 / 1e3:.1f} kB a source in the database")
+        print(
+            f"220M sources: {hours:.0f} h on this machine at --jobs 2"
+            f" ({hours * (os.cpu_count() or 2):.0f} core-hours; ceiling"
+            f" {FULL_SKY / (rows2 / ceiling2) / 3600:.0f} h);"
+            f" {stored / rows2 / 1e3:.1f} kB a source in the database"
+        )
         assert ceiling2 / jobs2 > 0.05
     finally:
         for name in databases:
@@ -145,6 +160,7 @@ def test_archive_xp_ingest_against_copy_ceiling(pg_cluster, migrated_template) -
 
 def ceiling(copies: list[Path], url: str) -> float:
     """Seconds for the server to read the prepared rows, one connection per file, at once."""
+
     def load(path: Path) -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"COPY gaia.xp_continuous FROM '{path}' (FORMAT binary)")

@@ -42,8 +42,12 @@ def sky(db_url: str):
         for _ in range(rng.integers(0, 4)):
             sid += 1
             kind = rng.choice(["still", "slow", "fast", "nopm"], p=[0.3, 0.4, 0.2, 0.1])
-            pm = {"still": 0.0, "slow": rng.uniform(1, 80), "fast": rng.uniform(100, 6000),
-                  "nopm": np.nan}[kind]
+            pm = {
+                "still": 0.0,
+                "slow": rng.uniform(1, 80),
+                "fast": rng.uniform(100, 6000),
+                "nopm": np.nan,
+            }[kind]
             angle = rng.uniform(0, 2 * np.pi)
             pmra, pmdec = pm * np.cos(angle), pm * np.sin(angle)
             # place the source so that at the survey epoch it lies 0-3 arcsec from the entry
@@ -53,26 +57,47 @@ def sky(db_url: str):
             dec_s = dec[i] + off * np.sin(a2) / 3600
             dt = 2016.0 - epoch[i]
             ra_g, dec_g = propagate(ra_s, dec_s, pmra, pmdec, dt)  # back to 2016.0
-            g_rows.append((sid, float(ra_g), float(dec_g),
-                           None if np.isnan(pmra) else float(pmra),
-                           None if np.isnan(pmdec) else float(pmdec)))
+            g_rows.append(
+                (
+                    sid,
+                    float(ra_g),
+                    float(dec_g),
+                    None if np.isnan(pmra) else float(pmra),
+                    None if np.isnan(pmdec) else float(pmdec),
+                )
+            )
     with psycopg.connect(db_url) as conn:
-        with conn.cursor().copy("COPY gaia.source (source_id, ra, dec, pmra, pmdec) FROM STDIN") as cp:
+        with conn.cursor().copy(
+            "COPY gaia.source (source_id, ra, dec, pmra, pmdec) FROM STDIN"
+        ) as cp:
             for row in g_rows:
                 cp.write_row(row)
         with conn.cursor().copy(
             "COPY labels.sdss_spectra (spec_id, plate, mjd, fiber, ra, dec, status) FROM STDIN"
         ) as cp:
             for i in range(n_entries):
-                cp.write_row((f"{1000 + i:04d}-{mjd[i]:05d}-0001", 1000 + i, int(mjd[i]), 1,
-                              float(ra[i]), float(dec[i]), "measured"))
+                cp.write_row(
+                    (
+                        f"{1000 + i:04d}-{mjd[i]:05d}-0001",
+                        1000 + i,
+                        int(mjd[i]),
+                        1,
+                        float(ra[i]),
+                        float(dec[i]),
+                        "measured",
+                    )
+                )
         with conn.cursor().copy(
             "COPY labels.lamost_els (catalogue, entry_id, ra, dec, is_stellar) FROM STDIN"
         ) as cp:
             for i in range(n_entries):
                 cp.write_row(("test", f"e{i}", float(ra[i]), float(dec[i]), True))
-    g = np.array([(r[1], r[2], np.nan if r[3] is None else r[3], np.nan if r[4] is None else r[4])
-                  for r in g_rows])
+    g = np.array(
+        [
+            (r[1], r[2], np.nan if r[3] is None else r[3], np.nan if r[4] is None else r[4])
+            for r in g_rows
+        ]
+    )
     ids = np.array([r[0] for r in g_rows])
     return {"ra": ra, "dec": dec, "epoch": epoch, "g": g, "ids": ids, "url": db_url}
 
@@ -92,8 +117,10 @@ def brute_force(sky, epochs, radius):
 def test_candidate_pairs_equal_brute_force_with_proper_motions(sky, radius: float) -> None:
     settings = IngestSettings(database_url=None)
     expected = brute_force(sky, sky["epoch"], radius)
-    got = {(int(key.split("-")[0]) - 1000, sid): sep
-           for key, sid, _epoch, sep in candidate_pairs("sdss", radius, sky["url"], settings)}
+    got = {
+        (int(key.split("-")[0]) - 1000, sid): sep
+        for key, sid, _epoch, sep in candidate_pairs("sdss", radius, sky["url"], settings)
+    }
     assert set(got) == set(expected)
     assert len(expected) > 100
     fast = {k for k in expected if abs(sky["g"][list(sky["ids"]).index(k[1]), 2]) > 100}
@@ -102,8 +129,10 @@ def test_candidate_pairs_equal_brute_force_with_proper_motions(sky, radius: floa
         assert got[k] == pytest.approx(sep, abs=1e-4)
     # LAMOST entries: the same positions at epoch 2000.0
     expected_lamost = brute_force(sky, np.full(len(sky["ra"]), 2000.0), radius)
-    got_lamost = {(int(entry[1:]), sid) for _cat, entry, sid, _e, _s in
-                  candidate_pairs("lamost", radius, sky["url"], settings)}
+    got_lamost = {
+        (int(entry[1:]), sid)
+        for _cat, entry, sid, _e, _s in candidate_pairs("lamost", radius, sky["url"], settings)
+    }
     assert got_lamost == set(expected_lamost)
 
 
@@ -138,12 +167,18 @@ def test_linear_propagation_agrees_with_astropy_space_motion() -> None:
     from astropy.coordinates import SkyCoord
     from astropy.time import Time
 
-    c = SkyCoord(ra=269.45 * u.deg, dec=4.69 * u.deg, pm_ra_cosdec=-801.6 * u.mas / u.yr,
-                 pm_dec=10362.5 * u.mas / u.yr, distance=1.83 * u.pc,
-                 obstime=Time(2016.0, format="jyear"))  # Barnard's star
+    c = SkyCoord(
+        ra=269.45 * u.deg,
+        dec=4.69 * u.deg,
+        pm_ra_cosdec=-801.6 * u.mas / u.yr,
+        pm_dec=10362.5 * u.mas / u.yr,
+        distance=1.83 * u.pc,
+        obstime=Time(2016.0, format="jyear"),
+    )  # Barnard's star
     moved = c.apply_space_motion(new_obstime=Time(2001.3, format="jyear"))
-    ra2, dec2 = propagate(np.array(269.45), np.array(4.69), np.array(-801.6), np.array(10362.5),
-                          2001.3 - 2016.0)
+    ra2, dec2 = propagate(
+        np.array(269.45), np.array(4.69), np.array(-801.6), np.array(10362.5), 2001.3 - 2016.0
+    )
     # linear motion on the sky vs full space motion: well inside the 1 arcsec match radius
     assert separation_arcsec(ra2, dec2, moved.ra.deg, moved.dec.deg) < 0.3
 

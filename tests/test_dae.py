@@ -33,7 +33,9 @@ def _arrays(n: int, seed: int = 0):
     return x.astype(np.float32), err.astype(np.float32), side.astype(np.float32), y
 
 
-@pytest.mark.parametrize(("mode", "p_band", "p_block"), [("band", 1.0, 0.0), ("band+block", 0.0, 1.0)])
+@pytest.mark.parametrize(
+    ("mode", "p_band", "p_block"), [("band", 1.0, 0.0), ("band+block", 0.0, 1.0)]
+)
 def test_corruption_hides_a_whole_band_or_one_block(mode, p_band, p_block):
     config = dae_train.Phase1Config(dae_mask_mode=mode, dae_p_band=p_band, dae_p_block=p_block)
     x = torch.zeros(500, 110)
@@ -71,10 +73,18 @@ def _phase1(tmp_path, epochs: int, resume: bool = False):
     def chunks(epoch):
         return [(x[:600], err[:600]), (x[600:], err[600:])]
 
-    config = dae_train.Phase1Config(dae_epochs=epochs, dae_batch_size=200, training_device="cpu",
-                                    dae_warmup_steps=5)
-    return dae_train.train_phase1(chunks, 1200, (x[:300], err[:300]), DAEConfig(hidden=64, latent=8),
-                                  config, tmp_path, resume=resume)
+    config = dae_train.Phase1Config(
+        dae_epochs=epochs, dae_batch_size=200, training_device="cpu", dae_warmup_steps=5
+    )
+    return dae_train.train_phase1(
+        chunks,
+        1200,
+        (x[:300], err[:300]),
+        DAEConfig(hidden=64, latent=8),
+        config,
+        tmp_path,
+        resume=resume,
+    )
 
 
 def test_phase1_learns_checkpoints_and_resumes(tmp_path):
@@ -156,8 +166,9 @@ def test_phase2_uses_extra_side_inputs_and_stops_after_patience(phase1_model):
     side = np.concatenate([side, informative.astype(np.float32)], axis=1)
     train = (x[:600], err[:600], side[:600], y[:600])
     val = (x[600:], err[600:], side[600:], y[600:])
-    config = dae_train.Phase2Config(head_epochs=30, head_batch_size=64, head_lr=1e-2, head_patience=2,
-                                    **SMALL_HEAD)
+    config = dae_train.Phase2Config(
+        head_epochs=30, head_batch_size=64, head_lr=1e-2, head_patience=2, **SMALL_HEAD
+    )
     classifier, history = dae_train.train_phase2(phase1_model, train, val, config)
     assert classifier.config.n_side == 4
     assert max(h["val_ap"] for h in history) > 0.95  # the side input gives the label away

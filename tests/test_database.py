@@ -36,16 +36,20 @@ def test_a_changed_published_description_is_applied_again(db_url: str, test_sett
         conn.execute(f"DROP VIEW {schema}.emitter_candidates")
         conn.execute(f"CREATE VIEW {schema}.emitter_candidates AS SELECT 1::bigint AS source_id")
         conn.execute("DELETE FROM tap_schema.columns WHERE column_name LIKE 'halpha_excess%'")
-        conn.execute("UPDATE public.xpha_migrations SET checksum = 'older release'"
-                     " WHERE version IN (3, 41, 43)")
+        conn.execute(
+            "UPDATE public.xpha_migrations SET checksum = 'older release'"
+            " WHERE version IN (3, 41, 43)"
+        )
     stale = {m.version for m, applied in migration_status(db_url) if not applied}
     assert stale == {41, 43}
     assert [m.version for m in migrate(db_url, test_settings)] == [41, 43]
     assert migrate(db_url, test_settings) == []
     with psycopg.connect(db_url) as conn:
         conn.execute(f"SET ROLE {test_settings.tap_role}")  # the grant came back with the view
-        columns = [c.name for c in conn.execute(
-            f"SELECT * FROM {schema}.emitter_candidates LIMIT 0").description]
+        columns = [
+            c.name
+            for c in conn.execute(f"SELECT * FROM {schema}.emitter_candidates LIMIT 0").description
+        ]
         published = conn.execute(
             "SELECT count(*) FROM tap_schema.columns WHERE column_name LIKE 'halpha_excess%'"
         ).fetchone()[0]
@@ -58,9 +62,17 @@ def test_xp_table_has_every_archive_column(db_url: str) -> None:
         f"{band}_{name}"
         for band in ("bp", "rp")
         for name in (
-            "basis_function_id", "degrees_of_freedom", "n_parameters", "n_measurements",
-            "n_rejected_measurements", "standard_deviation", "chi_squared", "coefficients",
-            "coefficient_errors", "coefficient_correlations", "n_relevant_bases",
+            "basis_function_id",
+            "degrees_of_freedom",
+            "n_parameters",
+            "n_measurements",
+            "n_rejected_measurements",
+            "standard_deviation",
+            "chi_squared",
+            "coefficients",
+            "coefficient_errors",
+            "coefficient_correlations",
+            "n_relevant_bases",
             "relative_shrinking",
         )
     ]
@@ -85,11 +97,15 @@ def test_xp_arrays_must_have_55_coefficients(db_url: str) -> None:
 
 def _angular_distance_deg(ra1, dec1, ra2, dec2):
     ra1, dec1, ra2, dec2 = map(np.radians, (ra1, dec1, ra2, dec2))
-    hav = np.sin((dec2 - dec1) / 2) ** 2 + np.cos(dec1) * np.cos(dec2) * np.sin((ra2 - ra1) / 2) ** 2
+    hav = (
+        np.sin((dec2 - dec1) / 2) ** 2 + np.cos(dec1) * np.cos(dec2) * np.sin((ra2 - ra1) / 2) ** 2
+    )
     return np.degrees(2 * np.arcsin(np.sqrt(hav)))
 
 
-@pytest.mark.parametrize(("ra0", "dec0", "radius"), [(10.0, 20.0, 0.5), (359.9, 0.0, 0.3), (0.0, 89.8, 0.4)])
+@pytest.mark.parametrize(
+    ("ra0", "dec0", "radius"), [(10.0, 20.0, 0.5), (359.9, 0.0, 0.3), (0.0, 89.8, 0.4)]
+)
 def test_q3c_cone_matches_brute_force(db_url: str, ra0: float, dec0: float, radius: float) -> None:
     rng = np.random.default_rng(42)
     n = 20000
@@ -132,8 +148,13 @@ def test_cli_says_to_migrate_when_the_schema_is_older(pg_cluster, tmp_path) -> N
 
     url = pg_cluster.ensure_database("xpha_unmigrated")
     env = {**os.environ, "XPHA_DATABASE_URL": url, "XPHA_VAR_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "xpha.cli", "labels", "summary"],
-                            capture_output=True, text=True, env=env, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "xpha.cli", "labels", "summary"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     pg_cluster.drop_database("xpha_unmigrated")
     assert result.returncode == 1
     assert "run `xpha db migrate`" in result.stderr

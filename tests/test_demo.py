@@ -35,9 +35,7 @@ def test_demo_end_to_end_then_pyvo(db_url: str, tmp_path: Path) -> None:
         ).to_table()
         assert len(top) == 20
         assert list(top["probability"]) == sorted(top["probability"], reverse=True)
-        counts = tap.run_sync(
-            "SELECT COUNT(*) AS n FROM xpha.emitter_candidates"
-        ).to_table()
+        counts = tap.run_sync("SELECT COUNT(*) AS n FROM xpha.emitter_candidates").to_table()
         assert counts["n"][0] >= SMALL.n_sources  # every simulated source was scored
         labelled = tap.run_sync(
             "SELECT l.label, AVG(c.probability) AS p FROM xpha.emitter_candidates AS c "

@@ -23,7 +23,10 @@ def compose_config(env: dict[str, str], cwd: Path = REPO) -> subprocess.Complete
     """docker-compose's own reading of the file, with only ``env`` (and PATH) set."""
     return subprocess.run(
         [COMPOSE, "-f", str(REPO / "docker-compose.yml"), "--profile", "jobs", "config"],
-        capture_output=True, text=True, check=False, cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
         env={"PATH": os.environ["PATH"], **env},
     )
 
@@ -41,7 +44,8 @@ def test_there_are_no_default_passwords() -> None:
     result = compose_config({})
     assert result.returncode != 0
     assert "set XPHA_DB_PASSWORD" in result.stderr or "set XPHA_TAP_ROLE_PASSWORD" in (
-        result.stderr)
+        result.stderr
+    )
 
 
 def test_passwords_come_from_the_environment(config: dict) -> None:

@@ -30,14 +30,65 @@ SEEDS = [case["adql"] for case in CASES] + [
     "SELECT TOP 5 table_name FROM tap_schema.tables",
     "SELECT COUNT(*) AS nrow FROM TAP_SCHEMA.columns",
 ]
-FUNCTIONS_1 = ["ABS", "SQRT", "LOG", "LOG10", "EXP", "FLOOR", "CEILING", "SIN", "ACOS",
-               "RADIANS", "DEGREES", "UPPER", "LOWER", "pg_sleep", "version", "NOSUCH"]
-NUMBERS = ["0", "1", "-1", "0.5", "1e308", "1e-308", "9223372036854775807",
-           "99999999999999999999999", "360", "-90", "1.5e400", "NaN"]
+FUNCTIONS_1 = [
+    "ABS",
+    "SQRT",
+    "LOG",
+    "LOG10",
+    "EXP",
+    "FLOOR",
+    "CEILING",
+    "SIN",
+    "ACOS",
+    "RADIANS",
+    "DEGREES",
+    "UPPER",
+    "LOWER",
+    "pg_sleep",
+    "version",
+    "NOSUCH",
+]
+NUMBERS = [
+    "0",
+    "1",
+    "-1",
+    "0.5",
+    "1e308",
+    "1e-308",
+    "9223372036854775807",
+    "99999999999999999999999",
+    "360",
+    "-90",
+    "1.5e400",
+    "NaN",
+]
 STRINGS = ["'a'", "'it''s'", "''", "'%'", "'\\'", "'\u00e9\u4e2d'", "'--'", "';'"]
-HOSTILE_TOKENS = [";", "--", "/*", "*/", "'", '"', "$$", "::", "\\", "(", ")", ",", "*",
-                  " OR 1=1", " UNION SELECT * FROM uws.jobs", " pg_sleep(5)", "\u0000",
-                  "\ufffd", "\u202e", "\n", "TOP -1 ", " OFFSET -5", " WHERE ", "ORDER BY 99"]
+HOSTILE_TOKENS = [
+    ";",
+    "--",
+    "/*",
+    "*/",
+    "'",
+    '"',
+    "$$",
+    "::",
+    "\\",
+    "(",
+    ")",
+    ",",
+    "*",
+    " OR 1=1",
+    " UNION SELECT * FROM uws.jobs",
+    " pg_sleep(5)",
+    "\u0000",
+    "\ufffd",
+    "\u202e",
+    "\n",
+    "TOP -1 ",
+    " OFFSET -5",
+    " WHERE ",
+    "ORDER BY 99",
+]
 UTF8_CHARACTERS = st.characters(codec="utf-8")  # what an HTTP form can carry (no surrogates)
 DEFAULT_FORMATS = ["votable", "votable/td", "csv", "tsv", "fits", "votable/b2"]
 
@@ -46,7 +97,8 @@ def columns_by_table(db_url: str) -> dict[str, list[tuple[str, str]]]:
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(
             "SELECT table_name, column_name, datatype FROM tap_schema.columns"
-            " ORDER BY table_name, column_index").fetchall()
+            " ORDER BY table_name, column_index"
+        ).fetchall()
     tables: dict[str, list[tuple[str, str]]] = {}
     for table, column, datatype in rows:
         quoted = column if column.isidentifier() and column.islower() else f'"{column}"'
@@ -62,25 +114,51 @@ def generated_adql(draw: st.DrawFn, tables: dict[str, list[tuple[str, str]]]) ->
     column = st.sampled_from([c for c, _ in columns])
     number = st.sampled_from(NUMBERS)
     scalar = st.one_of(
-        column, number, st.sampled_from(STRINGS),
+        column,
+        number,
+        st.sampled_from(STRINGS),
         st.builds(lambda f, c: f"{f}({c})", st.sampled_from(FUNCTIONS_1), column),
-        st.builds(lambda a, op, b: f"{a} {op} {b}", st.sampled_from(numeric),
-                  st.sampled_from(["+", "-", "*", "/", "%", "||"]), number),
+        st.builds(
+            lambda a, op, b: f"{a} {op} {b}",
+            st.sampled_from(numeric),
+            st.sampled_from(["+", "-", "*", "/", "%", "||"]),
+            number,
+        ),
         st.builds(lambda c, n: f"ROUND({c}, {n})", st.sampled_from(numeric), number),
         st.builds(lambda c, n: f"TRUNCATE({c}, {n})", st.sampled_from(numeric), number),
-        st.builds(lambda c, t: f"CAST({c} AS {t})", column,
-                  st.sampled_from(["INTEGER", "BIGINT", "REAL", "DOUBLE PRECISION", "CHAR(3)",
-                                   "VARCHAR", "TIMESTAMP", "POINT", "BLOB"])),
+        st.builds(
+            lambda c, t: f"CAST({c} AS {t})",
+            column,
+            st.sampled_from(
+                [
+                    "INTEGER",
+                    "BIGINT",
+                    "REAL",
+                    "DOUBLE PRECISION",
+                    "CHAR(3)",
+                    "VARCHAR",
+                    "TIMESTAMP",
+                    "POINT",
+                    "BLOB",
+                ]
+            ),
+        ),
         st.builds(lambda a, b: f"COALESCE({a}, {b})", column, number),
-        st.builds(lambda r, d: f"DISTANCE(POINT('ICRS', {r}, {d}), POINT('ICRS', 10, 20))",
-                  number, number),
-        st.builds(lambda r, d, s: f"CONTAINS(POINT('ICRS', {r}, {d}), CIRCLE('ICRS', 10, 20,"
-                  f" {s}))", number, number, number),
+        st.builds(
+            lambda r, d: f"DISTANCE(POINT('ICRS', {r}, {d}), POINT('ICRS', 10, 20))", number, number
+        ),
+        st.builds(
+            lambda r, d, s: f"CONTAINS(POINT('ICRS', {r}, {d}), CIRCLE('ICRS', 10, 20, {s}))",
+            number,
+            number,
+            number,
+        ),
         st.builds(lambda c: f"CASE WHEN {c} IS NULL THEN 0 ELSE 1 END", column),
     )
     items = draw(st.lists(scalar, min_size=1, max_size=4))
-    select = ", ".join(f"{item} AS c{i}" if draw(st.booleans()) else item
-                       for i, item in enumerate(items))
+    select = ", ".join(
+        f"{item} AS c{i}" if draw(st.booleans()) else item for i, item in enumerate(items)
+    )
     top = draw(st.sampled_from(["", "TOP 0 ", "TOP 3 ", "DISTINCT ", "TOP 99999999999 "]))
     query = f"SELECT {top}{select} FROM {table}"
     if draw(st.booleans()):
@@ -103,11 +181,11 @@ def mutated_adql(draw: st.DrawFn) -> str:
         if kind == "insert":
             query = query[:at] + draw(st.sampled_from(HOSTILE_TOKENS)) + query[at:]
         elif kind == "delete":
-            query = query[:at] + query[at + draw(st.integers(1, 12)):]
+            query = query[:at] + query[at + draw(st.integers(1, 12)) :]
         elif kind == "duplicate":
-            query = query[:at] + query[at:at + draw(st.integers(1, 20))] * 2 + query[at + 1:]
+            query = query[:at] + query[at : at + draw(st.integers(1, 20))] * 2 + query[at + 1 :]
         elif kind == "replace":
-            query = query[:at] + draw(UTF8_CHARACTERS) + query[at + 1:]
+            query = query[:at] + draw(UTF8_CHARACTERS) + query[at + 1 :]
         else:
             query = query[:at] + draw(st.text(UTF8_CHARACTERS, max_size=8)) + query[at:]
     return query
@@ -117,8 +195,9 @@ def mutated_adql(draw: st.DrawFn) -> str:
 def fuzz_server(module_db_url: str, test_settings, tmp_path_factory):
     create_query_targets(module_db_url, test_settings.published_schema, test_settings.tap_role)
     seed_field(module_db_url, 300, xp_rows=20)
-    live = LiveServer(module_db_url, tmp_path_factory.mktemp("fuzz-var"),
-                      tap_sync_timeout_s=5).start()
+    live = LiveServer(
+        module_db_url, tmp_path_factory.mktemp("fuzz-var"), tap_sync_timeout_s=5
+    ).start()
     client = httpx.Client(timeout=60)
     yield live, client, columns_by_table(module_db_url)
     client.close()
@@ -145,12 +224,19 @@ def check_answer(response: httpx.Response, query: str, responseformat: str) -> N
         response.content.decode("utf-8")
 
 
-def fuzz_sync(fuzz_server, query: str, responseformat: str, maxrec: int,
-              seen: Counter[int]) -> None:
+def fuzz_sync(
+    fuzz_server, query: str, responseformat: str, maxrec: int, seen: Counter[int]
+) -> None:
     server, client, _ = fuzz_server
-    response = client.post(f"{server.base}/sync", data={
-        "LANG": "ADQL", "QUERY": query, "RESPONSEFORMAT": responseformat,
-        "MAXREC": str(maxrec)})
+    response = client.post(
+        f"{server.base}/sync",
+        data={
+            "LANG": "ADQL",
+            "QUERY": query,
+            "RESPONSEFORMAT": responseformat,
+            "MAXREC": str(maxrec),
+        },
+    )
     seen[response.status_code] += 1
     check_answer(response, query, responseformat)
 
@@ -166,14 +252,21 @@ def queries(fuzz_server) -> st.SearchStrategy[str]:
     return st.one_of(generated_adql(fuzz_server[2]), mutated_adql())
 
 
-COMMON = {"deadline": None, "derandomize": True, "database": None,
-          "suppress_health_check": list(HealthCheck)}
+COMMON = {
+    "deadline": None,
+    "derandomize": True,
+    "database": None,
+    "suppress_health_check": list(HealthCheck),
+}
 
 
 def test_fuzz_sync_300(fuzz_server) -> None:
     @settings(max_examples=300, **COMMON)
-    @given(query=queries(fuzz_server), responseformat=st.sampled_from(DEFAULT_FORMATS),
-           maxrec=st.sampled_from([0, 1, 5, 100]))
+    @given(
+        query=queries(fuzz_server),
+        responseformat=st.sampled_from(DEFAULT_FORMATS),
+        maxrec=st.sampled_from([0, 1, 5, 100]),
+    )
     def run(query: str, responseformat: str, maxrec: int) -> None:
         fuzz_sync(fuzz_server, query, responseformat, maxrec, seen)
 
@@ -185,8 +278,11 @@ def test_fuzz_sync_300(fuzz_server) -> None:
 @pytest.mark.slow
 def test_fuzz_sync_10000(fuzz_server) -> None:
     @settings(max_examples=10_000, **{**COMMON, "derandomize": False})
-    @given(query=queries(fuzz_server), responseformat=st.sampled_from(DEFAULT_FORMATS),
-           maxrec=st.sampled_from([0, 1, 5, 100, 10_000]))
+    @given(
+        query=queries(fuzz_server),
+        responseformat=st.sampled_from(DEFAULT_FORMATS),
+        maxrec=st.sampled_from([0, 1, 5, 100, 10_000]),
+    )
     def run(query: str, responseformat: str, maxrec: int) -> None:
         fuzz_sync(fuzz_server, query, responseformat, maxrec, seen)
 
@@ -203,9 +299,11 @@ def test_fuzz_async(fuzz_server, examples: int) -> None:
     @settings(max_examples=examples, **COMMON)
     @given(query=queries(fuzz_server))
     def run(query: str) -> None:
-        response = client.post(f"{server.base}/async", data={
-            "LANG": "ADQL", "QUERY": query, "PHASE": "RUN", "MAXREC": "10"},
-            follow_redirects=False)
+        response = client.post(
+            f"{server.base}/async",
+            data={"LANG": "ADQL", "QUERY": query, "PHASE": "RUN", "MAXREC": "10"},
+            follow_redirects=False,
+        )
         if response.status_code != 303:
             check_answer(response, query, "votable")
             return

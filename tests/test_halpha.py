@@ -18,8 +18,9 @@ from ingest.sdss_spectra import read_spectrum
 def test_injected_ew_recovered_without_bias(ew: float, snr: float) -> None:
     rng = np.random.default_rng(int(ew * 100 + snr))
     spectra = [
-        synthetic_spectrum(ew, snr, rng, z=rng.uniform(-1e-3, 1e-3), sigma_a=rng.uniform(1, 2.5),
-                           fiber=i)
+        synthetic_spectrum(
+            ew, snr, rng, z=rng.uniform(-1e-3, 1e-3), sigma_a=rng.uniform(1, 2.5), fiber=i
+        )
         for i in range(300)
     ]
     m = measure(spectra)
@@ -66,7 +67,7 @@ def test_rule_thresholds_are_configurable() -> None:
 
 def test_masked_line_pixels_are_interpolated_and_flagged() -> None:
     s = synthetic_spectrum(8.0, 40, np.random.default_rng(5))
-    centre = int(np.argmin(np.abs(10**s.loglam.astype(float) - 6564.61)))
+    centre = int(np.argmin(np.abs(10 ** s.loglam.astype(float) - 6564.61)))
     s.ivar[centre + 2] = 0
     s.and_mask[centre - 3] = 1 << 24  # NODATA
     m = measure([s])

@@ -36,8 +36,11 @@ def test_simulator_files_recover_their_injected_ew(
     for k in range(30):
         spectrum, coadd = simulator_spectrum(rng, ew, sigma_nm, g_mag=15.5, fiber=k)
         in_memory.append(spectrum)
-        paths.append(sdss_format.write_spec(tmp_path, 1000 + k, 55000, 1, 10.0, 10.0, coadd, ew,
-                                            sigma_nm, "Be"))
+        paths.append(
+            sdss_format.write_spec(
+                tmp_path, 1000 + k, 55000, 1, 10.0, 10.0, coadd, ew, sigma_nm, "Be"
+            )
+        )
     spectra = [read_spectrum(p) for p in paths]
     snr = np.array([s.sn_median for s in spectra])
     assert np.median(snr) >= 20
@@ -114,7 +117,9 @@ def test_population_line_free_stars_keep_sane_ews(population) -> None:  # type: 
     free = population[population["emitter_class"] == "none"]
     assert len(free) > 40
     broad = free["window"] == "broad"
-    print(f"line-free: {broad.mean():.0%} broad window, max |EW| {free['reported'].abs().max():.1f}")
+    print(
+        f"line-free: {broad.mean():.0%} broad window, max |EW| {free['reported'].abs().max():.1f}"
+    )
     assert broad.mean() < 0.2
     assert free["reported"].abs().max() < 10.0
 

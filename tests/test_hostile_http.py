@@ -34,28 +34,38 @@ from uws_support import (
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "data" / "http" / "hostile.yaml").read_text())
 FIELD = '<FIELD name="ra" datatype="double"/>'
-VOTABLE = ('<?xml version="1.0"?>\n<VOTABLE version="1.4" '
-           'xmlns="http://www.ivoa.net/xml/VOTable/v1.3"><RESOURCE type="results"><TABLE>'
-           "{fields}<DATA>{data}</DATA></TABLE></RESOURCE></VOTABLE>")
+VOTABLE = (
+    '<?xml version="1.0"?>\n<VOTABLE version="1.4" '
+    'xmlns="http://www.ivoa.net/xml/VOTable/v1.3"><RESOURCE type="results"><TABLE>'
+    "{fields}<DATA>{data}</DATA></TABLE></RESOURCE></VOTABLE>"
+)
 UPLOADS = {
     "binary2_href_file": VOTABLE.format(
-        fields=FIELD, data='<BINARY2><STREAM href="file://{secret_file}"/></BINARY2>'),
+        fields=FIELD, data='<BINARY2><STREAM href="file://{secret_file}"/></BINARY2>'
+    ),
     "binary_href_file": VOTABLE.format(
-        fields=FIELD, data='<BINARY><STREAM href="file://{secret_file}"/></BINARY>'),
+        fields=FIELD, data='<BINARY><STREAM href="file://{secret_file}"/></BINARY>'
+    ),
     "binary2_href_loopback": VOTABLE.format(
-        fields=FIELD, data='<BINARY2><STREAM href="{loopback}/tap/availability"/></BINARY2>'),
+        fields=FIELD, data='<BINARY2><STREAM href="{loopback}/tap/availability"/></BINARY2>'
+    ),
     "binary2_href_gzip": VOTABLE.format(
         fields=FIELD,
-        data='<BINARY2><STREAM encoding="gzip" href="file://{secret_file}"/></BINARY2>'),
+        data='<BINARY2><STREAM encoding="gzip" href="file://{secret_file}"/></BINARY2>',
+    ),
     "fits_href": VOTABLE.format(
-        fields=FIELD, data='<FITS><STREAM href="file://{secret_file}"/></FITS>'),
+        fields=FIELD, data='<FITS><STREAM href="file://{secret_file}"/></FITS>'
+    ),
     "doctype_entity": '<?xml version="1.0"?><!DOCTYPE VOTABLE [<!ENTITY s SYSTEM '
-                      '"file://{secret_file}">]>' + VOTABLE.format(
-                          fields='<FIELD name="a" datatype="char" arraysize="*"/>',
-                          data="<TABLEDATA><TR><TD>&s;</TD></TR></TABLEDATA>"),
+    '"file://{secret_file}">]>'
+    + VOTABLE.format(
+        fields='<FIELD name="a" datatype="char" arraysize="*"/>',
+        data="<TABLEDATA><TR><TD>&s;</TD></TR></TABLEDATA>",
+    ),
     "many_columns": VOTABLE.format(
         fields="".join(f'<FIELD name="c{i}" datatype="int"/>' for i in range(600)),
-        data="<TABLEDATA></TABLEDATA>"),
+        data="<TABLEDATA></TABLEDATA>",
+    ),
 }
 BODY_LIMIT = 25_000_000
 
@@ -89,8 +99,14 @@ def var_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(module_db_url: str, test_settings, var_dir: Path):
     create_query_targets(module_db_url, test_settings.published_schema, test_settings.tap_role)
-    live = LiveServer(module_db_url, var_dir, tap_catalog_ttl_s=0, tap_sync_per_client=2,
-                      tap_sync_timeout_s=8, uws_pending_per_client=5).start()
+    live = LiveServer(
+        module_db_url,
+        var_dir,
+        tap_catalog_ttl_s=0,
+        tap_sync_per_client=2,
+        tap_sync_timeout_s=8,
+        uws_pending_per_client=5,
+    ).start()
     yield live
     live.stop()
 
@@ -99,9 +115,11 @@ def server(module_db_url: str, test_settings, var_dir: Path):
 def bystander(server: LiveServer) -> str:
     """Another client's completed job, with its result on disk."""
     with httpx.Client(timeout=60, headers={"X-Forwarded-For": "203.0.113.9"}) as other:
-        response = other.post(f"{server.base}/async", data={
-            "LANG": "ADQL", "QUERY": "SELECT ra FROM xpha.adqltest_stars", "PHASE": "RUN"},
-            follow_redirects=False)
+        response = other.post(
+            f"{server.base}/async",
+            data={"LANG": "ADQL", "QUERY": "SELECT ra FROM xpha.adqltest_stars", "PHASE": "RUN"},
+            follow_redirects=False,
+        )
         assert response.status_code == 303
         job_url = response.headers["location"]
         assert phase_of(wait_final(other, job_url)) == "COMPLETED"
@@ -109,8 +127,9 @@ def bystander(server: LiveServer) -> str:
 
 
 # --- sending exactly what the corpus says ---------------------------------------------------------
-def raw_request(port: int, method: str, path: str, headers: dict[str, str], body: bytes,
-                chunked: bool = False) -> tuple[int, dict[str, str], bytes]:
+def raw_request(
+    port: int, method: str, path: str, headers: dict[str, str], body: bytes, chunked: bool = False
+) -> tuple[int, dict[str, str], bytes]:
     """One request over a plain socket: the path is sent verbatim, the body as far as the
     server reads it (a server may answer and close before the end of a refused body)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=60)
@@ -122,28 +141,32 @@ def raw_request(port: int, method: str, path: str, headers: dict[str, str], body
         step = 1 << 20
         try:
             for start in range(0, len(body), step):
-                piece = body[start:start + step]
-                sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if chunked
-                             else piece)
+                piece = body[start : start + step]
+                sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if chunked else piece)
             if chunked:
                 sock.sendall(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass  # refused mid-body: the answer is already on its way
         response = http.client.HTTPResponse(sock, method=method)
         response.begin()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, \
-            response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         sock.close()
 
 
-def build(case: dict, server: LiveServer, job_url: str, secret: tuple[Path, str]) -> tuple[
-        str, dict[str, str], bytes]:
+def build(
+    case: dict, server: LiveServer, job_url: str, secret: tuple[Path, str]
+) -> tuple[str, dict[str, str], bytes]:
     """The case's path, headers and body, placeholders filled."""
     job_id = job_url.rsplit("/", 1)[1]
-    fill = {"job": job_id, "JOB": job_id.upper(), "secret_file": str(secret[0]),
-            "loopback": f"http://127.0.0.1:{server.port}", "digits": "9" * 5000,
-            "hexdigits": "f" * 100}
+    fill = {
+        "job": job_id,
+        "JOB": job_id.upper(),
+        "secret_file": str(secret[0]),
+        "loopback": f"http://127.0.0.1:{server.port}",
+        "digits": "9" * 5000,
+        "hexdigits": "f" * 100,
+    }
 
     def filled(text: str) -> str:
         for key, value in fill.items():
@@ -154,13 +177,13 @@ def build(case: dict, server: LiveServer, job_url: str, secret: tuple[Path, str]
     form = {k: filled(str(v)) for k, v in case.get("form", {}).items()}
     files: dict[str, tuple[str, bytes, str]] = {
         name: (name, filled(content).encode(), "text/xml")
-        for name, content in case.get("parts", {}).items()}
+        for name, content in case.get("parts", {}).items()
+    }
     if "upload" in case:
         name = case["upload"]
         document = gzip_bomb() if name == "gzip_bomb" else filled(UPLOADS[name]).encode()
         files["t"] = ("t.xml", document, "application/x-votable+xml")
-        form.update({"LANG": "ADQL", "QUERY": "SELECT * FROM TAP_UPLOAD.t",
-                     "UPLOAD": "t,param:t"})
+        form.update({"LANG": "ADQL", "QUERY": "SELECT * FROM TAP_UPLOAD.t", "UPLOAD": "t,param:t"})
         if case["path"].endswith("/async"):
             form["PHASE"] = "RUN"
     for n in range(case.get("many_parts", 0)):
@@ -174,8 +197,7 @@ def build(case: dict, server: LiveServer, job_url: str, secret: tuple[Path, str]
         form = {"UPLOAD": "t,param:t"}
     if not form and not files:
         return path, headers, b""
-    request = httpx.Request(case["method"], "http://x/", data=form or None,
-                            files=files or None)
+    request = httpx.Request(case["method"], "http://x/", data=form or None, files=files or None)
     headers["Content-Type"] = request.headers["content-type"]
     return path, headers, request.read()
 
@@ -189,13 +211,20 @@ def _without_query_echo(text: str) -> str:
 def test_hostile_request(server: LiveServer, bystander: str, secret, case: dict) -> None:
     path, headers, body = build(case, server, bystander, secret)
     t0 = time.monotonic()
-    status, answer_headers, answer = raw_request(server.port, case["method"], path, headers,
-                                                 body, case.get("chunked", False))
+    status, answer_headers, answer = raw_request(
+        server.port, case["method"], path, headers, body, case.get("chunked", False)
+    )
     assert time.monotonic() - t0 < 30
     assert status < 500, answer[:500]
     text = _without_query_echo(answer.decode("utf-8", "replace"))
-    for forbidden in ("Traceback", "/work/", "/tmp/", str(secret[0]), secret[1],
-                      case.get("never") or secret[1]):
+    for forbidden in (
+        "Traceback",
+        "/work/",
+        "/tmp/",
+        str(secret[0]),
+        secret[1],
+        case.get("never") or secret[1],
+    ):
         assert forbidden not in text, (forbidden, text[:500])
     if "async_error" in case:  # the job is created and ends in ERROR with the message
         assert status == 303, text[:500]
@@ -232,8 +261,11 @@ def job_ids(client: httpx.Client, base: str) -> set[str]:
 
 def test_two_clients_see_only_their_own_jobs(server: LiveServer, bystander: str) -> None:
     data = {"LANG": "ADQL", "QUERY": "SELECT TOP 1 ra FROM xpha.adqltest_stars"}
-    with httpx.Client(timeout=30) as alice, httpx.Client(timeout=30) as bob, \
-            httpx.Client(timeout=30) as stranger:
+    with (
+        httpx.Client(timeout=30) as alice,
+        httpx.Client(timeout=30) as bob,
+        httpx.Client(timeout=30) as stranger,
+    ):
         mine = alice.post(f"{server.base}/async", data=data, follow_redirects=False)
         theirs = bob.post(f"{server.base}/async", data=data, follow_redirects=False)
         assert "xpha_jobs" in mine.cookies and "HttpOnly" in mine.headers["set-cookie"]
@@ -248,8 +280,10 @@ def test_two_clients_see_only_their_own_jobs(server: LiveServer, bystander: str)
         forged.close()
         # The job URL itself is the capability: who holds it may use it, as pyvo and STILTS do.
         assert stranger.get(mine.headers["location"]).status_code == 200
-        for client, job_url in ((alice, mine.headers["location"]),
-                                (bob, theirs.headers["location"])):
+        for client, job_url in (
+            (alice, mine.headers["location"]),
+            (bob, theirs.headers["location"]),
+        ):
             assert client.delete(job_url, follow_redirects=False).status_code == 303
 
 
@@ -271,9 +305,15 @@ def test_pyvo_sessions_list_only_their_own_jobs(server: LiveServer) -> None:
 
 
 def test_loopback_upload_urls_are_refused(server: LiveServer) -> None:
-    response = httpx.post(f"{server.base}/sync", data={
-        "LANG": "ADQL", "QUERY": "SELECT * FROM TAP_UPLOAD.t",
-        "UPLOAD": f"t,http://127.0.0.1:{server.port}/tap/availability"}, timeout=30)
+    response = httpx.post(
+        f"{server.base}/sync",
+        data={
+            "LANG": "ADQL",
+            "QUERY": "SELECT * FROM TAP_UPLOAD.t",
+            "UPLOAD": f"t,http://127.0.0.1:{server.port}/tap/availability",
+        },
+        timeout=30,
+    )
     assert response.status_code == 400
     assert "loopback, private or reserved" in votable_status(response.content)[1]
 
@@ -285,43 +325,60 @@ def test_one_client_cannot_take_every_query_slot(server: LiveServer) -> None:
     answers: list[int] = []
 
     def slow() -> None:
-        answers.append(httpx.post(f"{server.base}/sync", timeout=60, data={
-            "LANG": "ADQL", "QUERY": SLOW_QUERY}).status_code)
+        answers.append(
+            httpx.post(
+                f"{server.base}/sync", timeout=60, data={"LANG": "ADQL", "QUERY": SLOW_QUERY}
+            ).status_code
+        )
 
     threads = [threading.Thread(target=slow) for _ in range(2)]
     for thread in threads:
         thread.start()
     time.sleep(1.5)  # both are running now
-    third = httpx.post(f"{server.base}/sync", data={"LANG": "ADQL", "QUERY": "SELECT 1 AS x"},
-                       timeout=30)
-    other = httpx.post(f"{server.base}/sync", data={"LANG": "ADQL", "QUERY": "SELECT 1 AS x"},
-                       timeout=30, headers={"X-Forwarded-For": "198.51.100.77"})
+    third = httpx.post(
+        f"{server.base}/sync", data={"LANG": "ADQL", "QUERY": "SELECT 1 AS x"}, timeout=30
+    )
+    other = httpx.post(
+        f"{server.base}/sync",
+        data={"LANG": "ADQL", "QUERY": "SELECT 1 AS x"},
+        timeout=30,
+        headers={"X-Forwarded-For": "198.51.100.77"},
+    )
     for thread in threads:
         thread.join()
     assert third.status_code == 503, third.text[:300]
     assert "queries at once" in votable_status(third.content)[1]
     assert other.status_code == 200
     assert answers == [400, 400]  # the slow ones ran into the 8 s limit of this server
-    assert httpx.post(f"{server.base}/sync", data={"LANG": "ADQL", "QUERY": "SELECT 1 AS x"},
-                      timeout=30).status_code == 200  # slots come back
+    assert (
+        httpx.post(
+            f"{server.base}/sync", data={"LANG": "ADQL", "QUERY": "SELECT 1 AS x"}, timeout=30
+        ).status_code
+        == 200
+    )  # slots come back
 
 
 def test_waiting_jobs_per_client_are_capped(server: LiveServer) -> None:
     data = {"LANG": "ADQL", "QUERY": "SELECT 1 AS x"}
     mine = httpx.Client(timeout=30, headers={"X-Forwarded-For": "198.51.100.20"})
-    created = [mine.post(f"{server.base}/async", data=data, follow_redirects=False)
-               for _ in range(5)]
+    created = [
+        mine.post(f"{server.base}/async", data=data, follow_redirects=False) for _ in range(5)
+    ]
     assert all(r.status_code == 303 for r in created)
     refused = mine.post(f"{server.base}/async", data=data, follow_redirects=False)
     assert refused.status_code == 400
     assert "you hold 5 PENDING or QUEUED jobs" in votable_status(refused.content)[1]
-    other = httpx.post(f"{server.base}/async", data=data, follow_redirects=False,
-                       headers={"X-Forwarded-For": "198.51.100.21"}, timeout=30)
+    other = httpx.post(
+        f"{server.base}/async",
+        data=data,
+        follow_redirects=False,
+        headers={"X-Forwarded-For": "198.51.100.21"},
+        timeout=30,
+    )
     assert other.status_code == 303
     for response in [*created, other]:
         mine.delete(response.headers["location"])
-    assert mine.post(f"{server.base}/async", data=data,
-                     follow_redirects=False).status_code == 303
+    assert mine.post(f"{server.base}/async", data=data, follow_redirects=False).status_code == 303
     mine.close()
 
 
@@ -346,28 +403,45 @@ class DripHandler(BaseHTTPRequestHandler):
 
 
 def test_a_slow_drip_upload_url_holds_no_connection_and_ends_on_time(
-        module_db_url: str, tmp_path: Path) -> None:
+    module_db_url: str, tmp_path: Path
+) -> None:
     drip = ThreadingHTTPServer(("127.0.0.1", 0), DripHandler)
     threading.Thread(target=drip.serve_forever, daemon=True).start()
-    live = LiveServer(module_db_url, tmp_path, tap_upload_http_private=True,
-                      tap_upload_http_timeout_s=2, tap_pool_size=1, tap_pool_wait_s=1).start()
+    live = LiveServer(
+        module_db_url,
+        tmp_path,
+        tap_upload_http_private=True,
+        tap_upload_http_timeout_s=2,
+        tap_pool_size=1,
+        tap_pool_wait_s=1,
+    ).start()
     try:
         outcome: dict[str, object] = {}
 
         def dripping() -> None:
             t0 = time.monotonic()
-            response = httpx.post(f"{live.base}/sync", timeout=60, data={
-                "LANG": "ADQL", "QUERY": "SELECT * FROM TAP_UPLOAD.t",
-                "UPLOAD": f"t,http://127.0.0.1:{drip.server_port}/t.xml"})
-            outcome.update(status=response.status_code, seconds=time.monotonic() - t0,
-                           message=votable_status(response.content)[1])
+            response = httpx.post(
+                f"{live.base}/sync",
+                timeout=60,
+                data={
+                    "LANG": "ADQL",
+                    "QUERY": "SELECT * FROM TAP_UPLOAD.t",
+                    "UPLOAD": f"t,http://127.0.0.1:{drip.server_port}/t.xml",
+                },
+            )
+            outcome.update(
+                status=response.status_code,
+                seconds=time.monotonic() - t0,
+                message=votable_status(response.content)[1],
+            )
 
         thread = threading.Thread(target=dripping)
         thread.start()
         time.sleep(0.8)  # the fetch is under way; the only database connection must be free
         t0 = time.monotonic()
-        meanwhile = httpx.post(f"{live.base}/sync", timeout=30,
-                               data={"LANG": "ADQL", "QUERY": "SELECT 1 AS x"})
+        meanwhile = httpx.post(
+            f"{live.base}/sync", timeout=30, data={"LANG": "ADQL", "QUERY": "SELECT 1 AS x"}
+        )
         assert meanwhile.status_code == 200 and time.monotonic() - t0 < 1.0
         thread.join(30)
         assert outcome["status"] == 400
@@ -388,8 +462,9 @@ def test_bearer_tokens_make_jobs_their_users(module_db_url: str, tmp_path: Path)
     tokens = tmp_path / "tokens"
     alice, bob = add_token(tokens, "alice"), add_token(tokens, "bob")
     assert "alice" in tokens.read_text() and alice not in tokens.read_text()
-    live = LiveServer(module_db_url, tmp_path, tap_auth="bearer",
-                      tap_tokens_file=str(tokens)).start()
+    live = LiveServer(
+        module_db_url, tmp_path, tap_auth="bearer", tap_tokens_file=str(tokens)
+    ).start()
     try:
         anonymous = httpx.post(f"{live.base}/sync", data={"LANG": "ADQL", "QUERY": "SELECT 1"})
         assert anonymous.status_code == 401
@@ -411,8 +486,10 @@ def test_bearer_tokens_make_jobs_their_users(module_db_url: str, tmp_path: Path)
         assert service(bob).get_job_list() == []
         as_bob = httpx.get(job.url, headers={"Authorization": f"Bearer {bob}"})
         assert as_bob.status_code == 404  # not "forbidden": bob learns nothing of it
-        assert httpx.get(f"{job.url}/owner",
-                         headers={"Authorization": f"Bearer {alice}"}).text == "alice"
+        assert (
+            httpx.get(f"{job.url}/owner", headers={"Authorization": f"Bearer {alice}"}).text
+            == "alice"
+        )
         job.run().wait(timeout=30)
         assert job.fetch_result().to_table()["x"][0] == 1
         job.delete()

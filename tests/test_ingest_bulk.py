@@ -13,12 +13,20 @@ from ingest.bulk import ChunkColumn, expand_paths
 from ingest.gaia_xp import ingest_xp
 from sql.binary_copy import encode_copy
 
-TYPES = {"k": "bigint", "a": "smallint", "b": "integer", "c": "real", "d": "double precision",
-         "e": "boolean", "f": "real[]", "g": "double precision[]"}
+TYPES = {
+    "k": "bigint",
+    "a": "smallint",
+    "b": "integer",
+    "c": "real",
+    "d": "double precision",
+    "e": "boolean",
+    "f": "real[]",
+    "g": "double precision[]",
+}
 # (key, smallint, integer, real, double, boolean, real[3], double[2]); None is NULL
 ROWS = [
     (1, 0, 0, 0.0, 0.0, False, [0.0, 1.0, 2.0], [0.5, -0.5]),
-    (2, -32768, -2**31, -3.4e38, -1.7e308, True, [1e-45, -0.0, math.inf], [math.pi, -math.e]),
+    (2, -32768, -(2**31), -3.4e38, -1.7e308, True, [1e-45, -0.0, math.inf], [math.pi, -math.e]),
     (9223372036854775807, 32767, 2**31 - 1, 3.4e38, 1.7e308, None, None, [1.0, 2.0]),
     (-9223372036854775808, None, None, None, None, None, None, None),
     (5, 7, None, 1.5, None, True, [math.nan, 1.0, 2.0], None),
@@ -33,11 +41,19 @@ def columns_of(rows: list[tuple]) -> list[tuple[str, ChunkColumn]]:
         null = np.array([cell is None for cell in cells])
         if pg_type.endswith("[]"):
             width = max((len(c) for c in cells if c is not None), default=1)
-            values = np.array([c if c is not None else [0.0] * width for c in cells],
-                              dtype=np.float32 if pg_type == "real[]" else np.float64)
+            values = np.array(
+                [c if c is not None else [0.0] * width for c in cells],
+                dtype=np.float32 if pg_type == "real[]" else np.float64,
+            )
         else:
-            dtype = {"bigint": np.int64, "smallint": np.int16, "integer": np.int32,
-                     "real": np.float32, "double precision": np.float64, "boolean": bool}[pg_type]
+            dtype = {
+                "bigint": np.int64,
+                "smallint": np.int16,
+                "integer": np.int32,
+                "real": np.float32,
+                "double precision": np.float64,
+                "boolean": bool,
+            }[pg_type]
             values = np.array([c if c is not None else 0 for c in cells], dtype=dtype)
         out.append((pg_type, ChunkColumn(values, null)))
     return out
@@ -47,26 +63,34 @@ def same(expected: object, actual: object, pg_type: str) -> bool:
     if expected is None or actual is None:
         return expected is actual
     if isinstance(expected, list):
-        return all(same(e, a, pg_type.removesuffix("[]")) for e, a in zip(expected, actual,
-                                                                         strict=True))
+        return all(
+            same(e, a, pg_type.removesuffix("[]")) for e, a in zip(expected, actual, strict=True)
+        )
     if isinstance(expected, float):
         want = float(np.float32(expected)) if pg_type == "real" else expected
         return (math.isnan(want) and math.isnan(actual)) or (
-            np.float32(actual) == np.float32(want) if pg_type == "real" else actual == want)
+            np.float32(actual) == np.float32(want) if pg_type == "real" else actual == want
+        )
     return expected == actual
 
 
-@pytest.mark.parametrize("order", [list(range(len(ROWS))), [5, 3, 1, 0, 4, 2], [3], [0, 2]],
-                         ids=["all", "shuffled", "all-null row", "two"])
+@pytest.mark.parametrize(
+    "order",
+    [list(range(len(ROWS))), [5, 3, 1, 0, 4, 2], [3], [0, 2]],
+    ids=["all", "shuffled", "all-null row", "two"],
+)
 def test_encoded_rows_read_back_exactly(order: list[int], db_url: str) -> None:
     rows = [ROWS[i] for i in order]
     payload = encode_copy(columns_of(rows), len(rows))
     names = ", ".join(TYPES)
     with psycopg.connect(db_url) as conn:
-        conn.execute("CREATE TEMP TABLE t (" + ", ".join(f"{n} {t}" for n, t in TYPES.items())
-                     + ")")
-        with conn.cursor() as cursor, cursor.copy(f"COPY t ({names}) FROM STDIN (FORMAT binary)"
-                                                  ) as copy:
+        conn.execute(
+            "CREATE TEMP TABLE t (" + ", ".join(f"{n} {t}" for n, t in TYPES.items()) + ")"
+        )
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(f"COPY t ({names}) FROM STDIN (FORMAT binary)") as copy,
+        ):
             copy.write(payload)
         stored = {r[0]: r for r in conn.execute(f"SELECT {names} FROM t")}
     assert sorted(stored) == sorted(row[0] for row in rows)
@@ -75,20 +99,21 @@ def test_encoded_rows_read_back_exactly(order: list[int], db_url: str) -> None:
             assert same(expected, actual, pg_type), (row[0], pg_type, expected, actual)
 
 
-def test_overlapping_and_duplicate_rows_take_the_staging_path(real_data: Path, tmp_path: Path,
-                                                              db_url: str) -> None:
+def test_overlapping_and_duplicate_rows_take_the_staging_path(
+    real_data: Path, tmp_path: Path, db_url: str
+) -> None:
     raw = real_data / "gaiaxpy_tests/XP_CONTINUOUS_RAW.csv"
     (first,) = ingest_xp([raw], db_url, progress=False)
     # 3 rows, 2 of them already loaded: one chunk mixes old and new ids
-    (mixed,) = ingest_xp([real_data / "gaiaxpy_tests/XP_CONTINUOUS_RAW_with_missing_BP.csv"],
-                         db_url, progress=False)
+    (mixed,) = ingest_xp(
+        [real_data / "gaiaxpy_tests/XP_CONTINUOUS_RAW_with_missing_BP.csv"], db_url, progress=False
+    )
     # a file repeating its own row: loaded once
     lines = (real_data / "gaiaxpy_tests/18Sco-XP-spectra.csv").read_text().splitlines()
     doubled = tmp_path / "doubled.csv"
     doubled.write_text("\n".join([lines[0], lines[1], lines[1]]) + "\n")
     (twice,) = ingest_xp([doubled], db_url, progress=False)
-    assert [(r.rows_read, r.rows_loaded) for r in (first, mixed, twice)] == [(2, 2), (3, 1),
-                                                                            (2, 1)]
+    assert [(r.rows_read, r.rows_loaded) for r in (first, mixed, twice)] == [(2, 2), (3, 1), (2, 1)]
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM gaia.xp_continuous").fetchone()[0] == 4
 
@@ -99,11 +124,16 @@ def test_directories_expand_to_sorted_table_files(tmp_path: Path) -> None:
         (tmp_path / name).write_text("")
     found = expand_paths([tmp_path], (".csv.gz", ".fits", ".ecsv", ".vot"))
     assert [p.relative_to(tmp_path).as_posix() for p in found] == [
-        "a.csv.gz", "b.fits", "sub/c.ecsv", "sub/d.vot"]
+        "a.csv.gz",
+        "b.fits",
+        "sub/c.ecsv",
+        "sub/d.vot",
+    ]
 
 
 def test_big_file_hashed_while_loading_is_still_skipped_when_logged(
-        real_data: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_data: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import ingest.bulk
 
     monkeypatch.setattr(ingest.bulk, "SYNC_CHECKSUM_BYTES", 0)  # every file counts as big
@@ -113,8 +143,9 @@ def test_big_file_hashed_while_loading_is_still_skipped_when_logged(
     assert (first.rows_loaded, first.skipped, again.skipped) == (2000, False, True)
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM gaia.xp_continuous").fetchone()[0] == 2000
-        assert conn.execute("SELECT rows_read, rows_loaded FROM public.ingest_log").fetchall() \
-            == [(2000, 2000)]
+        assert conn.execute("SELECT rows_read, rows_loaded FROM public.ingest_log").fetchall() == [
+            (2000, 2000)
+        ]
 
 
 # ids of a second file after XP_CONTINUOUS_RAW (5762406957886626816, 5853498713190525696)
@@ -126,15 +157,16 @@ PROBE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("ids", "loaded"), [c[1:] for c in PROBE_CASES],
-                         ids=[c[0] for c in PROBE_CASES])
-def test_existing_ids_are_skipped_whatever_the_probe_sees(ids: list[int], loaded: int,
-                                                          real_data: Path, tmp_path: Path,
-                                                          db_url: str) -> None:
+@pytest.mark.parametrize(
+    ("ids", "loaded"), [c[1:] for c in PROBE_CASES], ids=[c[0] for c in PROBE_CASES]
+)
+def test_existing_ids_are_skipped_whatever_the_probe_sees(
+    ids: list[int], loaded: int, real_data: Path, tmp_path: Path, db_url: str
+) -> None:
     raw = real_data / "gaiaxpy_tests/XP_CONTINUOUS_RAW.csv"
     ingest_xp([raw], db_url, progress=False)
     header, *rows = raw.read_text().splitlines()
-    rows = [f"{new}{row[row.index(','):]}" for new, row in zip(ids, rows, strict=True)]
+    rows = [f"{new}{row[row.index(',') :]}" for new, row in zip(ids, rows, strict=True)]
     second = tmp_path / "second.csv"
     second.write_text("\n".join([header, *rows]) + "\n")
     (result,) = ingest_xp([second], db_url, progress=False)
@@ -157,8 +189,7 @@ def test_parser_thread_never_blocks_a_loader_that_stopped() -> None:
 
     pending: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
-    parser = threading.Thread(target=_produce, args=(chunks(), {"k": "bigint"}, pending, stop,
-                                                     "k"))
+    parser = threading.Thread(target=_produce, args=(chunks(), {"k": "bigint"}, pending, stop, "k"))
     parser.start()
     first = pending.get(timeout=5)
     assert first[0].first_row == 1 and first[2].tolist() == [0]

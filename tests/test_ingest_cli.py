@@ -16,12 +16,14 @@ XPHA = Path(sys.executable).with_name("xpha")
 
 def run_xpha(*args: str, url: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "XPHA_DATABASE_URL": url, "XPHA_INGEST_CHUNK_ROWS": "1"}
-    return subprocess.run([str(XPHA), *args], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [str(XPHA), *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
 
 
-def test_ingest_commands_load_report_and_fail_in_one_line(real_data: Path, tmp_path: Path,
-                                                          db_url: str) -> None:
+def test_ingest_commands_load_report_and_fail_in_one_line(
+    real_data: Path, tmp_path: Path, db_url: str
+) -> None:
     xp = real_data / "gaiaxpy_tests/XP_CONTINUOUS_RAW_with_missing_BP.csv"
     source = real_data / "astroquery_gaia/1712337806100O-result.ecsv"
     done = run_xpha("ingest", "gaia-xp", str(xp), url=db_url)

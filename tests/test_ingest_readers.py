@@ -15,22 +15,44 @@ MASKED = np.ma.MaskedArray([1, 2, 3], mask=[False, True, False])
 CASES = [  # (raw values, type, array length, expected values (NULL as None))
     (pa.array(["1", "", None, " 7 "]), "smallint", None, [1, None, None, 7]),
     (pa.array(["True", "false", "", "T"]), "boolean", None, [True, False, None, True]),
-    (pa.array(["1.5", "nan", "-inf", "1e300"]), "double precision", None,
-     [1.5, None, -np.inf, 1e300]),
+    (
+        pa.array(["1.5", "nan", "-inf", "1e300"]),
+        "double precision",
+        None,
+        [1.5, None, -np.inf, 1e300],
+    ),
     (np.array([1.0, np.nan, 3.0]), "integer", None, [1, None, 3]),
     (MASKED, "bigint", None, [1, None, 3]),
     (np.array([True, False]), "boolean", None, [True, False]),
-    (pa.array(["(1, 2)", "[3,4]", "", "()", "[null, 5]"]), "real[]", 2,
-     [[1, 2], [3, 4], None, None, [np.nan, 5]]),
-    (np.ma.MaskedArray([[1.0, 2.0], [0, 0], [np.nan, np.nan]],
-                       mask=[[False, True], [True, True], [False, False]]),
-     "double precision[]", 2, [[1, np.nan], None, None]),
-    (np.array([np.array([1.0, 2.0]), None, np.array([3.0, 4.0])], dtype=object),
-     "double precision[]", 2, [[1, 2], None, [3, 4]]),
+    (
+        pa.array(["(1, 2)", "[3,4]", "", "()", "[null, 5]"]),
+        "real[]",
+        2,
+        [[1, 2], [3, 4], None, None, [np.nan, 5]],
+    ),
+    (
+        np.ma.MaskedArray(
+            [[1.0, 2.0], [0, 0], [np.nan, np.nan]],
+            mask=[[False, True], [True, True], [False, False]],
+        ),
+        "double precision[]",
+        2,
+        [[1, np.nan], None, None],
+    ),
+    (
+        np.array([np.array([1.0, 2.0]), None, np.array([3.0, 4.0])], dtype=object),
+        "double precision[]",
+        2,
+        [[1, 2], None, [3, 4]],
+    ),
     # a band that is NaN throughout is missing, whatever the format
     (pa.array(["(nan, nan)", "(1, nan)"]), "real[]", 2, [None, [1, np.nan]]),
-    (np.array([np.array([np.nan, np.nan]), np.array([np.nan, 2.0])], dtype=object),
-     "double precision[]", 2, [None, [np.nan, 2]]),
+    (
+        np.array([np.array([np.nan, np.nan]), np.array([np.nan, 2.0])], dtype=object),
+        "double precision[]",
+        2,
+        [None, [np.nan, 2]],
+    ),
     (np.array([[np.nan, np.nan], [0.0, 0.0]]), "double precision[]", 2, [None, [0, 0]]),
 ]
 ERRORS = [  # (raw values, type, array length, message, data row of the error)
@@ -53,8 +75,9 @@ def as_list(column) -> list:
 
 def same(a: object, b: object) -> bool:
     if isinstance(a, list) or isinstance(b, list):
-        return a is not None and b is not None and all(
-            same(x, y) for x, y in zip(a, b, strict=True))
+        return (
+            a is not None and b is not None and all(same(x, y) for x, y in zip(a, b, strict=True))
+        )
     if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
         return True
     return a == b
@@ -68,17 +91,27 @@ def test_values_become_typed_columns(raw, pg_type: str, length, expected: list) 
 
 
 @pytest.mark.parametrize(("raw", "pg_type", "length", "message", "row"), ERRORS)
-def test_bad_values_name_file_row_and_column(raw, pg_type: str, length, message: str,
-                                             row: int) -> None:
+def test_bad_values_name_file_row_and_column(
+    raw, pg_type: str, length, message: str, row: int
+) -> None:
     with pytest.raises(IngestError) as caught:
         to_column(raw, pg_type, length, Path("f.csv"), 10, "c")
     assert message in str(caught.value)
     assert (caught.value.path, caught.value.row, caught.value.column) == ("f.csv", 9 + row, "c")
 
 
-@pytest.mark.parametrize(("name", "fmt"), [
-    ("a.csv", "csv"), ("a.CSV.gz", "csv"), ("a.ecsv", "ecsv"), ("a.fits.gz", "fits"),
-    ("a.fit", "fits"), ("XP_CONTINUOUS-Gaia DR3 1.xml", "votable"), ("a.vot.gz", "votable")])
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("a.csv", "csv"),
+        ("a.CSV.gz", "csv"),
+        ("a.ecsv", "ecsv"),
+        ("a.fits.gz", "fits"),
+        ("a.fit", "fits"),
+        ("XP_CONTINUOUS-Gaia DR3 1.xml", "votable"),
+        ("a.vot.gz", "votable"),
+    ],
+)
 def test_format_from_name(name: str, fmt: str) -> None:
     assert table_format(Path(name)) == fmt
 

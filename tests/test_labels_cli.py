@@ -18,7 +18,8 @@ def xpha(db_url: str, monkeypatch):
     monkeypatch.setenv("XPHA_DATABASE_URL", db_url)
     clear_cached_settings()
     cli._register_commands() if not any(
-        getattr(g, "name", None) == "labels" for g in cli.app.registered_groups) else None
+        getattr(g, "name", None) == "labels" for g in cli.app.registered_groups
+    ) else None
     runner = CliRunner()
     yield lambda *args: runner.invoke(cli.app, list(args))
     clear_cached_settings()
@@ -31,8 +32,10 @@ def test_labels_commands(xpha, db_url: str, real_data: Path, tmp_path: Path) -> 
         shutil.copy(f, spectra / f.name)
     (spectra / "spec-0001-51000-0001.fits").write_bytes(b"garbage")
     with psycopg.connect(db_url) as conn:  # the galaxy's Gaia neighbour, 0.1 arcsec away
-        conn.execute("INSERT INTO gaia.source (source_id, ra, dec) VALUES (7, %s, 5.5155945)",
-                     (205.68507 + 0.1 / 3600,))
+        conn.execute(
+            "INSERT INTO gaia.source (source_id, ra, dec) VALUES (7, %s, 5.5155945)",
+            (205.68507 + 0.1 / 3600,),
+        )
     result = xpha("labels", "measure", str(spectra))
     assert result.exit_code == 0, result.output
     assert "3 spectra: 2 measured, 1 unmeasurable" in result.output

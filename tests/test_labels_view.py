@@ -14,8 +14,9 @@ from ingest.lamost import load_file
 from ingest.sdss import measure_files
 
 
-def test_training_labels_follow_their_evidence(db_url: str, real_data: Path,
-                                               tmp_path: Path) -> None:
+def test_training_labels_follow_their_evidence(
+    db_url: str, real_data: Path, tmp_path: Path
+) -> None:
     hou = pd.read_csv(real_data / "lamost_emission_bestars" / "Hou2016_VPHAS-SDSS-IPHAS-2MASS.csv")
     hou = hou.drop_duplicates("ID").reset_index(drop=True)
     rng = np.random.default_rng(11)
@@ -23,8 +24,12 @@ def test_training_labels_follow_their_evidence(db_url: str, real_data: Path,
     # the catalogue lists 4 stars twice (repeat LAMOST visits, 0.05-0.15 arcsec apart)
     gaia, star_of = [], {}
     for i, r in hou.iterrows():
-        near = [g for g in gaia if abs(g[2] - r.DEJ2000) * 3600 < 0.5
-                and abs(g[1] - 0.2 / 3600 - r.RAJ2000) * 3600 < 0.5]
+        near = [
+            g
+            for g in gaia
+            if abs(g[2] - r.DEJ2000) * 3600 < 0.5
+            and abs(g[1] - 0.2 / 3600 - r.RAJ2000) * 3600 < 0.5
+        ]
         if near:
             star_of[i] = near[0][0]
         else:
@@ -39,28 +44,36 @@ def test_training_labels_follow_their_evidence(db_url: str, real_data: Path,
         ra, dec = hou.RAJ2000[i], hou.DEJ2000[i]
         spectra.append(synthetic_spectrum(0.0, 40, rng, fiber=k + 1, ra=ra, dec=dec))
     for k in range(10):
-        spectra.append(synthetic_spectrum(10.0 if k < 5 else 0.0, 40, rng, fiber=100 + k,
-                                          ra=field[k][1], dec=field[k][2]))
+        spectra.append(
+            synthetic_spectrum(
+                10.0 if k < 5 else 0.0, 40, rng, fiber=100 + k, ra=field[k][1], dec=field[k][2]
+            )
+        )
     pair = [(900_000, 30.0, 30.0), (900_001, 30.0 + 0.5 / 3600, 30.0)]
     spectra.append(synthetic_spectrum(10.0, 40, rng, fiber=200, ra=30.0, dec=30.0))
-    with psycopg.connect(db_url) as conn, conn.cursor().copy(
-        "COPY gaia.source (source_id, ra, dec) FROM STDIN"
-    ) as cp:
+    with (
+        psycopg.connect(db_url) as conn,
+        conn.cursor().copy("COPY gaia.source (source_id, ra, dec) FROM STDIN") as cp,
+    ):
         for row in gaia + field + pair:
             cp.write_row(row)
     for s in spectra:
         write_spec_file(s, tmp_path)
     measure_files([tmp_path], db_url, progress=False)
-    load_file(real_data / "lamost_emission_bestars" / "Hou2016_VPHAS-SDSS-IPHAS-2MASS.csv",
-              url=db_url)
+    load_file(
+        real_data / "lamost_emission_bestars" / "Hou2016_VPHAS-SDSS-IPHAS-2MASS.csv", url=db_url
+    )
     assert crossmatch("sdss", 1.0, db_url).matched == len(spectra)
     assert crossmatch("lamost", 1.0, db_url).matched == len(hou)
 
     with psycopg.connect(db_url) as conn:
-        view = pd.DataFrame(conn.execute(
-            "SELECT source_id, label, is_emitter, ew_halpha, evidence, conflict, nebular"
-            " FROM labels.training_labels").fetchall(),
-            columns=["source_id", "label", "is_emitter", "ew", "evidence", "conflict", "nebular"])
+        view = pd.DataFrame(
+            conn.execute(
+                "SELECT source_id, label, is_emitter, ew_halpha, evidence, conflict, nebular"
+                " FROM labels.training_labels"
+            ).fetchall(),
+            columns=["source_id", "label", "is_emitter", "ew", "evidence", "conflict", "nebular"],
+        )
     assert len(view) == len(gaia) + len(field) + len(pair)  # one row per gaia.source row
     assert view.source_id.is_unique
     counts = view.label.value_counts().to_dict()
@@ -81,7 +94,9 @@ def test_training_labels_follow_their_evidence(db_url: str, real_data: Path,
     assert conflict.label == "positive" and abs(conflict.ew) < 1.0
     # the evidence-only view holds exactly the sources with evidence, with the same labels
     with psycopg.connect(db_url) as conn:
-        evidence = dict(conn.execute("SELECT source_id, label FROM labels.source_evidence").fetchall())
+        evidence = dict(
+            conn.execute("SELECT source_id, label FROM labels.source_evidence").fetchall()
+        )
     with_evidence = view[view.evidence.notna()]
     assert evidence == dict(zip(with_evidence.source_id, with_evidence.label, strict=True))
     # the ambiguous pair: matched but not used as evidence

@@ -41,7 +41,9 @@ def _votable_of(frame: pd.DataFrame) -> bytes:
 def test_vizier_catalogue_is_fetched_and_loaded(db_url: str, real_data: Path, monkeypatch) -> None:
     from astroquery.vizier.core import VizierClass
 
-    frame = pd.read_csv(real_data / "lamost_emission_bestars" / "Hou2016_VPHAS-SDSS-IPHAS-2MASS.csv")
+    frame = pd.read_csv(
+        real_data / "lamost_emission_bestars" / "Hou2016_VPHAS-SDSS-IPHAS-2MASS.csv"
+    )
     frame = frame[["ID", "RAJ2000", "DEJ2000", "Halpha_type", "objtype_Hou", "Hamag"]].head(200)
     payloads = []
 
@@ -53,8 +55,9 @@ def test_vizier_catalogue_is_fetched_and_loaded(db_url: str, real_data: Path, mo
     table = fetch_vizier("J/RAA/16/138")
     assert len(table) == 200
     names, rows = table_rows(table)
-    read, distinct = load_rows(names, rows, "hou2016", "vizier:J/RAA/16/138", LAYOUTS["hou2016"],
-                               url=db_url)
+    read, distinct = load_rows(
+        names, rows, "hou2016", "vizier:J/RAA/16/138", LAYOUTS["hou2016"], url=db_url
+    )
     assert read == 200 and distinct == frame.ID.nunique()
     assert "J/RAA/16/138" in str(payloads[0][2])
     with psycopg.connect(db_url) as conn:

@@ -28,9 +28,16 @@ def browser():
     options.binary_location = CHROMIUM
     profile = tempfile.mkdtemp(prefix="xpha-chromium-")
     for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--window-size=1200,2400",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1200,2400",
         f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
@@ -48,10 +55,16 @@ PICTURES = ("sky", "cmd", "excess")
 
 def loaded_pictures(browser) -> dict[str, tuple[str, int]]:
     """Each picture's src and the width the browser decoded (0: it did not load)."""
-    return {name: tuple(browser.execute_script(
-        "const i = document.querySelector(arguments[0]);"
-        " return [i.currentSrc, i.complete ? i.naturalWidth : 0];", f"#{name} img"))
-        for name in PICTURES}
+    return {
+        name: tuple(
+            browser.execute_script(
+                "const i = document.querySelector(arguments[0]);"
+                " return [i.currentSrc, i.complete ? i.naturalWidth : 0];",
+                f"#{name} img",
+            )
+        )
+        for name in PICTURES
+    }
 
 
 def test_landing_page_renders_pictures_tables_examples_and_links(db_url: str, browser) -> None:
@@ -69,8 +82,9 @@ def test_landing_page_renders_pictures_tables_examples_and_links(db_url: str, br
         queries = [e.text for e in browser.find_elements(By.TAG_NAME, "pre")]
         assert any("CONTAINS(POINT" in q for q in queries), "a cone-search example is shown"
         pictures = loaded_pictures(browser)
-        assert all(width == 720 and "threshold=0.5" in src for src, width in pictures.values()), \
+        assert all(width == 720 and "threshold=0.5" in src for src, width in pictures.values()), (
             pictures
+        )
 
         # A person changes the threshold in the form: the URL and every picture follow it.
         field = browser.find_element(By.NAME, "threshold")
@@ -79,7 +93,8 @@ def test_landing_page_renders_pictures_tables_examples_and_links(db_url: str, br
         field.submit()
         WebDriverWait(browser, 30).until(lambda b: "threshold=0.9" in b.current_url)
         WebDriverWait(browser, 30).until(
-            lambda b: all(w == 720 for _, w in loaded_pictures(b).values()))
+            lambda b: all(w == 720 for _, w in loaded_pictures(b).values())
+        )
         pictures = loaded_pictures(browser)
         assert all("threshold=0.9" in src for src, _ in pictures.values()), pictures
         assert "with probability ≥ 0.9" in browser.find_element(By.TAG_NAME, "body").text

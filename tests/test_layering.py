@@ -119,11 +119,14 @@ def test_no_module_imports_itself_back() -> None:
     assert circles(module_graph()) == []
 
 
-@pytest.mark.parametrize(("graph", "expected"), [
-    ({"a": {"b"}, "b": {"a"}}, [["a", "b"]]),
-    ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
-    ({"a": {"b"}, "b": {"c"}, "c": set()}, []),
-])
+@pytest.mark.parametrize(
+    ("graph", "expected"),
+    [
+        ({"a": {"b"}, "b": {"a"}}, [["a", "b"]]),
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
+        ({"a": {"b"}, "b": {"c"}, "c": set()}, []),
+    ],
+)
 def test_circles_are_found(graph: dict[str, set[str]], expected: list[list[str]]) -> None:
     assert circles(graph) == expected
 
@@ -139,31 +142,56 @@ def test_imports_run_one_way(module: str, path: Path) -> None:
     assert violations(source, module, path.name == "__init__.py") == []
 
 
-@pytest.mark.parametrize(("module", "source", "expected"), [
-    ("sql.cli", "import training.pipeline", ["sql.cli:1 imports training.pipeline"]),
-    ("sql.cli", "def f():\n    from tap_service import app", ["sql.cli:2 imports tap_service"]),
-    ("sql.cli", "import importlib\nimportlib.import_module('ingest.cli')",
-     ["sql.cli:2 imports ingest.cli"]),
-    ("sql.cli", "from importlib import import_module\nfor n in NAMES:\n    import_module(n)",
-     [f"sql.cli:3 imports {DYNAMIC}"]),
-    ("sql.cli", "__import__('xpha')", ["sql.cli:1 imports xpha"]),
-    ("ingest.simulator.cli", "from training.injection import run", [
-        "ingest.simulator.cli:1 imports training.injection"]),
-    ("training.cli", "from tap_service.cli import serve", ["training.cli:1 imports tap_service.cli"]),
-    ("tap_service.app", "import training", ["tap_service.app:1 imports training"]),
-    ("tap_service.writers.binary", "from ..app import x", []),
-    ("training.pipeline", "from ingest.xp_physics import lsf\nfrom sql import database", []),
-    ("xpha.cli", "from training import cli\nfrom tap_service import cli", []),
-])
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        ("sql.cli", "import training.pipeline", ["sql.cli:1 imports training.pipeline"]),
+        ("sql.cli", "def f():\n    from tap_service import app", ["sql.cli:2 imports tap_service"]),
+        (
+            "sql.cli",
+            "import importlib\nimportlib.import_module('ingest.cli')",
+            ["sql.cli:2 imports ingest.cli"],
+        ),
+        (
+            "sql.cli",
+            "from importlib import import_module\nfor n in NAMES:\n    import_module(n)",
+            [f"sql.cli:3 imports {DYNAMIC}"],
+        ),
+        ("sql.cli", "__import__('xpha')", ["sql.cli:1 imports xpha"]),
+        (
+            "ingest.simulator.cli",
+            "from training.injection import run",
+            ["ingest.simulator.cli:1 imports training.injection"],
+        ),
+        (
+            "training.cli",
+            "from tap_service.cli import serve",
+            ["training.cli:1 imports tap_service.cli"],
+        ),
+        ("tap_service.app", "import training", ["tap_service.app:1 imports training"]),
+        ("tap_service.writers.binary", "from ..app import x", []),
+        ("training.pipeline", "from ingest.xp_physics import lsf\nfrom sql import database", []),
+        ("xpha.cli", "from training import cli\nfrom tap_service import cli", []),
+    ],
+)
 def test_the_checker_catches_violations(module: str, source: str, expected: list[str]) -> None:
     assert violations(source, module) == expected
 
 
-@pytest.mark.parametrize(("module", "is_package", "source", "expected"), [
-    ("tap_service.writers", True, "from .base import Writer", "tap_service.writers.base"),
-    ("tap_service.writers.binary", False, "from .fields import F", "tap_service.writers.fields"),
-    ("ingest.simulator.cli", False, "from .. import bulk", "ingest"),
-])
-def test_relative_imports_are_resolved(module: str, is_package: bool, source: str,
-                                       expected: str) -> None:
+@pytest.mark.parametrize(
+    ("module", "is_package", "source", "expected"),
+    [
+        ("tap_service.writers", True, "from .base import Writer", "tap_service.writers.base"),
+        (
+            "tap_service.writers.binary",
+            False,
+            "from .fields import F",
+            "tap_service.writers.fields",
+        ),
+        ("ingest.simulator.cli", False, "from .. import bulk", "ingest"),
+    ],
+)
+def test_relative_imports_are_resolved(
+    module: str, is_package: bool, source: str, expected: str
+) -> None:
     assert imported_modules(source, module, is_package) == [(1, expected)]

@@ -21,10 +21,32 @@ REPO = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 PARTS = ("sql", "ingest", "training", "tap_service", "xpha")
 # part -> the extras (beyond the base) that its imports may come from
-PART_EXTRAS = {"sql": (), "ingest": (), "xpha": (), "training": ("train",), "tap_service": ("serve",)}
+PART_EXTRAS = {
+    "sql": (),
+    "ingest": (),
+    "xpha": (),
+    "training": ("train",),
+    "tap_service": ("serve",),
+}
 TRAINING_LIBRARIES = ("torch", "xgboost", "lightgbm", "dask", "distributed", "sklearn")
-PACKAGE_FILE_TYPES = {".py", ".sql", ".csv", ".md", ".json", ".zip", ".fits", ".vot", ".txt",
-                      ".ecsv", ".yaml", ".xml", ".npz", ".gz", ".html", ""}  # "": Dockerfile
+PACKAGE_FILE_TYPES = {
+    ".py",
+    ".sql",
+    ".csv",
+    ".md",
+    ".json",
+    ".zip",
+    ".fits",
+    ".vot",
+    ".txt",
+    ".ecsv",
+    ".yaml",
+    ".xml",
+    ".npz",
+    ".gz",
+    ".html",
+    "",
+}  # "": Dockerfile
 
 
 def requirement_names(requirements: list[str]) -> set[str]:
@@ -70,11 +92,19 @@ def test_every_imported_library_is_declared(part: str) -> None:
     assert missing == {}, f"{part} imports libraries its requirements do not declare"
 
 
-@pytest.mark.parametrize(("requirements", "expected"), [
-    (["psycopg[binary]>=3.2", "sqlglot[c]==30.30.0", "PyYAML>=6"], {"psycopg", "sqlglot", "pyyaml"}),
-    (["astropy-healpix>=1.0", "scikit_learn", "torch ; python_version>'3'"],
-     {"astropy-healpix", "scikit-learn", "torch"}),
-])
+@pytest.mark.parametrize(
+    ("requirements", "expected"),
+    [
+        (
+            ["psycopg[binary]>=3.2", "sqlglot[c]==30.30.0", "PyYAML>=6"],
+            {"psycopg", "sqlglot", "pyyaml"},
+        ),
+        (
+            ["astropy-healpix>=1.0", "scikit_learn", "torch ; python_version>'3'"],
+            {"astropy-healpix", "scikit-learn", "torch"},
+        ),
+    ],
+)
 def test_requirement_names(requirements: list[str], expected: set[str]) -> None:
     assert requirement_names(requirements) == expected
 

@@ -27,7 +27,9 @@ from sql.published_statistics import refresh_published_statistics
 from tap_service.query import tap_conninfo
 
 N_SOURCES = 900
-REAL_XP = Path(__file__).resolve().parent.parent / "ingest/data/real/gaiaxpy_tests/XP_CONTINUOUS_RAW.fits"
+REAL_XP = (
+    Path(__file__).resolve().parent.parent / "ingest/data/real/gaiaxpy_tests/XP_CONTINUOUS_RAW.fits"
+)
 
 
 def sizes(url: str) -> dict[str, int | None]:
@@ -37,8 +39,10 @@ def sizes(url: str) -> dict[str, int | None]:
 
 def true_counts(url: str, names) -> dict[str, int]:
     with psycopg.connect(url) as conn:
-        return {n: conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0]  # type: ignore[index]
-                for n in names}
+        return {
+            n: conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0]  # type: ignore[index]
+            for n in names
+        }
 
 
 def test_a_fresh_database_has_exact_sizes(db_url: str) -> None:
@@ -52,10 +56,12 @@ def seed_reported_case(url: str) -> str:
     """Two models; the current one scored a third of the sources (the reported case)."""
     data = seed_field(url, N_SOURCES, xp_rows=100)
     with psycopg.connect(url) as conn:
-        conn.execute("DELETE FROM ml.emitter_scores WHERE model_id = %(m)s AND source_id NOT IN"
-                     " (SELECT source_id FROM ml.emitter_scores WHERE model_id = %(m)s"
-                     "  ORDER BY source_id LIMIT %(keep)s)",
-                     {"m": data["current_model"], "keep": N_SOURCES // 3})
+        conn.execute(
+            "DELETE FROM ml.emitter_scores WHERE model_id = %(m)s AND source_id NOT IN"
+            " (SELECT source_id FROM ml.emitter_scores WHERE model_id = %(m)s"
+            "  ORDER BY source_id LIMIT %(keep)s)",
+            {"m": data["current_model"], "keep": N_SOURCES // 3},
+        )
     serving.publish(url, changed_model=data["current_model"])  # as score_all: build, then count
     with psycopg.connect(url) as conn:
         refresh_published_statistics(conn)
@@ -90,8 +96,11 @@ def test_set_current_and_ingest_recount_what_they_changed(changing: str) -> None
         before = dict(conn.execute("SELECT table_name, counted_at FROM stats.published_sizes"))
     set_current(changing, other)  # the data-change point itself
     published = sizes(changing)
-    assert published["xpha.emitter_candidates"] == N_SOURCES == true_counts(
-        changing, ["xpha.emitter_candidates"])["xpha.emitter_candidates"]
+    assert (
+        published["xpha.emitter_candidates"]
+        == N_SOURCES
+        == true_counts(changing, ["xpha.emitter_candidates"])["xpha.emitter_candidates"]
+    )
     ingest_xp([REAL_XP], changing, progress=False)
     assert sizes(changing) == true_counts(changing, published)
     with psycopg.connect(changing) as conn:
@@ -118,8 +127,10 @@ def test_nothing_changed_nothing_counted_but_a_recreated_or_repointed_view_is(
         # A table built beside the live one and swapped in under the same view (the view's oid
         # stays, what it reads changes; nothing was written to a table it read before).
         conn.execute("CREATE TABLE ml.latents_built AS SELECT * FROM ml.latents LIMIT 5")
-        conn.execute("CREATE OR REPLACE VIEW xpha.latents AS "
-                     + definition.rstrip(";").replace("ml.latents", "ml.latents_built"))
+        conn.execute(
+            "CREATE OR REPLACE VIEW xpha.latents AS "
+            + definition.rstrip(";").replace("ml.latents", "ml.latents_built")
+        )
         report = refresh_published_statistics(conn)
     assert report.counted["xpha.latents"] == 5 and sizes(changing)["xpha.latents"] == 5
 
@@ -130,28 +141,35 @@ THRESHOLDS = [0.0, 0.3, 0.5, 0.97, 0.999, 1.0]
 @pytest.mark.parametrize("threshold", THRESHOLDS)
 def test_aggregates_equal_the_rows_at_every_threshold(scored: str, threshold: float) -> None:
     first_bin, edge = summary.threshold_bin(threshold)
-    assert edge <= threshold and (first_bin == len(summary.PROBABILITY_EDGES)
-                                  or summary.PROBABILITY_EDGES[first_bin] > threshold)
+    assert edge <= threshold and (
+        first_bin == len(summary.PROBABILITY_EDGES)
+        or summary.PROBABILITY_EDGES[first_bin] > threshold
+    )
     with psycopg.connect(scored) as conn:
         rows = conn.execute(
             "SELECT source_id, probability, bp_rp, phot_g_mean_mag, halpha_excess_ew"
-            " FROM xpha.emitter_candidates").fetchall()
+            " FROM xpha.emitter_candidates"
+        ).fetchall()
         cells, counts = summary.read_sky(conn, first_bin)
         cmd = summary.read_cmd(conn, first_bin)
         excess = summary.read_excess(conn, first_bin)
-    source_id, p, colour, g, ew = (np.array([r[i] for r in rows], dtype=float if i else np.int64)
-                                   for i in range(5))
+    source_id, p, colour, g, ew = (
+        np.array([r[i] for r in rows], dtype=float if i else np.int64) for i in range(5)
+    )
     above = p >= edge
-    truth_cells, truth_counts = np.unique(source_id[above] >> summary.SOURCE_ID_SHIFT,
-                                          return_counts=True)
+    truth_cells, truth_counts = np.unique(
+        source_id[above] >> summary.SOURCE_ID_SHIFT, return_counts=True
+    )
     order = np.argsort(cells)
     np.testing.assert_array_equal(cells[order], truth_cells)
     np.testing.assert_array_equal(counts[order], truth_counts)
     grid_all, _, _ = np.histogram2d(colour, g, [summary.BP_RP.edges, summary.G_MAG.edges])
-    grid_above, _, _ = np.histogram2d(colour[above], g[above],
-                                      [summary.BP_RP.edges, summary.G_MAG.edges])
-    p_sum, _, _ = np.histogram2d(colour[above], g[above], [summary.BP_RP.edges,
-                                                           summary.G_MAG.edges], weights=p[above])
+    grid_above, _, _ = np.histogram2d(
+        colour[above], g[above], [summary.BP_RP.edges, summary.G_MAG.edges]
+    )
+    p_sum, _, _ = np.histogram2d(
+        colour[above], g[above], [summary.BP_RP.edges, summary.G_MAG.edges], weights=p[above]
+    )
     np.testing.assert_array_equal(cmd["all"], grid_all)
     np.testing.assert_array_equal(cmd["above"], grid_above)
     np.testing.assert_allclose(cmd["probability_sum"], p_sum, rtol=1e-5)
@@ -167,8 +185,7 @@ def served(scored: str) -> Iterator[str]:
         yield root
 
 
-def test_vosi_tap_schema_and_the_landing_page_tell_the_true_sizes(scored: str,
-                                                                  served: str) -> None:
+def test_vosi_tap_schema_and_the_landing_page_tell_the_true_sizes(scored: str, served: str) -> None:
     truth = true_counts(tap_conninfo(tap_settings(scored)), sizes(scored))  # as the TAP role
     tap = pyvo.dal.TAPService(served + "/tap")
     assert {t.name: t.nrows for t in tap.tables} == truth  # VOSI /tables, read by pyvo
@@ -185,15 +202,15 @@ def test_page_and_pictures_never_read_the_candidates(changing: str) -> None:
     settings = tap_settings(changing)
     with psycopg.connect(changing, autocommit=True) as conn:
         conn.execute(f"REVOKE SELECT ON ALL TABLES IN SCHEMA xpha FROM {settings.tap_role}")
-        expected = conn.execute("SELECT count(*) FROM xpha.emitter_candidates"
-                                " WHERE probability >= 0.9").fetchone()[0]
+        expected = conn.execute(
+            "SELECT count(*) FROM xpha.emitter_candidates WHERE probability >= 0.9"
+        ).fetchone()[0]
     with live_server(settings) as served:
         html = httpx.get(served + "/?threshold=0.92", timeout=60)
         assert html.status_code == 200
         assert f"<b>{expected:,}</b> with probability &ge; 0.9" in html.text
         for name in ("sky", "cmd", "excess"):
-            png = httpx.get(f"{served}/plots/{name}.png", params={"threshold": "0.92"},
-                            timeout=60)
+            png = httpx.get(f"{served}/plots/{name}.png", params={"threshold": "0.92"}, timeout=60)
             assert png.status_code == 200 and png.content.startswith(b"\x89PNG"), name
             assert len(png.content) > 5000
 
@@ -207,8 +224,9 @@ BAD_REQUESTS = [
 
 
 @pytest.mark.parametrize(("path", "status", "message"), BAD_REQUESTS)
-def test_bad_picture_requests_get_dali_errors(served: str, path: str, status: int,
-                                              message: str) -> None:
+def test_bad_picture_requests_get_dali_errors(
+    served: str, path: str, status: int, message: str
+) -> None:
     response = httpx.get(served + path, timeout=30)
     assert response.status_code == status
     assert response.headers["content-type"].startswith("application/x-votable+xml")

@@ -62,8 +62,9 @@ def separation(frame: pd.DataFrame, ra0: float, dec0: float) -> np.ndarray:
 def plan_nodes(engine: Engine, statement) -> list[dict]:
     with engine.connect() as conn:
         compiled = statement.compile(dialect=conn.dialect)
-        (plan,) = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string,
-                                       compiled.params).scalar()
+        (plan,) = conn.exec_driver_sql(
+            "EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params
+        ).scalar()
     found, todo = [], [plan["Plan"]]
     while todo:
         node = todo.pop()
@@ -75,8 +76,11 @@ def plan_nodes(engine: Engine, statement) -> list[dict]:
 def assert_q3c_index_answers(engine: Engine, statement) -> None:
     nodes = plan_nodes(engine, statement)
     assert any("q3c_ang2ipix" in n.get("Index Name", "") for n in nodes), nodes
-    seq = [n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan"
-           and n["Relation Name"] == "source_hpx0_00"]  # the partition holding the field
+    seq = [
+        n["Relation Name"]
+        for n in nodes
+        if n["Node Type"] == "Seq Scan" and n["Relation Name"] == "source_hpx0_00"
+    ]  # the partition holding the field
     assert not seq, "the populated partition of gaia.source was read in full"
 
 
@@ -88,12 +92,17 @@ def test_tables_match_the_description_and_the_database(engine: Engine) -> None:
             real = conn.execute(
                 "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
                 " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped"
-                " ORDER BY a.attnum", (table.fullname,)).fetchall()
-            ours = [(c.name, c.type.compile(dialect=postgresql.dialect()).lower())
-                    for c in table.columns]
+                " ORDER BY a.attnum",
+                (table.fullname,),
+            ).fetchall()
+            ours = [
+                (c.name, c.type.compile(dialect=postgresql.dialect()).lower())
+                for c in table.columns
+            ]
             assert ours == real, table.fullname
-            for column, declared in zip(table.columns, described[table.fullname].columns,
-                                        strict=True):
+            for column, declared in zip(
+                table.columns, described[table.fullname].columns, strict=True
+            ):
                 assert column.info["unit"] == declared.unit
                 assert column.comment == declared.description
 
@@ -109,7 +118,11 @@ CONES = [
 
 @pytest.mark.parametrize(("ra0", "dec0", "radius", "indexed"), CONES)
 def test_cone_equals_brute_force_and_uses_the_q3c_index(
-    engine: Engine, everything: pd.DataFrame, ra0: float, dec0: float, radius: float,
+    engine: Engine,
+    everything: pd.DataFrame,
+    ra0: float,
+    dec0: float,
+    radius: float,
     indexed: bool,
 ) -> None:
     statement = select(C.source_id).where(xa.cone(C.ra, C.dec, ra0, dec0, radius))
@@ -132,9 +145,12 @@ def test_polygon_equals_q3c_and_pgsphere(engine: Engine) -> None:
     with engine.connect() as conn:
         found = set(conn.execute(statement).scalars())
         sphere = set(conn.execute(by_sphere).scalars())
-        raw = set(conn.exec_driver_sql(
-            "SELECT source_id FROM xpha.emitter_candidates"
-            f" WHERE q3c_poly_query(ra, dec, ARRAY[{flat}])").scalars())
+        raw = set(
+            conn.exec_driver_sql(
+                "SELECT source_id FROM xpha.emitter_candidates"
+                f" WHERE q3c_poly_query(ra, dec, ARRAY[{flat}])"
+            ).scalars()
+        )
     assert len(found) > 100 and found == raw == sphere
     assert_q3c_index_answers(engine, statement)
 
@@ -144,22 +160,29 @@ def test_crossmatch_of_an_in_memory_list_equals_q3c_join(
 ) -> None:
     rng = np.random.default_rng(3)
     picked = everything.sample(150, random_state=3)
-    ra = np.concatenate([picked["ra"] + rng.normal(0, 0.3, 150) / 3600,
-                         FIELD_CENTRE[0] + rng.uniform(-1, 1, 100)])
-    dec = np.concatenate([picked["dec"] + rng.normal(0, 0.3, 150) / 3600,
-                          FIELD_CENTRE[1] + rng.uniform(-1, 1, 100)])
+    ra = np.concatenate(
+        [picked["ra"] + rng.normal(0, 0.3, 150) / 3600, FIELD_CENTRE[0] + rng.uniform(-1, 1, 100)]
+    )
+    dec = np.concatenate(
+        [picked["dec"] + rng.normal(0, 0.3, 150) / 3600, FIELD_CENTRE[1] + rng.uniform(-1, 1, 100)]
+    )
     radius = 2.0 / 3600
     mine = xa.positions(ra, dec, name="mine")
     statement = select(mine.c.id, C.source_id).join_from(
-        mine, CANDIDATES, xa.crossmatch(mine.c.ra, mine.c.dec, C.ra, C.dec, radius))
-    values = ", ".join(f"({i}, {float(a)!r}, {float(d)!r})"
-                       for i, (a, d) in enumerate(zip(ra, dec, strict=True)))
+        mine, CANDIDATES, xa.crossmatch(mine.c.ra, mine.c.dec, C.ra, C.dec, radius)
+    )
+    values = ", ".join(
+        f"({i}, {float(a)!r}, {float(d)!r})" for i, (a, d) in enumerate(zip(ra, dec, strict=True))
+    )
     with engine.connect() as conn:
         found = set(conn.execute(statement).tuples())
-        raw = set(conn.exec_driver_sql(
-            f"SELECT p.id, c.source_id FROM (VALUES {values}) AS p (id, ra, dec)"
-            " JOIN xpha.emitter_candidates AS c ON q3c_join(p.ra, p.dec, c.ra, c.dec,"
-            f" {radius!r})").tuples())
+        raw = set(
+            conn.exec_driver_sql(
+                f"SELECT p.id, c.source_id FROM (VALUES {values}) AS p (id, ra, dec)"
+                " JOIN xpha.emitter_candidates AS c ON q3c_join(p.ra, p.dec, c.ra, c.dec,"
+                f" {radius!r})"
+            ).tuples()
+        )
     assert len(found) >= 150 and found == raw
     assert {i for i, _ in found} >= set(range(150))  # every shifted candidate found itself
     assert_q3c_index_answers(engine, statement)
@@ -168,27 +191,45 @@ def test_crossmatch_of_an_in_memory_list_equals_q3c_join(
 def test_distances_in_degrees(engine: Engine) -> None:
     ra0, dec0 = FIELD_CENTRE
     statement = select(
-        C.ra, C.dec, xa.distance(C.ra, C.dec, ra0, dec0).label("sep"),
+        C.ra,
+        C.dec,
+        xa.distance(C.ra, C.dec, ra0, dec0).label("sep"),
         xa.sphere_distance(xa.spoint(C.ra, C.dec), xa.spoint(ra0, dec0)).label("sphere_sep"),
         xa.contains(xa.scircle(ra0, dec0, 0.5), xa.spoint(C.ra, C.dec)).label("inside"),
     ).limit(500)
     with engine.connect() as conn:
         rows = xa.read_frame(conn, statement)
-    truth = SkyCoord(rows["ra"], rows["dec"], unit="deg").separation(
-        SkyCoord(ra0, dec0, unit="deg")).deg
+    truth = (
+        SkyCoord(rows["ra"], rows["dec"], unit="deg")
+        .separation(SkyCoord(ra0, dec0, unit="deg"))
+        .deg
+    )
     np.testing.assert_allclose(rows["sep"], truth, atol=1e-9)
     np.testing.assert_allclose(rows["sphere_sep"], truth, atol=1e-9)
     assert (rows["inside"] == (truth <= 0.5)).all()
     assert xa.units_of(statement) == {"ra": "deg", "dec": "deg", "sep": "deg", "sphere_sep": "deg"}
 
 
-ROUND_TRIP = select(
-    C.source_id, C.ra, C.dec, C.phot_g_mean_mag, C.bp_rp, C.probability, C.halpha_excess_ew,
-    xa.distance(C.ra, C.dec, *FIELD_CENTRE).label("sep"),
-).where(xa.cone(C.ra, C.dec, *FIELD_CENTRE, 0.7)).order_by(C.source_id)
-DESCRIBED_UNITS = {c.name: c.unit for c in next(t for s in render.load_description()
-                                                 for t in s.tables
-                                                 if t.name == "emitter_candidates").columns}
+ROUND_TRIP = (
+    select(
+        C.source_id,
+        C.ra,
+        C.dec,
+        C.phot_g_mean_mag,
+        C.bp_rp,
+        C.probability,
+        C.halpha_excess_ew,
+        xa.distance(C.ra, C.dec, *FIELD_CENTRE).label("sep"),
+    )
+    .where(xa.cone(C.ra, C.dec, *FIELD_CENTRE, 0.7))
+    .order_by(C.source_id)
+)
+DESCRIBED_UNITS = {
+    c.name: c.unit
+    for c in next(
+        t for s in render.load_description() for t in s.tables if t.name == "emitter_candidates"
+    ).columns
+}
 
 
 def test_pandas_round_trip_keeps_units(engine: Engine) -> None:
@@ -229,8 +270,9 @@ def test_every_transaction_is_read_only(engine: Engine) -> None:
         conn.execute(TABLES.models.insert().values(model_id=99, kind="x", version="1"))
 
 
-def test_the_engine_finds_the_database_as_xpha_does(monkeypatch: pytest.MonkeyPatch,
-                                                    tmp_path: Path) -> None:
+def test_the_engine_finds_the_database_as_xpha_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from sql.settings import clear_cached_settings
 
     monkeypatch.setenv("XPHA_VAR_DIR", str(tmp_path))  # the embedded cluster's password file

@@ -22,9 +22,14 @@ START, END = "<!-- settings-reference:start -->\n", "<!-- settings-reference:end
 def test_two_commands_and_ci() -> None:
     assert "make demo" in README and "make test" in README
     makefile = (REPO / "Makefile").read_text()
-    assert re.search(r"^demo: setup$", makefile, re.M) and re.search(r"^test: setup$", makefile, re.M)
-    ci = [line for line in (REPO / ".ci/run").read_text().splitlines()
-          if line.strip() and not line.startswith("#")]
+    assert re.search(r"^demo: setup$", makefile, re.M) and re.search(
+        r"^test: setup$", makefile, re.M
+    )
+    ci = [
+        line
+        for line in (REPO / ".ci/run").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert ci[-1].strip() == "make test"
 
 
@@ -34,15 +39,34 @@ def test_settings_reference_is_generated_from_the_settings() -> None:
 
 
 def xpha_help(*words: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "xpha.cli", *words, "--help"],
-                          capture_output=True, text=True, cwd=REPO, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "xpha.cli", *words, "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize("words", [
-    ("db", "start"), ("ingest", "gaia-xp"), ("ingest", "gaia-source"), ("fetch", "gaia-xp"),
-    ("labels", "measure"), ("labels", "crossmatch"), ("simulate",), ("evaluate", "injection"),
-    ("train", "compare"), ("train", "snapshot"), ("score",), ("models", "list"), ("serve",), ("demo",),
-])
+@pytest.mark.parametrize(
+    "words",
+    [
+        ("db", "start"),
+        ("ingest", "gaia-xp"),
+        ("ingest", "gaia-source"),
+        ("fetch", "gaia-xp"),
+        ("labels", "measure"),
+        ("labels", "crossmatch"),
+        ("simulate",),
+        ("evaluate", "injection"),
+        ("train", "compare"),
+        ("train", "snapshot"),
+        ("score",),
+        ("models", "list"),
+        ("serve",),
+        ("demo",),
+    ],
+)
 def test_documented_commands_exist(words: tuple[str, ...]) -> None:
     result = xpha_help(*words)
     assert result.returncode == 0, result.stderr
@@ -66,6 +90,10 @@ def test_python_section_imports_what_exists() -> None:
     import sql.alchemy
 
     tree = ast.parse(readme_block("From Python, without TAP"))
-    imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
-                and n.module == "sql.alchemy" for a in n.names]
+    imported = [
+        a.name
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module == "sql.alchemy"
+        for a in n.names
+    ]
     assert imported and all(hasattr(sql.alchemy, name) for name in imported)

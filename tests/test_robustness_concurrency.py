@@ -23,23 +23,26 @@ QUERY = "SELECT TOP 10 table_name, description FROM tap_schema.tables ORDER BY t
 
 
 def sync_votable(client: httpx.Client, base: str, expected: list[str]) -> None:
-    response = client.post(f"{base}/sync", data={"REQUEST": "doQuery", "LANG": "ADQL",
-                                                  "QUERY": QUERY})
+    response = client.post(
+        f"{base}/sync", data={"REQUEST": "doQuery", "LANG": "ADQL", "QUERY": QUERY}
+    )
     assert response.status_code == 200, response.text[:300]
     assert votable_status(response.content)[0] == "OK"
 
 
 def sync_csv(client: httpx.Client, base: str, expected: list[str]) -> None:
-    response = client.get(f"{base}/sync", params={"LANG": "ADQL", "QUERY": QUERY,
-                                                   "RESPONSEFORMAT": "csv"})
+    response = client.get(
+        f"{base}/sync", params={"LANG": "ADQL", "QUERY": QUERY, "RESPONSEFORMAT": "csv"}
+    )
     assert response.status_code == 200, response.text[:300]
     names = [line.split(",", 1)[0] for line in response.text.splitlines()[1:]]
     assert names == expected
 
 
 def sync_refused(client: httpx.Client, base: str, expected: list[str]) -> None:
-    response = client.post(f"{base}/sync", data={"LANG": "ADQL",
-                                                  "QUERY": "SELECT nope FROM tap_schema.tables"})
+    response = client.post(
+        f"{base}/sync", data={"LANG": "ADQL", "QUERY": "SELECT nope FROM tap_schema.tables"}
+    )
     assert response.status_code == 400
     status, text = votable_status(response.content)
     assert status == "ERROR" and text.startswith("UsageFault")
@@ -62,14 +65,19 @@ def vosi(client: httpx.Client, base: str, expected: list[str]) -> None:
 
 
 OPERATIONS: list[tuple[Callable[[httpx.Client, str, list[str]], None], int]] = [
-    (sync_votable, 4), (sync_csv, 3), (sync_refused, 1), (async_job, 2), (vosi, 1),
+    (sync_votable, 4),
+    (sync_csv, 3),
+    (sync_refused, 1),
+    (async_job, 2),
+    (vosi, 1),
 ]
 
 
 def hammer(base: str, seconds: float) -> tuple[Counter[str], list[str]]:
     with httpx.Client(timeout=60) as client:
-        response = client.get(f"{base}/sync", params={"LANG": "ADQL", "QUERY": QUERY,
-                                                       "RESPONSEFORMAT": "csv"})
+        response = client.get(
+            f"{base}/sync", params={"LANG": "ADQL", "QUERY": QUERY, "RESPONSEFORMAT": "csv"}
+        )
         expected = [line.split(",", 1)[0] for line in response.text.splitlines()[1:]]
     assert expected, "no tables to query"
     done: Counter[str] = Counter()
@@ -102,9 +110,7 @@ def hammer(base: str, seconds: float) -> tuple[Counter[str], list[str]]:
     return done, errors
 
 
-@pytest.mark.parametrize(
-    "seconds", [10, pytest.param(60, marks=pytest.mark.slow, id="one-minute")]
-)
+@pytest.mark.parametrize("seconds", [10, pytest.param(60, marks=pytest.mark.slow, id="one-minute")])
 def test_32_concurrent_clients_without_errors(db_url, tmp_path, seconds) -> None:
     server = LiveServer(db_url, tmp_path / "var", uws_workers=2).start()
     try:
@@ -114,7 +120,9 @@ def test_32_concurrent_clients_without_errors(db_url, tmp_path, seconds) -> None
     finally:
         server.stop()
     total = sum(done.values())
-    print(f"\n{CLIENTS} clients, {elapsed:.1f} s: {total} operations "
-          f"({total / elapsed:.0f}/s), {len(errors)} errors; {dict(done)}")
+    print(
+        f"\n{CLIENTS} clients, {elapsed:.1f} s: {total} operations "
+        f"({total / elapsed:.0f}/s), {len(errors)} errors; {dict(done)}"
+    )
     assert not errors, errors[:5]
     assert all(done[op.__name__] > 0 for op, _ in OPERATIONS), done

@@ -39,8 +39,9 @@ HOSTILE = yaml.safe_load(
 @pytest.fixture(scope="module")
 def server(module_db_url: str, test_settings, tmp_path_factory):
     create_query_targets(module_db_url, test_settings.published_schema, test_settings.tap_role)
-    live = LiveServer(module_db_url, tmp_path_factory.mktemp("hostile-var"),
-                      tap_catalog_ttl_s=0).start()
+    live = LiveServer(
+        module_db_url, tmp_path_factory.mktemp("hostile-var"), tap_catalog_ttl_s=0
+    ).start()
     yield live
     live.stop()
 
@@ -52,9 +53,14 @@ def client():
 
 
 def test_the_target_table_answers_a_plain_query(server, client) -> None:
-    response = client.post(f"{server.base}/sync", data={
-        "LANG": "ADQL", "QUERY": "SELECT ra FROM xpha.adqltest_stars ORDER BY ra",
-        "RESPONSEFORMAT": "csv"})
+    response = client.post(
+        f"{server.base}/sync",
+        data={
+            "LANG": "ADQL",
+            "QUERY": "SELECT ra FROM xpha.adqltest_stars ORDER BY ra",
+            "RESPONSEFORMAT": "csv",
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.text.splitlines() == ["ra", "10.0", "10.001", "10.5", "200.0", "359.9"]
 
@@ -74,8 +80,11 @@ def test_hostile_query_is_refused_by_sync(server, client, case) -> None:
 def test_hostile_corpus_is_refused_by_async(server, client) -> None:
     jobs = {}
     for case in HOSTILE:
-        response = client.post(f"{server.base}/async", data={
-            "LANG": "ADQL", "QUERY": case["adql"], "PHASE": "RUN"}, follow_redirects=False)
+        response = client.post(
+            f"{server.base}/async",
+            data={"LANG": "ADQL", "QUERY": case["adql"], "PHASE": "RUN"},
+            follow_redirects=False,
+        )
         if response.status_code == 303:
             jobs[case["name"]] = response.headers["location"]
         else:  # refused outright (a NUL character cannot even be stored): 400 UsageFault
@@ -99,55 +108,90 @@ def test_nothing_was_changed_or_leaked(server, client, module_db_url, test_setti
     schema = test_settings.published_schema
     with psycopg.connect(module_db_url) as conn:
         rows = conn.execute(
-            f"SELECT source_id, mag FROM {schema}.adqltest_stars ORDER BY 1").fetchall()
+            f"SELECT source_id, mag FROM {schema}.adqltest_stars ORDER BY 1"
+        ).fetchall()
         evil = conn.execute("SELECT to_regclass(%s)", (f"{schema}.evil",)).fetchone()[0]
         secret = conn.execute("SELECT count(*) FROM public.adqltest_secret").fetchone()[0]
         sleepers = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE '%pg_sleep%'"
-            " AND pid <> pg_backend_pid()").fetchone()[0]
-    assert rows == [(1, 12.5), (2, 13.0), (3, 14.25), (4, 15.0), (5, None)] and evil is None and secret == 1 and sleepers == 0
+            " AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+    assert (
+        rows == [(1, 12.5), (2, 13.0), (3, 14.25), (4, 15.0), (5, None)]
+        and evil is None
+        and secret == 1
+        and sleepers == 0
+    )
 
 
 FORM = "application/x-www-form-urlencoded"
 #: Hostile requests rather than hostile ADQL: (name, body, content type). Each must get a
 #: result or a 4xx DALI VOTable, never a 5xx, a hang or a non-VOTable error body.
 HOSTILE_REQUESTS = [
-    ("nested_parentheses", {"QUERY": "SELECT " + "(" * 5000 + "1" + ")" * 5000
-                            + " FROM xpha.adqltest_stars"}, None),
-    ("long_or_chain", {"QUERY": "SELECT ra FROM xpha.adqltest_stars WHERE "
-                       + " OR ".join(["ra = 1"] * 5000)}, None),
-    ("huge_in_list", {"QUERY": "SELECT ra FROM xpha.adqltest_stars WHERE source_id IN ("
-                      + ",".join(map(str, range(50_000))) + ")"}, None),
-    ("query_over_one_mebibyte", {"QUERY": "SELECT ra FROM xpha.adqltest_stars WHERE name = '"
-                                 + "a" * 2_000_000 + "'"}, None),
+    (
+        "nested_parentheses",
+        {"QUERY": "SELECT " + "(" * 5000 + "1" + ")" * 5000 + " FROM xpha.adqltest_stars"},
+        None,
+    ),
+    (
+        "long_or_chain",
+        {"QUERY": "SELECT ra FROM xpha.adqltest_stars WHERE " + " OR ".join(["ra = 1"] * 5000)},
+        None,
+    ),
+    (
+        "huge_in_list",
+        {
+            "QUERY": "SELECT ra FROM xpha.adqltest_stars WHERE source_id IN ("
+            + ",".join(map(str, range(50_000)))
+            + ")"
+        },
+        None,
+    ),
+    (
+        "query_over_one_mebibyte",
+        {"QUERY": "SELECT ra FROM xpha.adqltest_stars WHERE name = '" + "a" * 2_000_000 + "'"},
+        None,
+    ),
     ("invalid_utf8", b"LANG=ADQL&QUERY=SELECT%20%FF%FE%20FROM%20xpha.adqltest_stars", FORM),
-    ("truncated_multipart", b'--xx\r\nContent-Disposition: form-data; name="QUERY"\r\n\r\nSEL',
-     "multipart/form-data; boundary=xx"),
+    (
+        "truncated_multipart",
+        b'--xx\r\nContent-Disposition: form-data; name="QUERY"\r\n\r\nSEL',
+        "multipart/form-data; boundary=xx",
+    ),
     ("multipart_without_boundary", b"abc", "multipart/form-data"),
-    ("thousands_of_fields", {**{f"p{i}": "x" for i in range(3000)},
-                             "QUERY": "SELECT ra FROM xpha.adqltest_stars"}, None),
-    ("upload_of_garbage", {"QUERY": "SELECT * FROM TAP_UPLOAD.t", "UPLOAD": "t,param:t"},
-     "upload"),
+    (
+        "thousands_of_fields",
+        {**{f"p{i}": "x" for i in range(3000)}, "QUERY": "SELECT ra FROM xpha.adqltest_stars"},
+        None,
+    ),
+    ("upload_of_garbage", {"QUERY": "SELECT * FROM TAP_UPLOAD.t", "UPLOAD": "t,param:t"}, "upload"),
 ]
 
 
 @pytest.mark.parametrize("endpoint", ["sync", "async"])
-@pytest.mark.parametrize(("name", "body", "content_type"), HOSTILE_REQUESTS,
-                         ids=[r[0] for r in HOSTILE_REQUESTS])
-def test_hostile_request_gets_a_dali_answer(server, client, endpoint, name, body,
-                                            content_type) -> None:
+@pytest.mark.parametrize(
+    ("name", "body", "content_type"), HOSTILE_REQUESTS, ids=[r[0] for r in HOSTILE_REQUESTS]
+)
+def test_hostile_request_gets_a_dali_answer(
+    server, client, endpoint, name, body, content_type
+) -> None:
     url = f"{server.base}/{endpoint}"
     if content_type == "upload":
-        response = client.post(url, data={**body, "LANG": "ADQL", "PHASE": "RUN"},
-                               files={"t": ("t.xml", b"<VOTABLE><oops", "text/xml")},
-                               follow_redirects=False)
+        response = client.post(
+            url,
+            data={**body, "LANG": "ADQL", "PHASE": "RUN"},
+            files={"t": ("t.xml", b"<VOTABLE><oops", "text/xml")},
+            follow_redirects=False,
+        )
     elif isinstance(body, dict):
-        response = client.post(url, data={**body, "LANG": "ADQL", "PHASE": "RUN"},
-                               follow_redirects=False)
+        response = client.post(
+            url, data={**body, "LANG": "ADQL", "PHASE": "RUN"}, follow_redirects=False
+        )
     else:
         body = body + (b"&PHASE=RUN" if content_type == FORM else b"")
-        response = client.post(url, content=body, headers={"content-type": content_type},
-                               follow_redirects=False)
+        response = client.post(
+            url, content=body, headers={"content-type": content_type}, follow_redirects=False
+        )
     assert response.status_code < 500, response.text[:300]
     if response.status_code == 303:  # an async job: it must end, in ERROR with a UsageFault
         job_url = response.headers["location"]
@@ -168,8 +212,9 @@ def test_hostile_request_gets_a_dali_answer(server, client, endpoint, name, body
 
 # Found by test_fuzz_tap: "SELECT-- ..." once translated to a bare SQL "SELECT" (no select
 # list), PostgreSQL returned a zero-column row and the service answered 500.
-@pytest.mark.parametrize("query", ["SELECT-- TOP 2 source_id FROM xpha.adqltest_stars",
-                                   "SELECT --\n"])
+@pytest.mark.parametrize(
+    "query", ["SELECT-- TOP 2 source_id FROM xpha.adqltest_stars", "SELECT --\n"]
+)
 def test_comment_that_swallows_the_select_list_is_a_usage_fault(server, client, query) -> None:
     response = client.post(f"{server.base}/sync", data={"LANG": "ADQL", "QUERY": query})
     assert response.status_code == 400, response.text[:300]

@@ -78,8 +78,9 @@ def test_kill_9_with_jobs_in_flight_then_restart(db_url: str, var_dir) -> None:
             status, text = votable_status(client.get(f"{base}/async/{job_id}/error").content)
             assert status == "ERROR" and "execution duration exceeded" in text
             with psycopg.connect(db_url) as conn:
-                attempts = conn.execute("SELECT attempts FROM uws.jobs WHERE job_id = %s",
-                                        (job_id,)).fetchone()[0]
+                attempts = conn.execute(
+                    "SELECT attempts FROM uws.jobs WHERE job_id = %s", (job_id,)
+                ).fetchone()[0]
             assert attempts == 2  # interrupted once by the kill, run again after the restart
         # The pending job still runs when asked.
         client.post(f"{base}/async/{pending.rsplit('/', 1)[1]}/phase", data={"PHASE": "RUN"})
@@ -96,8 +97,9 @@ def test_two_servers_share_the_queue_and_the_survivor_recovers(db_url: str, var_
     servers = [LiveServer(db_url, var_dir, uws_workers=1).start() for _ in range(2)]
     client = httpx.Client(timeout=60)
     try:
-        fast = [submit(client, servers[i % 2].base, FAST_QUERY, RESPONSEFORMAT="csv")
-                for i in range(10)]
+        fast = [
+            submit(client, servers[i % 2].base, FAST_QUERY, RESPONSEFORMAT="csv") for i in range(10)
+        ]
         for url in fast:  # WAIT on either server sees the job, whoever executes it
             other = servers[1].base if url.startswith(servers[0].base) else servers[0].base
             job = wait_final(client, url.replace(url.split("/async/")[0], other))
@@ -105,8 +107,9 @@ def test_two_servers_share_the_queue_and_the_survivor_recovers(db_url: str, var_
         with psycopg.connect(db_url) as conn:
             attempts = conn.execute("SELECT attempts, count(*) FROM uws.jobs GROUP BY 1").fetchall()
         assert attempts == [(1, 10)]  # each job executed exactly once
-        slow = [submit(client, servers[0].base, SLOW_QUERY, EXECUTIONDURATION="4")
-                for _ in range(2)]
+        slow = [
+            submit(client, servers[0].base, SLOW_QUERY, EXECUTIONDURATION="4") for _ in range(2)
+        ]
         for url in slow:
             job_xml(client, url, WAIT="5", PHASE="QUEUED")
         with psycopg.connect(db_url) as conn:
@@ -121,11 +124,15 @@ def test_two_servers_share_the_queue_and_the_survivor_recovers(db_url: str, var_
             assert phase_of(job) == "ERROR"
             assert "execution duration exceeded" in job.findtext(
                 "{http://www.ivoa.net/xml/UWS/v1.0}errorSummary/"
-                "{http://www.ivoa.net/xml/UWS/v1.0}message")
+                "{http://www.ivoa.net/xml/UWS/v1.0}message"
+            )
         with psycopg.connect(db_url) as conn:
-            by_attempts = dict(conn.execute(
-                "SELECT attempts, count(*) FROM uws.jobs WHERE job_id = ANY(%s) GROUP BY 1",
-                ([u.rsplit("/", 1)[1] for u in slow],)).fetchall())
+            by_attempts = dict(
+                conn.execute(
+                    "SELECT attempts, count(*) FROM uws.jobs WHERE job_id = ANY(%s) GROUP BY 1",
+                    ([u.rsplit("/", 1)[1] for u in slow],),
+                ).fetchall()
+            )
             live = conn.execute("SELECT count(*) FROM uws.servers").fetchone()[0]
         assert by_attempts == {1: 1, 2: 1}  # the killed server's job ran again on the survivor
         assert live == 1

@@ -33,32 +33,60 @@ PARTITION_ROWS = 150  # about ten partitions, so both workers get several
 def cluster() -> Iterator:
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as local:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as local:
         yield local
 
 
 def test_scoring_on_two_worker_processes(db_url: str, tmp_path: Path, cluster) -> None:
     from distributed import Client, get_task_stream
 
-    sky = make_sky(N_SOURCES, seed=5, emitter_fraction=0.15, labelled_fraction=0.8,
-                   ew_range=(8.0, 100.0), g_range=(12.0, 17.0))
+    sky = make_sky(
+        N_SOURCES,
+        seed=5,
+        emitter_fraction=0.15,
+        labelled_fraction=0.8,
+        ew_range=(8.0, 100.0),
+        g_range=(12.0, 17.0),
+    )
     load_sky(db_url, sky)
-    settings = training_settings(tmp_path / "var", feed_partition_rows=PARTITION_ROWS,
-                                 baseline_max_rounds=40, bootstrap_samples=10)
-    result = pipeline.run(db_url, settings, ("xgboost",), scheduler=cluster.scheduler_address,
-                          version="dist1")  # xgboost.dask trains on the two workers
+    settings = training_settings(
+        tmp_path / "var",
+        feed_partition_rows=PARTITION_ROWS,
+        baseline_max_rounds=40,
+        bootstrap_samples=10,
+    )
+    result = pipeline.run(
+        db_url, settings, ("xgboost",), scheduler=cluster.scheduler_address, version="dist1"
+    )  # xgboost.dask trains on the two workers
     model_id = result.model_ids["xgboost"]
-    env = {**os.environ, "XPHA_DATABASE_URL": db_url, "XPHA_VAR_DIR": str(tmp_path / "var"),
-           "XPHA_FEED_PARTITION_ROWS": str(PARTITION_ROWS),
-           "XPHA_FEED_HEALPIX_LEVEL": str(settings.feed_healpix_level),
-           "XPHA_TRAINING_LABELS_RELATION": LABELS_TABLE,
-           "XPHA_TRAINING_TRUTH_RELATION": TRUTH_TABLE}
+    env = {
+        **os.environ,
+        "XPHA_DATABASE_URL": db_url,
+        "XPHA_VAR_DIR": str(tmp_path / "var"),
+        "XPHA_FEED_PARTITION_ROWS": str(PARTITION_ROWS),
+        "XPHA_FEED_HEALPIX_LEVEL": str(settings.feed_healpix_level),
+        "XPHA_TRAINING_LABELS_RELATION": LABELS_TABLE,
+        "XPHA_TRAINING_TRUTH_RELATION": TRUTH_TABLE,
+    }
     with Client(cluster.scheduler_address) as client, get_task_stream(client) as stream:
         run = subprocess.run(
-            [sys.executable, "-m", "xpha.cli", "score", str(model_id), "--scheduler",
-             cluster.scheduler_address], capture_output=True, text=True, env=env, timeout=600,
-            cwd=REPO)
+            [
+                sys.executable,
+                "-m",
+                "xpha.cli",
+                "score",
+                str(model_id),
+                "--scheduler",
+                cluster.scheduler_address,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+            cwd=REPO,
+        )
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"{N_SOURCES} sources scored" in run.stdout
     partitions = [task for task in stream.data if "read_and_apply" in str(task["key"])]
@@ -66,10 +94,14 @@ def test_scoring_on_two_worker_processes(db_url: str, tmp_path: Path, cluster) -
     assert len(partitions) >= 6 and len(workers) == 2, (len(partitions), workers)
 
     with psycopg.connect(db_url) as conn:
-        stored = dict(conn.execute("SELECT source_id, score FROM ml.emitter_scores"
-                                   " WHERE model_id = %s", (model_id,)).fetchall())
-        served = conn.execute("SELECT count(*) FROM xpha.emitter_candidates WHERE model_id = %s",
-                              (model_id,)).fetchone()
+        stored = dict(
+            conn.execute(
+                "SELECT source_id, score FROM ml.emitter_scores WHERE model_id = %s", (model_id,)
+            ).fetchall()
+        )
+        served = conn.execute(
+            "SELECT count(*) FROM xpha.emitter_candidates WHERE model_id = %s", (model_id,)
+        ).fetchone()
     assert len(stored) == N_SOURCES and served == (N_SOURCES,)
     feed = XPFeed.plan(db_url, settings, with_labels=False)
     batch = concat([feed.read(p) for p in feed.partitions])

@@ -47,8 +47,9 @@ CONES = [  # (RA, DEC, SR): centre, off-centre, tiny, across nothing
 
 
 @pytest.mark.parametrize(("ra", "dec", "sr"), CONES)
-def test_cone_returns_exactly_the_sources_inside(scs: str, seeded: dict, ra: float, dec: float,
-                                                 sr: float) -> None:
+def test_cone_returns_exactly_the_sources_inside(
+    scs: str, seeded: dict, ra: float, dec: float, sr: float
+) -> None:
     response = httpx.get(scs, params={"RA": ra, "DEC": dec, "SR": sr, "MAXREC": 5000})
     assert response.status_code == 200, response.text
     table = votable.parse_single_table(io.BytesIO(response.content)).to_table()
@@ -56,17 +57,49 @@ def test_cone_returns_exactly_the_sources_inside(scs: str, seeded: dict, ra: flo
     assert np.all(np.diff(np.asarray(table["dist"])) >= 0)  # nearest first
 
 
-@pytest.mark.parametrize(("verb", "columns"), [
-    ("1", ["source_id", "ra", "dec"]),
-    ("2", ["source_id", "ra", "dec", "score", "probability", "halpha_excess_ew",
-           "halpha_excess_snr", "phot_g_mean_mag", "bp_rp", "dist"]),
-    ("3", ["source_id", "ra", "dec", "score", "probability", "halpha_excess_ew",
-           "halpha_excess_snr", "phot_g_mean_mag", "bp_rp", "dist", "model_id", "model_kind",
-           "model_version"]),
-])
+@pytest.mark.parametrize(
+    ("verb", "columns"),
+    [
+        ("1", ["source_id", "ra", "dec"]),
+        (
+            "2",
+            [
+                "source_id",
+                "ra",
+                "dec",
+                "score",
+                "probability",
+                "halpha_excess_ew",
+                "halpha_excess_snr",
+                "phot_g_mean_mag",
+                "bp_rp",
+                "dist",
+            ],
+        ),
+        (
+            "3",
+            [
+                "source_id",
+                "ra",
+                "dec",
+                "score",
+                "probability",
+                "halpha_excess_ew",
+                "halpha_excess_snr",
+                "phot_g_mean_mag",
+                "bp_rp",
+                "dist",
+                "model_id",
+                "model_kind",
+                "model_version",
+            ],
+        ),
+    ],
+)
 def test_verbosity_and_ucd1(scs: str, verb: str, columns: list[str]) -> None:
-    response = httpx.get(scs, params={"ra": FIELD_CENTRE[0], "dec": FIELD_CENTRE[1],
-                                      "sr": 0.1, "verb": verb})
+    response = httpx.get(
+        scs, params={"ra": FIELD_CENTRE[0], "dec": FIELD_CENTRE[1], "sr": 0.1, "verb": verb}
+    )
     table = votable.parse_single_table(io.BytesIO(response.content))
     assert [f.name for f in table.fields] == columns
     ucds = [f.ucd for f in table.fields]
@@ -155,8 +188,9 @@ def test_scs_capabilities_are_schema_valid(scs: str) -> None:
 
 
 def test_post_and_case_insensitive_names(scs: str, seeded: dict) -> None:
-    response = httpx.post(scs, data={"ra": FIELD_CENTRE[0], "Dec": FIELD_CENTRE[1], "sR": 0.1,
-                                     "vErB": 1})
+    response = httpx.post(
+        scs, data={"ra": FIELD_CENTRE[0], "Dec": FIELD_CENTRE[1], "sR": 0.1, "vErB": 1}
+    )
     assert response.status_code == 200, response.text
     table = votable.parse_single_table(io.BytesIO(response.content)).to_table()
     assert {int(s) for s in table["source_id"]} == expected_in_cone(seeded, *FIELD_CENTRE, 0.1)

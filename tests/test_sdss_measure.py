@@ -13,8 +13,9 @@ from ingest.sdss import measure_files
 from ingest.settings import IngestSettings
 
 
-def test_directory_of_real_synthetic_and_broken_files(db_url: str, real_data: Path,
-                                                      tmp_path: Path) -> None:
+def test_directory_of_real_synthetic_and_broken_files(
+    db_url: str, real_data: Path, tmp_path: Path
+) -> None:
     for f in (real_data / "sdss_spectra").glob("spec-*.fits"):
         shutil.copy(f, tmp_path / f.name)
     rng = np.random.default_rng(0)
@@ -29,10 +30,16 @@ def test_directory_of_real_synthetic_and_broken_files(db_url: str, real_data: Pa
     assert (report.files, report.measured, report.unmeasurable) == (6, 4, 2)
     assert (report.positive, report.negative) == (1, 1)
     with psycopg.connect(db_url) as conn:
-        rows = {r[0]: r[1:] for r in conn.execute(
-            "SELECT spec_id, status, reason, label, class, ew_halpha, flags, epoch"
-            " FROM labels.sdss_spectra").fetchall()}
-        logged = conn.execute("SELECT rows_read FROM public.ingest_log WHERE kind = 'sdss'").fetchall()
+        rows = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT spec_id, status, reason, label, class, ew_halpha, flags, epoch"
+                " FROM labels.sdss_spectra"
+            ).fetchall()
+        }
+        logged = conn.execute(
+            "SELECT rows_read FROM public.ingest_log WHERE kind = 'sdss'"
+        ).fetchall()
     assert rows["0854-52373-0370"][:2] == ("unmeasurable", rows["0854-52373-0370"][1])
     assert "truncated" in rows["0854-52373-0370"][1]
     assert "not a FITS file" in rows["0854-52373-0371"][1]
@@ -65,16 +72,23 @@ def test_each_row_records_both_windows_and_the_one_reported(db_url: str, tmp_pat
     settings = IngestSettings(database_url=None)
     measure_files([tmp_path], db_url, settings, progress=False)
     with psycopg.connect(db_url) as conn:
-        rows = {r[0]: r[1:] for r in conn.execute(
-            "SELECT fiber, ew_window, ew_halpha, ew_halpha_err, ew_narrow, ew_narrow_err,"
-            " ew_broad, ew_broad_err, line_sigma, label FROM labels.sdss_spectra").fetchall()}
-        conn.execute("INSERT INTO gaia.source (source_id, ra, dec) SELECT fiber, ra, dec"
-                     " FROM labels.sdss_spectra")
+        rows = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT fiber, ew_window, ew_halpha, ew_halpha_err, ew_narrow, ew_narrow_err,"
+                " ew_broad, ew_broad_err, line_sigma, label FROM labels.sdss_spectra"
+            ).fetchall()
+        }
+        conn.execute(
+            "INSERT INTO gaia.source (source_id, ra, dec) SELECT fiber, ra, dec"
+            " FROM labels.sdss_spectra"
+        )
         conn.commit()
     crossmatch("sdss", 1.0, db_url)
     with psycopg.connect(db_url) as conn:
-        training = dict(conn.execute(
-            "SELECT source_id, ew_halpha FROM labels.training_labels").fetchall())
+        training = dict(
+            conn.execute("SELECT source_id, ew_halpha FROM labels.training_labels").fetchall()
+        )
     for fiber, (ew, sigma, window) in stars.items():
         got, ew_halpha, err, narrow, narrow_err, broad, broad_err, line_sigma, label = rows[fiber]
         assert got == window

@@ -42,8 +42,11 @@ def test_selection_uses_only_real_skyserver_columns(real_data: Path, selection) 
 
 @pytest.mark.parametrize(
     ("selection", "error"),
-    [(StarSelection(18, 12), "g range is empty"), (StarSelection(limit=0), "limit"),
-     (StarSelection(object_class="STAR'--"), "class must be a word")],
+    [
+        (StarSelection(18, 12), "g range is empty"),
+        (StarSelection(limit=0), "limit"),
+        (StarSelection(object_class="STAR'--"), "class must be a word"),
+    ],
 )
 def test_bad_selections_are_refused(selection, error: str) -> None:
     with pytest.raises(XphaError, match=error):
@@ -78,8 +81,9 @@ def test_run_selection_writes_the_manifest(real_data: Path, tmp_path: Path, monk
     assert "SpecObjAll" in calls[0][2]["cmd"] and calls[0][0] == "GET"
 
 
-def test_download_is_resumable_and_refuses_truncated_files(real_data: Path, tmp_path: Path,
-                                                            monkeypatch) -> None:
+def test_download_is_resumable_and_refuses_truncated_files(
+    real_data: Path, tmp_path: Path, monkeypatch
+) -> None:
     import astroquery.utils.commons as commons
 
     served: list[str] = []

@@ -61,6 +61,8 @@ def _damaged(real_data: Path, tmp_path: Path, how: str) -> Path:
         ("corrupt_header", "NAXIS2 is not an integer"),
     ],
 )
-def test_broken_files_raise_a_reason(real_data: Path, tmp_path: Path, how: str, reason: str) -> None:
+def test_broken_files_raise_a_reason(
+    real_data: Path, tmp_path: Path, how: str, reason: str
+) -> None:
     with pytest.raises(SpectrumReadError, match=reason):
         read_spectrum(_damaged(real_data, tmp_path, how))

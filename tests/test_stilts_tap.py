@@ -32,17 +32,30 @@ def tap_url(module_db_url: str, seeded: dict) -> Iterator[str]:
 
 def tapquery(tap_url: str, adql: str, *extra: str) -> list[dict[str, str]]:
     result = subprocess.run(
-        [STILTS, "tapquery", f"tapurl={tap_url}", f"adql={adql}", "sync=true", "ofmt=csv",
-         "out=-", *extra],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            STILTS,
+            "tapquery",
+            f"tapurl={tap_url}",
+            f"adql={adql}",
+            "sync=true",
+            "ofmt=csv",
+            "out=-",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return list(csv.DictReader(io.StringIO(result.stdout)))
 
 
 def test_sync_query(tap_url: str, seeded: dict) -> None:
-    rows = tapquery(tap_url, "SELECT TOP 5 source_id, phot_g_mean_mag FROM xpha.gaia_source"
-                             " ORDER BY phot_g_mean_mag")
+    rows = tapquery(
+        tap_url,
+        "SELECT TOP 5 source_id, phot_g_mean_mag FROM xpha.gaia_source ORDER BY phot_g_mean_mag",
+    )
     brightest = np.sort(seeded["g"])[:5]
     assert np.allclose([float(r["phot_g_mean_mag"]) for r in rows], brightest, rtol=1e-6)
 
@@ -62,17 +75,29 @@ def test_upload(tap_url: str, seeded: dict, tmp_path: Path) -> None:
         tap_url,
         "SELECT c.source_id FROM TAP_UPLOAD.up1 AS u JOIN xpha.emitter_candidates AS c"
         " ON 1 = CONTAINS(POINT('ICRS', c.ra, c.dec), CIRCLE('ICRS', u.ra, u.dec, 1.0/3600))",
-        "nupload=1", f"upload1={path}", "upname1=up1",
+        "nupload=1",
+        f"upload1={path}",
+        "upname1=up1",
     )
     assert sorted(int(r["source_id"]) for r in rows) == sorted(
-        int(seeded["source_id"][i]) for i in picks)
+        int(seeded["source_id"][i]) for i in picks
+    )
 
 
 def test_error_message_reaches_stilts(tap_url: str) -> None:
     result = subprocess.run(
-        [STILTS, "tapquery", f"tapurl={tap_url}", "adql=SELECT nothing FROM xpha.models",
-         "sync=true", "out=-"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            STILTS,
+            "tapquery",
+            f"tapurl={tap_url}",
+            "adql=SELECT nothing FROM xpha.models",
+            "sync=true",
+            "out=-",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode != 0
     assert "unknown column 'nothing'" in result.stderr + result.stdout

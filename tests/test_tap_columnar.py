@@ -29,28 +29,43 @@ N_SOURCES = 1200
 FETCH_ROWS = 250  # several batches per result, and a limit that cuts one in the middle
 
 # --- the stream decoder ----------------------------------------------------------------------
-LAYOUT = [CopyColumn("nulls0", "int8"), CopyColumn("a", "int4"), CopyColumn("b", "float8"),
-          CopyColumn("c", "bool"), CopyColumn("d", "int2")]
+LAYOUT = [
+    CopyColumn("nulls0", "int8"),
+    CopyColumn("a", "int4"),
+    CopyColumn("b", "float8"),
+    CopyColumn("c", "bool"),
+    CopyColumn("d", "int2"),
+]
 
 
 def packed(n: int) -> tuple[bytes, dict[str, np.ndarray]]:
     rng = np.random.default_rng(n)
-    arrays = {"nulls0": rng.integers(0, 16, n), "a": rng.integers(-9, 9, n).astype(np.int32),
-              "b": rng.normal(size=n), "c": rng.random(n) < 0.5,
-              "d": rng.integers(-9, 9, n).astype(np.int16)}
+    arrays = {
+        "nulls0": rng.integers(0, 16, n),
+        "a": rng.integers(-9, 9, n).astype(np.int32),
+        "b": rng.normal(size=n),
+        "c": rng.random(n) < 0.5,
+        "d": rng.integers(-9, 9, n).astype(np.int16),
+    }
     return pack(arrays, LAYOUT), arrays
 
 
 # (rows, chunk size in bytes, batch rows)
-STREAM_CASES = [(0, 7, 10), (1, 1, 10), (10, 3, 4), (97, 50, 10), (1000, 4096, 128),
-                (1000, 10**6, 1000), (999, 33, 1)]
+STREAM_CASES = [
+    (0, 7, 10),
+    (1, 1, 10),
+    (10, 3, 4),
+    (97, 50, 10),
+    (1000, 4096, 128),
+    (1000, 10**6, 1000),
+    (999, 33, 1),
+]
 
 
 @pytest.mark.parametrize(("n", "chunk", "batch"), STREAM_CASES)
 def test_stream_equals_parse(n: int, chunk: int, batch: int) -> None:
     data, arrays = packed(n)
-    batches = list(stream((data[i:i + chunk] for i in range(0, len(data), chunk)), LAYOUT,
-                          batch))
+    batches = list(stream((data[i : i + chunk] for i in range(0, len(data), chunk)), LAYOUT, batch))
     assert all(len(b["a"]) >= batch for b in batches[:-1])
     whole = parse(data, LAYOUT)
     for column in LAYOUT:
@@ -85,8 +100,13 @@ SELECT i::int8 AS id, i * 0.5::float8 AS x,
        ARRAY[i, -i]::int2[] AS s
 FROM generate_series(1, %s) AS i
 """
-VARLEN_LAYOUT = [CopyColumn("id", "int8"), CopyColumn("x", "float8"), CopyColumn("t", TEXT),
-                 CopyColumn("a", "float8", VARIABLE), CopyColumn("s", "int2", VARIABLE)]
+VARLEN_LAYOUT = [
+    CopyColumn("id", "int8"),
+    CopyColumn("x", "float8"),
+    CopyColumn("t", TEXT),
+    CopyColumn("a", "float8", VARIABLE),
+    CopyColumn("s", "int2", VARIABLE),
+]
 
 
 def expected_rows(url: str, n: int) -> list[tuple]:
@@ -98,14 +118,17 @@ def decoded_rows(batches: list[dict]) -> list[tuple]:
     rows = []
     for batch in batches:
         for i in range(len(batch["id"])):
+
             def cell(name: str, i: int = i, batch: dict = batch) -> object:
                 value: Varlen = batch[name]
                 if value.null[i]:
                     return None
-                part = value.values[value.offsets[i]:value.offsets[i + 1]]
+                part = value.values[value.offsets[i] : value.offsets[i + 1]]
                 return part.tobytes().decode() if name == "t" else part.tolist()
-            rows.append((int(batch["id"][i]), float(batch["x"][i]), cell("t"), cell("a"),
-                         cell("s")))
+
+            rows.append(
+                (int(batch["id"][i]), float(batch["x"][i]), cell("t"), cell("a"), cell("s"))
+            )
     return rows
 
 
@@ -118,15 +141,25 @@ def flat(value: object) -> object:
     return value
 
 
-@pytest.mark.parametrize(("n", "chunk", "batch"), [(0, 7, 10), (1, 1, 10), (500, 37, 64),
-                                                   (2000, 1 << 20, 2000), (2000, 5, 333)])
-def test_varlen_stream_decodes_what_postgresql_sends(db_url: str, n: int, chunk: int,
-                                                     batch: int) -> None:
-    with psycopg.connect(db_url) as conn, conn.cursor().copy(
-            f"COPY ({VARLEN_SQL.replace('%s', str(n))}) TO STDOUT (FORMAT binary)") as copy:
+@pytest.mark.parametrize(
+    ("n", "chunk", "batch"),
+    [(0, 7, 10), (1, 1, 10), (500, 37, 64), (2000, 1 << 20, 2000), (2000, 5, 333)],
+)
+def test_varlen_stream_decodes_what_postgresql_sends(
+    db_url: str, n: int, chunk: int, batch: int
+) -> None:
+    with (
+        psycopg.connect(db_url) as conn,
+        conn.cursor().copy(
+            f"COPY ({VARLEN_SQL.replace('%s', str(n))}) TO STDOUT (FORMAT binary)"
+        ) as copy,
+    ):
         data = b"".join(bytes(c) for c in copy)
-    batches = list(varlen_stream((data[i:i + chunk]
-                                  for i in range(0, len(data), chunk)), VARLEN_LAYOUT, batch))
+    batches = list(
+        varlen_stream(
+            (data[i : i + chunk] for i in range(0, len(data), chunk)), VARLEN_LAYOUT, batch
+        )
+    )
     assert [len(b["id"]) for b in batches[:-1]] == [batch] * (len(batches) - 1)
     expected = expected_rows(db_url, n)
     got = decoded_rows(batches)
@@ -138,8 +171,12 @@ def test_varlen_stream_decodes_what_postgresql_sends(db_url: str, n: int, chunk:
 
 
 def test_varlen_stream_refuses_a_broken_stream(db_url: str) -> None:
-    with psycopg.connect(db_url) as conn, conn.cursor().copy(
-            f"COPY ({VARLEN_SQL.replace('%s', '50')}) TO STDOUT (FORMAT binary)") as copy:
+    with (
+        psycopg.connect(db_url) as conn,
+        conn.cursor().copy(
+            f"COPY ({VARLEN_SQL.replace('%s', '50')}) TO STDOUT (FORMAT binary)"
+        ) as copy,
+    ):
         data = b"".join(bytes(c) for c in copy)
     with pytest.raises(CopyFormatError, match="ends inside a row"):
         list(varlen_stream([data[:-40] + data[-2:]], VARLEN_LAYOUT, 10))
@@ -156,9 +193,14 @@ def engines(module_db_url: str) -> Iterator[tuple[TapEngine, TapEngine]]:
     seed_field(module_db_url, N_SOURCES)
     pair = []
     for copy_fetch in (True, False):
-        settings = tap_settings(module_db_url, tap_copy_fetch=copy_fetch, tap_pool_size=2,
-                                tap_fetch_rows=FETCH_ROWS, tap_maxrec_default=1000,
-                                tap_catalog_ttl_s=3600)
+        settings = tap_settings(
+            module_db_url,
+            tap_copy_fetch=copy_fetch,
+            tap_pool_size=2,
+            tap_fetch_rows=FETCH_ROWS,
+            tap_maxrec_default=1000,
+            tap_catalog_ttl_s=3600,
+        )
         engine = TapEngine(settings, module_db_url)
         engine.open()
         pair.append(engine)
@@ -170,12 +212,17 @@ def engines(module_db_url: str) -> Iterator[tuple[TapEngine, TapEngine]]:
 QUERIES = [
     # all numeric: the columnar path (parallax is NULL in every 10th row)
     ("SELECT source_id, ra, dec, parallax, phot_g_mean_mag FROM xpha.gaia_source", True),
-    ("SELECT source_id, parallax IS NULL AS no_plx, has_xp_continuous FROM xpha.gaia_source",
-     True),
-    ("SELECT TOP 300 source_id, score, probability, model_id FROM xpha.emitter_candidates"
-     " ORDER BY score DESC", True),
-    ("SELECT source_id, CAST(1 AS SMALLINT) AS s, ra * 2 AS r, parallax FROM xpha.gaia_source"
-     " WHERE parallax IS NULL", True),
+    ("SELECT source_id, parallax IS NULL AS no_plx, has_xp_continuous FROM xpha.gaia_source", True),
+    (
+        "SELECT TOP 300 source_id, score, probability, model_id FROM xpha.emitter_candidates"
+        " ORDER BY score DESC",
+        True,
+    ),
+    (
+        "SELECT source_id, CAST(1 AS SMALLINT) AS s, ra * 2 AS r, parallax FROM xpha.gaia_source"
+        " WHERE parallax IS NULL",
+        True,
+    ),
     ("SELECT COUNT(*) AS n, AVG(parallax) AS p FROM xpha.gaia_source", True),
     ("SELECT source_id FROM xpha.gaia_source WHERE ra > 1000", True),  # empty
     ("SELECT TOP 250 source_id FROM xpha.gaia_source ORDER BY source_id", True),  # one batch
@@ -186,10 +233,16 @@ QUERIES = [
     ("SELECT * FROM xpha.emitter_candidates", True),  # the model's kind and version
     ("SELECT TOP 60 * FROM xpha.xp_continuous", True),  # NULL arrays where BP is missing
     ("SELECT * FROM xpha.latents", True),  # arraysize *
-    ("SELECT TOP 40 source_id, CASE WHEN parallax IS NULL THEN NULL WHEN source_id % 3 = 0"
-     " THEN '' ELSE 'Ångström ☃ \"q\", x' END AS t, 'plain' AS p FROM xpha.gaia_source", True),
-    ("SELECT TOP 30 l.latent, x.rp_coefficient_errors, x.bp_n_parameters FROM xpha.latents AS l"
-     " LEFT JOIN xpha.xp_continuous AS x ON x.source_id = l.source_id", True),
+    (
+        "SELECT TOP 40 source_id, CASE WHEN parallax IS NULL THEN NULL WHEN source_id % 3 = 0"
+        " THEN '' ELSE 'Ångström ☃ \"q\", x' END AS t, 'plain' AS p FROM xpha.gaia_source",
+        True,
+    ),
+    (
+        "SELECT TOP 30 l.latent, x.rp_coefficient_errors, x.bp_n_parameters FROM xpha.latents AS l"
+        " LEFT JOIN xpha.xp_continuous AS x ON x.source_id = l.source_id",
+        True,
+    ),
     # anything else keeps the row-tuple path
     ("SELECT TOP 20 model_id, trained_at FROM xpha.models", False),  # a timestamp
 ]
@@ -204,14 +257,14 @@ def document(engine: TapEngine, adql: str, fmt: str, maxrec: int | None = None) 
 
 
 @pytest.mark.parametrize(("adql", "columnar_path"), QUERIES)
-def test_path_taken(engines: tuple[TapEngine, TapEngine], adql: str,
-                    columnar_path: bool) -> None:
+def test_path_taken(engines: tuple[TapEngine, TapEngine], adql: str, columnar_path: bool) -> None:
     engine = engines[0]
     translation = translate(adql, engine.catalog(), row_limit=10)
     conn = engine.getconn()
     try:
-        fetch = _fetch_columns(conn, translation, lambda: engine.begin(conn, 10.0, None),
-                               FETCH_ROWS)
+        fetch = _fetch_columns(
+            conn, translation, lambda: engine.begin(conn, 10.0, None), FETCH_ROWS
+        )
         assert (fetch is not None) == columnar_path
         if fetch is not None:
             list(fetch.batches)
@@ -222,22 +275,37 @@ def test_path_taken(engines: tuple[TapEngine, TapEngine], adql: str,
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(("adql", "columnar_path"), QUERIES)
-def test_same_document_both_paths(engines: tuple[TapEngine, TapEngine], adql: str,
-                                  columnar_path: bool, fmt: str) -> None:
+def test_same_document_both_paths(
+    engines: tuple[TapEngine, TapEngine], adql: str, columnar_path: bool, fmt: str
+) -> None:
     fast, rows = engines
     assert document(fast, adql, fmt) == document(rows, adql, fmt)
 
 
 # (MAXREC, rows expected, OVERFLOW) over the 1200-row table, cut inside and at batch edges
-LIMIT_CASES = [(0, 0, False), (1, 1, True), (249, 249, True), (250, 250, True),
-               (251, 251, True), (1199, 1199, True), (1200, 1200, False), (5000, 1200, False)]
+LIMIT_CASES = [
+    (0, 0, False),
+    (1, 1, True),
+    (249, 249, True),
+    (250, 250, True),
+    (251, 251, True),
+    (1199, 1199, True),
+    (1200, 1200, False),
+    (5000, 1200, False),
+]
 
 
-@pytest.mark.parametrize("adql", ["SELECT source_id, parallax FROM xpha.gaia_source",
-                                  "SELECT source_id, model_kind FROM xpha.emitter_candidates"])
+@pytest.mark.parametrize(
+    "adql",
+    [
+        "SELECT source_id, parallax FROM xpha.gaia_source",
+        "SELECT source_id, model_kind FROM xpha.emitter_candidates",
+    ],
+)
 @pytest.mark.parametrize(("maxrec", "expected", "overflow"), LIMIT_CASES)
-def test_limit_and_overflow(engines: tuple[TapEngine, TapEngine], maxrec: int, expected: int,
-                            overflow: bool, adql: str) -> None:
+def test_limit_and_overflow(
+    engines: tuple[TapEngine, TapEngine], maxrec: int, expected: int, overflow: bool, adql: str
+) -> None:
     fast, rows = engines
     body = document(fast, adql, "csv", maxrec)
     assert body.count(b"\n") - 1 == expected
@@ -248,8 +316,9 @@ def test_limit_and_overflow(engines: tuple[TapEngine, TapEngine], maxrec: int, e
 
 @pytest.mark.parametrize("maxrec", [1, 10, 249, 251])
 @pytest.mark.parametrize("fmt", ["votable", "csv", "fits"])
-def test_limit_cuts_variable_length_arrays(engines: tuple[TapEngine, TapEngine], maxrec: int,
-                                           fmt: str) -> None:
+def test_limit_cuts_variable_length_arrays(
+    engines: tuple[TapEngine, TapEngine], maxrec: int, fmt: str
+) -> None:
     fast, rows = engines
     adql = "SELECT source_id, latent FROM xpha.latents"
     assert document(fast, adql, fmt, maxrec) == document(rows, adql, fmt, maxrec)
@@ -257,7 +326,7 @@ def test_limit_cuts_variable_length_arrays(engines: tuple[TapEngine, TapEngine],
 
 
 def test_abandoned_stream_leaves_the_connection_usable(
-    engines: tuple[TapEngine, TapEngine]
+    engines: tuple[TapEngine, TapEngine],
 ) -> None:
     """A client that goes away mid-download: the COPY is cancelled, the pool's
     connections serve the next queries."""
@@ -269,7 +338,8 @@ def test_abandoned_stream_leaves_the_connection_usable(
     result.body.close()
     for _ in range(3):  # more queries than the pool has connections
         assert document(fast, "SELECT COUNT(*) AS n FROM xpha.gaia_source", "csv") == (
-            f"n\n{N_SOURCES}\n".encode())
+            f"n\n{N_SOURCES}\n".encode()
+        )
 
 
 def test_errors_before_and_during_the_stream(engines: tuple[TapEngine, TapEngine]) -> None:
@@ -288,19 +358,24 @@ def test_errors_before_and_during_the_stream(engines: tuple[TapEngine, TapEngine
     assert body == document(rows, adql, "votable")
     # the engine still answers afterwards
     assert document(fast, "SELECT COUNT(*) AS n FROM xpha.gaia_source", "csv").endswith(
-        f"{N_SOURCES}\n".encode())
+        f"{N_SOURCES}\n".encode()
+    )
 
 
 # --- result descriptions cached by query shape -------------------------------------------------
 SHAPE_CASES = [
     # (SQL, shape): numbers by the type PostgreSQL gives them; names and strings untouched
     ("SELECT 1, 2147483647, 2147483648", "SELECT <int4>, <int4>, <int8>"),
-    ("SELECT 9223372036854775808, 1.5, .5, 1e3, 2E-4",
-     "SELECT <numeric>, <numeric>, <numeric>, <numeric>, <numeric>"),
+    (
+        "SELECT 9223372036854775808, 1.5, .5, 1e3, 2E-4",
+        "SELECT <numeric>, <numeric>, <numeric>, <numeric>, <numeric>",
+    ),
     ("SELECT c0, hpx0_00, t1.x2 FROM t1", "SELECT c0, hpx0_00, t1.x2 FROM t1"),
     ("""SELECT "col 1", 'text 2', 'it''s 3' """, """SELECT "col 1", 'text 2', 'it''s 3' """),
-    ("q3c_join(56.75, -24.1, ra, dec, 0.5) LIMIT 10001",
-     "q3c_join(<numeric>, -<numeric>, ra, dec, <numeric>) LIMIT <int4>"),
+    (
+        "q3c_join(56.75, -24.1, ra, dec, 0.5) LIMIT 10001",
+        "q3c_join(<numeric>, -<numeric>, ra, dec, <numeric>) LIMIT <int4>",
+    ),
 ]
 
 

@@ -22,8 +22,13 @@ def settings(**values: object) -> TapSettings:
 
 
 def test_building_opens_nothing_and_takes_the_settings() -> None:
-    given = settings(tap_catalog_ttl_s=7.5, tap_sync_per_client=3, uws_workers=5,
-                     uws_list_limit=11, tap_pool_size=4)
+    given = settings(
+        tap_catalog_ttl_s=7.5,
+        tap_sync_per_client=3,
+        uws_workers=5,
+        uws_list_limit=11,
+        tap_pool_size=4,
+    )
     services = build_services(given)
     assert services.settings is given and services.engine.settings is given
     assert services.engine.pool.closed and services.engine.pool.max_size == 4
@@ -55,10 +60,12 @@ def test_catalogue_cache_reads_again_only_after_its_ttl() -> None:
 STARS = TableInfo("xpha", "stars", None, {"ra": ColumnInfo("ra", "double")})
 
 
-@pytest.mark.parametrize(("published", "allowed"), [("xpha", True), (None, False),
-                                                    ("other", False)])
-def test_adql_reads_only_the_catalogues_published_schema(published: str | None,
-                                                         allowed: bool) -> None:
+@pytest.mark.parametrize(
+    ("published", "allowed"), [("xpha", True), (None, False), ("other", False)]
+)
+def test_adql_reads_only_the_catalogues_published_schema(
+    published: str | None, allowed: bool
+) -> None:
     catalog = Catalog.of([STARS], published_schema=published)
     if allowed:
         assert '"xpha"."stars"' in translate("SELECT ra FROM xpha.stars", catalog).sql

@@ -24,8 +24,12 @@ PG_TYPES = {
     "long": {"bigint"},
     "float": {"real"},
     "double": {"double precision"},
-    "char": {"text", "character varying", "timestamp with time zone",
-             "timestamp without time zone"},
+    "char": {
+        "text",
+        "character varying",
+        "timestamp with time zone",
+        "timestamp without time zone",
+    },
     "unicodeChar": {"text", "character varying"},
 }
 
@@ -75,8 +79,14 @@ def test_tap_schema_columns_match_the_database(db_url: str) -> None:
         is_array = arraysize is not None and datatype not in ("char", "unicodeChar")
         if is_array:
             assert pg_type == "ARRAY", f"{table}.{column} declares arraysize {arraysize}"
-            element = {"_float8": "double precision", "_float4": "real", "_int2": "smallint",
-                       "_int4": "integer", "_int8": "bigint", "_bool": "boolean"}[udt]
+            element = {
+                "_float8": "double precision",
+                "_float4": "real",
+                "_int2": "smallint",
+                "_int4": "integer",
+                "_int8": "bigint",
+                "_bool": "boolean",
+            }[udt]
             assert element in PG_TYPES[datatype], f"{table}.{column}: {udt} vs {datatype}"
         else:
             assert pg_type in PG_TYPES[datatype], f"{table}.{column}: {pg_type} vs {datatype}"
@@ -105,10 +115,8 @@ def test_published_views_follow_the_current_model(db_url: str) -> None:
     """emitter_candidates shows the scores of the one current model, nothing else."""
     data = seed_field(db_url, 50, xp_rows=0)
     with psycopg.connect(db_url, autocommit=True) as conn:  # no transaction left open
-        models = conn.execute(
-            "SELECT DISTINCT model_id FROM xpha.emitter_candidates").fetchall()
+        models = conn.execute("SELECT DISTINCT model_id FROM xpha.emitter_candidates").fetchall()
         assert models == [(data["current_model"],)]
         set_current(db_url, data["dae_model"])  # `xpha models set-current`
-        models = conn.execute(
-            "SELECT DISTINCT model_kind FROM xpha.emitter_candidates").fetchall()
+        models = conn.execute("SELECT DISTINCT model_kind FROM xpha.emitter_candidates").fetchall()
         assert models == [("dae_head",)]

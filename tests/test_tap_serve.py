@@ -18,11 +18,19 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_xpha_serve_answers_on_loopback(db_url: str, tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "XPHA_DATABASE_URL": db_url, "XPHA_TAP_PORT": str(port),
-           "XPHA_VAR_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "XPHA_DATABASE_URL": db_url,
+        "XPHA_TAP_PORT": str(port),
+        "XPHA_VAR_DIR": str(tmp_path),
+    }
     server = subprocess.Popen(
         [sys.executable, "-c", "from xpha.cli import main; main()", "serve"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -36,10 +44,13 @@ def test_xpha_serve_answers_on_loopback(db_url: str, tmp_path: Path) -> None:
                 time.sleep(0.2)
         assert response.status_code == 200
         available = etree.fromstring(response.content).findtext(
-            "{http://www.ivoa.net/xml/VOSIAvailability/v1.0}available")
+            "{http://www.ivoa.net/xml/VOSIAvailability/v1.0}available"
+        )
         assert available == "true"
-        sync = httpx.get(f"http://127.0.0.1:{port}/tap/sync", params={
-            "LANG": "ADQL", "QUERY": "SELECT COUNT(*) AS n FROM tap_schema.tables"})
+        sync = httpx.get(
+            f"http://127.0.0.1:{port}/tap/sync",
+            params={"LANG": "ADQL", "QUERY": "SELECT COUNT(*) AS n FROM tap_schema.tables"},
+        )
         assert sync.status_code == 200 and b'value="OK"' in sync.content
     finally:
         server.terminate()

@@ -36,8 +36,12 @@ def seeded(module_db_url: str) -> dict:
 
 @pytest.fixture(scope="module")
 def tap(module_db_url: str, seeded: dict) -> Iterator[str]:
-    settings = tap_settings(module_db_url, tap_maxrec_default=MAXREC_DEFAULT,
-                            tap_hard_limit=HARD_LIMIT, tap_sync_timeout_s=1.0)
+    settings = tap_settings(
+        module_db_url,
+        tap_maxrec_default=MAXREC_DEFAULT,
+        tap_hard_limit=HARD_LIMIT,
+        tap_sync_timeout_s=1.0,
+    )
     with live_server(settings) as root:
         yield f"{root}/tap"
 
@@ -51,8 +55,11 @@ def sync(tap: str, method: str = "GET", **params: str) -> httpx.Response:
 def query_status(body: bytes) -> list[tuple[str, str]]:
     """Every QUERY_STATUS INFO in document order: (value, text)."""
     root = etree.fromstring(body)
-    return [(i.get("value"), (i.text or "").strip())
-            for i in root.iter(f"{VOT}INFO") if i.get("name") == "QUERY_STATUS"]
+    return [
+        (i.get("value"), (i.text or "").strip())
+        for i in root.iter(f"{VOT}INFO")
+        if i.get("name") == "QUERY_STATUS"
+    ]
 
 
 def table_of(body: bytes) -> Table:
@@ -75,8 +82,9 @@ LIMIT_CASES = [
 
 
 @pytest.mark.parametrize(("adql", "maxrec", "rows", "overflow"), LIMIT_CASES)
-def test_limits_and_overflow(tap: str, seeded: dict, adql: str, maxrec: str | None,
-                             rows: int | None, overflow: bool) -> None:
+def test_limits_and_overflow(
+    tap: str, seeded: dict, adql: str, maxrec: str | None, rows: int | None, overflow: bool
+) -> None:
     params = {"LANG": "ADQL", "QUERY": adql}
     if maxrec is not None:
         params["MAXREC"] = maxrec
@@ -152,8 +160,10 @@ FORMAT_CASES = [
 
 @pytest.mark.parametrize(("fmt", "content_type", "serialization"), FORMAT_CASES)
 def test_formats(tap: str, fmt: str, content_type: str, serialization: str | None) -> None:
-    adql = ("SELECT TOP 4 source_id, bp_coefficients, bp_n_parameters FROM xpha.xp_continuous"
-            " ORDER BY source_id")
+    adql = (
+        "SELECT TOP 4 source_id, bp_coefficients, bp_n_parameters FROM xpha.xp_continuous"
+        " ORDER BY source_id"
+    )
     response = sync(tap, LANG="ADQL", QUERY=adql, RESPONSEFORMAT=fmt)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith(content_type)
@@ -185,15 +195,22 @@ FAULT_CASES = [
     ({"LANG": "ADQL", "QUERY": ADQL_3, "UPLOAD": "t,param:missing"}, 400, "no file part"),
     ({"LANG": "ADQL", "QUERY": ADQL_3, "UPLOAD": "t,ftp://x/y"}, 400, "neither param:part"),
     ({"LANG": "ADQL", "QUERY": ADQL_3, "UPLOAD": "1t,param:a"}, 400, "not an ADQL identifier"),
-    ({"LANG": "ADQL",
-      "QUERY": "SELECT COUNT(*) AS n FROM xpha.gaia_source AS a CROSS JOIN xpha.gaia_source"
-               " AS b CROSS JOIN xpha.gaia_source AS c"}, 400, "time limit"),
+    (
+        {
+            "LANG": "ADQL",
+            "QUERY": "SELECT COUNT(*) AS n FROM xpha.gaia_source AS a CROSS JOIN xpha.gaia_source"
+            " AS b CROSS JOIN xpha.gaia_source AS c",
+        },
+        400,
+        "time limit",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("params", "status", "message"), FAULT_CASES)
-def test_faults_are_dali_error_documents(tap: str, params: dict[str, str], status: int,
-                                         message: str) -> None:
+def test_faults_are_dali_error_documents(
+    tap: str, params: dict[str, str], status: int, message: str
+) -> None:
     for method in ("GET", "POST"):
         response = sync(tap, method, **params)
         assert response.status_code == status
@@ -206,19 +223,25 @@ def test_faults_are_dali_error_documents(tap: str, params: dict[str, str], statu
 
 
 def test_sync_timeout_points_to_async(tap: str) -> None:
-    adql = ("SELECT COUNT(*) AS n FROM xpha.gaia_source AS a CROSS JOIN xpha.gaia_source AS b"
-            " CROSS JOIN xpha.gaia_source AS c")
+    adql = (
+        "SELECT COUNT(*) AS n FROM xpha.gaia_source AS a CROSS JOIN xpha.gaia_source AS b"
+        " CROSS JOIN xpha.gaia_source AS c"
+    )
     [(_, text)] = query_status(sync(tap, LANG="ADQL", QUERY=adql).content)
     assert "async" in text
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [
-    ("GET", "/tap/nowhere", 404),
-    ("DELETE", "/tap/sync", 405),
-    ("PUT", "/tap/capabilities", 405),
-])
-def test_unknown_paths_and_methods_answer_votables(tap: str, method: str, path: str,
-                                                   status: int) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/tap/nowhere", 404),
+        ("DELETE", "/tap/sync", 405),
+        ("PUT", "/tap/capabilities", 405),
+    ],
+)
+def test_unknown_paths_and_methods_answer_votables(
+    tap: str, method: str, path: str, status: int
+) -> None:
     response = httpx.request(method, tap.removesuffix("/tap") + path)
     assert response.status_code == status
     [(value, _)] = query_status(response.content)
@@ -230,8 +253,14 @@ def upload_votable(seeded: dict, picks: list[int]) -> tuple[bytes, list[int]]:
     """A client table: positions 0.5 arcsec from some seeded sources, plus one far away."""
     ra = [float(seeded["ra"][i]) + 0.5 / 3600 for i in picks] + [10.0]
     dec = [float(seeded["dec"][i]) for i in picks] + [-60.0]
-    table = Table({"id": np.arange(len(ra), dtype=np.int32), "ra": ra, "dec": dec,
-                   "name": [f"star {i}" for i in range(len(ra))]})
+    table = Table(
+        {
+            "id": np.arange(len(ra), dtype=np.int32),
+            "ra": ra,
+            "dec": dec,
+            "name": [f"star {i}" for i in range(len(ra))],
+        }
+    )
     table["ra"].unit = "deg"
     buffer = io.BytesIO()
     votable.from_table(table).to_xml(buffer)
@@ -277,8 +306,9 @@ def test_http_upload(module_db_url: str, seeded: dict, tmp_path: Path) -> None:
     (tmp_path / "mine.vot").write_bytes(data)
     settings = tap_settings(module_db_url, tap_upload_http_private=True)  # served on loopback
     with served_file(tmp_path) as files, live_server(settings) as root:
-        response = sync(f"{root}/tap", "POST", LANG="ADQL", QUERY=UPLOAD_JOIN,
-                        UPLOAD=f"mine,{files}/mine.vot")
+        response = sync(
+            f"{root}/tap", "POST", LANG="ADQL", QUERY=UPLOAD_JOIN, UPLOAD=f"mine,{files}/mine.vot"
+        )
     assert response.status_code == 200, response.text
     assert sorted(table_of(response.content)["source_id"]) == sorted(expected)
 
@@ -311,8 +341,13 @@ def test_http_upload_to_the_servers_own_network_is_refused(
 def test_http_upload_can_be_switched_off(module_db_url: str, seeded: dict) -> None:
     settings = tap_settings(module_db_url, tap_upload_http=False)
     with live_server(settings) as root:
-        response = sync(f"{root}/tap", "POST", LANG="ADQL", QUERY=UPLOAD_JOIN,
-                        UPLOAD="mine,https://example.org/mine.vot")
+        response = sync(
+            f"{root}/tap",
+            "POST",
+            LANG="ADQL",
+            QUERY=UPLOAD_JOIN,
+            UPLOAD="mine,https://example.org/mine.vot",
+        )
     assert response.status_code == 400
     [(_, text)] = query_status(response.content)
     assert "does not fetch uploads from URLs" in text
@@ -340,8 +375,9 @@ ROLE_REFUSALS = [
 
 
 @pytest.mark.parametrize(("statement", "message"), ROLE_REFUSALS)
-def test_tap_role_is_read_only_and_confined(module_db_url: str, statement: str,
-                                            message: str) -> None:
+def test_tap_role_is_read_only_and_confined(
+    module_db_url: str, statement: str, message: str
+) -> None:
     """Even SQL that bypassed the ADQL allow-list could only read what TAP publishes."""
     from tap_service.query import tap_conninfo
 
@@ -362,8 +398,11 @@ def test_tap_role_reads_published_views(module_db_url: str, seeded: dict) -> Non
 
 
 def test_empty_result_keeps_its_fields(tap: str) -> None:
-    response = sync(tap, LANG="ADQL", QUERY="SELECT source_id, bp_coefficients FROM"
-                    " xpha.xp_continuous WHERE source_id < 0")
+    response = sync(
+        tap,
+        LANG="ADQL",
+        QUERY="SELECT source_id, bp_coefficients FROM xpha.xp_continuous WHERE source_id < 0",
+    )
     table = votable.parse_single_table(io.BytesIO(response.content))
     assert len(table.array) == 0
     assert [f.name for f in table.fields] == ["source_id", "bp_coefficients"]
@@ -383,19 +422,30 @@ def test_large_results_stream_small_ones_arrive_whole(tap: str) -> None:
 
 
 def test_cors_lets_browser_clients_in(tap: str) -> None:
-    response = httpx.get(f"{tap}/sync", params={"LANG": "ADQL", "QUERY": ADQL_3},
-                         headers={"Origin": "https://example.org"})
+    response = httpx.get(
+        f"{tap}/sync",
+        params={"LANG": "ADQL", "QUERY": ADQL_3},
+        headers={"Origin": "https://example.org"},
+    )
     assert response.headers["access-control-allow-origin"] == "*"
-    preflight = httpx.options(f"{tap}/sync", headers={
-        "Origin": "https://example.org", "Access-Control-Request-Method": "POST"})
+    preflight = httpx.options(
+        f"{tap}/sync",
+        headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"},
+    )
     assert preflight.status_code == 200
 
 
 def test_delimited_size_column_of_tap_schema(tap: str) -> None:
     """TAP_SCHEMA names it '"size"' (ADQL reserves SIZE); ADQL's "size" reads it."""
-    response = sync(tap, LANG="ADQL", RESPONSEFORMAT="votable/td", QUERY=(
-        "SELECT column_name, \"size\" FROM tap_schema.columns"
-        " WHERE table_name = 'xpha.xp_continuous' AND arraysize IS NOT NULL"))
+    response = sync(
+        tap,
+        LANG="ADQL",
+        RESPONSEFORMAT="votable/td",
+        QUERY=(
+            'SELECT column_name, "size" FROM tap_schema.columns'
+            " WHERE table_name = 'xpha.xp_continuous' AND arraysize IS NOT NULL"
+        ),
+    )
     assert response.status_code == 200, response.text
     sizes = {r["column_name"]: int(r["size"]) for r in table_of(response.content)}
     assert sizes["bp_coefficients"] == 55 and sizes["rp_coefficient_correlations"] == 1485

@@ -30,13 +30,18 @@ def tap_url(module_db_url: str) -> Iterator[str]:
 def taplint(tap_url: str, stages: str) -> tuple[list[tuple[str, str, str]], str]:
     """Run taplint; the E/W/F report lines as (level, stage, text), and the raw output."""
     result = subprocess.run(
-        [STILTS, "taplint", f"tapurl={tap_url}", f"stages={stages}", "report=EWFS",
-         "maxrepeat=20"],
-        capture_output=True, text=True, timeout=600, check=False,
+        [STILTS, "taplint", f"tapurl={tap_url}", f"stages={stages}", "report=EWFS", "maxrepeat=20"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     output = result.stdout + result.stderr
-    reports = [(m.group(1), m.group(2), m.group(4)) for m in map(REPORT_LINE.match,
-                                                                  output.splitlines()) if m]
+    reports = [
+        (m.group(1), m.group(2), m.group(4))
+        for m in map(REPORT_LINE.match, output.splitlines())
+        if m
+    ]
     assert "Totals:" in output, output[-3000:]
     return reports, output
 

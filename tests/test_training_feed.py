@@ -28,8 +28,13 @@ from training.normalise import Moments, Normaliser, partial_moments, per_star
     ],
 )
 def test_copy_codec_round_trips_through_postgres(db_url, column, values):
-    sql_type = {"int2": "int2", "int8": "int8", "float4": "real", "float8": "float8",
-                "bool": "boolean"}[column.type] + ("[]" if column.length else "")
+    sql_type = {
+        "int2": "int2",
+        "int8": "int8",
+        "float4": "real",
+        "float8": "float8",
+        "bool": "boolean",
+    }[column.type] + ("[]" if column.length else "")
     with psycopg.connect(db_url) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE TEMP TABLE t (i serial, a {sql_type})")
         with cur.copy("COPY t (a) FROM STDIN (FORMAT BINARY)") as copy:
@@ -44,8 +49,9 @@ def test_copy_codec_round_trips_through_postgres(db_url, column, values):
 def test_copy_parse_refuses_null_rows(db_url):
     with psycopg.connect(db_url) as conn, conn.cursor() as cur:
         buffer = bytearray()
-        with cur.copy("COPY (SELECT x FROM (VALUES (1.0::float8), (NULL)) v(x)) TO STDOUT"
-                      " (FORMAT BINARY)") as copy:
+        with cur.copy(
+            "COPY (SELECT x FROM (VALUES (1.0::float8), (NULL)) v(x)) TO STDOUT (FORMAT BINARY)"
+        ) as copy:
             for chunk in copy:
                 buffer += chunk
     with pytest.raises(CopyFormatError, match="fixed-width"):
@@ -80,10 +86,14 @@ def sky_db(module_db_url):
     load_sky(module_db_url, sky)
     with psycopg.connect(module_db_url) as conn:
         # one source without BP, one with a conflicting label: both must be handled
-        conn.execute("UPDATE gaia.xp_continuous SET bp_coefficients = NULL,"
-                     " bp_coefficient_errors = NULL WHERE source_id = %s", (int(sky.source_id[5]),))
-        conn.execute(f"INSERT INTO {LABELS_TABLE} VALUES (%s, true, 10, true)",
-                     (int(sky.source_id[7]),))
+        conn.execute(
+            "UPDATE gaia.xp_continuous SET bp_coefficients = NULL,"
+            " bp_coefficient_errors = NULL WHERE source_id = %s",
+            (int(sky.source_id[5]),),
+        )
+        conn.execute(
+            f"INSERT INTO {LABELS_TABLE} VALUES (%s, true, 10, true)", (int(sky.source_id[7]),)
+        )
     return module_db_url, sky
 
 

@@ -25,12 +25,24 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="module")
 def trained(module_db_url, tmp_path_factory):
-    sky = make_sky(2000, seed=11, emitter_fraction=0.15, labelled_fraction=0.8,
-                   ew_range=(8.0, 100.0), g_range=(12.0, 17.0))
+    sky = make_sky(
+        2000,
+        seed=11,
+        emitter_fraction=0.15,
+        labelled_fraction=0.8,
+        ew_range=(8.0, 100.0),
+        g_range=(12.0, 17.0),
+    )
     load_sky(module_db_url, sky)
     settings = training_settings(
-        tmp_path_factory.mktemp("var"), feed_partition_rows=700, dae_epochs=2, dae_hidden=64,
-        head_epochs=5, head_batch_size=64, baseline_max_rounds=60, bootstrap_samples=20,
+        tmp_path_factory.mktemp("var"),
+        feed_partition_rows=700,
+        dae_epochs=2,
+        dae_hidden=64,
+        head_epochs=5,
+        head_batch_size=64,
+        baseline_max_rounds=60,
+        bootstrap_samples=20,
     )
     result = pipeline.run(module_db_url, settings, version="t1")
     return module_db_url, settings, sky, result
@@ -39,9 +51,17 @@ def trained(module_db_url, tmp_path_factory):
 # Chance is ROC-AUC 0.5 and PR-AUC = prevalence. The linear probe sees only the 16-d latent of a
 # 2-epoch encoder (the line lives mostly in the reconstruction residual), hence its lower bar.
 MINIMUM = {  # kind: (ROC-AUC, PR-AUC / prevalence)
-    "logreg": (0.8, 2.5), "lightgbm": (0.8, 2.5), "xgboost": (0.8, 2.5), "xgboost_ew": (0.8, 2.5),
-    "xp_ew": (0.75, 2.0), "xp_excess": (0.75, 2.0), "dae_head": (0.8, 2.5), "dae_unfreeze": (0.8, 2.5),
-    "dae_linear": (0.6, 1.3), "matched_filter": (0.75, 2.0), "line_snr": (0.75, 2.0),
+    "logreg": (0.8, 2.5),
+    "lightgbm": (0.8, 2.5),
+    "xgboost": (0.8, 2.5),
+    "xgboost_ew": (0.8, 2.5),
+    "xp_ew": (0.75, 2.0),
+    "xp_excess": (0.75, 2.0),
+    "dae_head": (0.8, 2.5),
+    "dae_unfreeze": (0.8, 2.5),
+    "dae_linear": (0.6, 1.3),
+    "matched_filter": (0.75, 2.0),
+    "line_snr": (0.75, 2.0),
 }
 
 
@@ -95,8 +115,14 @@ def test_report_has_tables_and_figures(trained):
     text = result.report.read_text()
     for kind in KINDS:
         assert f"| {kind} |" in text
-    for figure in ("roc.png", "pr.png", "calibration.png", "recall_vs_ew.png", "latent_pca.png",
-                   "training_curves.png"):
+    for figure in (
+        "roc.png",
+        "pr.png",
+        "calibration.png",
+        "recall_vs_ew.png",
+        "latent_pca.png",
+        "training_curves.png",
+    ):
         assert (result.report.parent / figure).stat().st_size > 5000, figure
         assert figure in text
     assert "<table>" in (result.report.parent / "report.html").read_text()
@@ -137,17 +163,22 @@ def test_scoring_writes_every_source_with_the_right_model_id(trained, kind):
     with psycopg.connect(url) as conn:
         n, lo, hi = conn.execute(
             "SELECT count(*), min(probability), max(probability) FROM ml.emitter_scores"
-            " WHERE model_id = %s", (model_id,)).fetchone()
+            " WHERE model_id = %s",
+            (model_id,),
+        ).fetchone()
         latents = conn.execute(
             "SELECT count(*), min(cardinality(latent)) FROM ml.latents WHERE model_id = %s",
-            (model_id,)).fetchone()
+            (model_id,),
+        ).fetchone()
         # a model without latents publishes its run's autoencoder latents for every source
         autoencoder = conn.execute(
-            "SELECT count(*) FROM ml.latents WHERE model_id = %s",
-            (result.model_ids["dae_head"],)).fetchone()[0]
+            "SELECT count(*) FROM ml.latents WHERE model_id = %s", (result.model_ids["dae_head"],)
+        ).fetchone()[0]
         rows = conn.execute(
             "SELECT source_id, score, halpha_excess_ew, halpha_excess_snr"
-            " FROM ml.emitter_scores WHERE model_id = %s", (model_id,)).fetchall()
+            " FROM ml.emitter_scores WHERE model_id = %s",
+            (model_id,),
+        ).fetchall()
     scores = {r[0]: r[1] for r in rows}
     excess = {r[0]: [np.nan if v is None else v for v in r[2:]] for r in rows}
     assert n == len(sky) and 0 <= lo <= hi <= 1
@@ -176,12 +207,24 @@ def test_scoring_writes_every_source_with_the_right_model_id(trained, kind):
 def test_cli_reports_unknown_model_as_one_line(trained):
     url, _, _, _ = trained
     env = {**os.environ, "XPHA_DATABASE_URL": url}
-    run = subprocess.run([sys.executable, "-m", "xpha.cli", "score", "99999"],
-                         capture_output=True, text=True, env=env, timeout=120, cwd=REPO)
+    run = subprocess.run(
+        [sys.executable, "-m", "xpha.cli", "score", "99999"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=REPO,
+    )
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
         "error: no model '99999' in ml.models (see `xpha models list`)"
     ]
-    listing = subprocess.run([sys.executable, "-m", "xpha.cli", "models", "list"],
-                             capture_output=True, text=True, env=env, timeout=120, cwd=REPO)
+    listing = subprocess.run(
+        [sys.executable, "-m", "xpha.cli", "models", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=REPO,
+    )
     assert listing.returncode == 0 and "xgboost-t1" in listing.stdout

@@ -78,8 +78,7 @@ def test_proxy_variables_are_ignored(monkeypatch) -> None:
     for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
     with server() as httpd:
-        assert fetch_upload("t", f"http://127.0.0.1:{httpd.server_port}/t.xml",
-                            settings()) == BODY
+        assert fetch_upload("t", f"http://127.0.0.1:{httpd.server_port}/t.xml", settings()) == BODY
 
 
 def test_redirects_are_not_followed() -> None:
@@ -89,14 +88,20 @@ def test_redirects_are_not_followed() -> None:
 
 def test_the_byte_cap_holds_while_reading() -> None:
     with server() as httpd, pytest.raises(UsageFault, match="over the 5000 byte limit"):
-        fetch_upload("t", f"http://127.0.0.1:{httpd.server_port}/big",
-                     settings(tap_upload_max_bytes=5000))
+        fetch_upload(
+            "t", f"http://127.0.0.1:{httpd.server_port}/big", settings(tap_upload_max_bytes=5000)
+        )
 
 
 def test_private_addresses_are_refused_by_default() -> None:
     strict = TapSettings(_env_file=None)  # type: ignore[call-arg]
-    for url in ("http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://[::1]/x",
-                "http://169.254.169.254/latest/meta-data", "http://localhost/x"):
+    for url in (
+        "http://127.0.0.1:9/x",
+        "http://10.0.0.1/x",
+        "http://[::1]/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://localhost/x",
+    ):
         with pytest.raises(UsageFault, match="loopback, private or reserved"):
             fetch_upload("t", url, strict)
 
@@ -108,15 +113,19 @@ def test_a_silent_server_is_given_up_on_time() -> None:
     try:
         t0 = time.monotonic()
         with pytest.raises(UsageFault, match="did not answer in time"):
-            fetch_upload("t", f"http://127.0.0.1:{listener.getsockname()[1]}/x",
-                         settings(tap_upload_http_timeout_s=1.0))
+            fetch_upload(
+                "t",
+                f"http://127.0.0.1:{listener.getsockname()[1]}/x",
+                settings(tap_upload_http_timeout_s=1.0),
+            )
         assert time.monotonic() - t0 < 3
     finally:
         listener.close()
 
 
-@pytest.mark.parametrize("url", ["ftp://example.org/x", "file:///etc/passwd", "http:///x",
-                                 "http://example.org:99999/x"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.org/x", "file:///etc/passwd", "http:///x", "http://example.org:99999/x"]
+)
 def test_what_is_not_an_http_url_with_a_host_is_refused(url: str) -> None:
     with pytest.raises(UsageFault):
         fetch_upload("t", url, settings())

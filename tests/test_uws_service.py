@@ -86,8 +86,9 @@ def make_service(db_url: str, tmp_path: Path):
 
     def make(start: bool = True, **kwargs: object) -> JobService:
         kwargs.setdefault("housekeeping_s", 0.2)
-        service = JobService(JobStore(db_url), tmp_path / "uws", LIMITS,
-                             executor=sql_executor(db_url), **kwargs)  # type: ignore[arg-type]
+        service = JobService(
+            JobStore(db_url), tmp_path / "uws", LIMITS, executor=sql_executor(db_url), **kwargs
+        )  # type: ignore[arg-type]
         if start:
             service.start()
         services.append(service)
@@ -101,9 +102,11 @@ def make_service(db_url: str, tmp_path: Path):
 
 def test_job_runs_and_its_result_file_holds_the_rows(make_service) -> None:
     service = make_service()
-    job = service.create({"query": "SELECT 1, 'a' UNION ALL SELECT 2, 'b'", "runid": "r1",
-                          "upload": "t,param:up"},
-                         {"up": b"<x/>"}, run=True)
+    job = service.create(
+        {"query": "SELECT 1, 'a' UNION ALL SELECT 2, 'b'", "runid": "r1", "upload": "t,param:up"},
+        {"up": b"<x/>"},
+        run=True,
+    )
     assert job.phase == Phase.QUEUED and job.run_id == "r1"
     done = wait_for(service.store, job.job_id, {Phase.COMPLETED})
     assert done.start_time and done.end_time and done.start_time <= done.end_time
@@ -173,7 +176,9 @@ def assert_no_query_of(db_url: str, job_id: str, timeout: float = 5.0) -> None:
         while time.monotonic() < deadline:
             active = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
-                " AND state = 'active'", (f"xpha-uws-{job_id}",)).fetchone()[0]
+                " AND state = 'active'",
+                (f"xpha-uws-{job_id}",),
+            ).fetchone()[0]
             if active == 0:
                 return
             time.sleep(0.05)
@@ -208,17 +213,23 @@ def test_usage_fault_ends_in_error_with_the_message(make_service) -> None:
     ("attempts", "expected"),
     [(0, Phase.COMPLETED), (1, Phase.ERROR)],
 )
-def test_jobs_of_a_dead_server_are_requeued_or_failed(make_service, db_url, attempts,
-                                                     expected) -> None:
+def test_jobs_of_a_dead_server_are_requeued_or_failed(
+    make_service, db_url, attempts, expected
+) -> None:
     dead = str(uuid.uuid4())
     store = JobStore(db_url)
     store.register_server(dead, "elsewhere", 1)
-    job = store.create(uuid.uuid4().hex, {"query": "SELECT 42"}, {}, run_id=None,
-                       execution_duration=60, lifetime_s=3600)
+    job = store.create(
+        uuid.uuid4().hex,
+        {"query": "SELECT 42"},
+        {},
+        run_id=None,
+        execution_duration=60,
+        lifetime_s=3600,
+    )
     store.enqueue(job.job_id, 10)
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("UPDATE uws.jobs SET attempts = %s WHERE job_id = %s",
-                     (attempts, job.job_id))
+        conn.execute("UPDATE uws.jobs SET attempts = %s WHERE job_id = %s", (attempts, job.job_id))
     claimed = store.claim(dead)
     assert claimed.phase == Phase.EXECUTING and claimed.attempts == attempts + 1
     with psycopg.connect(db_url, autocommit=True) as conn:  # its heartbeat stopped long ago
@@ -237,8 +248,14 @@ def test_a_live_server_keeps_its_jobs(make_service, db_url) -> None:
     alive = str(uuid.uuid4())
     store = JobStore(db_url)
     store.register_server(alive, "elsewhere", 1)
-    job = store.create(uuid.uuid4().hex, {"query": "SELECT 1"}, {}, run_id=None,
-                       execution_duration=60, lifetime_s=3600)
+    job = store.create(
+        uuid.uuid4().hex,
+        {"query": "SELECT 1"},
+        {},
+        run_id=None,
+        execution_duration=60,
+        lifetime_s=3600,
+    )
     store.enqueue(job.job_id, 10)
     store.claim(alive)
     make_service()
@@ -281,8 +298,9 @@ def test_job_list_filters(make_service) -> None:
     assert [r.get("id") for r in document] == [second.job_id, first.job_id]
 
 
-def test_clean_shutdown_requeues_running_jobs_without_using_an_attempt(make_service,
-                                                                       db_url) -> None:
+def test_clean_shutdown_requeues_running_jobs_without_using_an_attempt(
+    make_service, db_url
+) -> None:
     service = make_service()
     job = service.create({"query": "SELECT pg_sleep(60)"}, {}, run=True)
     wait_for(service.store, job.job_id, {Phase.EXECUTING})
@@ -310,8 +328,13 @@ class SlowClaimStore(JobStore):
 def test_a_job_claimed_as_the_server_stops_is_requeued_not_run(db_url, tmp_path) -> None:
     """The stop lands between the claim and the query: the job must not run (or be waited
     for) after the server has begun stopping."""
-    service = JobService(SlowClaimStore(db_url), tmp_path / "uws", LIMITS,
-                         executor=sql_executor(db_url), housekeeping_s=0.2)
+    service = JobService(
+        SlowClaimStore(db_url),
+        tmp_path / "uws",
+        LIMITS,
+        executor=sql_executor(db_url),
+        housekeeping_s=0.2,
+    )
     service.start()
     job = service.create({"query": "SELECT pg_sleep(60)"}, {}, run=True)
     wait_for(service.store, job.job_id, {Phase.EXECUTING})  # claimed, still in the pause
@@ -332,7 +355,9 @@ def test_job_list_is_capped_newest_first(make_service, db_url) -> None:
             "INSERT INTO uws.jobs (job_id, owner_key, parameters, creation_time,"
             " execution_duration, destruction) SELECT 'old' || n, %s, '{}',"
             " now() - n * interval '1 s', 60, now() + interval '1 day'"
-            " FROM generate_series(1, 80) AS n", (OWNER.owner_key,))
+            " FROM generate_series(1, 80) AS n",
+            (OWNER.owner_key,),
+        )
     listed = service.list(OWNER.owner_key, [], None, None)
     assert len(listed) == LIMITS.list_limit
     assert [j.job_id for j in listed[:3]] == ["old1", "old2", "old3"]
@@ -340,15 +365,21 @@ def test_job_list_is_capped_newest_first(make_service, db_url) -> None:
 
 
 # --- what a client may name and hold (issue 12) ---------------------------------------------
-@pytest.mark.parametrize("job_id", ["..", ".", "../..", "%2e%2e", "", "/", "uws",
-                                    "0" * 31, "0" * 33, "G" * 32, "../" + "0" * 29])
-def test_text_that_is_not_a_job_id_names_no_job_and_removes_nothing(make_service, tmp_path,
-                                                                   job_id) -> None:
+@pytest.mark.parametrize(
+    "job_id",
+    ["..", ".", "../..", "%2e%2e", "", "/", "uws", "0" * 31, "0" * 33, "G" * 32, "../" + "0" * 29],
+)
+def test_text_that_is_not_a_job_id_names_no_job_and_removes_nothing(
+    make_service, tmp_path, job_id
+) -> None:
     service = make_service(start=False)
     service.results_dir.mkdir(parents=True)
     bystander = service.create({"query": "SELECT 1"}, {}, run=False)
-    kept = [tmp_path / "canary", service.results_dir / "canary",
-            service.results_dir / bystander.job_id / "result"]
+    kept = [
+        tmp_path / "canary",
+        service.results_dir / "canary",
+        service.results_dir / bystander.job_id / "result",
+    ]
     for path in kept:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("still here")
@@ -388,14 +419,17 @@ def test_waiting_jobs_and_stored_uploads_are_capped_per_client_and_overall(make_
         service.create({"query": "SELECT 1"}, {}, run=False, holder=first)
     with pytest.raises(UsageFault, match="you hold 3 PENDING or QUEUED jobs"):
         service.create({"query": "SELECT 1"}, {}, run=True, holder=first)
-    service.create({"query": "SELECT 1", "upload": "t,param:t"}, {"t": b"x" * 90}, run=False,
-                   holder=second)
+    service.create(
+        {"query": "SELECT 1", "upload": "t,param:t"}, {"t": b"x" * 90}, run=False, holder=second
+    )
     with pytest.raises(UsageFault, match="bytes one client may store"):
-        service.create({"query": "SELECT 1", "upload": "t,param:t"}, {"t": b"x" * 20},
-                       run=False, holder=second)
+        service.create(
+            {"query": "SELECT 1", "upload": "t,param:t"}, {"t": b"x" * 20}, run=False, holder=second
+        )
     with pytest.raises(TransientFault, match="stores as many job uploads"):
-        service.create({"query": "SELECT 1", "upload": "t,param:t"}, {"t": b"x" * 70},
-                       run=False, holder=third)
+        service.create(
+            {"query": "SELECT 1", "upload": "t,param:t"}, {"t": b"x" * 70}, run=False, holder=third
+        )
     service.create({"query": "SELECT 1"}, {}, run=False, holder=third)
     with pytest.raises(TransientFault, match="holds 5 PENDING or QUEUED jobs"):
         service.create({"query": "SELECT 1"}, {}, run=False, holder=third)
@@ -404,12 +438,13 @@ def test_waiting_jobs_and_stored_uploads_are_capped_per_client_and_overall(make_
 
 def test_an_ended_job_keeps_no_uploads(make_service, db_url) -> None:
     service = make_service()
-    job = service.create({"query": "SELECT 1", "upload": "t,param:t"}, {"t": b"<x/>"},
-                         run=True)
+    job = service.create({"query": "SELECT 1", "upload": "t,param:t"}, {"t": b"<x/>"}, run=True)
     wait_for(service.store, job.job_id, {Phase.COMPLETED})
     with psycopg.connect(db_url) as conn:
-        left = conn.execute("SELECT count(*) FROM uws.job_uploads WHERE job_id = %s",
-                            (job.job_id,)).fetchone()[0]
-        held = conn.execute("SELECT upload_bytes FROM uws.jobs WHERE job_id = %s",
-                            (job.job_id,)).fetchone()[0]
+        left = conn.execute(
+            "SELECT count(*) FROM uws.job_uploads WHERE job_id = %s", (job.job_id,)
+        ).fetchone()[0]
+        held = conn.execute(
+            "SELECT upload_bytes FROM uws.jobs WHERE job_id = %s", (job.job_id,)
+        ).fetchone()[0]
     assert left == 0 and held == 0

@@ -43,8 +43,9 @@ def with_nrows(vodataservice_1_1: str) -> str:
 def xml_schema(tmp_path_factory: pytest.TempPathFactory) -> etree.XMLSchema:
     patched = tmp_path_factory.mktemp("vosi_xsd")
     name = SCHEMAS["http://www.ivoa.net/xml/VODataService/v1.1"]
-    (patched / name).write_text(with_nrows((XSD_DIR / name).read_text(encoding="utf-8")),
-                                encoding="utf-8")
+    (patched / name).write_text(
+        with_nrows((XSD_DIR / name).read_text(encoding="utf-8")), encoding="utf-8"
+    )
     return ivoa_schema(patched)
 
 
@@ -67,8 +68,10 @@ def get_xml(url: str, **params: str) -> etree._Element:
     return etree.fromstring(response.content)
 
 
-@pytest.mark.parametrize("path", ["capabilities", "availability", "tables", "tables?detail=min",
-                                  "tables/xpha.xp_continuous"])
+@pytest.mark.parametrize(
+    "path",
+    ["capabilities", "availability", "tables", "tables?detail=min", "tables/xpha.xp_continuous"],
+)
 def test_documents_are_schema_valid(tap: str, xml_schema: etree.XMLSchema, path: str) -> None:
     document = etree.fromstring(httpx.get(f"{tap}/{path}").content)
     assert xml_schema.validate(document), xml_schema.error_log
@@ -85,17 +88,27 @@ def test_capabilities_declare_what_the_service_does(tap: str) -> None:
     geo = tap_cap.xpath("language/languageFeatures[contains(@type,'adqlgeo')]/feature/form/text()")
     assert {"POINT", "CIRCLE", "POLYGON", "CONTAINS", "INTERSECTS", "DISTANCE"} <= set(geo)
     mimes = set(tap_cap.xpath("outputFormat/mime/text()"))
-    assert {"application/x-votable+xml", "text/csv", "text/tab-separated-values",
-            "application/fits"} <= mimes
+    assert {
+        "application/x-votable+xml",
+        "text/csv",
+        "text/tab-separated-values",
+        "application/fits",
+    } <= mimes
     assert tap_cap.xpath("outputLimit/default/text()") == ["123"]
     assert tap_cap.xpath("outputLimit/hard/text()") == ["4567"]
     assert tap_cap.xpath("uploadMethod/@ivo-id") == [
-        "ivo://ivoa.net/std/TAPRegExt#upload-inline", "ivo://ivoa.net/std/TAPRegExt#upload-http"]
+        "ivo://ivoa.net/std/TAPRegExt#upload-inline",
+        "ivo://ivoa.net/std/TAPRegExt#upload-http",
+    ]
     assert tap_cap.xpath("executionDuration/default/text()")
     assert not caps.xpath("//securityMethod")
     standards = set(caps.xpath("capability/@standardID"))
-    assert {"ivo://ivoa.net/std/VOSI#capabilities", "ivo://ivoa.net/std/VOSI#availability",
-            "ivo://ivoa.net/std/VOSI#tables-1.1", "ivo://ivoa.net/std/DALI#examples"} <= standards
+    assert {
+        "ivo://ivoa.net/std/VOSI#capabilities",
+        "ivo://ivoa.net/std/VOSI#availability",
+        "ivo://ivoa.net/std/VOSI#tables-1.1",
+        "ivo://ivoa.net/std/DALI#examples",
+    } <= standards
     for url in caps.xpath("capability/interface/accessURL/text()"):
         assert httpx.get(url).status_code == 200, url
 
@@ -104,9 +117,14 @@ def test_every_declared_output_format_works(tap: str) -> None:
     caps = get_xml(f"{tap}/capabilities")
     for fmt in caps.xpath("//outputFormat"):
         for name in [*fmt.xpath("mime/text()"), *fmt.xpath("alias/text()")]:
-            response = httpx.get(f"{tap}/sync", params={
-                "LANG": "ADQL", "QUERY": "SELECT TOP 2 model_id FROM xpha.models",
-                "RESPONSEFORMAT": name})
+            response = httpx.get(
+                f"{tap}/sync",
+                params={
+                    "LANG": "ADQL",
+                    "QUERY": "SELECT TOP 2 model_id FROM xpha.models",
+                    "RESPONSEFORMAT": name,
+                },
+            )
             assert response.status_code == 200, (name, response.text)
 
 
@@ -119,19 +137,33 @@ def test_tables_agree_with_tap_schema(tap: str) -> None:
     """The two metadata paths TOPCAT uses (/tables, TAP_SCHEMA queries) give the same facts."""
     tableset = get_xml(f"{tap}/tables")
     from_tables = {
-        (t.findtext("name"), c.findtext("name")): (c.findtext("dataType"),
-                                                  c.find("dataType").get("arraysize"),
-                                                  c.findtext("unit"), c.findtext("ucd"))
-        for t in tableset.iter("table") for c in t.iter("column")
+        (t.findtext("name"), c.findtext("name")): (
+            c.findtext("dataType"),
+            c.find("dataType").get("arraysize"),
+            c.findtext("unit"),
+            c.findtext("ucd"),
+        )
+        for t in tableset.iter("table")
+        for c in t.iter("column")
     }
-    response = httpx.get(f"{tap}/sync", params={
-        "LANG": "ADQL", "MAXREC": "99999", "RESPONSEFORMAT": "votable/td",
-        "QUERY": "SELECT table_name, column_name, datatype, arraysize, unit, ucd"
-                 " FROM tap_schema.columns"})
+    response = httpx.get(
+        f"{tap}/sync",
+        params={
+            "LANG": "ADQL",
+            "MAXREC": "99999",
+            "RESPONSEFORMAT": "votable/td",
+            "QUERY": "SELECT table_name, column_name, datatype, arraysize, unit, ucd"
+            " FROM tap_schema.columns",
+        },
+    )
     rows = votable.parse_single_table(io.BytesIO(response.content)).to_table()
     from_query = {
         (r["table_name"], r["column_name"]): (
-            r["datatype"], _text(r["arraysize"]), _text(r["unit"]), _text(r["ucd"]))
+            r["datatype"],
+            _text(r["arraysize"]),
+            _text(r["unit"]),
+            _text(r["ucd"]),
+        )
         for r in rows
     }
     assert from_tables == from_query
@@ -185,10 +217,15 @@ def test_examples_are_xhtml_rdfa_and_run(tap: str) -> None:
 
 
 def test_tap_schema_is_self_describing(tap: str) -> None:
-    response = httpx.get(f"{tap}/sync", params={
-        "LANG": "ADQL", "RESPONSEFORMAT": "votable/td",
-        "QUERY": "SELECT column_name, std, column_index FROM tap_schema.columns"
-                 " WHERE table_name = 'tap_schema.columns' ORDER BY column_index"})
+    response = httpx.get(
+        f"{tap}/sync",
+        params={
+            "LANG": "ADQL",
+            "RESPONSEFORMAT": "votable/td",
+            "QUERY": "SELECT column_name, std, column_index FROM tap_schema.columns"
+            " WHERE table_name = 'tap_schema.columns' ORDER BY column_index",
+        },
+    )
     rows = votable.parse_single_table(io.BytesIO(response.content)).to_table()
     assert list(rows["column_index"]) == list(range(1, 15))
     assert set(rows["std"]) == {1}
@@ -201,8 +238,14 @@ def test_landing_page(server: tuple[str, TapSettings]) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     html = response.text
-    for needle in ("xpha.emitter_candidates", "xpha.gaia_source", f"{root}/tap", "pyvo",
-                   "Emitter candidates in a cone", "500"):
+    for needle in (
+        "xpha.emitter_candidates",
+        "xpha.gaia_source",
+        f"{root}/tap",
+        "pyvo",
+        "Emitter candidates in a cone",
+        "500",
+    ):
         assert needle in html
 
 
@@ -229,13 +272,28 @@ def test_http_upload_is_advertised_only_when_enabled(
 TRICKY = 'Flux < 2 & "bright" > 1 ]]>'
 CATALOG = Catalog(
     {
-        "s.t": TableInfo("s", "t", TRICKY, {
-            "ra": ColumnInfo("ra", "double", unit="deg", ucd="pos.eq.ra", indexed=True,
-                             principal=True, description=TRICKY),
-            "size": ColumnInfo("size", "int", published_name='"size"', std=True),
-            "p": ColumnInfo("p", "double", arraysize="2", xtype="point", utype="stc:Pos"),
-        }, table_type="view", utype="u:t", published_name="s.t",
-            foreign_keys=[ForeignKeyInfo("s.other", (("ra", "x"), ("p", "y")), TRICKY)]),
+        "s.t": TableInfo(
+            "s",
+            "t",
+            TRICKY,
+            {
+                "ra": ColumnInfo(
+                    "ra",
+                    "double",
+                    unit="deg",
+                    ucd="pos.eq.ra",
+                    indexed=True,
+                    principal=True,
+                    description=TRICKY,
+                ),
+                "size": ColumnInfo("size", "int", published_name='"size"', std=True),
+                "p": ColumnInfo("p", "double", arraysize="2", xtype="point", utype="stc:Pos"),
+            },
+            table_type="view",
+            utype="u:t",
+            published_name="s.t",
+            foreign_keys=[ForeignKeyInfo("s.other", (("ra", "x"), ("p", "y")), TRICKY)],
+        ),
         "s.other": TableInfo("s", "other", published_name="s.other"),
         "hidden.h": TableInfo("hidden", "h", published_name="hidden.h"),  # schema not described
     },
@@ -263,13 +321,17 @@ def test_tableset_of_a_catalogue_is_valid_and_keeps_its_text(
     assert columns[0].findtext("description") == TRICKY
     assert columns[0].xpath("flag/text()") == ["indexed", "principal"]
     point = columns[2].find("dataType")
-    assert (point.text, point.get("arraysize"), point.get("extendedType")) == ("double", "2",
-                                                                              "point")
+    assert (point.text, point.get("arraysize"), point.get("extendedType")) == (
+        "double",
+        "2",
+        "point",
+    )
     assert columns[2].findtext("utype") == "stc:Pos" and columns[2].find("xtype") is None
     [key] = table.findall("foreignKey")
     assert key.findtext("targetTable") == "s.other" and key.findtext("description") == TRICKY
-    assert [(c.findtext("fromColumn"), c.findtext("targetColumn"))
-            for c in key.findall("fkColumn")] == [("ra", "x"), ("p", "y")]
+    assert [
+        (c.findtext("fromColumn"), c.findtext("targetColumn")) for c in key.findall("fkColumn")
+    ] == [("ra", "x"), ("p", "y")]
     minimal = etree.fromstring(tableset_document(CATALOG, "min"))
     xml_schema.assertValid(minimal)
     assert not minimal.xpath("//column") and not minimal.xpath("//foreignKey")

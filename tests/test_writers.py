@@ -38,28 +38,58 @@ CASES = [
     ("short", FieldSpec("a", "short"), [1, None, -32767, 32767], None),
     ("int", FieldSpec("a", "int"), [7, None, -(2**31) + 1, 2**31 - 1], None),
     ("long", FieldSpec("a", "long"), [2**62, None, -(2**63) + 1, 5_000_000_000_000], None),
-    ("double", FieldSpec("a", "double", unit="deg"), [1.5, None, NAN, math.inf, -math.inf,
-                                                      1e-300], None),
+    (
+        "double",
+        FieldSpec("a", "double", unit="deg"),
+        [1.5, None, NAN, math.inf, -math.inf, 1e-300],
+        None,
+    ),
     ("float", FieldSpec("a", "float"), [0.1, None, NAN, 3.4e38], None),
-    ("numeric", FieldSpec("a", "double"), [Decimal("1.25"), None, Decimal("NaN")],
-     [1.25, None, NAN]),
+    (
+        "numeric",
+        FieldSpec("a", "double"),
+        [Decimal("1.25"), None, Decimal("NaN")],
+        [1.25, None, NAN],
+    ),
     ("boolean", FieldSpec("a", "boolean"), [True, False, None], None),
     ("char", FieldSpec("a", "char", "*"), ["abc", None, 'x <&> "y", z', "tab\tend"], None),
-    ("unicode", FieldSpec("a", "unicodeChar", "*"),
-     ["héllo", "中文", None, "ζ < 1 & ω > 2", "😀 star"], None),
-    ("timestamp", FieldSpec("a", "char", "*", xtype="timestamp"),
-     [datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=UTC), datetime(2016, 7, 1), None],
-     ["2024-01-02T03:04:05.500000Z", "2016-07-01T00:00:00", None]),
-    ("var double array", FieldSpec("a", "double", "*", unit="e-/s"),
-     [[1.0, 2.0, 3.5], None, [], [NAN, -1e10], [0.25] * 55], None),
-    ("fixed float array", FieldSpec("a", "float", "3"),
-     [[1.0, 2.0, 3.0], None, [NAN, 0.5, -0.5]], None),
+    (
+        "unicode",
+        FieldSpec("a", "unicodeChar", "*"),
+        ["héllo", "中文", None, "ζ < 1 & ω > 2", "😀 star"],
+        None,
+    ),
+    (
+        "timestamp",
+        FieldSpec("a", "char", "*", xtype="timestamp"),
+        [datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=UTC), datetime(2016, 7, 1), None],
+        ["2024-01-02T03:04:05.500000Z", "2016-07-01T00:00:00", None],
+    ),
+    (
+        "var double array",
+        FieldSpec("a", "double", "*", unit="e-/s"),
+        [[1.0, 2.0, 3.5], None, [], [NAN, -1e10], [0.25] * 55],
+        None,
+    ),
+    (
+        "fixed float array",
+        FieldSpec("a", "float", "3"),
+        [[1.0, 2.0, 3.0], None, [NAN, 0.5, -0.5]],
+        None,
+    ),
     ("var int array", FieldSpec("a", "int", "*"), [[1, 2, 3], None, [-5]], None),
-    ("2-d array", FieldSpec("a", "double", "2x2"), [None, [[1.0, 2.0], [3.0, 4.0]]],
-     [None, [1.0, 2.0, 3.0, 4.0]]),
-    ("point", FieldSpec("a", "double", "2", xtype="point"),
-     [[10.0, -20.0], "(0.174532925199433 , 0.523598775598299)", None],
-     [[10.0, -20.0], [10.0, 30.0], None]),
+    (
+        "2-d array",
+        FieldSpec("a", "double", "2x2"),
+        [None, [[1.0, 2.0], [3.0, 4.0]]],
+        [None, [1.0, 2.0, 3.0, 4.0]],
+    ),
+    (
+        "point",
+        FieldSpec("a", "double", "2", xtype="point"),
+        [[10.0, -20.0], "(0.174532925199433 , 0.523598775598299)", None],
+        [[10.0, -20.0], [10.0, 30.0], None],
+    ),
 ]
 
 # What a format (or astropy, which never masks VOTable strings) cannot keep apart:
@@ -90,8 +120,9 @@ def read_back(fmt: str, data: bytes, fields) -> list[list]:
             table = Table.read(io.BytesIO(data), format="fits")
         return [[_plain(v) for v in table[f.name]] for f in fields]
     reader = "ascii.csv" if fmt == "csv" else "ascii.tab"
-    table = Table.read(io.BytesIO(data), format=reader,
-                       converters={"*": [astropy_ascii.convert_numpy(str)]})
+    table = Table.read(
+        io.BytesIO(data), format=reader, converters={"*": [astropy_ascii.convert_numpy(str)]}
+    )
     return [[_from_text(f, v) for v in table[f.name]] for f in fields]
 
 
@@ -141,8 +172,11 @@ def same(fmt: str, spec: FieldSpec, expected, got) -> bool:
             if expected is None:
                 # NULL arrays: empty (variable) or all NaN/masked (fixed), or NULL
                 return got is None or all(_missing(x) for x in got)
-            return got is not None and len(got) == len(expected) and all(
-                _same_float(spec, e, g) for e, g in zip(expected, got, strict=True))
+            return (
+                got is not None
+                and len(got) == len(expected)
+                and all(_same_float(spec, e, g) for e, g in zip(expected, got, strict=True))
+            )
         return _same_float(spec, expected, got)
     if spec.is_array and expected is None:
         return got is None or got == []
@@ -193,19 +227,23 @@ def statuses(root) -> list[str]:
     return [i.get("value") for i in root.iterfind(".//v:INFO[@name='QUERY_STATUS']", NS)]
 
 
-MIXED = [FieldSpec("id", "long", ucd="meta.id;meta.main"),
-         FieldSpec("flux", "double", "*", unit="e-/s", description="XP <flux> & errors"),
-         FieldSpec("name", "unicodeChar", "*")]
+MIXED = [
+    FieldSpec("id", "long", ucd="meta.id;meta.main"),
+    FieldSpec("flux", "double", "*", unit="e-/s", description="XP <flux> & errors"),
+    FieldSpec("name", "unicodeChar", "*"),
+]
 MIXED_ROWS = [(i, [float(i)] * (i % 4), f"star {i} é") for i in range(10)]
 
 
 @pytest.mark.parametrize("fmt", VOTABLE_FORMATS)
 @pytest.mark.parametrize(
     ("status", "trailer"),
-    [(ResultStatus(), ["OK"]),
-     (ResultStatus(overflow=True), ["OK", "OVERFLOW"]),
-     (ResultStatus(error="UsageFault: query timed out"), ["OK", "ERROR"]),
-     (ResultStatus(overflow=True, error="FatalFault: disk full"), ["OK", "ERROR"])],
+    [
+        (ResultStatus(), ["OK"]),
+        (ResultStatus(overflow=True), ["OK", "OVERFLOW"]),
+        (ResultStatus(error="UsageFault: query timed out"), ["OK", "ERROR"]),
+        (ResultStatus(overflow=True, error="FatalFault: disk full"), ["OK", "ERROR"]),
+    ],
     ids=["ok", "overflow", "error", "error-wins"],
 )
 def test_query_status_trailer(fmt, status, trailer):
@@ -297,7 +335,7 @@ def test_binary2_null_flag_is_not_nan():
     data = write("votable", [FieldSpec("x", "double")], [[(None,), (NAN,), (2.0,)]])
     stream = re.search(rb'<STREAM encoding="base64">(.*)</STREAM>', data, re.S).group(1)
     raw = base64.b64decode(stream)
-    records = [raw[i: i + 9] for i in range(0, len(raw), 9)]
+    records = [raw[i : i + 9] for i in range(0, len(raw), 9)]
     assert [r[0] for r in records] == [0x80, 0, 0]
     values = [np.frombuffer(r[1:], ">f8")[0] for r in records]
     assert math.isnan(values[1]) and values[2] == 2.0
@@ -312,14 +350,24 @@ def test_binary_declares_integer_nulls():
 
 
 def test_fits_header_carries_metadata_and_nulls():
-    fields = [FieldSpec("source_id", "long", ucd="meta.id", description="Gaia DR3 id"),
-              FieldSpec("coeffs", "double", "*", unit="e-/s"),
-              FieldSpec("latent", "float", "4"),
-              FieldSpec("label", "char", "*")]
-    rows = [(1, [1.0, 2.0], [1.0, 2.0, 3.0, 4.0], "Be"), (None, None, None, None),
-            (3, [5.0] * 7, [NAN] * 4, "CV star")]
-    data = write("fits", fields, [rows[:2], rows[2:]], ResultStatus(overflow=True),
-                 {"QUERY": "SELECT * FROM xpha.emitters"})
+    fields = [
+        FieldSpec("source_id", "long", ucd="meta.id", description="Gaia DR3 id"),
+        FieldSpec("coeffs", "double", "*", unit="e-/s"),
+        FieldSpec("latent", "float", "4"),
+        FieldSpec("label", "char", "*"),
+    ]
+    rows = [
+        (1, [1.0, 2.0], [1.0, 2.0, 3.0, 4.0], "Be"),
+        (None, None, None, None),
+        (3, [5.0] * 7, [NAN] * 4, "CV star"),
+    ]
+    data = write(
+        "fits",
+        fields,
+        [rows[:2], rows[2:]],
+        ResultStatus(overflow=True),
+        {"QUERY": "SELECT * FROM xpha.emitters"},
+    )
     assert len(data) % 2880 == 0
     hdus = fits.open(io.BytesIO(data))
     assert hdus[0].header["QRYSTAT"] == "OVERFLOW"
@@ -372,7 +420,7 @@ def test_many_batches_base64_concatenate():
     batches, start = [], 0
     while start < len(rows):
         size = sizes[len(batches) % len(sizes)]
-        batches.append(rows[start: start + size])
+        batches.append(rows[start : start + size])
         start += size
     table = parse(io.BytesIO(write("votable", fields, batches))).get_first_table().array
     assert table["k"].tolist() == list(range(1000))
@@ -381,12 +429,16 @@ def test_many_batches_base64_concatenate():
 
 def test_infos_and_names_are_escaped():
     fields = [FieldSpec('we"ird', "int", description="a\x01b")]
-    infos = {"QUERY": "SELECT * FROM t WHERE a < 'x' & b > 1", "REQUEST_DATE": "2026-01-01T00:00:00",
-             "SERVICE_PROTOCOL": ("1.1", "ivo://ivoa.net/std/TAP")}
+    infos = {
+        "QUERY": "SELECT * FROM t WHERE a < 'x' & b > 1",
+        "REQUEST_DATE": "2026-01-01T00:00:00",
+        "SERVICE_PROTOCOL": ("1.1", "ivo://ivoa.net/std/TAP"),
+    }
     data = write("votable/td", fields, [[(1,)]], infos=infos)
     root = votable_tree(data)
-    found = {i.get("name"): (i.get("value"), i.text)
-             for i in root.iterfind("v:RESOURCE/v:INFO", NS)}
+    found = {
+        i.get("name"): (i.get("value"), i.text) for i in root.iterfind("v:RESOURCE/v:INFO", NS)
+    }
     assert found["QUERY"] == (infos["QUERY"], None)
     assert found["REQUEST_DATE"] == ("2026-01-01T00:00:00", None)
     assert found["SERVICE_PROTOCOL"] == ("1.1", "ivo://ivoa.net/std/TAP")
@@ -396,16 +448,26 @@ def test_infos_and_names_are_escaped():
 
 @pytest.mark.parametrize(
     ("responseformat", "content_type"),
-    [(None, "application/x-votable+xml"), ("", "application/x-votable+xml"),
-     ("votable", "application/x-votable+xml"), ("VOTable", "application/x-votable+xml"),
-     ("application/x-votable+xml", "application/x-votable+xml"),
-     ("application/x-votable+xml; serialization=BINARY2", "application/x-votable+xml"),
-     ("votable/td", "application/x-votable+xml"), ("votabletd", "application/x-votable+xml"),
-     ("votable/b2", "application/x-votable+xml"), ("csv", "text/csv"),
-     ("text/csv", "text/csv"), ("tsv", "text/tab-separated-values"),
-     ("text/tab-separated-values", "text/tab-separated-values"),
-     ("fits", "application/fits"), ("application/fits", "application/fits"),
-     ("parquet", None), ("text/html", None), ("votable/xx", None)],
+    [
+        (None, "application/x-votable+xml"),
+        ("", "application/x-votable+xml"),
+        ("votable", "application/x-votable+xml"),
+        ("VOTable", "application/x-votable+xml"),
+        ("application/x-votable+xml", "application/x-votable+xml"),
+        ("application/x-votable+xml; serialization=BINARY2", "application/x-votable+xml"),
+        ("votable/td", "application/x-votable+xml"),
+        ("votabletd", "application/x-votable+xml"),
+        ("votable/b2", "application/x-votable+xml"),
+        ("csv", "text/csv"),
+        ("text/csv", "text/csv"),
+        ("tsv", "text/tab-separated-values"),
+        ("text/tab-separated-values", "text/tab-separated-values"),
+        ("fits", "application/fits"),
+        ("application/fits", "application/fits"),
+        ("parquet", None),
+        ("text/html", None),
+        ("votable/xx", None),
+    ],
 )
 def test_get_writer(responseformat, content_type):
     writer = get_writer(responseformat)
@@ -423,19 +485,28 @@ def test_serialisations_by_alias():
 
 @pytest.mark.parametrize(
     ("names", "expected"),
-    [(["ra", "dec"], ["ra", "dec"]),
-     (["ra", "ra", "RA"], ["ra", "ra_2", "RA_3"]),
-     (["?column?", "count(*)"], ["_column_", "count___"]),
-     (["1st", ""], ["col_1st", "col"]),
-     (["a b", "a_b"], ["a_b", "a_b_2"])],
+    [
+        (["ra", "dec"], ["ra", "dec"]),
+        (["ra", "ra", "RA"], ["ra", "ra_2", "RA_3"]),
+        (["?column?", "count(*)"], ["_column_", "count___"]),
+        (["1st", ""], ["col_1st", "col"]),
+        (["a b", "a_b"], ["a_b", "a_b_2"]),
+    ],
 )
 def test_unique_names(names, expected):
     specs = unique_names([FieldSpec(n, "int") for n in names])
     assert [s.name for s in specs] == expected
 
 
-@pytest.mark.parametrize(("fmt", "expected"), [("votable", "caf? ok"), ("votable/b", "caf? ok"),
-                                              ("votable/td", "café ok"), ("csv", "café ok")])
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("votable", "caf? ok"),
+        ("votable/b", "caf? ok"),
+        ("votable/td", "café ok"),
+        ("csv", "café ok"),
+    ],
+)
 def test_char_is_ascii_in_binary_votable(fmt, expected):
     """A 'char' FIELD promises ASCII (astropy refuses anything else in BINARY/BINARY2)."""
     fields = [FieldSpec("s", "char", "*")]
@@ -445,12 +516,16 @@ def test_char_is_ascii_in_binary_votable(fmt, expected):
 
 @pytest.mark.parametrize(
     ("cell", "degrees"),
-    [("(0.5235987755982988 , -0.7853981633974483)", [30.0, -45.0]),
-     ("<(3.141592653589793 , 0) , 0.017453292519943295>", [180.0, 0.0, 1.0]),
-     ("{(0 , 0),(0.1 , 0),(0 , 0.1)}", [0.0, 0.0, 5.729577951308232, 0.0, 0.0,
-                                          5.729577951308232]),
-     ("(10d , -20.5d)", [10.0, -20.5]),
-     ([1.0, 2.0], [1.0, 2.0])],
+    [
+        ("(0.5235987755982988 , -0.7853981633974483)", [30.0, -45.0]),
+        ("<(3.141592653589793 , 0) , 0.017453292519943295>", [180.0, 0.0, 1.0]),
+        (
+            "{(0 , 0),(0.1 , 0),(0 , 0.1)}",
+            [0.0, 0.0, 5.729577951308232, 0.0, 0.0, 5.729577951308232],
+        ),
+        ("(10d , -20.5d)", [10.0, -20.5]),
+        ([1.0, 2.0], [1.0, 2.0]),
+    ],
 )
 def test_pgsphere_geometry_becomes_dali_degrees(cell, degrees):
     from tap_service.writers.columns import geometry
@@ -473,8 +548,10 @@ def test_float_heavy_batches_convert_like_the_plain_way():
     fields = [FieldSpec(f"d{i}", "double" if i % 2 else "float") for i in range(6)]
     fields.append(FieldSpec("n", "long"))
     cells = [1.5, None, NAN, Decimal("2.25"), -math.inf, 7]
-    rows = [(*tuple(cells[(i + j) % len(cells)] for j in range(6)), i if i % 3 else None)
-            for i in range(12)]
+    rows = [
+        (*tuple(cells[(i + j) % len(cells)] for j in range(6)), i if i % 3 else None)
+        for i in range(12)
+    ]
     fast = convert_rows(fields, rows)
     plain = [convert(s, c) for s, c in zip(fields, zip(*rows, strict=True), strict=True)]
     for spec, a, b in zip(fields, fast, plain, strict=True):

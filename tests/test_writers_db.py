@@ -76,17 +76,25 @@ def test_postgres_types_map_to_votable(conn, expression, expected):
 
 def test_catalogue_metadata_flows_into_fields(conn):
     """Units, UCDs, descriptions, a declared arraysize and char-vs-unicodeChar come from TAP_SCHEMA."""
-    ra = ColumnInfo("ra", "double", unit="deg", ucd="pos.eq.ra;meta.main",
-                    description="Right ascension (ICRS)")
-    coeffs = ColumnInfo("bp_coefficients", "double", arraysize="55", unit="e-/s",
-                        ucd="spect.continuum;arith.coeff")
+    ra = ColumnInfo(
+        "ra", "double", unit="deg", ucd="pos.eq.ra;meta.main", description="Right ascension (ICRS)"
+    )
+    coeffs = ColumnInfo(
+        "bp_coefficients", "double", arraysize="55", unit="e-/s", ucd="spect.continuum;arith.coeff"
+    )
     label = ColumnInfo("label", "char", arraysize="*")
     point = ColumnInfo("point", "double", arraysize="2", unit="deg", xtype="point")
-    outputs = [OutputColumn("ra", ra), OutputColumn("bp_coefficients", coeffs),
-               OutputColumn("label", label), OutputColumn("pos", point),
-               OutputColumn("ra", None)]
-    sql = ("SELECT 10.5::float8, array_fill(1.0::float8, ARRAY[55]), 'Be'::text, "
-           "ARRAY[10.5, -3.0]::float8[], 2.0::float8")
+    outputs = [
+        OutputColumn("ra", ra),
+        OutputColumn("bp_coefficients", coeffs),
+        OutputColumn("label", label),
+        OutputColumn("pos", point),
+        OutputColumn("ra", None),
+    ]
+    sql = (
+        "SELECT 10.5::float8, array_fill(1.0::float8, ARRAY[55]), 'Be'::text, "
+        "ARRAY[10.5, -3.0]::float8[], 2.0::float8"
+    )
     with conn.transaction():
         cursor = cursor_for(conn, sql)
         specs = field_specs(cursor.description, outputs)
@@ -112,8 +120,9 @@ DECLARED_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("expression", "declared", "expected"), DECLARED_CASES,
-                         ids=[c[0] for c in DECLARED_CASES])
+@pytest.mark.parametrize(
+    ("expression", "declared", "expected"), DECLARED_CASES, ids=[c[0] for c in DECLARED_CASES]
+)
 def test_declared_numeric_type_is_used_when_safe(conn, expression, declared, expected):
     with conn.transaction():
         cursor = cursor_for(conn, f"SELECT {expression} AS v")
@@ -144,7 +153,10 @@ def test_star_output_expands_to_cursor_columns(conn):
         specs = field_specs(cursor.description, [OutputColumn("*", None), OutputColumn("ra", ra)])
         cursor.close()
     assert [(s.name, s.datatype, s.unit) for s in specs] == [
-        ("a", "int", None), ("b", "unicodeChar", None), ("ra", "double", "deg")]
+        ("a", "int", None),
+        ("b", "unicodeChar", None),
+        ("ra", "double", "deg"),
+    ]
 
 
 SOURCE_TABLE = """
@@ -224,8 +236,11 @@ def _check_float(got, expected, float32: bool = False):
 
 def test_timestamps_are_iso_utc(conn):
     with conn.transaction():
-        cursor = cursor_for(conn, "SELECT timestamptz '2024-03-01 12:30:00+02' AS t, "
-                                  "timestamp '2024-03-01 12:30:00.25' AS u")
+        cursor = cursor_for(
+            conn,
+            "SELECT timestamptz '2024-03-01 12:30:00+02' AS t, "
+            "timestamp '2024-03-01 12:30:00.25' AS u",
+        )
         fields = field_specs(cursor.description)
         batch = cursor.fetchmany(1)
         cursor.close()

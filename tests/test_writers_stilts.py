@@ -20,18 +20,31 @@ from tap_service.writers import FieldSpec, ResultStatus
 pytestmark = pytest.mark.skipif(shutil.which("stilts") is None, reason="needs stilts (Debian)")
 
 FIELDS = [FieldSpec("k", "int")] + [
-    FieldSpec(case.replace(" ", "_"), spec.datatype, spec.arraysize, spec.unit, spec.ucd,
-              f"the {case} case <&>", spec.xtype)
+    FieldSpec(
+        case.replace(" ", "_"),
+        spec.datatype,
+        spec.arraysize,
+        spec.unit,
+        spec.ucd,
+        f"the {case} case <&>",
+        spec.xtype,
+    )
     for case, spec, _, _ in CASES
 ]
 N = max(len(values) for _, _, values, _ in CASES)
-ROWS = [tuple([i] + [values[i] if i < len(values) else None for _, _, values, _ in CASES])
-        for i in range(N)]
-FILES = {"votable": "b2.vot", "votable/b": "b.vot", "votable/td": "td.vot", "csv": "t.csv",
-         "fits": "t.fits"}
+ROWS = [
+    tuple([i] + [values[i] if i < len(values) else None for _, _, values, _ in CASES])
+    for i in range(N)
+]
+FILES = {
+    "votable": "b2.vot",
+    "votable/b": "b.vot",
+    "votable/td": "td.vot",
+    "csv": "t.csv",
+    "fits": "t.fits",
+}
 FIXED_ARRAYS = ["fixed_float_array", "point", "2-d_array"]
-ASCII_SCALARS = ["k", "short", "int", "long", "double", "float", "numeric", "boolean",
-                 "timestamp"]
+ASCII_SCALARS = ["k", "short", "int", "long", "double", "float", "numeric", "boolean", "timestamp"]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +85,9 @@ def test_stil_reads_every_format_alike(outputs):
             # Only BINARY2 can flag a whole fixed-size array NULL; the others write NaNs.
             for name in FIXED_ARRAYS:
                 if reference[name] == "":
-                    assert set(row.pop(name).replace("(", "").replace(")", "").split(", ")) == {"NaN"}
+                    assert set(row.pop(name).replace("(", "").replace(")", "").split(", ")) == {
+                        "NaN"
+                    }
                     reference = {k: v for k, v in reference.items() if k != name}
             assert row == reference, fmt
     for fmt, reader in (("fits", "fits"), ("csv", "csv")):

@@ -124,42 +124,92 @@ def make_sky(
 def load_sky(url: str, sky: Sky, labels: bool = True) -> None:
     """COPY the sky into gaia.source / gaia.xp_continuous, labels and truth tables."""
     n = len(sky)
-    source_cols = [CopyColumn("source_id", "int8"), CopyColumn("ra", "float8"),
-                   CopyColumn("dec", "float8"), CopyColumn("phot_g_mean_flux", "float8"),
-                   CopyColumn("phot_g_mean_mag", "float4"), CopyColumn("bp_rp", "float4")]
-    xp_cols = [CopyColumn("source_id", "int8"),
-               CopyColumn("bp_coefficients", "float8", 55),
-               CopyColumn("bp_coefficient_errors", "float4", 55),
-               CopyColumn("rp_coefficients", "float8", 55),
-               CopyColumn("rp_coefficient_errors", "float4", 55)]
+    source_cols = [
+        CopyColumn("source_id", "int8"),
+        CopyColumn("ra", "float8"),
+        CopyColumn("dec", "float8"),
+        CopyColumn("phot_g_mean_flux", "float8"),
+        CopyColumn("phot_g_mean_mag", "float4"),
+        CopyColumn("bp_rp", "float4"),
+    ]
+    xp_cols = [
+        CopyColumn("source_id", "int8"),
+        CopyColumn("bp_coefficients", "float8", 55),
+        CopyColumn("bp_coefficient_errors", "float4", 55),
+        CopyColumn("rp_coefficients", "float8", 55),
+        CopyColumn("rp_coefficient_errors", "float4", 55),
+    ]
     with transaction(url) as conn, conn.cursor() as cur:
-        with cur.copy("COPY gaia.source (source_id, ra, dec, phot_g_mean_flux, phot_g_mean_mag,"
-                      " bp_rp) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(pack({"source_id": sky.source_id, "ra": sky.ra, "dec": sky.dec,
-                             "phot_g_mean_flux": sky.g_flux, "phot_g_mean_mag": sky.g_mag,
-                             "bp_rp": sky.bp_rp}, source_cols))
-        with cur.copy("COPY gaia.xp_continuous (source_id, bp_coefficients, bp_coefficient_errors,"
-                      " rp_coefficients, rp_coefficient_errors) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(pack({"source_id": sky.source_id, "bp_coefficients": sky.bp,
-                             "bp_coefficient_errors": sky.bp_err, "rp_coefficients": sky.rp,
-                             "rp_coefficient_errors": sky.rp_err}, xp_cols))
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {TRUTH_TABLE} (source_id bigint PRIMARY KEY,"
-                    " ew_halpha_true real)")
+        with cur.copy(
+            "COPY gaia.source (source_id, ra, dec, phot_g_mean_flux, phot_g_mean_mag,"
+            " bp_rp) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.write(
+                pack(
+                    {
+                        "source_id": sky.source_id,
+                        "ra": sky.ra,
+                        "dec": sky.dec,
+                        "phot_g_mean_flux": sky.g_flux,
+                        "phot_g_mean_mag": sky.g_mag,
+                        "bp_rp": sky.bp_rp,
+                    },
+                    source_cols,
+                )
+            )
+        with cur.copy(
+            "COPY gaia.xp_continuous (source_id, bp_coefficients, bp_coefficient_errors,"
+            " rp_coefficients, rp_coefficient_errors) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.write(
+                pack(
+                    {
+                        "source_id": sky.source_id,
+                        "bp_coefficients": sky.bp,
+                        "bp_coefficient_errors": sky.bp_err,
+                        "rp_coefficients": sky.rp,
+                        "rp_coefficient_errors": sky.rp_err,
+                    },
+                    xp_cols,
+                )
+            )
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {TRUTH_TABLE} (source_id bigint PRIMARY KEY,"
+            " ew_halpha_true real)"
+        )
         with cur.copy(f"COPY {TRUTH_TABLE} FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(pack({"source_id": sky.source_id, "ew_halpha_true": sky.ew_true},
-                            [CopyColumn("source_id", "int8"),
-                             CopyColumn("ew_halpha_true", "float4")]))
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {LABELS_TABLE} (source_id bigint,"
-                    " is_emitter boolean, ew_halpha real, conflict boolean)")
+            copy.write(
+                pack(
+                    {"source_id": sky.source_id, "ew_halpha_true": sky.ew_true},
+                    [CopyColumn("source_id", "int8"), CopyColumn("ew_halpha_true", "float4")],
+                )
+            )
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {LABELS_TABLE} (source_id bigint,"
+            " is_emitter boolean, ew_halpha real, conflict boolean)"
+        )
         if labels:
             m = sky.labelled
-            with cur.copy(f"COPY {LABELS_TABLE} (source_id, is_emitter, ew_halpha, conflict)"
-                          " FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(pack(
-                    {"source_id": sky.source_id[m], "is_emitter": sky.ew_true[m] > 0,
-                     "ew_halpha": sky.ew_true[m], "conflict": np.zeros(m.sum(), bool)},
-                    [CopyColumn("source_id", "int8"), CopyColumn("is_emitter", "bool"),
-                     CopyColumn("ew_halpha", "float4"), CopyColumn("conflict", "bool")]))
+            with cur.copy(
+                f"COPY {LABELS_TABLE} (source_id, is_emitter, ew_halpha, conflict)"
+                " FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.write(
+                    pack(
+                        {
+                            "source_id": sky.source_id[m],
+                            "is_emitter": sky.ew_true[m] > 0,
+                            "ew_halpha": sky.ew_true[m],
+                            "conflict": np.zeros(m.sum(), bool),
+                        },
+                        [
+                            CopyColumn("source_id", "int8"),
+                            CopyColumn("is_emitter", "bool"),
+                            CopyColumn("ew_halpha", "float4"),
+                            CopyColumn("conflict", "bool"),
+                        ],
+                    )
+                )
         cur.execute("ANALYZE gaia.source; ANALYZE gaia.xp_continuous")
     assert n == len(sky)
 

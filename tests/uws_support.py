@@ -58,8 +58,11 @@ class LiveServer:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", LAUNCH], cwd=REPO_ROOT, env=self.env,
-                stdout=log, stderr=subprocess.STDOUT,
+                [sys.executable, "-c", LAUNCH],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -131,10 +134,13 @@ def votable_status(body: bytes) -> tuple[str, str]:
 # --- query targets ----------------------------------------------------------------------------
 #: The two small tables tests/data/adql/*.yaml name (tests/data/adql/targets.sql, as test_adql.py), published
 #: with TAP_SCHEMA rows and readable by the TAP role, plus an unpublished canary table.
-QUERY_TARGETS = (ADQL_DATA / "targets.sql").read_text(encoding="utf-8") + """
+QUERY_TARGETS = (
+    (ADQL_DATA / "targets.sql").read_text(encoding="utf-8")
+    + """
 CREATE TABLE public.adqltest_secret (x double precision, secret text);
 INSERT INTO public.adqltest_secret VALUES (10.0, 'the-canary-secret');
 """
+)
 
 
 def create_query_targets(db_url: str, schema: str, role: str) -> None:

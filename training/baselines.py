@@ -183,7 +183,10 @@ def train_lightgbm(
 
 
 def _train_frame(
-    batch: FeedBatch, normaliser: Normaliser, feature_set: str, rule: splits.SplitRule,
+    batch: FeedBatch,
+    normaliser: Normaliser,
+    feature_set: str,
+    rule: splits.SplitRule,
     excess: Any = None,
 ) -> Any:
     """The labelled training-split rows of one partition as a DataFrame (a Dask task)."""
@@ -292,7 +295,9 @@ class TabularKind:
     def load(self, path: Path, config: dict[str, Any]) -> TabularScorer:
         normaliser, calibrator = saved_normaliser_and_calibrator(path, config)
         feature_set = config["feature_set"]
-        excess = LineExcess.load(path, normaliser) if "excess" in features.blocks(feature_set) else None
+        excess = (
+            LineExcess.load(path, normaliser) if "excess" in features.blocks(feature_set) else None
+        )
         scorer = self.scorer_class(self.name, feature_set, normaliser, calibrator, excess=excess)
         scorer.load_weights(path)
         return scorer

@@ -24,16 +24,16 @@ SCHEDULER = typer.Option(
 
 @train_app.command("compare")
 def train_compare(
-    models: str = typer.Option(
-        "all", help=f"Comma-separated kinds: {','.join(KINDS)} (or all)."
-    ),
+    models: str = typer.Option("all", help=f"Comma-separated kinds: {','.join(KINDS)} (or all)."),
     scheduler: str | None = SCHEDULER,
     report_dir: Path | None = typer.Option(None, help="Where the report goes (var/reports/...)."),
     phase1_dir: Path | None = typer.Option(
         None, help="DAE phase-1 checkpoint directory: resumed if it holds a checkpoint."
     ),
     epochs: int | None = typer.Option(None, help="DAE phase-1 epochs (XPHA_DAE_EPOCHS)."),
-    set_current: bool = typer.Option(True, help="Make the model with the best validation PR-AUC current."),
+    set_current: bool = typer.Option(
+        True, help="Make the model with the best validation PR-AUC current."
+    ),
 ) -> None:
     """Train every model on the same parent-disjoint split, register them, write the report."""
     from sql.database import database_url

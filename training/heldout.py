@@ -335,9 +335,14 @@ def parent_bootstrap(folds: list[FoldScores], name: str, n: int, seed: int) -> d
     # parents' count, and each copy's position among them
     for fs in folds:
         parents = np.unique(np.concatenate([fs.null_parent, fs.inj_parent, fs.sky_parent]))
-        index.append((parents.size, np.searchsorted(parents, fs.null_parent),
-                      np.searchsorted(parents, fs.inj_parent),
-                      np.searchsorted(parents, fs.sky_parent)))
+        index.append(
+            (
+                parents.size,
+                np.searchsorted(parents, fs.null_parent),
+                np.searchsorted(parents, fs.inj_parent),
+                np.searchsorted(parents, fs.sky_parent),
+            )
+        )
     for _ in range(n):
         hits: dict[float, list] = {0.01: [], 1e-3: []}
         weights, ews, sky_scores, sky_w, sky_ew = [], [], [], [], []

@@ -60,7 +60,9 @@ class LatentSpace:
 
     @property
     def title(self) -> str:
-        return "dae phase 1 (encoder)" if self.source == PHASE1 else f"{self.source} (after phase 2)"
+        return (
+            "dae phase 1 (encoder)" if self.source == PHASE1 else f"{self.source} (after phase 2)"
+        )
 
     @property
     def geometry(self) -> dict[str, float]:

@@ -21,9 +21,12 @@ class RunSettings(BaseSettings):
     model_config = XPHA_SETTINGS
 
     training_device: str = Field(
-        "auto", description="torch device: auto (CUDA with AMP when available, else CPU), cpu, cuda."
+        "auto",
+        description="torch device: auto (CUDA with AMP when available, else CPU), cpu, cuda.",
     )
-    training_seed: int = Field(42, description="Seed of splits, shuffling and model initialisation.")
+    training_seed: int = Field(
+        42, description="Seed of splits, shuffling and model initialisation."
+    )
 
 
 class Phase1Config(RunSettings):
@@ -40,11 +43,13 @@ class Phase1Config(RunSettings):
     dae_weight_decay: float = Field(1e-4, description="Phase-1 AdamW weight decay.")
     dae_warmup_steps: int = Field(50, description="Phase-1 linear learning-rate warm-up, in steps.")
     dae_p_band: float = Field(
-        0.5, description="Phase-1 corruption: fraction of rows with one whole band (BP or RP) hidden."
+        0.5,
+        description="Phase-1 corruption: fraction of rows with one whole band (BP or RP) hidden.",
     )
     dae_p_block: float = Field(
-        0.25, description="Phase-1 corruption (band+block only): fraction of rows with a random "
-        "block of coefficients hidden."
+        0.25,
+        description="Phase-1 corruption (band+block only): fraction of rows with a random "
+        "block of coefficients hidden.",
     )
     dae_block_length: tuple[int, int] = Field(
         (4, 24), description="Phase-1 corruption: shortest and longest hidden block, coefficients."
@@ -81,8 +86,9 @@ class Phase2Config(RunSettings):
     )
     head_weight_decay: float = Field(1e-4, description="Phase-2 AdamW weight decay.")
     head_recon_weight: float = Field(
-        1.0, description="Unfreeze mode: weight of the kept reconstruction loss (against "
-        "representation collapse)."
+        1.0,
+        description="Unfreeze mode: weight of the kept reconstruction loss (against "
+        "representation collapse).",
     )
 
 
@@ -90,7 +96,8 @@ class TrainingSettings(Settings, Phase2Config, Phase1Config):
     """Database settings plus the feed, splits, every model kind, evaluation and both DAE phases."""
 
     dask_scheduler: str | None = Field(
-        None, description="Address of a Dask scheduler (tcp://host:8786); a local cluster when unset."
+        None,
+        description="Address of a Dask scheduler (tcp://host:8786); a local cluster when unset.",
     )
     dask_local_workers: int = Field(2, description="Workers of the local Dask cluster.")
     feed_partition_rows: int = Field(

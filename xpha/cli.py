@@ -47,8 +47,11 @@ def main() -> None:
     except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
         # the code is newer than the database's schema
         message = str(exc).splitlines()[0]
-        typer.secho(f"error: {message}; the database schema is older than this xpha: "
-                    "run `xpha db migrate`", fg=typer.colors.RED, err=True)
+        typer.secho(
+            f"error: {message}; the database schema is older than this xpha: run `xpha db migrate`",
+            fg=typer.colors.RED,
+            err=True,
+        )
         sys.exit(1)
 
 

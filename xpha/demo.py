@@ -154,7 +154,9 @@ def step_labels(ctx: DemoContext) -> str:
 
     sdss = measure_files([ctx.sky_dir / "sdss"], ctx.url, ctx.settings)
     load_file(ctx.sky_dir / "lamost_emitters.csv", url=ctx.url)
-    matches = [crossmatch(survey, url=ctx.url, settings=ctx.settings) for survey in ("sdss", "lamost")]
+    matches = [
+        crossmatch(survey, url=ctx.url, settings=ctx.settings) for survey in ("sdss", "lamost")
+    ]
     counts = _label_counts(ctx.url)
     return (
         f"{sdss.files} SDSS spectra measured; crossmatch "
@@ -187,7 +189,9 @@ def step_score(ctx: DemoContext) -> str:
     from training.scoring import score_all
 
     result = score_all(ctx.url, ctx.settings, "current")
-    return f"{result.scored} sources scored by {result.model.name} (model_id {result.model.model_id})"
+    return (
+        f"{result.scored} sources scored by {result.model.name} (model_id {result.model.model_id})"
+    )
 
 
 @dataclass(frozen=True)
@@ -304,7 +308,9 @@ def demo_command(
         None, "--n-sources", min=1000, help="Simulated sources (default XPHA_DEMO_N_SOURCES)."
     ),
     seed: int = typer.Option(42, "--seed", help="Seed of the simulated sky."),
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="Start the TAP service at the end."),
+    serve: bool = typer.Option(
+        True, "--serve/--no-serve", help="Start the TAP service at the end."
+    ),
     exclude_parents: Path = typer.Option(
         None,
         "--exclude-parents",

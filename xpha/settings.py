@@ -23,8 +23,9 @@ class DemoSettings(BaseSettings):
     model_config = XPHA_SETTINGS
 
     demo_n_sources: int = Field(
-        100_000, description="Simulated sources in `xpha demo` (chosen to finish in under 15 "
-        "minutes on 2 cores; larger with --n-sources)."
+        100_000,
+        description="Simulated sources in `xpha demo` (chosen to finish in under 15 "
+        "minutes on 2 cores; larger with --n-sources).",
     )
     demo_sdss_fraction: float = Field(
         0.03, description="Share of the demo's simulated sources given an SDSS spectrum."
@@ -40,8 +41,13 @@ class XphaSettings(IngestSettings, TrainingSettings, TapSettings, DemoSettings):
 
 
 # In the README's order: the base first, then each part's own variables.
-PARTS: tuple[type[BaseSettings], ...] = (Settings, DemoSettings, IngestSettings, TrainingSettings,
-                                         TapSettings)
+PARTS: tuple[type[BaseSettings], ...] = (
+    Settings,
+    DemoSettings,
+    IngestSettings,
+    TrainingSettings,
+    TapSettings,
+)
 
 
 def get_settings() -> XphaSettings:

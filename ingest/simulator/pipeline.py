@@ -41,7 +41,9 @@ def simulate(config: SimulationConfig, out: Path, fmt: str = "fits", progress: b
 
         raise XphaError(f"unknown --format {fmt!r}: choose one of {', '.join(FORMATS)}")
     library = load_parents()
-    copied = allowed_rows(library.source_id, config.parents, config.exclude_parents)  # checked first
+    copied = allowed_rows(
+        library.source_id, config.parents, config.exclude_parents
+    )  # checked first
     _remove_previous_run(out)
     names = class_names(config.mixture)
     sampling = merged_sampling()

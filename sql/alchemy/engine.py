@@ -26,8 +26,9 @@ def sqlalchemy_url(url: str) -> URL:
     return make_url(url).set(drivername=DIALECT)
 
 
-def read_only_engine(url: str | None = None, settings: Settings | None = None,
-                     **engine_options: Any) -> Engine:
+def read_only_engine(
+    url: str | None = None, settings: Settings | None = None, **engine_options: Any
+) -> Engine:
     """An engine whose sessions start every transaction read-only."""
     url = url or database_url(settings)
     options = conninfo_to_dict(url).get("options")

@@ -38,9 +38,11 @@ def column_info(statement: Select) -> list[dict[str, str | None]]:
 
 def units_of(statement: Select) -> dict[str, str]:
     """Per named result column (a column or a label), its unit, where it has one."""
-    return {c.name: unit
-            for c, info in zip(statement.selected_columns, column_info(statement), strict=True)
-            if isinstance(c, (Column, Label)) and (unit := info.get("unit"))}
+    return {
+        c.name: unit
+        for c, info in zip(statement.selected_columns, column_info(statement), strict=True)
+        if isinstance(c, (Column, Label)) and (unit := info.get("unit"))
+    }
 
 
 def read_frame(connection: Connection, statement: Select) -> pd.DataFrame:

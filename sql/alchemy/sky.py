@@ -69,11 +69,13 @@ def cone(ra: Angle, dec: Angle, ra0: Angle, dec0: Angle, radius: Angle) -> Colum
     return q3c_join(_degrees(ra0), _degrees(dec0), _degrees(ra), _degrees(dec), _degrees(radius))
 
 
-def crossmatch(ra: Angle, dec: Angle, indexed_ra: Angle, indexed_dec: Angle,
-               radius: Angle) -> ColumnElement[bool]:
+def crossmatch(
+    ra: Angle, dec: Angle, indexed_ra: Angle, indexed_dec: Angle, radius: Angle
+) -> ColumnElement[bool]:
     """A join condition: within ``radius`` degrees; the index of the second pair is used."""
-    return q3c_join(_degrees(ra), _degrees(dec), _degrees(indexed_ra), _degrees(indexed_dec),
-                    _degrees(radius))
+    return q3c_join(
+        _degrees(ra), _degrees(dec), _degrees(indexed_ra), _degrees(indexed_dec), _degrees(radius)
+    )
 
 
 def distance(ra1: Angle, dec1: Angle, ra2: Angle, dec2: Angle) -> ColumnElement[float]:
@@ -94,8 +96,12 @@ def polygon(ra: Angle, dec: Angle, vertices: Iterable[Sequence[float]]) -> Colum
     return q3c_poly_query(_degrees(ra), _degrees(dec), array)
 
 
-def positions(ra: Iterable[float], dec: Iterable[float], ids: Iterable[int] | None = None,
-              name: str = "positions") -> TableValuedAlias:
+def positions(
+    ra: Iterable[float],
+    dec: Iterable[float],
+    ids: Iterable[int] | None = None,
+    name: str = "positions",
+) -> TableValuedAlias:
     """An in-memory list of positions as a relation ``name(id, ra, dec)``; ``id`` defaults to
     the row number, so results map back to the list."""
     ras, decs = [float(x) for x in ra], [float(x) for x in dec]
@@ -107,10 +113,16 @@ def positions(ra: Iterable[float], dec: Iterable[float], ids: Iterable[int] | No
         bindparam(None, ras, type_=ARRAY(DOUBLE_PRECISION)),
         bindparam(None, decs, type_=ARRAY(DOUBLE_PRECISION)),
     )
-    return func.unnest(*arrays).table_valued(
-        column("id", BigInteger), column("ra", DOUBLE_PRECISION), column("dec", DOUBLE_PRECISION),
-        name=name,
-    ).render_derived(with_types=False)
+    return (
+        func.unnest(*arrays)
+        .table_valued(
+            column("id", BigInteger),
+            column("ra", DOUBLE_PRECISION),
+            column("dec", DOUBLE_PRECISION),
+            name=name,
+        )
+        .render_derived(with_types=False)
+    )
 
 
 # --- pgSphere --------------------------------------------------------------------------------

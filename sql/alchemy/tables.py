@@ -49,8 +49,7 @@ def _column(described: render.PublishedColumn) -> Column:
         column_type(described),
         quote=True if name != described.name else None,
         comment=described.description,
-        info={"unit": described.unit, "ucd": described.ucd,
-              "description": described.description},
+        info={"unit": described.unit, "ucd": described.ucd, "description": described.description},
     )
 
 
@@ -80,9 +79,17 @@ def published_tables(settings: Settings | None = None) -> PublishedTables:
     settings = settings or get_settings()
     metadata = MetaData()
     for described_schema in render.load_description():
-        schema = (settings.published_schema if described_schema.name == render.PUBLISHED
-                  else described_schema.name)
+        schema = (
+            settings.published_schema
+            if described_schema.name == render.PUBLISHED
+            else described_schema.name
+        )
         for described in described_schema.tables:
-            Table(described.name, metadata, *(_column(c) for c in described.columns),
-                  schema=schema, comment=described.description)
+            Table(
+                described.name,
+                metadata,
+                *(_column(c) for c in described.columns),
+                schema=schema,
+                comment=described.description,
+            )
     return PublishedTables(metadata, settings.published_schema)

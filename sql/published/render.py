@@ -22,7 +22,9 @@ VIEWS_MIGRATION = MIGRATIONS / "041_published_views.sql"
 ROWS_MIGRATION = MIGRATIONS / "043_tap_schema_rows.sql"
 PUBLISHED = "xpha"  # the name used in xpha.yaml; rendered as the {published_schema} placeholder
 VOTABLE_TYPES = {"boolean", "short", "int", "long", "float", "double", "char", "unicodeChar"}
-HEADER = "-- GENERATED from sql/published/xpha.yaml by `python -m sql.published.render`: do not edit.\n"
+HEADER = (
+    "-- GENERATED from sql/published/xpha.yaml by `python -m sql.published.render`: do not edit.\n"
+)
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,9 @@ def load_description(path: Path = DESCRIPTION) -> list[Schema]:
             names = [c.name for c in columns]
             if len(set(names)) != len(names):
                 raise ValueError(f"{path.name}: table {raw['name']} repeats a column name")
-            table = Table(schema.name, raw["name"], _text(raw["description"]), columns,
-                          raw.get("from"))
+            table = Table(
+                schema.name, raw["name"], _text(raw["description"]), columns, raw.get("from")
+            )
             schema.tables.append(table)
         by_name = {t.name: t for t in schema.tables}
         for raw in raw_schema.get("keys", []):
@@ -101,15 +104,31 @@ def load_description(path: Path = DESCRIPTION) -> list[Schema]:
                 }:
                     raise ValueError(f"{path.name}: key {raw['id']} names an unknown column")
             schema.keys.append(
-                Key(f"{schema.name}.{raw['id']}", source.qualified, target.qualified, pairs,
-                    _text(raw["description"]))
+                Key(
+                    f"{schema.name}.{raw['id']}",
+                    source.qualified,
+                    target.qualified,
+                    pairs,
+                    _text(raw["description"]),
+                )
             )
         schemas.append(schema)
     return schemas
 
 
-COLUMN_KEYS = {"name", "datatype", "description", "sql", "votable:arraysize", "ivoa:unit",
-               "ivoa:ucd", "xtype", "tap:indexed", "tap:principal", "tap:std"}
+COLUMN_KEYS = {
+    "name",
+    "datatype",
+    "description",
+    "sql",
+    "votable:arraysize",
+    "ivoa:unit",
+    "ivoa:ucd",
+    "xtype",
+    "tap:indexed",
+    "tap:principal",
+    "tap:std",
+}
 
 
 def _column(schema: str, table: str, raw: dict) -> PublishedColumn:
@@ -175,10 +194,13 @@ def render_views(schemas: list[Schema]) -> str:
 
 def render_rows(schemas: list[Schema]) -> str:
     """Every TAP_SCHEMA row, replacing whatever was there."""
-    out = [HEADER, "-- TAP_SCHEMA rows: the published schema and TAP_SCHEMA itself (std=1).\n",
-           "DELETE FROM tap_schema.key_columns;\nDELETE FROM tap_schema.keys;\n",
-           "DELETE FROM tap_schema.columns;\nDELETE FROM tap_schema.tables;\n",
-           "DELETE FROM tap_schema.schemas;\n"]
+    out = [
+        HEADER,
+        "-- TAP_SCHEMA rows: the published schema and TAP_SCHEMA itself (std=1).\n",
+        "DELETE FROM tap_schema.key_columns;\nDELETE FROM tap_schema.keys;\n",
+        "DELETE FROM tap_schema.columns;\nDELETE FROM tap_schema.tables;\n",
+        "DELETE FROM tap_schema.schemas;\n",
+    ]
     table_index = 0
     for schema_index, schema in enumerate(schemas, start=1):
         ref = _schema_ref(schema.name)
@@ -197,8 +219,22 @@ def render_rows(schemas: list[Schema]) -> str:
             )
             values = []
             for index, c in enumerate(table.columns, start=1):
-                row = (qualified, c.name, c.datatype, c.arraysize, c.xtype, c.size,
-                       c.description, None, c.unit, c.ucd, c.indexed, c.principal, c.std, index)
+                row = (
+                    qualified,
+                    c.name,
+                    c.datatype,
+                    c.arraysize,
+                    c.xtype,
+                    c.size,
+                    c.description,
+                    None,
+                    c.unit,
+                    c.ucd,
+                    c.indexed,
+                    c.principal,
+                    c.std,
+                    index,
+                )
                 values.append("(" + ", ".join(_literal(v) for v in row) + ")")
             out.append(
                 "INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize,"

@@ -28,7 +28,8 @@ class Adql(Dialect):
 
     class Tokenizer(tokens.Tokenizer):
         KEYWORDS: ClassVar[dict[str, TokenType]] = {
-            **tokens.Tokenizer.KEYWORDS, "TOP": TokenType.TOP
+            **tokens.Tokenizer.KEYWORDS,
+            "TOP": TokenType.TOP,
         }
         COMMENTS: ClassVar[list[str | tuple[str, str]]] = ["--"]
         HEX_STRINGS: ClassVar[list[str | tuple[str, str]]] = [("0x", ""), ("0X", "")]
@@ -113,7 +114,7 @@ def _check_first_word(adql: str) -> None:
     """Only queries: refuse INSERT, SET, COPY, DROP, ... before the parser sees them."""
     match = _FIRST_WORD.match(adql)
     word = match.group(2) if match else ""
-    if not word and (not match or not adql[match.end():].strip()):
+    if not word and (not match or not adql[match.end() :].strip()):
         raise AdqlError("the query is empty")
     if word.upper() not in ("SELECT", "WITH"):
         index = match.start(2) if match else 0

@@ -15,8 +15,9 @@ from sqlglot import exp
 from tap_service.catalog import ColumnInfo
 
 INTEGER_TYPES = frozenset({"short", "int", "long", "unsignedByte"})
-INTEGER_CASTS = frozenset({exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
-                           exp.DataType.Type.BIGINT})
+INTEGER_CASTS = frozenset(
+    {exp.DataType.Type.SMALLINT, exp.DataType.Type.INT, exp.DataType.Type.BIGINT}
+)
 
 
 def is_integer(node: exp.Expr, infos: Mapping[int, ColumnInfo]) -> bool:
@@ -67,8 +68,9 @@ def adql_semantics(node: exp.Expr, infos: Mapping[int, ColumnInfo]) -> exp.Expr:
             return exp.Ln(this=base)
         if isinstance(base, exp.Literal) and base.this == "10":
             return _call("LOG", value)
-        return exp.Div(this=exp.Paren(this=exp.Ln(this=value)),
-                       expression=exp.Paren(this=exp.Ln(this=base)))
+        return exp.Div(
+            this=exp.Paren(this=exp.Ln(this=value)), expression=exp.Paren(this=exp.Ln(this=base))
+        )
     if isinstance(node, (exp.Round, exp.Trunc)):
         name = "ROUND" if isinstance(node, exp.Round) else "TRUNC"
         digits = node.args.get("decimals")
@@ -94,6 +96,8 @@ def adql_semantics(node: exp.Expr, infos: Mapping[int, ColumnInfo]) -> exp.Expr:
 
 def _numeric_digits(digits: exp.Expr) -> exp.Expr:
     """PostgreSQL's round(numeric, int) wants an integer number of digits."""
-    return digits if isinstance(digits, exp.Literal) else exp.Cast(
-        this=digits, to=exp.DataType.build("INT")
+    return (
+        digits
+        if isinstance(digits, exp.Literal)
+        else exp.Cast(this=digits, to=exp.DataType.build("INT"))
     )

@@ -101,8 +101,9 @@ def _call(name: str, *args: exp.Expr) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def q3c_join(p: Coordinates, q: Coordinates, radius: exp.Expr,
-             infos: Mapping[int, ColumnInfo]) -> exp.Expr:
+def q3c_join(
+    p: Coordinates, q: Coordinates, radius: exp.Expr, infos: Mapping[int, ColumnInfo]
+) -> exp.Expr:
     """q3c_join with constants first, else with the indexed pair second."""
     if (is_constant(q[0]) and is_constant(q[1])) or (_indexed(p, infos) and not _indexed(q, infos)):
         p, q = q, p
@@ -152,13 +153,15 @@ def region_predicate(call: exp.Expr, infos: Mapping[int, ColumnInfo]) -> exp.Exp
         vertices = polygon(second)
         if vertices is not None:
             return _call("q3c_poly_query", where[0], where[1], _double_array(vertices))
-    operator = exp.ArrayContainedBy if _name(call) == "CONTAINS" or point(first) else \
-        exp.ArrayOverlaps
+    operator = (
+        exp.ArrayContainedBy if _name(call) == "CONTAINS" or point(first) else exp.ArrayOverlaps
+    )
     return exp.Paren(this=operator(this=sphere(first), expression=sphere(second)))
 
 
-def _distance_predicate(call: exp.Expr, radius: exp.Expr,
-                        infos: Mapping[int, ColumnInfo]) -> exp.Expr | None:
+def _distance_predicate(
+    call: exp.Expr, radius: exp.Expr, infos: Mapping[int, ColumnInfo]
+) -> exp.Expr | None:
     pair = distance_points(call)
     if pair is None:
         return None
@@ -201,10 +204,16 @@ def sphere(node: exp.Expr) -> exp.Expr:
         ra, dec, width, height = (exp.Paren(this=a) for a in args)
         half_w = exp.Div(this=width, expression=exp.Literal.number(2))
         half_h = exp.Div(this=height, expression=exp.Literal.number(2))
-        south_west = _call("spoint", _radians(exp.Sub(this=ra, expression=half_w)),
-                           _radians(exp.Sub(this=dec, expression=half_h)))
-        north_east = _call("spoint", _radians(exp.Add(this=ra, expression=half_w)),
-                           _radians(exp.Add(this=dec, expression=half_h)))
+        south_west = _call(
+            "spoint",
+            _radians(exp.Sub(this=ra, expression=half_w)),
+            _radians(exp.Sub(this=dec, expression=half_h)),
+        )
+        north_east = _call(
+            "spoint",
+            _radians(exp.Add(this=ra, expression=half_w)),
+            _radians(exp.Add(this=dec, expression=half_h)),
+        )
         return _call("sbox", south_west, north_east)
     if name == "POLYGON":
         flat = polygon(node) or []
@@ -214,8 +223,9 @@ def sphere(node: exp.Expr) -> exp.Expr:
         ]
         values = exp.Values(
             expressions=vertices,
-            alias=exp.TableAlias(this=exp.to_identifier("vertices"),
-                                 columns=[exp.to_identifier("vertex")]),
+            alias=exp.TableAlias(
+                this=exp.to_identifier("vertices"), columns=[exp.to_identifier("vertex")]
+            ),
         )
         query = exp.select(_call("spoly", exp.column("vertex", "vertices"))).from_(values)
         return exp.Subquery(this=query)
@@ -264,7 +274,11 @@ def check_no_loose_geometry(tree: exp.Expr) -> None:
         if node.name.upper() in CONSTRUCTORS:
             raise AdqlError(
                 f"{node.name.upper()} can only be an argument of a geometry function "
-                "or an item of the outer select list", 0, 0, node.name)
+                "or an item of the outer select list",
+                0,
+                0,
+                node.name,
+            )
 
 
 def dali_value(node: exp.Expr) -> tuple[exp.Expr, ColumnInfo] | None:
@@ -289,12 +303,20 @@ def dali_value(node: exp.Expr) -> tuple[exp.Expr, ColumnInfo] | None:
         return _double_array(corners), _dali_info("polygon", "*")
     if name == "CENTROID":
         centre = sphere(node)
-        values: list[exp.Expr] = [exp.Degrees(this=_call("long", centre)),
-                                  exp.Degrees(this=_call("lat", centre))]
+        values: list[exp.Expr] = [
+            exp.Degrees(this=_call("long", centre)),
+            exp.Degrees(this=_call("lat", centre)),
+        ]
         return _double_array(values), _dali_info("point", "2")
     return None
 
 
 def _dali_info(xtype: str, arraysize: str) -> ColumnInfo:
-    return ColumnInfo(name=xtype, datatype="double", arraysize=arraysize, unit="deg",
-                      ucd="pos.eq" if xtype == "point" else None, xtype=xtype)
+    return ColumnInfo(
+        name=xtype,
+        datatype="double",
+        arraysize=arraysize,
+        unit="deg",
+        ucd="pos.eq" if xtype == "point" else None,
+        xtype=xtype,
+    )

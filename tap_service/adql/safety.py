@@ -14,8 +14,22 @@ from sqlglot import exp
 from tap_service.adql.errors import AdqlError, AdqlSecurityError, at_node
 
 QUERY_ARGS = frozenset(
-    {"with_", "expressions", "distinct", "from_", "joins", "where", "group", "having", "order",
-     "limit", "offset", "this", "expression", "alias"}
+    {
+        "with_",
+        "expressions",
+        "distinct",
+        "from_",
+        "joins",
+        "where",
+        "group",
+        "having",
+        "order",
+        "limit",
+        "offset",
+        "this",
+        "expression",
+        "alias",
+    }
 )
 # Options allowed on the nodes that have many; every other node may use all of its own args.
 ALLOWED_ARGS: dict[type[exp.Expr], frozenset[str]] = {
@@ -41,32 +55,125 @@ ALLOWED_ARGS: dict[type[exp.Expr], frozenset[str]] = {
 ALLOWED_NODES: frozenset[type[exp.Expr]] = frozenset(
     {
         # query structure
-        exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery, exp.With, exp.CTE,
-        exp.From, exp.Join, exp.Table, exp.TableAlias, exp.Identifier, exp.Column, exp.Star,
-        exp.Alias, exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit,
-        exp.Offset, exp.Distinct,
+        exp.Select,
+        exp.Union,
+        exp.Intersect,
+        exp.Except,
+        exp.Subquery,
+        exp.With,
+        exp.CTE,
+        exp.From,
+        exp.Join,
+        exp.Table,
+        exp.TableAlias,
+        exp.Identifier,
+        exp.Column,
+        exp.Star,
+        exp.Alias,
+        exp.Where,
+        exp.Group,
+        exp.Having,
+        exp.Order,
+        exp.Ordered,
+        exp.Limit,
+        exp.Offset,
+        exp.Distinct,
         # values and operators
-        exp.Literal, exp.HexString, exp.Boolean, exp.Null, exp.Paren, exp.Neg, exp.Not, exp.And, exp.Or,
-        exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.Add, exp.Sub, exp.Mul, exp.Div,
-        exp.Mod, exp.DPipe, exp.Like, exp.ILike, exp.In, exp.Between, exp.Is, exp.Exists,
-        exp.Case, exp.If, exp.Cast, exp.DataType, exp.DataTypeParam,
+        exp.Literal,
+        exp.HexString,
+        exp.Boolean,
+        exp.Null,
+        exp.Paren,
+        exp.Neg,
+        exp.Not,
+        exp.And,
+        exp.Or,
+        exp.EQ,
+        exp.NEQ,
+        exp.LT,
+        exp.LTE,
+        exp.GT,
+        exp.GTE,
+        exp.Add,
+        exp.Sub,
+        exp.Mul,
+        exp.Div,
+        exp.Mod,
+        exp.DPipe,
+        exp.Like,
+        exp.ILike,
+        exp.In,
+        exp.Between,
+        exp.Is,
+        exp.Exists,
+        exp.Case,
+        exp.If,
+        exp.Cast,
+        exp.DataType,
+        exp.DataTypeParam,
         # ADQL functions (sqlglot's classes for them)
-        exp.Coalesce, exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Abs, exp.Ceil,
-        exp.Floor, exp.Degrees, exp.Radians, exp.Exp, exp.Ln, exp.Log, exp.Pi, exp.Pow,
-        exp.Rand, exp.Round, exp.Sqrt, exp.Trunc, exp.Sin, exp.Cos, exp.Tan, exp.Asin,
-        exp.Acos, exp.Atan, exp.Atan2, exp.Cot, exp.Lower, exp.Upper, exp.Contains,
+        exp.Coalesce,
+        exp.Count,
+        exp.Sum,
+        exp.Avg,
+        exp.Min,
+        exp.Max,
+        exp.Abs,
+        exp.Ceil,
+        exp.Floor,
+        exp.Degrees,
+        exp.Radians,
+        exp.Exp,
+        exp.Ln,
+        exp.Log,
+        exp.Pi,
+        exp.Pow,
+        exp.Rand,
+        exp.Round,
+        exp.Sqrt,
+        exp.Trunc,
+        exp.Sin,
+        exp.Cos,
+        exp.Tan,
+        exp.Asin,
+        exp.Acos,
+        exp.Atan,
+        exp.Atan2,
+        exp.Cot,
+        exp.Lower,
+        exp.Upper,
+        exp.Contains,
         exp.Anonymous,
     }
 )
 # ADQL functions sqlglot does not know by class: the geometry ones.
 GEOMETRY_FUNCTIONS = frozenset(
-    {"POINT", "CIRCLE", "BOX", "POLYGON", "DISTANCE", "AREA", "COORD1", "COORD2", "COORDSYS",
-     "CENTROID", "INTERSECTS", "CONTAINS"}
+    {
+        "POINT",
+        "CIRCLE",
+        "BOX",
+        "POLYGON",
+        "DISTANCE",
+        "AREA",
+        "COORD1",
+        "COORD2",
+        "COORDSYS",
+        "CENTROID",
+        "INTERSECTS",
+        "CONTAINS",
+    }
 )
 ALLOWED_CASTS = frozenset(
-    {exp.DataType.Type.SMALLINT, exp.DataType.Type.INT, exp.DataType.Type.BIGINT,
-     exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE, exp.DataType.Type.CHAR,
-     exp.DataType.Type.VARCHAR, exp.DataType.Type.TIMESTAMP}
+    {
+        exp.DataType.Type.SMALLINT,
+        exp.DataType.Type.INT,
+        exp.DataType.Type.BIGINT,
+        exp.DataType.Type.FLOAT,
+        exp.DataType.Type.DOUBLE,
+        exp.DataType.Type.CHAR,
+        exp.DataType.Type.VARCHAR,
+        exp.DataType.Type.TIMESTAMP,
+    }
 )
 HEX = re.compile(r"^[0-9A-Fa-f]{1,16}$")
 NUMBER = re.compile(r"^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -92,8 +199,11 @@ def check_tree(tree: exp.Expr) -> None:
             raise refuse(f"{kind.__name__.upper()} is not allowed in ADQL queries", node)
         allowed_args = ALLOWED_ARGS.get(kind)
         if allowed_args is not None:
-            extra = [k for k, v in node.args.items() if v not in (None, False, []) and
-                     k not in allowed_args]
+            extra = [
+                k
+                for k, v in node.args.items()
+                if v not in (None, False, []) and k not in allowed_args
+            ]
             if extra:
                 raise refuse(f"{kind.__name__.upper()} with {extra[0]} is not ADQL", node)
         _check_node(node)
@@ -103,6 +213,7 @@ def check_tree(tree: exp.Expr) -> None:
 #: Python's 4,300-digit limit on converting text to int (which would end in a 500).
 MAX_DIGITS = 400
 MAX_HEX_DIGITS = 32
+
 
 def _check_node(node: exp.Expr) -> None:
     if isinstance(node, exp.Anonymous):
@@ -114,13 +225,19 @@ def _check_node(node: exp.Expr) -> None:
         if name not in GEOMETRY_FUNCTIONS:
             raise AdqlSecurityError(f"unknown or refused function '{node.name}'", 0, 0, node.name)
     elif isinstance(node, exp.Literal) and not node.is_string and len(node.this) > MAX_DIGITS:
-        raise refuse(f"a number of {len(node.this)} characters is longer than any column "
-                     f"holds (at most {MAX_DIGITS})", node)
+        raise refuse(
+            f"a number of {len(node.this)} characters is longer than any column "
+            f"holds (at most {MAX_DIGITS})",
+            node,
+        )
     elif isinstance(node, exp.Literal) and not node.is_string and not NUMBER.match(node.this):
         raise refuse(f"malformed number '{node.this}'", node)
     elif isinstance(node, exp.HexString) and len(node.this) > MAX_HEX_DIGITS:
-        raise refuse(f"a hexadecimal number of {len(node.this)} digits is longer than "
-                     f"a 64-bit integer (at most {MAX_HEX_DIGITS})", node)
+        raise refuse(
+            f"a hexadecimal number of {len(node.this)} digits is longer than "
+            f"a 64-bit integer (at most {MAX_HEX_DIGITS})",
+            node,
+        )
     elif isinstance(node, exp.HexString) and not HEX.match(node.this):
         raise refuse(f"malformed hexadecimal number '0x{node.this}'", node)
     elif isinstance(node, exp.DataType):
@@ -138,8 +255,7 @@ def _check_node(node: exp.Expr) -> None:
             raise refuse(f"{word} takes a whole number", node)
     elif isinstance(node, exp.Select) and not node.expressions:
         # e.g. "SELECT-- TOP 2 ra ...": a comment swallowed the select list
-        raise AdqlError("SELECT needs a select list (a column, an expression or *)",
-                        0, 0, "SELECT")
+        raise AdqlError("SELECT needs a select list (a column, an expression or *)", 0, 0, "SELECT")
     elif isinstance(node, exp.Table) and node.args.get("catalog"):
         raise refuse("table names have at most two parts (schema.table)", node)
     elif isinstance(node, exp.Column) and not isinstance(node.this, (exp.Identifier, exp.Star)):

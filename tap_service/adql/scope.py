@@ -122,9 +122,7 @@ class Resolver:
             scope.sources.append(source)
         self._check_aliases(scope, select)
         self._expand_stars(select, scope)
-        aliases = {
-            _key(e.args["alias"]) for e in select.expressions if isinstance(e, exp.Alias)
-        }
+        aliases = {_key(e.args["alias"]) for e in select.expressions if isinstance(e, exp.Alias)}
         for column, clause in self._own_columns(select, ctes, scope):
             may_be_alias = clause in ("order", "group", "having")
             self._column(column, scope, aliases if may_be_alias else set())
@@ -180,8 +178,9 @@ class Resolver:
             return Source(alias=alias, columns=columns, schema=UPLOAD_SCHEMA, table=name)
         info = self._catalog_table(schema, name_ident, schema_ident)
         if info.schema.lower() not in self.allowed_schemas:
-            raise _error(f"schema '{info.schema}' is not published", schema_ident or table,
-                         security=True)
+            raise _error(
+                f"schema '{info.schema}' is not published", schema_ident or table, security=True
+            )
         table.set("db", _quoted(info.schema))
         table.set("this", _quoted(info.name))
         alias = alias or info.name
@@ -199,8 +198,9 @@ class Resolver:
         """The published table a FROM item names (schema optional when the name is unique)."""
         if schema is not None:
             if schema not in self.allowed_schemas and schema not in self.catalog.schemas():
-                raise _error(f"schema '{schema}' is not published", schema_ident or name_ident,
-                             security=True)
+                raise _error(
+                    f"schema '{schema}' is not published", schema_ident or name_ident, security=True
+                )
             for info in self.catalog.tables.values():
                 if info.schema.lower() == schema and _same(name_ident, info.name):
                     return info
@@ -211,8 +211,7 @@ class Resolver:
         if len(matches) == 1:
             return matches[0]
         if matches:
-            raise _error(f"table name '{name_ident.this}' is ambiguous; add its schema",
-                         name_ident)
+            raise _error(f"table name '{name_ident.this}' is ambiguous; add its schema", name_ident)
         raise _error(f"unknown table '{name_ident.this}'", name_ident)
 
     @staticmethod
@@ -224,9 +223,7 @@ class Resolver:
     def _join_columns(self, join: exp.Join, scope: Scope, right: Source) -> None:
         using = join.args.get("using")
         if (join.args.get("method") or "").upper() == "NATURAL":
-            left_names = {
-                n.lower() for s in scope.sources for n, _ in (s.columns or [])
-            }
+            left_names = {n.lower() for s in scope.sources for n, _ in (s.columns or [])}
             if right.columns is None or any(s.columns is None for s in scope.sources):
                 raise _error("NATURAL JOIN needs tables whose columns are known", join)
             scope.merged |= {n.lower() for n, _ in right.columns if n.lower() in left_names}
@@ -291,8 +288,11 @@ class Resolver:
                     return None
                 found = [s for s in current.sources if s.find(ident)]
                 if len(found) > 1:
-                    raise _error(f"ambiguous column '{ident.this}' (in "
-                                 f"{' and '.join(s.alias for s in found)})", ident)
+                    raise _error(
+                        f"ambiguous column '{ident.this}' (in "
+                        f"{' and '.join(s.alias for s in found)})",
+                        ident,
+                    )
                 if found:
                     return self._bind(column, found[0])
                 if current is scope and _key(ident) in aliases:
@@ -311,8 +311,12 @@ class Resolver:
         schema: exp.Identifier | None = column.args.get("db")
         for source in scope.sources:
             if schema is not None:
-                if source.schema and _same(schema, source.schema) and source.table and \
-                        _same(qualifier, source.table):
+                if (
+                    source.schema
+                    and _same(schema, source.schema)
+                    and source.table
+                    and _same(qualifier, source.table)
+                ):
                     return source
             elif _same(qualifier, source.alias) or (
                 source.table and source.alias == source.table and _same(qualifier, source.table)

@@ -200,8 +200,9 @@ def _located(error: AdqlError, adql: str) -> AdqlError:
     """Fill in line/column from the query text for errors that know only their token."""
     if error.line or not error.token:
         return error
-    pattern = re.compile(r"(?<![A-Za-z0-9_])" + re.escape(error.token) + r"(?![A-Za-z0-9_])",
-                         re.IGNORECASE)
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9_])" + re.escape(error.token) + r"(?![A-Za-z0-9_])", re.IGNORECASE
+    )
     match = pattern.search(adql)
     if match is None:
         return error

@@ -80,24 +80,33 @@ def _root(request: Request) -> str:
     return tap_base(request).removesuffix("/tap")
 
 
-def render_candidates(root: str, threshold: float, summary: candidate_summary.Summary | None,
-                      above: int) -> str:
+def render_candidates(
+    root: str, threshold: float, summary: candidate_summary.Summary | None, above: int
+) -> str:
     _, edge = candidate_summary.threshold_bin(threshold)
     if summary is None or summary.n_rows == 0:
-        about = "No scored candidates yet: <code>xpha train compare</code> then <code>xpha" \
-                " score current</code>."
+        about = (
+            "No scored candidates yet: <code>xpha train compare</code> then <code>xpha"
+            " score current</code>."
+        )
     else:
-        about = (f"{summary.n_rows:,} sources scored by the current model"
-                 f" <code>{escape(summary.model_name or 'none')}</code>;"
-                 f" <b>{above:,}</b> with probability &ge; {edge:g}. Counted when the data"
-                 f" last changed ({summary.refreshed_at:%Y-%m-%d %H:%M:%S %Z}).")
+        about = (
+            f"{summary.n_rows:,} sources scored by the current model"
+            f" <code>{escape(summary.model_name or 'none')}</code>;"
+            f" <b>{above:,}</b> with probability &ge; {edge:g}. Counted when the data"
+            f" last changed ({summary.refreshed_at:%Y-%m-%d %H:%M:%S %Z})."
+        )
     figures = "\n".join(
-        FIGURE.format(name=name, caption=escape(f"{caption}, probability ≥ {edge:g}"),
-                      src=escape(f"{root}/plots/{name}.png?threshold={edge:g}"))
+        FIGURE.format(
+            name=name,
+            caption=escape(f"{caption}, probability ≥ {edge:g}"),
+            src=escape(f"{root}/plots/{name}.png?threshold={edge:g}"),
+        )
         for name, caption in landing_pictures.PICTURES.items()
     )
-    return CANDIDATES.format(about=about, page=escape(root + "/"), threshold=f"{edge:g}",
-                             edges=EDGES, figures=figures)
+    return CANDIDATES.format(
+        about=about, page=escape(root + "/"), threshold=f"{edge:g}", edges=EDGES, figures=figures
+    )
 
 
 def render_landing(tap: str, scs: str, catalog: Catalog, candidates: str) -> str:
@@ -107,16 +116,21 @@ def render_landing(tap: str, scs: str, catalog: Catalog, candidates: str) -> str
             name = table.tap_name
             size = "" if table.nrows is None else f"{table.nrows:,}"
             rows.append(
-                f"<tr><td><a href=\"{escape(tap)}/tables/{escape(name)}\"><code>"
-                f"{escape(name)}</code></a></td><td class=\"n\">{size}</td>"
+                f'<tr><td><a href="{escape(tap)}/tables/{escape(name)}"><code>'
+                f'{escape(name)}</code></a></td><td class="n">{size}</td>'
                 f"<td>{escape(table.description or '')}</td></tr>"
             )
     examples = "\n".join(
         f"<h3>{escape(e.name)}</h3><p>{escape(e.description)}</p><pre>{escape(e.query)}</pre>"
         for e in vosi.EXAMPLES
     )
-    return PAGE.format(tap=escape(tap), scs=escape(scs), candidates=candidates,
-                       tables="\n".join(rows), examples=examples)
+    return PAGE.format(
+        tap=escape(tap),
+        scs=escape(scs),
+        candidates=candidates,
+        tables="\n".join(rows),
+        examples=examples,
+    )
 
 
 def _cache(request: Request) -> landing_pictures.PictureCache:
@@ -151,8 +165,10 @@ async def landing(request: Request) -> HTMLResponse:
 @router.get("/plots/{name}.png")
 async def plot(request: Request, name: str) -> Response:
     if name not in landing_pictures.PICTURES:
-        raise NotFoundFault(f"no picture {name!r}; the pictures are "
-                              + ", ".join(f"{p}.png" for p in landing_pictures.PICTURES))
+        raise NotFoundFault(
+            f"no picture {name!r}; the pictures are "
+            + ", ".join(f"{p}.png" for p in landing_pictures.PICTURES)
+        )
     engine = request.app.state.engine
     threshold = parse_threshold(request)
     cache = _cache(request)

@@ -45,8 +45,7 @@ async def result_response(
     if complete:
         done()
         return Response(b"".join(head), media_type=result.content_type)
-    return StreamingResponse(_then(chain(head, result.body), done),
-                             media_type=result.content_type)
+    return StreamingResponse(_then(chain(head, result.body), done), media_type=result.content_type)
 
 
 def _then(body: Iterator[bytes], done: Callable[[], None]) -> Iterator[bytes]:

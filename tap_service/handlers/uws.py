@@ -51,8 +51,9 @@ def _job(request: Request, job_id: str) -> Job:
     job = _service(request).get(job_id)
     caller = caller_of(request)
     if job is None or job.owner_id != caller.user:
-        raise NotFoundFault(f"there is no async job {job_id[:64]!r} (deleted, past its "
-                            "destruction, or not yours)")
+        raise NotFoundFault(
+            f"there is no async job {job_id[:64]!r} (deleted, past its destruction, or not yours)"
+        )
     return job
 
 
@@ -90,9 +91,15 @@ def _phase(value: str, what: str) -> Phase:
 def _set_owner_cookie(request: Request, response: Response, caller: Caller) -> None:
     """Give a new anonymous owner its cookie: its job list is the jobs created with it."""
     list_url = _list_url(request)
-    response.set_cookie(OWNER_COOKIE, caller.cookie or "", max_age=COOKIE_LIFETIME_S,
-                        path=urlsplit(list_url).path, httponly=True, samesite="lax",
-                        secure=list_url.startswith("https:"))
+    response.set_cookie(
+        OWNER_COOKIE,
+        caller.cookie or "",
+        max_age=COOKIE_LIFETIME_S,
+        path=urlsplit(list_url).path,
+        httponly=True,
+        samesite="lax",
+        secure=list_url.startswith("https:"),
+    )
 
 
 # --- job list -------------------------------------------------------------------------------
@@ -117,8 +124,9 @@ async def list_jobs(request: Request) -> Response:
     jobs = await run_in_threadpool(_service(request).list, owner_key, phases, after, last)
     list_url = _list_url(request)
     # up to XPHA_UWS_LIST_LIMIT jobs: built off the event loop
-    document = await run_in_threadpool(job_list_document, jobs,
-                                       lambda job_id: f"{list_url}/{job_id}")
+    document = await run_in_threadpool(
+        job_list_document, jobs, lambda job_id: f"{list_url}/{job_id}"
+    )
     return _xml(document)
 
 
@@ -136,8 +144,7 @@ async def create_job(request: Request) -> Response:
     values = params.firsts()
     run = (values.get("phase") or "").strip().upper() == "RUN"
     if "phase" in values and not run:
-        raise UsageFault(f"PHASE={values['phase'][:40]!r} at creation: only PHASE=RUN is "
-                         "allowed")
+        raise UsageFault(f"PHASE={values['phase'][:40]!r} at creation: only PHASE=RUN is allowed")
     caller = caller_of(request)
     new_owner = caller.user is None and caller.cookie is None
     if new_owner:
@@ -145,7 +152,8 @@ async def create_job(request: Request) -> Response:
     holder = Holder(owner_id=caller.user, owner_key=caller.owner_key, client=caller.quota_key)
     service = _service(request)
     job = await run_in_threadpool(
-        lambda: service.create(values, params.files, run=run, holder=holder))
+        lambda: service.create(values, params.files, run=run, holder=holder)
+    )
     response = _see_other(_job_url(request, job.job_id))
     if new_owner:
         _set_owner_cookie(request, response, caller)
@@ -222,8 +230,7 @@ async def post_parameters(request: Request, job_id: str) -> Response:
     """Add or change parameters (and upload parts) of a PENDING job; 303 to the job."""
     params = await read_params(request)
     await run_in_threadpool(_job, request, job_id)
-    await run_in_threadpool(_service(request).set_parameters, job_id, params.firsts(),
-                            params.files)
+    await run_in_threadpool(_service(request).set_parameters, job_id, params.firsts(), params.files)
     return _see_other(_job_url(request, job_id))
 
 
@@ -238,8 +245,9 @@ def get_result(request: Request, job_id: str, result_id: str) -> Response:
     job = _job(request, job_id)
     path = _service(request).result_file(job) if result_id == RESULT_ID else None
     if path is None:
-        raise NotFoundFault(f"job {job_id!r} has no result {result_id[:40]!r} "
-                            f"(phase {job.phase.value})")
+        raise NotFoundFault(
+            f"job {job_id!r} has no result {result_id[:40]!r} (phase {job.phase.value})"
+        )
     return FileResponse(path, media_type=job.result_type or "application/octet-stream")
 
 
@@ -252,8 +260,10 @@ def get_error(request: Request, job_id: str) -> Response:
     message = job.error_message or "the job failed"
     prefix = message.split(":", 1)[0]
     fault_name = prefix if prefix.endswith("Fault") else "FatalFault"
-    return Response(error_votable(message, fault_name, job.parameters.get("query")),
-                    media_type=VOTABLE_CONTENT_TYPE)
+    return Response(
+        error_votable(message, fault_name, job.parameters.get("query")),
+        media_type=VOTABLE_CONTENT_TYPE,
+    )
 
 
 @router.get("/async/{job_id}/quote", name="uws_quote")
@@ -274,8 +284,7 @@ def get_execution_duration(request: Request, job_id: str) -> Response:
 @router.post("/async/{job_id}/executionduration", name="uws_set_execution_duration")
 async def post_execution_duration(request: Request, job_id: str) -> Response:
     """Change the duration of a PENDING job (capped by the server); 303 to the job."""
-    return await _set_value(request, job_id, "executionduration",
-                            JobService.set_execution_duration)
+    return await _set_value(request, job_id, "executionduration", JobService.set_execution_duration)
 
 
 @router.get("/async/{job_id}/destruction", name="uws_destruction")
@@ -289,8 +298,9 @@ async def post_destruction(request: Request, job_id: str) -> Response:
     return await _set_value(request, job_id, "destruction", JobService.set_destruction)
 
 
-async def _set_value(request: Request, job_id: str, name: str,
-                     setter: Callable[[JobService, str, str], None]) -> Response:
+async def _set_value(
+    request: Request, job_id: str, name: str, setter: Callable[[JobService, str, str], None]
+) -> Response:
     """POST one UWS job property: its value, the job checked, the service's setter, 303."""
     params: RequestParams = await read_params(request)
     value = params.first(name)

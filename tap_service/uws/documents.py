@@ -55,22 +55,31 @@ def parse_iso_time(text: str) -> datetime:
 
 def _xml_text(text: str) -> str:
     """Drop characters XML 1.0 cannot carry."""
-    return "".join(ch for ch in text if ch in "\t\n\r" or 0x20 <= ord(ch) < 0xD800
-                   or 0xE000 <= ord(ch) < 0xFFFE or ord(ch) >= 0x10000)
+    return "".join(
+        ch
+        for ch in text
+        if ch in "\t\n\r"
+        or 0x20 <= ord(ch) < 0xD800
+        or 0xE000 <= ord(ch) < 0xFFFE
+        or ord(ch) >= 0x10000
+    )
 
 
 def _serialise(document: BaseXmlModel) -> bytes:
-    xml = document.to_xml(exclude_unset=True, xml_declaration=True, encoding="UTF-8",
-                          pretty_print=True)
+    xml = document.to_xml(
+        exclude_unset=True, xml_declaration=True, encoding="UTF-8", pretty_print=True
+    )
     assert isinstance(xml, bytes)  # with an encoding, never str
     return xml
 
 
 def _parameters(job: Job) -> JobParameters:
-    return JobParameters(parameter=[
-        UwsParameter(id=_xml_text(name), value=_xml_text(value))
-        for name, value in job.parameters.items()
-    ])
+    return JobParameters(
+        parameter=[
+            UwsParameter(id=_xml_text(name), value=_xml_text(value))
+            for name, value in job.parameters.items()
+        ]
+    )
 
 
 def _results(job: Job, result_url: str) -> Results:
@@ -98,22 +107,24 @@ def job_document(job: Job, result_url: str) -> bytes:
             has_detail=True,
             message=_xml_text(job.error_message or "the job failed"),
         )
-    return _serialise(TapJob(
-        version=UWSVersion.V1_1,
-        job_id=job.job_id,
-        **_optional("run_id", job.run_id),
-        owner_id=job.owner_id,  # nil without bearer auth
-        phase=ExecutionPhase(job.phase.value),
-        quote=job.quote,
-        creation_time=job.creation_time,
-        start_time=job.start_time,
-        end_time=job.end_time,
-        execution_duration=job.execution_duration,
-        destruction=job.destruction,
-        parameters=_parameters(job),
-        results=_results(job, result_url),
-        **error,
-    ))
+    return _serialise(
+        TapJob(
+            version=UWSVersion.V1_1,
+            job_id=job.job_id,
+            **_optional("run_id", job.run_id),
+            owner_id=job.owner_id,  # nil without bearer auth
+            phase=ExecutionPhase(job.phase.value),
+            quote=job.quote,
+            creation_time=job.creation_time,
+            start_time=job.start_time,
+            end_time=job.end_time,
+            execution_duration=job.execution_duration,
+            destruction=job.destruction,
+            parameters=_parameters(job),
+            results=_results(job, result_url),
+            **error,
+        )
+    )
 
 
 def job_list_document(jobs: Iterable[JobRow], job_url: Callable[[str], str]) -> bytes:

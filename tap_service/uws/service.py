@@ -209,7 +209,10 @@ class JobService:
         return self.store.get(job_id) if is_job_id(job_id) else None
 
     def list(
-        self, owner_key: str | None, phases: list[Phase], after: datetime | None,
+        self,
+        owner_key: str | None,
+        phases: list[Phase],
+        after: datetime | None,
         last: int | None,
     ) -> list[JobSummary]:
         """The caller's jobs; a caller without an owner key has none."""
@@ -319,8 +322,9 @@ class JobService:
         if seconds < 0:
             raise UsageFault(f"EXECUTIONDURATION={value!r} is negative")
         # 0 asks for "unlimited", which this service does not grant: the maximum it is.
-        return min(seconds or self.limits.execution_duration_max_s,
-                   self.limits.execution_duration_max_s)
+        return min(
+            seconds or self.limits.execution_duration_max_s, self.limits.execution_duration_max_s
+        )
 
     def _lifetime(self, value: str | None) -> int:
         if value is None:
@@ -426,7 +430,8 @@ class JobService:
             if not context.cancelled.is_set():
                 log.exception("job %s failed", job.job_id)  # the details stay in the log
                 self.store.fail(
-                    job.job_id, self.server_id,
+                    job.job_id,
+                    self.server_id,
                     "FatalFault: the service failed to run this job; this is a bug, reported "
                     "in the server log",
                 )
@@ -553,4 +558,3 @@ def fault_text(fault: DaliFault) -> str:
     from tap_service.errors import fault_message
 
     return fault_message(str(fault), fault.fault_name)
-

@@ -272,21 +272,29 @@ class JobStore:
         return _job(row)
 
     @staticmethod
-    def _check_quota(conn: Conn, client: str | None, quota: Quota, *,
-                     new_jobs: int, new_bytes: int) -> None:
+    def _check_quota(
+        conn: Conn, client: str | None, quota: Quota, *, new_jobs: int, new_bytes: int
+    ) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (QUEUE_LOCK,))
         held = conn.execute(SQL_HOLDINGS, {"client": client}).fetchone()
         assert held is not None
         if new_jobs and held["my_jobs"] + new_jobs > quota.jobs_per_client:
-            raise OverQuota(f"you hold {held['my_jobs']} PENDING or QUEUED jobs, the most one "
-                            "client may; run, wait for or delete some first", everyone=False)
+            raise OverQuota(
+                f"you hold {held['my_jobs']} PENDING or QUEUED jobs, the most one "
+                "client may; run, wait for or delete some first",
+                everyone=False,
+            )
         if new_bytes and held["my_bytes"] + new_bytes > quota.upload_bytes_per_client:
-            raise OverQuota(f"your waiting jobs hold {held['my_bytes']} bytes of uploads; "
-                            f"{new_bytes} more would pass the {quota.upload_bytes_per_client} "
-                            "bytes one client may store", everyone=False)
+            raise OverQuota(
+                f"your waiting jobs hold {held['my_bytes']} bytes of uploads; "
+                f"{new_bytes} more would pass the {quota.upload_bytes_per_client} "
+                "bytes one client may store",
+                everyone=False,
+            )
         if new_jobs and held["jobs"] + new_jobs > quota.jobs:
-            raise OverQuota(f"the service holds {held['jobs']} PENDING or QUEUED jobs, its "
-                            "limit", everyone=True)
+            raise OverQuota(
+                f"the service holds {held['jobs']} PENDING or QUEUED jobs, its limit", everyone=True
+            )
         if new_bytes and held["bytes"] + new_bytes > quota.upload_bytes:
             raise OverQuota("the service stores as many job uploads as it may", everyone=True)
 
@@ -326,8 +334,12 @@ class JobStore:
         )
         with self.pool.connection() as conn:
             rows = conn.execute(sql, args).fetchall()
-        return [JobSummary(r["job_id"], Phase(r["phase"]), r["creation_time"], r["run_id"],
-                           r["owner_id"]) for r in rows]
+        return [
+            JobSummary(
+                r["job_id"], Phase(r["phase"]), r["creation_time"], r["run_id"], r["owner_id"]
+            )
+            for r in rows
+        ]
 
     def delete(self, job_id: str) -> bool:
         """Remove a job (its uploads go with it); whether there was one."""
@@ -346,15 +358,23 @@ class JobStore:
         quota: Quota | None = None,
     ) -> bool:
         """Add or replace parameters and upload parts of a PENDING job (False otherwise)."""
-        args = {"job_id": job_id, "parameters": Jsonb(dict(parameters)),
-                "run_id": parameters.get("runid")}
+        args = {
+            "job_id": job_id,
+            "parameters": Jsonb(dict(parameters)),
+            "run_id": parameters.get("runid"),
+        }
         with self.pool.connection() as conn, conn.transaction():
             job = conn.execute(SQL_GET, (job_id,)).fetchone()
             if job is None:
                 return False
             if quota is not None and uploads:
-                self._check_quota(conn, job["client"], quota, new_jobs=0,
-                                  new_bytes=sum(len(c) for c in uploads.values()))
+                self._check_quota(
+                    conn,
+                    job["client"],
+                    quota,
+                    new_jobs=0,
+                    new_bytes=sum(len(c) for c in uploads.values()),
+                )
             if conn.execute(SQL_SET_PARAMETERS, args).rowcount != 1:
                 return False
             with conn.cursor() as cur:
@@ -364,8 +384,9 @@ class JobStore:
 
     def upload_names(self, job_id: str) -> set[str]:
         with self.pool.connection() as conn:
-            rows = conn.execute("SELECT name FROM uws.job_uploads WHERE job_id = %s",
-                                (job_id,)).fetchall()
+            rows = conn.execute(
+                "SELECT name FROM uws.job_uploads WHERE job_id = %s", (job_id,)
+            ).fetchall()
         return {str(r["name"]) for r in rows}
 
     def set_destruction(self, job_id: str, when: datetime) -> None:
@@ -394,15 +415,21 @@ class JobStore:
             row = conn.execute(SQL_CLAIM, {"server": server_id}).fetchone()
         return _job(row) if row else None
 
-    def complete(self, job_id: str, server_id: str, path: str, content_type: str, size: int) -> bool:
-        args = {"job_id": job_id, "server": server_id, "path": path, "type": content_type,
-                "size": size}
+    def complete(
+        self, job_id: str, server_id: str, path: str, content_type: str, size: int
+    ) -> bool:
+        args = {
+            "job_id": job_id,
+            "server": server_id,
+            "path": path,
+            "type": content_type,
+            "size": size,
+        }
         with self.pool.connection() as conn:
             return conn.execute(SQL_COMPLETE, args).rowcount == 1
 
     def fail(self, job_id: str, server_id: str, message: str, error_type: str = "fatal") -> bool:
-        args = {"job_id": job_id, "server": server_id, "message": message,
-                "error_type": error_type}
+        args = {"job_id": job_id, "server": server_id, "message": message, "error_type": error_type}
         with self.pool.connection() as conn:
             return conn.execute(SQL_FAIL, args).rowcount == 1
 

@@ -44,8 +44,13 @@ def _pack(fields: Sequence[FieldSpec], data: list, n: int, binary2: bool) -> byt
         if payload is not None:
             if payload.constant is not None:  # as long in every row: a fixed-width part
                 if payload.constant:
-                    segments[-1].append((f"p{i}", np.dtype(("u1", payload.constant)),
-                                         payload.data.reshape(n, payload.constant)))
+                    segments[-1].append(
+                        (
+                            f"p{i}",
+                            np.dtype(("u1", payload.constant)),
+                            payload.data.reshape(n, payload.constant),
+                        )
+                    )
                 continue
             segments.append([])
             payloads.append(payload)
@@ -140,7 +145,8 @@ def _interleave(blocks: list[np.ndarray], payloads: list[Payload]) -> np.ndarray
             if payload.data.size:
                 source = np.cumsum(payload.lengths) - payload.lengths
                 out[np.repeat(at - source, payload.lengths) + np.arange(payload.data.size)] = (
-                    payload.data)
+                    payload.data
+                )
             at += payload.lengths
     return out
 

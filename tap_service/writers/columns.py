@@ -60,8 +60,14 @@ class Texts:
     asks for it, so a download that never needs Python strings never builds one.
     """
 
-    def __init__(self, null: np.ndarray, values: list[str] | None = None, *,
-                 utf8: np.ndarray | None = None, offsets: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        null: np.ndarray,
+        values: list[str] | None = None,
+        *,
+        utf8: np.ndarray | None = None,
+        offsets: np.ndarray | None = None,
+    ) -> None:
         if values is None and (utf8 is None or offsets is None):
             raise ValueError("Texts needs the strings or their UTF-8 bytes and offsets")
         self.null = null
@@ -86,8 +92,9 @@ class Texts:
         if self._utf8 is None or self._offsets is None:
             encoded = [v.encode("utf-8") for v in self._values or []]
             offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-            np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)),
-                      out=offsets[1:])
+            np.cumsum(
+                np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:]
+            )
             self._utf8 = np.frombuffer(b"".join(encoded), dtype=np.uint8)
             self._offsets = offsets
         return self._utf8, self._offsets
@@ -105,8 +112,8 @@ class Texts:
         if self._values is not None:
             return Texts(self.null[cut], self._values[cut])
         rows = range(*cut.indices(len(self.null)))
-        offsets = self._offsets[rows.start:rows.stop + 1]  # type: ignore[index]
-        utf8 = self._utf8[offsets[0]:offsets[-1]]  # type: ignore[index]
+        offsets = self._offsets[rows.start : rows.stop + 1]  # type: ignore[index]
+        utf8 = self._utf8[offsets[0] : offsets[-1]]  # type: ignore[index]
         return Texts(self.null[cut], utf8=utf8, offsets=offsets - offsets[0])
 
 
@@ -137,13 +144,15 @@ def _slice(column: Numbers | Texts, cut: slice) -> Numbers | Texts:
         if rows.step != 1:
             raise XphaError("a batch of variable-length arrays is cut by a plain slice only")
         ends = np.concatenate([[0], np.cumsum(column.lengths)])
-        return Numbers(column.null[cut], column.values[ends[rows.start]:ends[rows.stop]],
-                       column.lengths[cut])
+        return Numbers(
+            column.null[cut], column.values[ends[rows.start] : ends[rows.stop]], column.lengths[cut]
+        )
     return Numbers(column.null[cut], column.values[cut])
 
 
-def batch_columns(fields: Sequence[FieldSpec], batch: ColumnBatch | Sequence[tuple]
-                  ) -> list[Numbers | Texts]:
+def batch_columns(
+    fields: Sequence[FieldSpec], batch: ColumnBatch | Sequence[tuple]
+) -> list[Numbers | Texts]:
     """Every column of a batch for its FIELD: as decoded, or converted from row tuples."""
     if isinstance(batch, ColumnBatch):
         return batch.columns
@@ -158,10 +167,11 @@ def convert_rows(fields: Sequence[FieldSpec], rows: Sequence[tuple]) -> list[Num
     Python first. A batch numpy cannot take that way (a string in a float column, a short row)
     goes the plain way, where the column at fault is named.
     """
-    floats = [s.datatype in ("float", "double") and not s.is_array and not s.xtype
-              for s in fields]
-    layout = [(f"c{i}", NUMPY_TYPES[s.datatype].newbyteorder("=") if is_float else object)
-              for i, (s, is_float) in enumerate(zip(fields, floats, strict=True))]
+    floats = [s.datatype in ("float", "double") and not s.is_array and not s.xtype for s in fields]
+    layout = [
+        (f"c{i}", NUMPY_TYPES[s.datatype].newbyteorder("=") if is_float else object)
+        for i, (s, is_float) in enumerate(zip(fields, floats, strict=True))
+    ]
     # Measured: a float cell costs ~20 ns less this way, an object cell ~40 ns more.
     table = None
     if sum(floats) > 2 * (len(fields) - sum(floats)):
@@ -251,7 +261,8 @@ def arrays(spec: FieldSpec, column: Sequence[object]) -> Numbers:
     if datatype == "boolean":
         flat = np.fromiter(
             (b"?" if x is None else (b"T" if x else b"F") for x in flat_items),
-            dtype="S1", count=int(lengths.sum()),
+            dtype="S1",
+            count=int(lengths.sum()),
         )
     else:
         dtype = NUMPY_TYPES[datatype].newbyteorder("=")
@@ -263,8 +274,9 @@ def arrays(spec: FieldSpec, column: Sequence[object]) -> Numbers:
     return fixed_arrays(spec, null, flat, lengths)
 
 
-def fixed_arrays(spec: FieldSpec, null: np.ndarray, flat: np.ndarray, lengths: np.ndarray
-                 ) -> Numbers:
+def fixed_arrays(
+    spec: FieldSpec, null: np.ndarray, flat: np.ndarray, lengths: np.ndarray
+) -> Numbers:
     """Arrays given as their elements back to back: ``(n, k)`` for a fixed arraysize (NULL
     rows filled with the null value), else the flat elements and their counts."""
     count = spec.fixed_count

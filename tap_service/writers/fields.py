@@ -161,7 +161,7 @@ def _aligned(outputs: list[_OutputColumn], n: int) -> list[_OutputColumn | None]
         return list(outputs)
     if len(stars) == 1 and len(outputs) - 1 <= n:
         i = stars[0]
-        return [*outputs[:i], *[None] * (n - len(outputs) + 1), *outputs[i + 1:]]
+        return [*outputs[:i], *[None] * (n - len(outputs) + 1), *outputs[i + 1 :]]
     return [None] * n
 
 
@@ -238,5 +238,13 @@ def unique_names(specs: list[FieldSpec]) -> list[FieldSpec]:
 
 
 def _renamed(spec: FieldSpec, name: str) -> FieldSpec:
-    return FieldSpec(name, spec.datatype, spec.arraysize, spec.unit, spec.ucd, spec.description,
-                     spec.xtype, spec.utype)
+    return FieldSpec(
+        name,
+        spec.datatype,
+        spec.arraysize,
+        spec.unit,
+        spec.ucd,
+        spec.description,
+        spec.xtype,
+        spec.utype,
+    )

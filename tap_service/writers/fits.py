@@ -22,8 +22,15 @@ from .columns import NULL_VALUES, NUMPY_TYPES, Numbers, Texts, batch_columns
 from .fields import INTEGER_TYPES, FieldSpec
 
 BLOCK = 2880
-_CODES = {"boolean": "L", "unsignedByte": "B", "short": "I", "int": "J", "long": "K",
-          "float": "E", "double": "D"}
+_CODES = {
+    "boolean": "L",
+    "unsignedByte": "B",
+    "short": "I",
+    "int": "J",
+    "long": "K",
+    "float": "E",
+    "double": "D",
+}
 
 
 @dataclass
@@ -71,8 +78,11 @@ class FitsWriter(Writer):
         infos: Infos,
     ) -> Iterator[bytes]:
         columns = [
-            _Column(spec, spec.datatype in ("char", "unicodeChar"),
-                    spec.is_array and spec.fixed_count is None)
+            _Column(
+                spec,
+                spec.datatype in ("char", "unicodeChar"),
+                spec.is_array and spec.fixed_count is None,
+            )
             for spec in fields
         ]
         with tempfile.TemporaryFile(dir=self.spool_dir) as spool:

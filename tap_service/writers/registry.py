@@ -24,8 +24,14 @@ _REGEXT = "ivo://ivoa.net/std/TAPRegExt#output-"
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = (
     OutputFormat(
         VOTABLE_CONTENT_TYPE,
-        ("votable", "votable/b2", "votableb2", "text/xml", "application/x-votable",
-         f"{VOTABLE_CONTENT_TYPE};serialization=binary2"),
+        (
+            "votable",
+            "votable/b2",
+            "votableb2",
+            "text/xml",
+            "application/x-votable",
+            f"{VOTABLE_CONTENT_TYPE};serialization=binary2",
+        ),
         VOTableWriter("BINARY2"),
         f"{_REGEXT}votable-binary2",
     ),
@@ -41,8 +47,9 @@ OUTPUT_FORMATS: tuple[OutputFormat, ...] = (
         VOTableWriter("TABLEDATA"),
         f"{_REGEXT}votable-td",
     ),
-    OutputFormat("text/csv", ("csv", "text/csv;header=present"), DelimitedWriter(","),
-                 f"{_REGEXT}csv"),
+    OutputFormat(
+        "text/csv", ("csv", "text/csv;header=present"), DelimitedWriter(","), f"{_REGEXT}csv"
+    ),
     OutputFormat("text/tab-separated-values", ("tsv",), DelimitedWriter("\t"), f"{_REGEXT}tsv"),
     OutputFormat("application/fits", ("fits", "image/fits"), FitsWriter(), f"{_REGEXT}fits"),
 )

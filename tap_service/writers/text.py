@@ -44,8 +44,11 @@ class DelimitedWriter(Writer):
         self.extension = "csv" if separator == "," else "tsv"
 
     def _cell(self, value: str) -> str:
-        return csv_quote(value) if self.separator == "," else value.replace(
-            "\t", " ").replace("\n", " ").replace("\r", " ")
+        return (
+            csv_quote(value)
+            if self.separator == ","
+            else value.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+        )
 
     def write(
         self,
@@ -62,14 +65,15 @@ class DelimitedWriter(Writer):
         n = len(rows)
         if not fields:
             return b"\n" * n
-        cells = [self._text(spec, data)
-                 for spec, data in zip(fields, batch_columns(fields, rows), strict=True)]
-        lines = pc.binary_join_element_wise(*cells, _text(self.separator),
-                                            null_handling="replace")
+        cells = [
+            self._text(spec, data)
+            for spec, data in zip(fields, batch_columns(fields, rows), strict=True)
+        ]
+        lines = pc.binary_join_element_wise(*cells, _text(self.separator), null_handling="replace")
         lines = pc.binary_join_element_wise(lines, _text(""), _text("\n"))  # each ends in "\n"
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
         start, end = offsets[lines.offset], offsets[lines.offset + n]
-        return memoryview(lines.buffers()[2])[int(start):int(end)]
+        return memoryview(lines.buffers()[2])[int(start) : int(end)]
 
     def _text(self, spec: FieldSpec, column: Numbers | Texts) -> pa.Array:
         """One column's cells as an Arrow string array (NULL where the cell is empty)."""
@@ -78,12 +82,14 @@ class DelimitedWriter(Writer):
         strings = _numbers(spec, column.values.reshape(-1))
         if not spec.is_array:
             return _masked(strings, column.null)
-        lengths = (np.full(len(column.null), column.values.shape[1], dtype=np.int64)
-                   if column.lengths is None else column.lengths)
+        lengths = (
+            np.full(len(column.null), column.values.shape[1], dtype=np.int64)
+            if column.lengths is None
+            else column.lengths
+        )
         offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
         np.cumsum(lengths, out=offsets[1:])
-        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), strings),
-                                _text(", "))
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), strings), _text(", "))
         cells = pc.binary_join_element_wise(_text("["), joined, _text("]"), _text(""))
         return self._escaped(_masked(cells, column.null))
 
@@ -94,7 +100,8 @@ class DelimitedWriter(Writer):
             if not pc.any(needs).as_py():
                 return cells
             quoted = pc.binary_join_element_wise(
-                _text('"'), pc.replace_substring(cells, '"', '""'), _text('"'), _text(""))
+                _text('"'), pc.replace_substring(cells, '"', '""'), _text('"'), _text("")
+            )
             return pc.if_else(needs, quoted, cells)
         if not pc.any(pc.match_substring_regex(cells, _TSV_UNSAFE)).as_py():
             return cells
@@ -106,15 +113,20 @@ def _strings(column: Texts) -> pa.Array:
     data, offsets = column.buffers()
     empty = np.diff(offsets) == 0
     return pa.LargeStringArray.from_buffers(
-        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data),
-        pa.py_buffer(np.packbits(~(column.null | empty), bitorder="little")))
+        len(offsets) - 1,
+        pa.py_buffer(offsets),
+        pa.py_buffer(data),
+        pa.py_buffer(np.packbits(~(column.null | empty), bitorder="little")),
+    )
 
 
 def _numbers(spec: FieldSpec, values: np.ndarray) -> pa.Array:
     """Each value as text: shortest round-trip numbers, True/False for booleans."""
     if spec.datatype == "boolean":
-        return pa.array(np.where(values == b"T", "True", np.where(values == b"F", "False", "")),
-                        type=pa.large_string())
+        return pa.array(
+            np.where(values == b"T", "True", np.where(values == b"F", "False", "")),
+            type=pa.large_string(),
+        )
     native = values.astype(values.dtype.newbyteorder("="), copy=False)
     strings = pc.cast(pa.array(native), pa.large_string())
     if spec.datatype not in FLOAT_TYPES:
@@ -128,8 +140,9 @@ def _numbers(spec: FieldSpec, values: np.ndarray) -> pa.Array:
     nan, pos, neg = np.isnan(native), np.isposinf(native), np.isneginf(native)
     if nan.any() or pos.any() or neg.any():
         special = np.where(nan, "NaN", np.where(pos, "+Inf", "-Inf"))
-        strings = pc.if_else(pa.array(nan | pos | neg), pa.array(special,
-                                                                  type=pa.large_string()), strings)
+        strings = pc.if_else(
+            pa.array(nan | pos | neg), pa.array(special, type=pa.large_string()), strings
+        )
     return strings
 
 

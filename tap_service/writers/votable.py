@@ -99,7 +99,9 @@ def _info(name: str, value: str | tuple[str, str]) -> str:
     ``<INFO name="SERVICE_PROTOCOL" value="1.1">ivo://ivoa.net/std/TAP</INFO>``."""
     if isinstance(value, tuple):
         value, content = value
-        return f"<INFO name={xml_attr(name)} value={xml_attr(str(value))}>{xml_text(content)}</INFO>"
+        return (
+            f"<INFO name={xml_attr(name)} value={xml_attr(str(value))}>{xml_text(content)}</INFO>"
+        )
     return f"<INFO name={xml_attr(name)} value={xml_attr(str(value))}/>"
 
 

@@ -76,7 +76,9 @@ def phase1_chunk(batch: FeedBatch, normaliser: Normaliser, rule: splits.SplitRul
 
 
 def labelled_arrays(
-    batch: FeedBatch, normaliser: Normaliser, with_ew: bool = False,
+    batch: FeedBatch,
+    normaliser: Normaliser,
+    with_ew: bool = False,
     excess: LineExcess | None = None,
 ) -> LabelledArrays:
     """(x, err, head side inputs, y) of labelled rows, as phase 2 trains on them."""

@@ -131,7 +131,9 @@ def train_phase1(
     device, amp = pick_device(config.training_device)
     torch.manual_seed(config.training_seed)
     model = DenoisingAutoencoder(model_config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.dae_lr, weight_decay=config.dae_weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.dae_lr, weight_decay=config.dae_weight_decay
+    )
     start_epoch, step, best_val, history = 0, 0, math.inf, []
     checkpoint = Path(checkpoint_dir) / CHECKPOINT
     if resume:
@@ -148,7 +150,9 @@ def train_phase1(
     for epoch in range(start_epoch, config.dae_epochs):
         model.train()
         seen, running = 0, 0.0
-        bar = tqdm(total=n_rows, desc=f"DAE phase 1 epoch {epoch + 1}/{config.dae_epochs}", unit="src")
+        bar = tqdm(
+            total=n_rows, desc=f"DAE phase 1 epoch {epoch + 1}/{config.dae_epochs}", unit="src"
+        )
         for x_chunk, e_chunk in epoch_chunks(epoch):
             order = rng.permutation(len(x_chunk))
             x_all = torch.from_numpy(x_chunk[order]).to(device, non_blocking=True)
@@ -156,7 +160,10 @@ def train_phase1(
             for lo in range(0, len(order), config.dae_batch_size):
                 for group in optimizer.param_groups:
                     group["lr"] = get_lr(step, total_steps, config)
-                x, e = x_all[lo : lo + config.dae_batch_size], e_all[lo : lo + config.dae_batch_size]
+                x, e = (
+                    x_all[lo : lo + config.dae_batch_size],
+                    e_all[lo : lo + config.dae_batch_size],
+                )
                 with _autocast(device, amp):
                     loss = phase1_loss(model, x, e, config, generator)
                 optimizer.zero_grad(set_to_none=True)
@@ -172,7 +179,12 @@ def train_phase1(
         model.eval()
         val_loss = estimate_loss(model, val, config, device, amp)
         history.append(
-            {"phase": 1, "epoch": epoch + 1, "train_loss": running / max(seen, 1), "val_loss": val_loss}
+            {
+                "phase": 1,
+                "epoch": epoch + 1,
+                "train_loss": running / max(seen, 1),
+                "val_loss": val_loss,
+            }
         )
         best_val = min(best_val, val_loss)
         _save_checkpoint(checkpoint, model, optimizer, config, epoch, step, best_val, history)
@@ -229,9 +241,14 @@ def train_phase2(
         raise XphaError(f"phase-2 mode must be one of {PHASE2_MODES}, not {mode!r}")
     device, amp = pick_device(config.training_device)
     torch.manual_seed(config.training_seed)
-    head = HeadConfig(kind="linear" if mode == "linear" else "mlp",
-                      residual=config.head_residual and mode != "linear", hidden=config.head_hidden,
-                      depth=config.head_depth, dropout=config.head_dropout, n_side=train[2].shape[1])
+    head = HeadConfig(
+        kind="linear" if mode == "linear" else "mlp",
+        residual=config.head_residual and mode != "linear",
+        hidden=config.head_hidden,
+        depth=config.head_depth,
+        dropout=config.head_dropout,
+        n_side=train[2].shape[1],
+    )
     model = EmitterClassifier(copy.deepcopy(dae), head).to(device)
     for parameter in model.dae.parameters():
         parameter.requires_grad_(False)

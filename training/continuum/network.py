@@ -94,9 +94,7 @@ class Augmenter:
         self.near = np.argsort(dist, axis=1)[:, :k]
         self.order = np.argsort(self.mag, kind="stable")
 
-    def draw(
-        self, n: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(u, errors, magnitude) of ``n`` new examples."""
         from ingest.simulator.continua import ZERO_POINT, error_scale
 

@@ -38,8 +38,9 @@ for variant in json.loads(sys.argv[2]):
         code: labelled_arrays(labelled.part(code), normaliser, with_ew)
         for code in (splits.TRAIN, splits.VAL, splits.TEST)
     }
-    config = dae_train.Phase2Config(training_device="cpu", training_seed=settings.training_seed,
-                                    **variant)
+    config = dae_train.Phase2Config(
+        training_device="cpu", training_seed=settings.training_seed, **variant
+    )
     start = time.time()
     classifier, history = dae_train.train_phase2(
         dae, arrays[splits.TRAIN], arrays[splits.VAL], config

@@ -55,7 +55,9 @@ for floor in (5.0, 10.0):
 pos, n = parents[:, 0], parents[:, 1]
 coin = np.random.default_rng(1).binomial(n, pos.sum() / n.sum())
 out["none_class"] = {
-    "labelled": int(n.sum()), "positive_rate": pos.sum() / n.sum(), "parents": len(n),
+    "labelled": int(n.sum()),
+    "positive_rate": pos.sum() / n.sum(),
+    "parents": len(n),
     "parents_with_a_positive": int((pos > 0).sum()),
     "sibling_positive_rate": sibling_rate(pos, n),
     "sibling_positive_rate_if_random": sibling_rate(coin, n),

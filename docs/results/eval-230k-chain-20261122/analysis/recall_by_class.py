@@ -23,7 +23,9 @@ with dask_client(settings) as client:
     test = LabelledSet.gather(XPFeed.plan(url, settings, with_labels=True), client, cells)
 batch, y = test.part(splits.TEST), test.y(splits.TEST)
 with connect(url) as conn:
-    truth: dict[int, str] = dict(conn.execute("SELECT source_id, emitter_class FROM labels.simulation_truth"))
+    truth: dict[int, str] = dict(
+        conn.execute("SELECT source_id, emitter_class FROM labels.simulation_truth")
+    )
 cls = np.array([truth.get(int(s), "?") for s in batch["source_id"]])
 for path in sys.argv[1:]:
     scorer = load_scorer(Path(path))
@@ -32,8 +34,9 @@ for path in sys.argv[1:]:
     for name in np.unique(cls):
         pos = (cls == name) & (y == 1)
         neg = (cls == name) & (y == 0)
-        out[name] = {"recall": round(float(detected[pos].mean()), 3) if pos.any() else None,
-                     "positives": int(pos.sum()),
-                     "false_positive_rate": round(float(detected[neg].mean()), 4) if neg.any()
-                     else None}
+        out[name] = {
+            "recall": round(float(detected[pos].mean()), 3) if pos.any() else None,
+            "positives": int(pos.sum()),
+            "false_positive_rate": round(float(detected[neg].mean()), 4) if neg.any() else None,
+        }
     print(json.dumps(out))
