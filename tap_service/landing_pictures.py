@@ -275,7 +275,7 @@ def _draw_excess(conn, current, first_bin: int, edge: float) -> bytes:
     if everything.sum() == 0:
         _nothing(
             axes,
-            "the current model does not measure the H-alpha excess"
+            "no H-alpha excess was measured for the current model"
             if unmeasured
             else "no candidates yet",
         )

@@ -21,6 +21,8 @@ from sql.database import transaction
 from sql.published_statistics import refresh_published_statistics
 from training import queries, registry
 from training.data import FeedBatch, XPFeed, dask_client, select
+from training.line_excess import MODEL_FILE as LINE_EXCESS_FILE
+from training.line_excess import LineExcess
 from training.scorers import load_scorer
 from training.settings import TrainingSettings
 
@@ -45,13 +47,23 @@ def scoreable(batch: FeedBatch, scorer) -> np.ndarray:
     return np.isfinite(x).any(axis=1)
 
 
-def line_measurement(scorer, rows: FeedBatch) -> np.ndarray:
-    """(n, 2): the H-alpha EW and S/N a model measures (its own, else its learned-continuum
-    excess), NaN when it measures none."""
+@lru_cache(maxsize=4)
+def _run_excess(model_dir: str) -> LineExcess | None:
+    """The run's H-alpha continuum regressor, which every model directory of a run keeps."""
+    if not (Path(model_dir) / LINE_EXCESS_FILE).exists():
+        return None
+    return LineExcess.load(Path(model_dir), _scorer(model_dir).normaliser)
+
+
+def line_measurement(scorer, rows: FeedBatch, model_dir: str) -> np.ndarray:
+    """(n, 2): the H-alpha EW and S/N published with a score: the model's own measurement, else
+    the learned-continuum excess it reads, else its run's (so the EW is there whatever model is
+    current); NaN where a band is missing or the run kept no regressor."""
     if hasattr(scorer, "measure_line"):
         return scorer.measure_line(rows)
-    if scorer.excess is not None:
-        return scorer.excess.measure(rows)
+    excess = scorer.excess if scorer.excess is not None else _run_excess(model_dir)
+    if excess is not None:
+        return excess.measure(rows)
     return np.full((len(rows["source_id"]), 2), np.nan)
 
 
@@ -75,7 +87,7 @@ def score_partition(
     if excess is not None:
         excess.attach(rows)  # measured once: the model reads it and it is published
     score, latent = scorer.score(rows)
-    measured = line_measurement(scorer, rows)
+    measured = line_measurement(scorer, rows, model_dir)
     latent_id = model_id
     if latent is None and latent_model is not None:
         latent = _scorer(latent_model[0]).score(rows)[1]

@@ -24,8 +24,8 @@ COMMENT ON COLUMN {published_schema}.emitter_candidates.phot_g_mean_mag IS 'Gaia
 COMMENT ON COLUMN {published_schema}.emitter_candidates.bp_rp IS 'Gaia BP - RP colour';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.score IS 'Raw emitter score of the model; higher means more H-alpha-emitter-like';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.probability IS 'Calibrated probability that the source is an H-alpha emitter';
-COMMENT ON COLUMN {published_schema}.emitter_candidates.halpha_excess_ew IS 'H-alpha equivalent width over the continuum the model predicts from the rest of the XP spectrum (emission positive; NULL when the model does not measure it)';
-COMMENT ON COLUMN {published_schema}.emitter_candidates.halpha_excess_snr IS 'Signal-to-noise ratio of the H-alpha excess, from the XP coefficient errors (NULL when the model does not measure it)';
+COMMENT ON COLUMN {published_schema}.emitter_candidates.halpha_excess_ew IS 'H-alpha equivalent width over the continuum predicted from the rest of the XP spectrum, by the model itself or by its training run''s continuum regressor (emission positive; NULL where a band is missing)';
+COMMENT ON COLUMN {published_schema}.emitter_candidates.halpha_excess_snr IS 'Signal-to-noise ratio of the H-alpha excess, from the XP coefficient errors (NULL where a band is missing)';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.model_id IS 'Model that produced the score (xpha.models.model_id)';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.model_kind IS 'Kind of model (logreg, xgboost, dae_head, ...)';
 COMMENT ON COLUMN {published_schema}.emitter_candidates.model_version IS 'Version of the model';
@@ -45,8 +45,8 @@ COMMENT ON COLUMN {published_schema}.emitter_scores.model_id IS 'Model that prod
 COMMENT ON COLUMN {published_schema}.emitter_scores.source_id IS 'Gaia DR3 unique source identifier';
 COMMENT ON COLUMN {published_schema}.emitter_scores.score IS 'Raw emitter score of the model; higher means more H-alpha-emitter-like';
 COMMENT ON COLUMN {published_schema}.emitter_scores.probability IS 'Calibrated probability that the source is an H-alpha emitter';
-COMMENT ON COLUMN {published_schema}.emitter_scores.halpha_excess_ew IS 'H-alpha equivalent width over the continuum the model predicts from the rest of the XP spectrum (emission positive; NULL when the model does not measure it)';
-COMMENT ON COLUMN {published_schema}.emitter_scores.halpha_excess_snr IS 'Signal-to-noise ratio of the H-alpha excess, from the XP coefficient errors (NULL when the model does not measure it)';
+COMMENT ON COLUMN {published_schema}.emitter_scores.halpha_excess_ew IS 'H-alpha equivalent width over the continuum predicted from the rest of the XP spectrum, by the model itself or by its training run''s continuum regressor (emission positive; NULL where a band is missing)';
+COMMENT ON COLUMN {published_schema}.emitter_scores.halpha_excess_snr IS 'Signal-to-noise ratio of the H-alpha excess, from the XP coefficient errors (NULL where a band is missing)';
 GRANT SELECT ON {published_schema}.emitter_scores TO {tap_role};
 
 DROP VIEW IF EXISTS {published_schema}.models;
