@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from training_support import load_sky, make_sky, training_settings
 
-from training import pipeline, registry, scoring, splits
+from training import known_stars, pipeline, registry, scoring, splits
 from training.artifacts import ArtifactExistsError, new_model_dir, sha256_dir
 from training.data import XPFeed, concat
 from training.kinds import KINDS
@@ -107,6 +107,9 @@ def test_models_are_registered_with_artifacts_and_one_is_current(trained):
             next(e.metrics["pr_auc"] for e in result.evaluations if e.kind == kind)
         )
         assert json.loads(snapshot)["labelled"]["test"]["emitters"] > 0
+        # the sky holds none of the known emitters: recorded, and in no split
+        recorded = json.loads(snapshot)["known_star_splits"]
+        assert recorded == {str(i): known_stars.NOT_INGESTED for i in known_stars.known_stars()}
     with pytest.raises(ArtifactExistsError, match="refusing to overwrite"):
         new_model_dir(settings, "xgboost", "t1")
 
@@ -161,6 +164,9 @@ def test_scoring_writes_every_source_with_the_right_model_id(trained, kind):
     first = scoring.score_all(url, settings, model_id)
     again = scoring.score_all(url, settings, str(model_id))  # idempotent re-run
     assert first.scored == again.scored == len(sky) and first.skipped == 0
+    assert again.known is not None  # the known emitters' section, next to the training report
+    assert again.known.path == settings.var_dir / "reports" / "t1" / f"known_stars_{kind}.md"
+    assert all(r.not_scored == known_stars.NO_XP and r.total == len(sky) for r in again.known.ranks)
     with psycopg.connect(url) as conn:
         n, lo, hi = conn.execute(
             "SELECT count(*), min(probability), max(probability) FROM ml.emitter_scores"

@@ -102,6 +102,8 @@ def score(
         f"{result.model.name} (model_id {result.model.model_id}): {result.scored} sources scored,"
         f" {result.skipped} without usable XP data skipped"
     )
+    if result.known is not None:
+        typer.echo(result.known.summary())
 
 
 @models_app.command("list")

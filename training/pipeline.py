@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from training import artifacts, evaluate, line_excess, registry, report, splits
+from training import artifacts, evaluate, known_stars, line_excess, registry, report, splits
 from training.data import FeedBatch, XPFeed, dask_client
 from training.kinds import KINDS, resolve
 from training.labelled import LabelledSet
@@ -79,6 +79,7 @@ def run(
         "sources": inputs.feed.n_rows,
         "labelled (train/val/test)": inputs.labelled.counts(),
         "split": snapshot["split"],
+        "known emitters' splits": snapshot["known_star_splits"],
         "normalisation": settings.normalise_mode,
         "current model (best validation PR-AUC)": result.current,
         "timings (s)": {k: round(v, 1) for k, v in result.timings.items()},
@@ -204,7 +205,8 @@ def evaluate_model(
 
 
 def data_snapshot(inputs: TrainingRun) -> dict[str, Any]:
-    """What the run trained on, recorded with every model."""
+    """What the run trained on, recorded with every model, with the split each known emitter
+    was in (``training/known_stars.py``)."""
     settings = inputs.settings
     return {
         "sources": inputs.feed.n_rows,
@@ -218,6 +220,8 @@ def data_snapshot(inputs: TrainingRun) -> dict[str, Any]:
             "test": settings.split_test_fraction,
         },
         "normalise_mode": settings.normalise_mode,
+        # not recomputable later (the truth and the held-out file change): see known_stars
+        "known_star_splits": known_stars.splits_at_training(inputs.url, inputs.split),
     }
 
 

@@ -166,3 +166,23 @@ COPY_SCORES = (
     " halpha_excess_snr) FROM STDIN (FORMAT BINARY)"
 )
 COPY_LATENTS = "COPY ml.latents (model_id, source_id, latent) FROM STDIN (FORMAT BINARY)"
+
+# --- known stars (training/known_stars.py) ---------------------------------------------------
+# A star's rank is 1 + the model's scores with a strictly higher probability: one range count on
+# the (model_id, probability) index per star, never a sort of every score. PostgreSQL sorts NaN
+# above every number, so "< 'NaN'" keeps both the counts and the total to real probabilities
+# (NULL drops out of any comparison); a star without one gets no rank.
+KNOWN_STAR_RANKS = """
+SELECT k.source_id, k.score, k.probability,
+       CASE WHEN k.probability < 'NaN'::real THEN 1 + (
+           SELECT count(*) FROM ml.emitter_scores h
+           WHERE h.model_id = k.model_id AND h.probability > k.probability
+             AND h.probability < 'NaN'::real) END
+FROM ml.emitter_scores k
+WHERE k.model_id = %s AND k.source_id = ANY(%s)
+"""
+RANKED_SCORES = (
+    "SELECT count(*) FROM ml.emitter_scores WHERE model_id = %s AND probability < 'NaN'::real"
+)
+XP_SOURCES_AMONG = "SELECT source_id FROM gaia.xp_continuous WHERE source_id = ANY(%s)"
+MODEL_DATA_SNAPSHOT = "SELECT data_snapshot FROM ml.models WHERE model_id = %s"

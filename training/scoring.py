@@ -19,7 +19,7 @@ from sql import serving
 from sql.binary_copy import CopyColumn, pack
 from sql.database import transaction
 from sql.published_statistics import refresh_published_statistics
-from training import queries, registry
+from training import known_stars, queries, registry
 from training.data import FeedBatch, XPFeed, dask_client, select
 from training.line_excess import MODEL_FILE as LINE_EXCESS_FILE
 from training.line_excess import LineExcess
@@ -124,12 +124,14 @@ class ScoringResult:
     model: registry.ModelRecord
     scored: int
     skipped: int
+    known: known_stars.KnownStarsReport | None = None  # where the model ranks the known stars
 
 
 def score_all(
     url: str, settings: TrainingSettings, model_ref: str | int, scheduler: str | None = None
 ) -> ScoringResult:
-    """Score every source in gaia.xp_continuous with one registered model."""
+    """Score every source in gaia.xp_continuous with one registered model, then rank the known
+    emitters among them (``training/known_stars.py``, written next to the training report)."""
     record = registry.find(url, model_ref)
     registry.verify(record)
     latents = registry.latent_model(url, record)
@@ -156,4 +158,4 @@ def score_all(
     serving.publish(url, changed_model=record.model_id)
     with transaction(url) as conn:  # true sizes and pictures of what was just scored
         refresh_published_statistics(conn, settings)
-    return ScoringResult(record, scored, skipped)
+    return ScoringResult(record, scored, skipped, known_stars.report(url, settings, record))

@@ -272,6 +272,15 @@ def run_demo(plan: DemoPlan, settings: XphaSettings | None = None, echo=typer.ec
     return ctx
 
 
+def known_stars_section(url: str) -> str:
+    """Where the current model ranks the known real emitters (``training/known_stars.py``),
+    read from the database, so a re-run whose scoring step was done earlier prints it too."""
+    from training import known_stars, registry
+
+    record = registry.find(url, "current")
+    return known_stars.markdown(record, known_stars.rank(url, record.model_id))
+
+
 def next_steps(settings: XphaSettings) -> str:
     """What a person does next: TOPCAT, pyvo and three example queries."""
     tap = settings.tap_base_url or f"http://{settings.tap_host}:{settings.tap_port}/tap"
@@ -332,8 +341,9 @@ def demo_command(
         exclude_parents=tuple(int(i) for i in excluded),
     )
     start = time.perf_counter()
-    run_demo(plan, settings)
+    ctx = run_demo(plan, settings)
     typer.echo(f"demo finished in {time.perf_counter() - start:.0f} s")
+    typer.echo(known_stars_section(ctx.url))
     typer.echo(next_steps(settings))
     if serve:
         from tap_service.cli import serve as serve_command
