@@ -15,7 +15,7 @@ from training import known_stars, registry, splits
 from training.settings import TrainingSettings
 from xpha.demo import known_stars_section
 
-EMITTER = known_stars.GAIAXPY_EMITTER
+EMITTER = known_stars.GAIAXPY_LINE_STAR
 WEILER = 505171240162594560  # the first example star of Weiler et al. (2023)
 WEILER_MISSING = 426306363477869696  # another one: no score in these tests
 N_OTHERS = 3000

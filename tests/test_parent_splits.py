@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ingest.simulator.continua import load_parents
+from ingest.simulator.continua import line_stars, load_parents
 from ingest.simulator.generator import SimulationConfig, make_chunk
 from ingest.simulator.parents import allowed_rows, read_source_ids
 from ingest.simulator.pipeline import simulate
 from sql.errors import XphaError
-from training import splits
+from training import heldout, splits
 from training.feed_spec import photometry_from_xp
 
 RULE = splits.SplitRule(level=5, seed=42, val_fraction=0.15, test_fraction=0.15)
@@ -85,7 +85,7 @@ def test_source_id_files(tmp_path, text, error):
 
 def test_allowed_parents_are_checked():
     ids = np.array([10, 20, 30], np.int64)
-    assert allowed_rows(ids, (), ()) is None
+    assert allowed_rows(ids, (), ()).tolist() == [0, 1, 2]
     assert allowed_rows(ids, (20, 30), (30,)).tolist() == [1]
     assert allowed_rows(ids, (), (10, 99)).tolist() == [1, 2]  # 99 is no parent: harmless
     with pytest.raises(XphaError, match="not among the simulator's 3 real parents"):
@@ -101,12 +101,31 @@ def test_a_sky_copies_only_the_parents_it_may(tmp_path):
     manifest = simulate(config, tmp_path / "sky", "csv", progress=False)
     truth = pd.read_csv(tmp_path / "sky" / "truth.csv")
     assert not truth["parent_source_id"].isin(withheld).any()
-    assert manifest["n_parents_copied"] == len(library) - len(withheld)
+    never = set(withheld) | set(line_stars().tolist())
+    assert manifest["n_parents_copied"] == len(library) - len(never & set(library.source_id))
     written = json.loads((tmp_path / "sky" / "manifest.json").read_text())
     assert written["config"]["exclude_parents"] == list(withheld)  # the sky can be remade
     only = tuple(int(i) for i in library.source_id[5:40])
     chunk = make_chunk(SimulationConfig(n_sources=500, seed=4, parents=only), 0, 0, 500)
     assert set(library.source_id[chunk.parent]) <= set(only)
+
+
+def test_stars_shipped_for_their_lines_are_never_copied():
+    """A line star's copies carry its line: as 'line-free' sources they would be emitters
+    labelled line-free, and in a held-out fold they would set the FPR 1e-3 threshold."""
+    library = load_parents()
+    stars = line_stars()
+    assert 5853498713190525696 in stars and len(stars) >= 5
+    assert np.isin(stars, library.source_id).all()  # they stay in the library
+    rows = allowed_rows(library.source_id, (), ())
+    assert not np.isin(library.source_id[rows], stars).any()
+    assert len(rows) == len(library) - len(stars)
+    chunk = make_chunk(SimulationConfig(n_sources=4000, seed=6), 0, 0, 4000)
+    assert not np.isin(library.source_id[chunk.parent], stars).any()
+    folds = heldout.parent_folds(5, 0)
+    assert not np.isin(np.concatenate(folds), stars).any()
+    with pytest.raises(XphaError, match="never copied"):
+        allowed_rows(library.source_id, (int(stars[0]),), ())
 
 
 def test_a_sky_without_parent_lists_is_unchanged_by_them():

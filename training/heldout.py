@@ -381,11 +381,13 @@ def parent_bootstrap(folds: list[FoldScores], name: str, n: int, seed: int) -> d
 
 # --- the whole evaluation ---------------------------------------------------------------------
 def parent_folds(k: int, seed: int) -> list[np.ndarray]:
-    """The usable parents (both bands) dealt into k folds of source_ids."""
-    from ingest.simulator.continua import load_parents
+    """The usable parents (both bands, no line star: their copies are not line-free) dealt
+    into k folds of source_ids."""
+    from ingest.simulator.continua import line_stars, load_parents
 
     library = load_parents()
     usable = np.isfinite(library.bp).all(1) & np.isfinite(library.rp).all(1)
+    usable &= ~np.isin(library.source_id, line_stars())
     ids = library.source_id[usable]
     order = np.random.default_rng(seed).permutation(ids.size)
     return [np.sort(ids[order[i::k]]) for i in range(k)]

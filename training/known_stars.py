@@ -35,14 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.samples import real_sample
+from ingest.simulator.continua import GAIAXPY_LINE_STAR, line_stars
 from sql.database import connect, one_row
 from sql.settings import Settings
 from training import queries, splits
 from training.registry import ModelRecord
 
-GAIAXPY_EMITTER = 5853498713190525696
-WEILER_EXAMPLES = "xp_spectral_lines/xp_continuous_combined_weiler2023_examples.vot"
 SPLIT_NAMES = {splits.TRAIN: "train", splits.VAL: "validation", splits.TEST: "test"}
 NOT_INGESTED = "none (not ingested when it trained)"
 UNKNOWN = "unknown (model trained before runs recorded it)"
@@ -56,12 +54,8 @@ TITLE = "Known emitters: where the model ranks them"
 
 def known_stars() -> dict[int, str]:
     """source_id -> what the star is: GaiaXPy's emitter, then Weiler's examples (from the file)."""
-    from astropy.io.votable import parse_single_table
-
-    path = real_sample(WEILER_EXAMPLES)
-    table = parse_single_table(str(path), columns=["source_id"]).to_table()
-    stars = {GAIAXPY_EMITTER: "H-alpha emitter (GaiaXPy line finder)"}
-    for source_id in table["source_id"]:
+    stars = {GAIAXPY_LINE_STAR: "H-alpha emitter (GaiaXPy line finder)"}
+    for source_id in line_stars():
         stars.setdefault(int(source_id), "Weiler et al. (2023) example")
     return stars
 

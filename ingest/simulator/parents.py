@@ -37,12 +37,13 @@ def read_source_ids(path: Path | str, what: str) -> np.ndarray:
 
 def allowed_rows(
     library_ids: np.ndarray, parents: tuple[int, ...], exclude: tuple[int, ...]
-) -> np.ndarray | None:
-    """Library rows a sky may copy (None: every row). ``parents`` must all be library stars;
-    ``exclude`` may name any star (one that is no parent simply changes nothing)."""
-    if not parents and not exclude:
-        return None
-    keep = np.ones(len(library_ids), bool)
+) -> np.ndarray:
+    """Library rows a sky may copy: never a line star (:func:`continua.line_stars`), only
+    ``parents`` when given (they must all be library stars), none of ``exclude`` (which may
+    name any star: one that is no parent simply changes nothing)."""
+    from ingest.simulator.continua import line_stars
+
+    keep = ~np.isin(library_ids, line_stars())
     if parents:
         wanted = np.asarray(parents, np.int64)
         unknown = np.setdiff1d(wanted, library_ids)
@@ -56,5 +57,8 @@ def allowed_rows(
         keep &= ~np.isin(library_ids, np.asarray(exclude, np.int64))
     rows = np.flatnonzero(keep)
     if rows.size == 0:
-        raise XphaError("--parents / --exclude-parents leave no real parent to copy")
+        raise XphaError(
+            "--parents / --exclude-parents leave no real parent to copy (stars shipped for their"
+            " lines are never copied)"
+        )
     return rows

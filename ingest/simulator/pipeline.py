@@ -89,7 +89,7 @@ def simulate(config: SimulationConfig, out: Path, fmt: str = "fits", progress: b
         "format": fmt,
         "config": config.as_dict(),
         "n_sources": config.n_sources,
-        "n_parents_copied": len(library) if copied is None else int(copied.size),
+        "n_parents_copied": int(copied.size),
         "class_counts": counts,
         "n_sdss_spectra": len(files["sdss"]),
         "n_lamost_rows": len(lamost_rows),
