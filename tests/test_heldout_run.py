@@ -1,0 +1,58 @@
+"""`xpha evaluate heldout` end to end on a small plan: folds of unseen parents, the report's
+tables, and the parents behind each fold's null tail and strong-line misses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.simulator.continua import line_stars
+from training import heldout
+
+SMALL = {
+    "library": {"max_candidates": 3000},
+    "local": {"neighbours": 20},
+    "network": {"hidden": 32, "epochs": 1, "rows_per_epoch": 3000},
+    "calibration_bins": 3,
+    "pca_components": 8,
+}
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory) -> tuple[dict, Path]:
+    plan = heldout.HeldOutPlan(
+        folds=4, train_sources=4000, val_sources=2000, null_copies=4000, injected=200,
+        sky_sources=3000, bootstrap=5, chunk_rows=2000, only_folds=(0, 2), continuum=SMALL,
+    )  # fmt: skip
+    out = tmp_path_factory.mktemp("heldout")
+    results = heldout.run(plan, out, progress=lambda _: None)
+    return results, out
+
+
+def test_folds_are_disjoint_unseen_parents_without_line_stars():
+    folds = heldout.parent_folds(4, 0)
+    everyone = np.concatenate(folds)
+    assert np.unique(everyone).size == everyone.size
+    assert not np.isin(everyone, line_stars()).any()
+
+
+def test_report_and_metrics_name_the_parents_behind_thresholds_and_misses(evaluated):
+    results, out = evaluated
+    assert [f["fold"] for f in results["folds"]] == [0, 2]
+    test_parents = set(heldout.parent_folds(4, 0)[0].tolist())
+    for name in ("line_snr", "matched_filter"):
+        m = results["folds"][0]["detectors"][name]["fpr_0.001"]
+        tail = m["null_tail_parents"]
+        assert tail and all(r["source_id"] in test_parents for r in tail)
+        assert all(
+            0 < r["share_of_flagged"] <= 1 and 0 < r["share_of_its_copies"] <= 1 for r in tail
+        )
+        assert sum(r["flagged"] for r in tail) <= 4000
+        assert all(r["source_id"] in test_parents for r in m["strong_miss_parents"])
+    report = (out / "report.md").read_text()
+    assert "| 0/0 | line_snr |" in report and "| 0/2 | matched_filter |" in report
+    assert "Physical limit" in report and (out / "heldout.png").stat().st_size > 10_000
+    assert json.loads((out / "metrics.json").read_text())["summary"]["line_snr"]["ew50_fpr_0.01"]
