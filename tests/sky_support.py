@@ -22,6 +22,7 @@ import psycopg
 
 from ingest.simulator.sky import SOURCE_ID_CELL, galactic_to_icrs
 from sql.binary_copy import CopyColumn, pack
+from training.scoring import SCORE_COLUMNS  # the layout xpha score COPYs
 
 CELL_LEVEL = 5
 SUBPIXELS = 4 ** (12 - CELL_LEVEL)  # level-12 pixels per cell
@@ -53,14 +54,6 @@ SOURCE_COLUMNS = [
     CopyColumn("l", "float8"),
     CopyColumn("b", "float8"),
     CopyColumn("has_xp_continuous", "bool"),
-]
-SCORE_COLUMNS = [
-    CopyColumn("model_id", "int4"),
-    CopyColumn("source_id", "int8"),
-    CopyColumn("score", "float4"),
-    CopyColumn("probability", "float4"),
-    CopyColumn("halpha_excess_ew", "float4", nan_is_null=True),
-    CopyColumn("halpha_excess_snr", "float4", nan_is_null=True),
 ]
 
 

@@ -351,6 +351,11 @@ def _parents_behind(parent: np.ndarray, flagged: np.ndarray, top: int = 3) -> li
     ]  # fmt: skip
 
 
+def _who(rows: list[dict]) -> str:
+    """Parents behind a tail or a miss, as the report lists them."""
+    return ", ".join(f"{r['source_id']}: {r['share_of_flagged']:.0%}" for r in rows)
+
+
 def _precision(prevalence: float, tpr: float, fpr: float) -> float:
     return float(prevalence * tpr / max(prevalence * tpr + (1 - prevalence) * fpr, 1e-300))
 
@@ -546,12 +551,9 @@ def write_report(results: dict, pooled: list[FoldScores], out: Path) -> None:
     for entry in results["folds"]:
         for name in names:
             m = entry["detectors"][name]["fpr_0.001"]
-            who = lambda rows: ", ".join(  # noqa: E731
-                f"{r['source_id']}: {r['share_of_flagged']:.0%}" for r in rows
-            )
             lines.append(f"| {entry['seed']}/{entry['fold']} | {name} | {m['threshold']:.2f} | "
-                         f"{m['recall_ew_ge_20']:.3f} | {who(m.get('null_tail_parents', []))} | "
-                         f"{who(m.get('strong_miss_parents', []))} |")  # fmt: skip
+                         f"{m['recall_ew_ge_20']:.3f} | {_who(m.get('null_tail_parents', []))} | "
+                         f"{_who(m.get('strong_miss_parents', []))} |")  # fmt: skip
     lines += ["", "Per fold: see metrics.json (recall vs EW at every FPR, weak-line recall, "
               "precision at prevalence 1e-3 and 1e-4).", "", "![recall and null](heldout.png)", ""]  # fmt: skip
     (out / "report.md").write_text("\n".join(lines))
