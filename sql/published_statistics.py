@@ -112,7 +112,7 @@ def refresh_published_statistics(
             else:
                 schema, _, table = name.partition(".")
                 query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))
-                rows = int(conn.execute(query).fetchone()[0])  # type: ignore[index]
+                rows = int(conn.execute(query).fetchone()[0])  # type: ignore[index]  # count(*): one row
             conn.execute(
                 "INSERT INTO stats.published_sizes (table_name, reads, nrows)"
                 " VALUES (%s, %s::oid[], %s) ON CONFLICT (table_name) DO UPDATE SET"

@@ -171,7 +171,7 @@ class CopyLayout:
             value: Varlen = arrays[f"c{i}"]
             columns[i] = _variable(fields[i], value)
             rows = len(value.null)
-        return ColumnBatch(columns, rows)  # type: ignore[arg-type]
+        return ColumnBatch(columns, rows)  # type: ignore[arg-type]  # fixed + variable fill every slot
 
 
 def copy_layout(

@@ -64,7 +64,7 @@ def picture(conn: psycopg.Connection, name: str, threshold: float, cache: Pictur
     current = summary.read_summary(conn)
     first_bin, edge = summary.threshold_bin(threshold)
     key = (name, None if current is None else current.refreshed_at, first_bin)
-    return cache.get(key, lambda: DRAW[name](conn, current, first_bin, edge))  # type: ignore[return-value]
+    return cache.get(key, lambda: DRAW[name](conn, current, first_bin, edge))  # type: ignore[return-value]  # keyed: a PNG
 
 
 def candidates_above(conn: psycopg.Connection, threshold: float, cache: PictureCache) -> int:
@@ -72,7 +72,7 @@ def candidates_above(conn: psycopg.Connection, threshold: float, cache: PictureC
     current = summary.read_summary(conn)
     first_bin, _ = summary.threshold_bin(threshold)
     key = ("count", None if current is None else current.refreshed_at, first_bin)
-    return cache.get(key, lambda: int(summary.read_sky(conn, first_bin)[1].sum()))  # type: ignore[return-value]
+    return cache.get(key, lambda: int(summary.read_sky(conn, first_bin)[1].sum()))  # type: ignore[return-value]  # keyed: an int
 
 
 def _png(figure: Figure) -> bytes:

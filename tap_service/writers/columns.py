@@ -78,6 +78,7 @@ class Texts:
     @property
     def values(self) -> list[str]:
         if self._values is None:
+            # without the strings, __init__ checked that the bytes and offsets are there
             raw = self._utf8.tobytes()  # type: ignore[union-attr]
             bounds = pairwise(self._offsets.tolist())  # type: ignore[union-attr]
             if self.is_ascii():  # one decode: character offsets are the byte offsets
@@ -112,6 +113,7 @@ class Texts:
         if self._values is not None:
             return Texts(self.null[cut], self._values[cut])
         rows = range(*cut.indices(len(self.null)))
+        # without the strings, __init__ checked that the bytes and offsets are there
         offsets = self._offsets[rows.start : rows.stop + 1]  # type: ignore[index]
         utf8 = self._utf8[offsets[0] : offsets[-1]]  # type: ignore[index]
         return Texts(self.null[cut], utf8=utf8, offsets=offsets - offsets[0])
