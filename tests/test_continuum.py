@@ -4,6 +4,8 @@ held-out metrics."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -97,6 +99,11 @@ def test_local_statistic_is_linear_in_the_line_and_matches_a_direct_solve():
     solved = np.linalg.solve(sigma, t)
     expect = solved @ (stars.u[0] - library.u[near].mean(0)) / np.sqrt(solved @ t)
     assert base.snr[0] == pytest.approx(expect, rel=1e-6)
+    # the misfit: chi-square against the neighbours with the best line removed, per dof
+    r = stars.u[0] - library.u[near].mean(0)
+    chi2 = r @ np.linalg.solve(sigma, r) - expect**2
+    assert base.misfit[0] == pytest.approx(chi2 / (len(t) - 1), rel=1e-6)
+    np.testing.assert_allclose(moved.misfit, base.misfit, rtol=1e-6)  # a line is no misfit
 
 
 def test_the_library_merges_copies_and_drops_the_ones_carrying_lines():
@@ -141,6 +148,33 @@ def test_detector_recovers_injected_ews_on_unseen_parents_and_reloads(detector, 
     np.testing.assert_allclose(again["snr"], null["snr"], rtol=1e-5, atol=1e-6)
 
 
+def test_a_continuum_the_library_cannot_fit_loses_significance_not_flux(detector, parents):
+    """The guard: stars fit worse than most validation stars have their line error inflated by
+    sqrt(misfit / misfit_scale); stars like their neighbours are left alone."""
+    batch = _batch(_chunk(600, 12, parents[1], lines=False))
+    rng = np.random.default_rng(3)
+    odd = np.arange(600) % 2 == 1  # half the stars get a continuum no parent has
+    for band in ("bp", "rp"):
+        batch[band] = (
+            batch[band] + odd[:, None] * rng.normal(0, 8, batch[band].shape) * batch[f"{band}_err"]
+        )
+    guarded = detector.measure(batch)
+    plain = dataclasses.replace(detector, misfit_scale=np.inf).measure(batch)
+    assert np.isfinite(detector.misfit_scale)
+    stars = Stars.of(batch)
+    ok = np.flatnonzero(stars.usable)
+    odd = odd[ok]
+    seen = detector.components(stars.take(ok))
+    factor = np.sqrt(np.maximum(1.0, seen.misfit / detector.misfit_scale))
+    ratio = guarded["ew_err"][ok] / plain["ew_err"][ok]  # NaN where the EW has no continuum
+    measured = np.isfinite(ratio)
+    assert measured.mean() > 0.9
+    np.testing.assert_allclose(ratio[measured], factor[measured], rtol=1e-6)
+    assert np.mean(factor[odd] > 2) > 0.95
+    assert 0.6 < np.mean(factor[~odd] == 1.0) < 0.99  # about the 90% fit like validation stars
+    assert np.std(guarded["snr"][ok][odd]) < 0.6 * np.std(plain["snr"][ok][odd])
+
+
 def test_matched_filter_fits_its_own_components_exactly():
     library = Stars.of(_batch(_chunk(300, 9, lines=False)))
     mf = MatchedFilter.fit(library.u, library.e, 5)
@@ -164,6 +198,11 @@ def test_thresholds_and_weighted_thresholds_agree(fpr):
 def test_fisher_limit_and_prevalence_reweighting():
     # a unit-sigma statistic: EW50 = z(FPR) sigma
     assert heldout.fisher_ew50(np.full(1000, 2.0), 0.01) == pytest.approx(2.0 * 2.326, rel=0.01)
+    # the known-continuum recall of one line: half at EW = z sigma, 99% 2.326 sigma further
+    z = 3.0902  # FPR 1e-3
+    recall = heldout.oracle_recall(np.array([z * 4, (z + 2.3263) * 4, 20.0]), np.full(3, 4.0), 1e-3)
+    np.testing.assert_allclose(recall[:2], [0.5, 0.99], atol=1e-4)
+    assert recall[2] == pytest.approx(0.9719, abs=1e-3)  # 20 A with sigma 4 A: 5 sigma
     rng = np.random.default_rng(2)
     score = np.concatenate([rng.normal(3, 1, 500), rng.normal(0, 1, 5000)])
     positive = np.arange(5500) < 500

@@ -52,7 +52,14 @@ def test_report_and_metrics_name_the_parents_behind_thresholds_and_misses(evalua
         )
         assert sum(r["flagged"] for r in tail) <= 4000
         assert all(r["source_id"] in test_parents for r in m["strong_miss_parents"])
+        # the physical limit of the strong lines, and recall among those it finds 99% of
+        assert 0.5 < m["oracle_recall_ew_ge_20"] <= 1 and 0.5 < m["detectable_share_ew_ge_20"] <= 1
+        assert 0 <= m["recall_ew_ge_20_detectable"] <= 1
     report = (out / "report.md").read_text()
     assert "| 0/0 | line_snr |" in report and "| 0/2 | matched_filter |" in report
-    assert "Physical limit" in report and (out / "heldout.png").stat().st_size > 10_000
+    assert (
+        "Physical limit" in report
+        and "its physical limit" in report
+        and (out / "heldout.png").stat().st_size > 10_000
+    )
     assert json.loads((out / "metrics.json").read_text())["summary"]["line_snr"]["ew50_fpr_0.01"]

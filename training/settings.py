@@ -159,6 +159,13 @@ class TrainingSettings(Settings, Phase2Config, Phase1Config):
     continuum_neighbours: int = Field(
         40, description="Library stars that define each source's local continuum and scatter."
     )
+    continuum_misfit_quantile: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Share of validation stars whose line S/N is kept whole; a star its library "
+        "neighbours fit worse has its S/N divided by the root of the excess misfit (1: no guard).",
+    )
     continuum_epochs: int = Field(8, description="Epochs of the continuum network.")
     continuum_rows_per_epoch: int = Field(
         150_000, description="Augmented library stars (fainter copies, binaries) per epoch."

@@ -51,6 +51,7 @@ def detector_settings(settings: TrainingSettings) -> DetectorSettings:
             seed=settings.training_seed,
             threads=settings.continuum_threads,
         ),
+        misfit_quantile=settings.continuum_misfit_quantile,
     )
 
 

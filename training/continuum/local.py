@@ -5,7 +5,9 @@ best-fitting line is removed (so a line of any strength leaves the neighbours un
 nearest references give a local mean and covariance S of the continuum; with the star's noise
 C = diag(e^2), the generalised least-squares line amplitude is a = t'Σ⁻¹(u - μ) / t'Σ⁻¹t with
 Σ = S + C, and its S/N a / (t'Σ⁻¹t)^-1/2. S is the local scatter of real stars: directions in
-which similar stars differ count as uncertainty, not as line.
+which similar stars differ count as uncertainty, not as line. The misfit, (u - μ)'Σ⁻¹(u - μ)
+less the line's share S/N², per degree of freedom, says how well the neighbours fit the star at
+all: near 1 for a star like its neighbours, large for a continuum the library does not know.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class LocalSettings:
 class LocalResult:
     snr: np.ndarray  # line S/N
     gain: np.ndarray  # S/N per unit of normalised line amplitude: 1 / sigma(a)
+    misfit: np.ndarray  # chi-square per degree of freedom of u - mu once the line is removed
 
 
 def nearest(u, e, refs, projection, settings: LocalSettings, exclude=None) -> np.ndarray:
@@ -86,7 +89,7 @@ def local_snr(
     K x K system, so a row costs O(K² · 110)."""
     t = line_template()
     n, k = len(u), settings.neighbours
-    snr, gain = np.full(n, np.nan), np.full(n, np.nan)
+    snr, gain, misfit = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     for lo in range(0, n, settings.chunk_rows):
         rows = slice(lo, lo + settings.chunk_rows)
         ui, ei = u[rows], e[rows]
@@ -110,6 +113,8 @@ def local_snr(
         sol = np.linalg.solve(bab, rhs)  # (m, K, 2)
         t_t = (t * a_inv * t).sum(1) - (bat * sol[..., 0]).sum(1)
         t_r = (t * a_inv * r).sum(1) - (bat * sol[..., 1]).sum(1)
+        r_r = (r * a_inv * r).sum(1) - (rhs[..., 1] * sol[..., 1]).sum(1)
         gain[rows] = np.sqrt(np.maximum(t_t, 1e-300))
         snr[rows] = t_r / gain[rows]
-    return LocalResult(snr, gain)
+        misfit[rows] = (r_r - snr[rows] ** 2) / (u.shape[1] - 1)
+    return LocalResult(snr, gain, misfit)
