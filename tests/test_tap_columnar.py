@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
+from psycopg.pq import Trace
 from tap_support import seed_field, tap_settings
 
 from sql.binary_copy import CopyColumn, CopyFormatError, pack, parse, stream
@@ -360,6 +362,45 @@ def test_errors_before_and_during_the_stream(engines: tuple[TapEngine, TapEngine
     assert document(fast, "SELECT COUNT(*) AS n FROM xpha.gaia_source", "csv").endswith(
         f"{N_SOURCES}\n".encode()
     )
+
+
+def sent_statements(engine: TapEngine, trace: Path, adql: str) -> list[str]:
+    """The statements (simple or extended protocol) the connection sends for one query, read
+    from libpq's trace of what it writes."""
+    getconn, putconn = engine.getconn, engine.putconn
+    with trace.open("w") as out:
+
+        def traced_getconn() -> psycopg.Connection:
+            conn = getconn()
+            conn.pgconn.trace(out.fileno())
+            conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+            return conn
+
+        def untraced_putconn(conn: psycopg.Connection, *, discard: bool = False) -> None:
+            putconn(conn, discard=discard)
+            conn.pgconn.untrace()
+
+        engine.getconn, engine.putconn = traced_getconn, untraced_putconn  # type: ignore[method-assign]
+        try:
+            document(engine, adql, "votable")
+        finally:
+            del engine.getconn, engine.putconn
+    return [
+        line.split("\t", 3)[3].strip()
+        for line in trace.read_text().splitlines()
+        if line.startswith("F\t") and line.split("\t")[2] in ("Query", "Parse")
+    ]
+
+
+def test_a_query_sends_one_statement(engines: tuple[TapEngine, TapEngine], tmp_path: Path) -> None:
+    """Once a connection has its statement timeout and the result's shape is known, a query
+    without uploads is one statement: its COPY (no transaction, no upload step around it)."""
+    fast, _ = engines
+    adql = "SELECT TOP 5 source_id, ra FROM xpha.gaia_source WHERE ra > 10"
+    document(fast, adql, "votable")  # the description of this shape, cached
+    sent = sent_statements(fast, tmp_path / "trace", adql.replace("10", "11"))
+    sent = [s for s in sent if not s.startswith('"SET statement_timeout')]  # once a connection
+    assert len(sent) == 1 and sent[0].startswith('"COPY'), sent
 
 
 # --- result descriptions cached by query shape -------------------------------------------------
