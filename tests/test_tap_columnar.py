@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
-from psycopg.pq import Trace
+from psycopg.pq import Trace, TransactionStatus
 from tap_support import seed_field, tap_settings
 
-from sql.binary_copy import CopyColumn, CopyFormatError, pack, parse, stream
+from sql.binary_copy import TRAILER, CopyColumn, CopyFormatError, pack, parse, stream
 from sql.varlen_copy import TEXT, VARIABLE, Varlen
 from sql.varlen_copy import stream as varlen_stream
 from tap_service.adql import translate
-from tap_service.columnar import shape
+from tap_service.columnar import copy_blocks, shape
 from tap_service.errors import UsageFault
 from tap_service.query import TapEngine, TapRequest, _fetch_columns, run_query
 
@@ -68,7 +68,7 @@ STREAM_CASES = [
 def test_stream_equals_parse(n: int, chunk: int, batch: int) -> None:
     data, arrays = packed(n)
     batches = list(stream((data[i : i + chunk] for i in range(0, len(data), chunk)), LAYOUT, batch))
-    assert all(len(b["a"]) >= batch for b in batches[:-1])
+    assert [len(b["a"]) for b in batches[:-1]] == [batch] * (len(batches) - 1)
     whole = parse(data, LAYOUT)
     for column in LAYOUT:
         joined = np.concatenate([b[column.name] for b in batches]) if batches else []
@@ -187,6 +187,44 @@ def test_varlen_stream_refuses_a_broken_stream(db_url: str) -> None:
     wrong = [*VARLEN_LAYOUT[:3], CopyColumn("a", "int4", VARIABLE), VARLEN_LAYOUT[4]]
     with pytest.raises(CopyFormatError, match="not int4"):
         list(varlen_stream([data], wrong, 10))
+
+
+# --- reading the COPY from libpq in blocks ---------------------------------------------------
+BIG_COPY = (
+    "COPY (SELECT i, i * 0.5 AS x, md5(i::text) AS t FROM generate_series(1, {n}) AS i)"
+    " TO STDOUT (FORMAT binary)"
+)
+
+
+def test_copy_blocks_are_the_rows_psycopg_reads(db_url: str) -> None:
+    """The same bytes as psycopg's row-by-row ``Copy``, in blocks of many rows, and the
+    connection idle afterwards (the COPY's final result read)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        with conn.cursor().copy(BIG_COPY.format(n=200_000)) as copy:
+            rows = b"".join(bytes(row) for row in copy)
+        with conn.cursor().copy(BIG_COPY.format(n=200_000)):
+            blocks = list(copy_blocks(conn))
+        assert b"".join(blocks) == rows and 1 < len(blocks) < 200_000
+        assert conn.info.transaction_status == TransactionStatus.IDLE
+        with conn.cursor().copy(BIG_COPY.format(n=0)):
+            assert b"".join(copy_blocks(conn)).endswith(TRAILER)
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_copy_blocks_raise_what_the_server_sent_mid_stream(db_url: str) -> None:
+    """An error after some rows: the rows before it, then psycopg's own exception (SQLSTATE
+    and message, as the service reports them); the connection stays usable."""
+    sql = "COPY (SELECT 1 / (150000 - i) FROM generate_series(1, 200000) AS i) TO STDOUT"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        received = 0
+        with (
+            pytest.raises(psycopg.errors.DivisionByZero, match="division by zero"),
+            conn.cursor().copy(sql),
+        ):
+            for block in copy_blocks(conn):
+                received += block.count(b"\n")
+        assert 0 < received < 150_000
+        assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
 # --- both paths on a real database -----------------------------------------------------------
