@@ -140,9 +140,10 @@ def decode_records(
 def stream(
     chunks: Iterable[bytes | bytearray | memoryview], columns: list[CopyColumn], batch_rows: int
 ) -> Generator[dict[str, np.ndarray]]:
-    """Decode a binary COPY stream as it arrives: batches of ``batch_rows`` rows (the last
-    one shorter), never holding more than one batch of raw bytes."""
+    """Decode a binary COPY stream as it arrives: batches of exactly ``batch_rows`` rows (the
+    last one shorter) however the chunks cut it, holding one batch and a chunk of raw bytes."""
     width = row_dtype(columns).itemsize
+    size = batch_rows * width
     pending = bytearray()
     header: int | None = None
     for chunk in chunks:
@@ -152,11 +153,10 @@ def stream(
                 continue
             header = _header_length(memoryview(pending))
             del pending[:header]
-        if len(pending) >= batch_rows * width:
-            whole = len(pending) // width * width
+        while len(pending) >= size:
             with memoryview(pending) as view:
-                batch = decode_rows(view[:whole], columns)
-            del pending[:whole]
+                batch = decode_rows(view[:size], columns)
+            del pending[:size]
             yield batch
     if header is None:
         raise CopyFormatError("the COPY stream ended before its header")

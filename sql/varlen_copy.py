@@ -54,7 +54,8 @@ def stream(
     chunks: Iterable[bytes | bytearray | memoryview], columns: list[CopyColumn], batch_rows: int
 ) -> Generator[dict[str, np.ndarray | Varlen], None, None]:
     """Decode a binary COPY stream whose last columns are variable-width, in batches of
-    ``batch_rows`` rows (the last one shorter); about one batch of raw bytes is held."""
+    ``batch_rows`` rows (the last one shorter); about one batch of raw bytes is held, and
+    what arrived since the last walk (``WALK_CHUNKS`` chunks or ``WALK_BYTES`` bytes)."""
     fixed = [c for c in columns if not is_variable(c)]
     variable = [c for c in columns if is_variable(c)]
     if columns[: len(fixed)] != fixed:
@@ -63,13 +64,16 @@ def stream(
     pending = bytearray()
     arrived: list[bytes | bytearray | memoryview] = []  # chunks not yet in pending
     keep = arrived.append
+    arrived_bytes = 0
     header: int | None = None
-    for chunk in chunks:  # a chunk is usually one row (a CopyData message): keep this short
+    for chunk in chunks:  # a chunk may be one row (a CopyData message): keep this short
         keep(chunk)
-        if len(arrived) < WALK_CHUNKS:
+        arrived_bytes += len(chunk)
+        if len(arrived) < WALK_CHUNKS and arrived_bytes < WALK_BYTES:
             continue
         pending += b"".join(arrived)
         arrived.clear()
+        arrived_bytes = 0
         if header is None:
             if len(pending) < 19:
                 continue
@@ -92,6 +96,7 @@ def stream(
 
 
 WALK_CHUNKS = 512  # chunks (rows) gathered before a walk (runs are guessed within them)
+WALK_BYTES = 1 << 20  # or bytes, when chunks hold many rows (tap_service.columnar.copy_blocks)
 
 
 class _Walk:

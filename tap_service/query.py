@@ -365,7 +365,7 @@ def _fetch_columns(
     begin()
     block = conn.cursor().copy(layout.statement(translation.sql))
     copy = block.__enter__()  # the COPY starts (errors at its start raise here)
-    decoded = layout.stream(copy, size)
+    decoded = layout.stream(columnar.copy_blocks(conn), size)
     batches = (layout.batch(fields, arrays) for arrays in decoded)
 
     def close() -> None:

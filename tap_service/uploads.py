@@ -164,7 +164,10 @@ def read_uploads(uploads: Mapping[str, bytes | str], settings: TapSettings) -> l
 
 
 def load_uploads(conn: psycopg.Connection, parsed: list[ParsedUpload]) -> list[UploadedTable]:
-    """Create and fill one temp table per upload, in one short read-write transaction."""
+    """Create and fill one temp table per upload, in one short read-write transaction (none
+    at all without uploads: that would be three round trips for every other query)."""
+    if not parsed:
+        return []
     loaded = []
     with conn.transaction():
         conn.execute("SET TRANSACTION READ WRITE")

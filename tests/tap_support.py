@@ -215,7 +215,7 @@ def columnar_ceiling(url: str, sql: str, n: int, batch_rows: int = 5000) -> floa
     """Seconds to COPY the rows out as the columnar fetch does (NULL masks, values or 0, then
     strings and arrays) and decode them with its decoder into numpy columns: the service minus
     writer and HTTP."""
-    from tap_service.columnar import copy_layout
+    from tap_service.columnar import copy_blocks, copy_layout
     from tap_service.writers import field_specs
 
     with psycopg.connect(url) as conn:
@@ -224,12 +224,12 @@ def columnar_ceiling(url: str, sql: str, n: int, batch_rows: int = 5000) -> floa
         layout = copy_layout(description, field_specs(description))
         assert layout is not None
         start = time.perf_counter()
-        with conn.cursor().copy(layout.statement(sql)) as copy:
+        with conn.cursor().copy(layout.statement(sql)):
             rows = sum(
                 len(next(iter(batch.values())))
                 if not layout.variable
                 else len(batch[f"c{layout.variable[0]}"].null)
-                for batch in layout.stream(copy, batch_rows)
+                for batch in layout.stream(copy_blocks(conn), batch_rows)
             )
         elapsed = time.perf_counter() - start
     assert rows == n

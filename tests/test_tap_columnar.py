@@ -11,17 +11,19 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
+from psycopg.pq import Trace, TransactionStatus
 from tap_support import seed_field, tap_settings
 
-from sql.binary_copy import CopyColumn, CopyFormatError, pack, parse, stream
+from sql.binary_copy import TRAILER, CopyColumn, CopyFormatError, pack, parse, stream
 from sql.varlen_copy import TEXT, VARIABLE, Varlen
 from sql.varlen_copy import stream as varlen_stream
 from tap_service.adql import translate
-from tap_service.columnar import shape
+from tap_service.columnar import copy_blocks, shape
 from tap_service.errors import UsageFault
 from tap_service.query import TapEngine, TapRequest, _fetch_columns, run_query
 
@@ -66,7 +68,7 @@ STREAM_CASES = [
 def test_stream_equals_parse(n: int, chunk: int, batch: int) -> None:
     data, arrays = packed(n)
     batches = list(stream((data[i : i + chunk] for i in range(0, len(data), chunk)), LAYOUT, batch))
-    assert all(len(b["a"]) >= batch for b in batches[:-1])
+    assert [len(b["a"]) for b in batches[:-1]] == [batch] * (len(batches) - 1)
     whole = parse(data, LAYOUT)
     for column in LAYOUT:
         joined = np.concatenate([b[column.name] for b in batches]) if batches else []
@@ -185,6 +187,44 @@ def test_varlen_stream_refuses_a_broken_stream(db_url: str) -> None:
     wrong = [*VARLEN_LAYOUT[:3], CopyColumn("a", "int4", VARIABLE), VARLEN_LAYOUT[4]]
     with pytest.raises(CopyFormatError, match="not int4"):
         list(varlen_stream([data], wrong, 10))
+
+
+# --- reading the COPY from libpq in blocks ---------------------------------------------------
+BIG_COPY = (
+    "COPY (SELECT i, i * 0.5 AS x, md5(i::text) AS t FROM generate_series(1, {n}) AS i)"
+    " TO STDOUT (FORMAT binary)"
+)
+
+
+def test_copy_blocks_are_the_rows_psycopg_reads(db_url: str) -> None:
+    """The same bytes as psycopg's row-by-row ``Copy``, in blocks of many rows, and the
+    connection idle afterwards (the COPY's final result read)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        with conn.cursor().copy(BIG_COPY.format(n=200_000)) as copy:
+            rows = b"".join(bytes(row) for row in copy)
+        with conn.cursor().copy(BIG_COPY.format(n=200_000)):
+            blocks = list(copy_blocks(conn))
+        assert b"".join(blocks) == rows and 1 < len(blocks) < 200_000
+        assert conn.info.transaction_status == TransactionStatus.IDLE
+        with conn.cursor().copy(BIG_COPY.format(n=0)):
+            assert b"".join(copy_blocks(conn)).endswith(TRAILER)
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_copy_blocks_raise_what_the_server_sent_mid_stream(db_url: str) -> None:
+    """An error after some rows: the rows before it, then psycopg's own exception (SQLSTATE
+    and message, as the service reports them); the connection stays usable."""
+    sql = "COPY (SELECT 1 / (150000 - i) FROM generate_series(1, 200000) AS i) TO STDOUT"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        received = 0
+        with (
+            pytest.raises(psycopg.errors.DivisionByZero, match="division by zero"),
+            conn.cursor().copy(sql),
+        ):
+            for block in copy_blocks(conn):
+                received += block.count(b"\n")
+        assert 0 < received < 150_000
+        assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
 # --- both paths on a real database -----------------------------------------------------------
@@ -360,6 +400,45 @@ def test_errors_before_and_during_the_stream(engines: tuple[TapEngine, TapEngine
     assert document(fast, "SELECT COUNT(*) AS n FROM xpha.gaia_source", "csv").endswith(
         f"{N_SOURCES}\n".encode()
     )
+
+
+def sent_statements(engine: TapEngine, trace: Path, adql: str) -> list[str]:
+    """The statements (simple or extended protocol) the connection sends for one query, read
+    from libpq's trace of what it writes."""
+    getconn, putconn = engine.getconn, engine.putconn
+    with trace.open("w") as out:
+
+        def traced_getconn() -> psycopg.Connection:
+            conn = getconn()
+            conn.pgconn.trace(out.fileno())
+            conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+            return conn
+
+        def untraced_putconn(conn: psycopg.Connection, *, discard: bool = False) -> None:
+            putconn(conn, discard=discard)
+            conn.pgconn.untrace()
+
+        engine.getconn, engine.putconn = traced_getconn, untraced_putconn  # type: ignore[method-assign]
+        try:
+            document(engine, adql, "votable")
+        finally:
+            del engine.getconn, engine.putconn
+    return [
+        line.split("\t", 3)[3].strip()
+        for line in trace.read_text().splitlines()
+        if line.startswith("F\t") and line.split("\t")[2] in ("Query", "Parse")
+    ]
+
+
+def test_a_query_sends_one_statement(engines: tuple[TapEngine, TapEngine], tmp_path: Path) -> None:
+    """Once a connection has its statement timeout and the result's shape is known, a query
+    without uploads is one statement: its COPY (no transaction, no upload step around it)."""
+    fast, _ = engines
+    adql = "SELECT TOP 5 source_id, ra FROM xpha.gaia_source WHERE ra > 10"
+    document(fast, adql, "votable")  # the description of this shape, cached
+    sent = sent_statements(fast, tmp_path / "trace", adql.replace("10", "11"))
+    sent = [s for s in sent if not s.startswith('"SET statement_timeout')]  # once a connection
+    assert len(sent) == 1 and sent[0].startswith('"COPY'), sent
 
 
 # --- result descriptions cached by query shape -------------------------------------------------

@@ -349,6 +349,19 @@ def test_binary_declares_integer_nulls():
     assert root.find(".//v:FIELD[@name='y']/v:VALUES", NS) is None
 
 
+def test_fields_remembered_per_serialisation():
+    """FIELD elements are remembered: the same column written in BINARY2, then BINARY, then
+    BINARY2 again declares its null value only in BINARY (the head is the one made anew)."""
+    spec = FieldSpec("x", "int", description='a "quoted" <one>')
+    heads = [
+        write(fmt, [spec], [[(None,)]]).split(b"<DATA>")[0]
+        for fmt in ("votable", "votable/b", "votable", "votable/b")
+    ]
+    assert heads[0] == heads[2] and heads[1] == heads[3] and b"<VALUES" not in heads[0]
+    assert b'<VALUES null="-2147483648"/>' in heads[1]
+    assert b'<DESCRIPTION>a "quoted" &lt;one&gt;</DESCRIPTION>' in heads[0]
+
+
 def test_fits_header_carries_metadata_and_nulls():
     fields = [
         FieldSpec("source_id", "long", ucd="meta.id", description="Gaia DR3 id"),

@@ -7,6 +7,7 @@ clients (pyvo, TOPCAT) read as the final status.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from xml.sax.saxutils import escape, quoteattr
@@ -73,25 +74,29 @@ class VOTableWriter(Writer):
         ]
         lines += [_info(name, value) for name, value in infos.items()]
         lines.append("<TABLE>")
-        lines += [self._field(spec) for spec in fields]
+        lines += [_field(spec, self.serialization) for spec in fields]
         return "\n".join(lines) + "\n"
 
-    def _field(self, spec: FieldSpec) -> str:
-        attrs = [f"name={xml_attr(spec.name)}", f'datatype="{spec.datatype}"']
-        for key in ("arraysize", "unit", "ucd", "xtype", "utype"):
-            value = getattr(spec, key)
-            if value:
-                attrs.append(f"{key}={xml_attr(value)}")
-        children = []
-        if spec.description:
-            children.append(f"<DESCRIPTION>{xml_text(spec.description)}</DESCRIPTION>")
-        if spec.datatype in INTEGER_TYPES and (self.serialization == "BINARY" or spec.is_array):
-            # BINARY has no null flags, and array elements never have any: integers need a
-            # declared null value (the one written for NULL).
-            children.append(f'<VALUES null="{NULL_VALUES[spec.datatype]}"/>')
-        if not children:
-            return f"<FIELD {' '.join(attrs)}/>"
-        return f"<FIELD {' '.join(attrs)}>{''.join(children)}</FIELD>"
+
+@functools.lru_cache(maxsize=4096)
+def _field(spec: FieldSpec, serialization: str) -> str:
+    """A FIELD element; remembered, as a published column's (with its escaped description)
+    is the same in every result that has it."""
+    attrs = [f"name={xml_attr(spec.name)}", f'datatype="{spec.datatype}"']
+    for key in ("arraysize", "unit", "ucd", "xtype", "utype"):
+        value = getattr(spec, key)
+        if value:
+            attrs.append(f"{key}={xml_attr(value)}")
+    children = []
+    if spec.description:
+        children.append(f"<DESCRIPTION>{xml_text(spec.description)}</DESCRIPTION>")
+    if spec.datatype in INTEGER_TYPES and (serialization == "BINARY" or spec.is_array):
+        # BINARY has no null flags, and array elements never have any: integers need a
+        # declared null value (the one written for NULL).
+        children.append(f'<VALUES null="{NULL_VALUES[spec.datatype]}"/>')
+    if not children:
+        return f"<FIELD {' '.join(attrs)}/>"
+    return f"<FIELD {' '.join(attrs)}>{''.join(children)}</FIELD>"
 
 
 def _info(name: str, value: str | tuple[str, str]) -> str:
