@@ -23,6 +23,7 @@ import re
 import shutil
 import tempfile
 import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,7 +192,7 @@ def _first_bad_text_row(path: Path, skip: int, delimiter: str, n_fields: int) ->
             for row, fields in enumerate(csv.reader(handle, delimiter=delimiter, strict=True), 1):
                 if len(fields) != n_fields:
                     return row
-    except (csv.Error, EOFError, OSError):
+    except (csv.Error, EOFError, OSError, zlib.error):  # zlib.error: a garbled deflate stream
         return row + 1
     return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from ingest import readers
 from ingest.bulk import IngestError
-from ingest.readers import table_format, to_column
+from ingest.readers import read_table, table_format, to_column
 
 MASKED = np.ma.MaskedArray([1, 2, 3], mask=[False, True, False])
 CASES = [  # (raw values, type, array length, expected values (NULL as None))
@@ -122,6 +123,42 @@ def test_bad_values_name_file_row_and_column(
 )
 def test_format_from_name(name: str, fmt: str) -> None:
     assert table_format(Path(name)) == fmt
+
+
+DAMAGE = {  # how a .csv.gz is damaged
+    "truncated": lambda data: data[: len(data) // 2],
+    "garbled": lambda data: data[:5000] + bytes(b ^ 0x55 for b in data[5000:5100]) + data[5100:],
+    "bad CRC": lambda data: data[:-8] + bytes(8),
+}
+
+
+def gzipped_csv(tmp_path: Path, n_rows: int = 20_000) -> tuple[Path, bytes]:
+    rng = np.random.default_rng(3)
+    text = "a,b\n" + "".join(
+        f'{i},"[{x:.9f},{-x:.9f}]"\n' for i, x in enumerate(rng.random(n_rows))
+    )
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(text.encode(), compresslevel=6))
+    return path, path.read_bytes()
+
+
+def test_gzipped_text_reads_like_plain_text(tmp_path: Path) -> None:
+    path, _ = gzipped_csv(tmp_path)
+    plain = tmp_path / "t.csv"
+    plain.write_bytes(gzip.decompress(path.read_bytes()))
+    for a, b in zip(read_table(path, 7000), read_table(plain, 7000), strict=True):
+        assert (a.first_row, a.n_rows) == (b.first_row, b.n_rows)
+        assert all(a.columns[k].equals(b.columns[k]) for k in ("a", "b"))
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_damaged_gzip_names_the_file(damage: str, tmp_path: Path) -> None:
+    path, data = gzipped_csv(tmp_path)
+    path.write_bytes(DAMAGE[damage](data))
+    with pytest.raises(IngestError, match=r"t\.csv\.gz.*: unreadable CSV") as caught:
+        for _ in read_table(path, 7000):
+            pass
+    assert caught.value.path == str(path)
 
 
 def test_unknown_format_is_refused() -> None:
