@@ -1,10 +1,10 @@
 """The bulk path into PostgreSQL: numpy-packed binary COPY, one transaction per file, ingest log.
 
 Rows travel as typed numpy columns (:class:`ChunkColumn`), packed into binary COPY by
-:func:`sql.binary_copy.encode_copy` without a Python loop over rows. :func:`ingest_file` streams a file's
-chunks through a producer thread (parse + pack the next chunk while the main thread COPYs the
-current one), skips files already in ``public.ingest_log`` and rows whose key already exists, and
-commits the file with its log row, or nothing at all.
+:func:`sql.binary_copy.encode_copy_parts` without a Python loop over rows. :func:`ingest_file`
+streams a file's chunks through a producer thread (parse + pack the next chunk while the main
+thread COPYs the current one), skips files already in ``public.ingest_log`` and rows whose key
+already exists, and commits the file with its log row, or nothing at all.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 from tqdm import tqdm
 
-from sql.binary_copy import encode_copy
+from sql.binary_copy import encode_copy_parts
 from sql.checksums import file_checksum
 from sql.database import connect, database_url
 from sql.errors import XphaError
@@ -133,7 +133,7 @@ class _Loader:
         self.key = sql.Identifier(target.key)
         self.staging_ready = False
 
-    def load(self, names: list[str], keys: np.ndarray, payload: bytes) -> int:
+    def load(self, names: list[str], keys: np.ndarray, payload: list[bytes | memoryview]) -> int:
         column_list = sql.SQL(", ").join(sql.Identifier(n) for n in names)
         if not len(keys):
             return 0
@@ -176,9 +176,10 @@ class _Loader:
         ).fetchone()
         return bool(row and row[0])
 
-    def _copy(self, statement: sql.Composed, payload: bytes) -> None:
+    def _copy(self, statement: sql.Composed, payload: list[bytes | memoryview]) -> None:
         with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.write(payload)
+            for part in payload:
+                copy.write(part)
 
 
 _DONE = object()
@@ -195,7 +196,7 @@ def _produce(
     try:
         for chunk in chunks:
             names = list(chunk.columns)
-            payload = encode_copy([(types[n], chunk.columns[n]) for n in names], chunk.n_rows)
+            payload = encode_copy_parts([(types[n], chunk.columns[n]) for n in names], chunk.n_rows)
             if not _offer(out, (chunk, names, chunk.columns[key].values, payload), stop):
                 return
         _offer(out, _DONE, stop)

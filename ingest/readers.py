@@ -23,6 +23,7 @@ import re
 import shutil
 import tempfile
 import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,7 +192,7 @@ def _first_bad_text_row(path: Path, skip: int, delimiter: str, n_fields: int) ->
             for row, fields in enumerate(csv.reader(handle, delimiter=delimiter, strict=True), 1):
                 if len(fields) != n_fields:
                     return row
-    except (csv.Error, EOFError, OSError):
+    except (csv.Error, EOFError, OSError, zlib.error):  # zlib.error: a garbled deflate stream
         return row + 1
     return None
 
@@ -583,6 +584,120 @@ def _text_scalars(
 def _text_arrays(
     raw: pa.Array, np_type: np.dtype, length: int | None, path: Path, first_row: int, name: str
 ) -> ChunkColumn:
+    """Bracketed text arrays: the archive's own spelling parsed where it lies, anything else
+    (spaces, masked elements, a bad value or length) by the exact path, which names the row."""
+    if np_type.kind == "f" and length is not None:
+        column = _archive_arrays(raw, np_type, length)
+        if column is not None:
+            return column
+    return _exact_text_arrays(raw, np_type, length, path, first_row, name)
+
+
+ARRAY_OPENS = np.frombuffer(b"[(", dtype=np.uint8)
+ARRAY_CLOSES = np.frombuffer(b"])", dtype=np.uint8)
+ARCHIVE_BLOCK_ROWS = 256  # rows parsed at once (~5 MB of XP text): the work stays in cache
+
+
+def _archive_arrays(
+    raw: pa.Array | pa.ChunkedArray, np_type: np.dtype, length: int
+) -> ChunkColumn | None:
+    """The column when every non-empty cell is spelled as the archive writes it,
+    ``[v,v,...]`` with no spaces or masked elements; None otherwise (nothing is reported:
+    the exact path then finds and names what is wrong). Parsed in blocks of rows."""
+    pieces = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
+    values = np.empty((len(raw), length), dtype=np_type)
+    empty = np.empty(len(raw), dtype=bool)
+    row = 0
+    for piece in pieces:
+        for start in range(0, len(piece), ARCHIVE_BLOCK_ROWS):
+            block = piece.slice(start, ARCHIVE_BLOCK_ROWS)
+            parsed = _archive_block(block, length)
+            if parsed is None:
+                return None
+            block_empty, numbers = parsed
+            out = values[row : row + len(block)]
+            if block_empty.any():
+                out[block_empty] = np.nan
+                out[~block_empty] = numbers
+            else:
+                out[...] = numbers
+            empty[row : row + len(block)] = block_empty
+            row += len(block)
+    return ChunkColumn(values, empty | _all_nan_rows(values))
+
+
+def _archive_block(raw: pa.Array, length: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(empty cells, float64 values of the others) of ``[v,v,...]`` cells, or None.
+
+    Splitting 3,000 numbers a row into strings cost more than parsing them. Here one pass
+    finds the commas, and one cast parses every number where it lies: the numbers are the
+    valid slots of a string array over the text's own buffer, whose null slots (never parsed)
+    cover the brackets and commas between them. Any check that fails (a bracket, a row's
+    comma count, a value the cast refuses) gives None.
+    """
+    if pa.types.is_string(raw.type):
+        offset_type: type = np.int32
+    elif pa.types.is_large_string(raw.type):
+        offset_type = np.int64
+    else:
+        return None
+    _, offset_buffer, text = raw.buffers()
+    all_offsets: np.ndarray = np.frombuffer(offset_buffer, dtype=offset_type)
+    offsets = all_offsets[raw.offset : raw.offset + len(raw) + 1].astype(np.int64)
+    sizes = np.diff(offsets)
+    null = raw.is_null().to_numpy(zero_copy_only=False)
+    if sizes[null].any():  # a null slot with text: never written by pyarrow's CSV reader
+        return None
+    short = ~null & (sizes <= 2)  # "[]", "()", "": an empty array (the text checked here)
+    if short.any() and any(
+        cell.strip(ARRAY_BRACKETS) for cell in raw.filter(pa.array(short)).to_pylist()
+    ):
+        return None
+    empty = null | short
+    rows = np.flatnonzero(~empty)
+    if not len(rows):
+        return empty, np.zeros((0, length))
+    data = np.frombuffer(text, dtype=np.uint8)
+    starts, ends = offsets[rows], offsets[rows + 1] - 1  # the brackets
+    if not (np.isin(data[starts], ARRAY_OPENS).all() and np.isin(data[ends], ARRAY_CLOSES).all()):
+        return None
+    commas = np.flatnonzero(data[offsets[0] : offsets[-1]] == ord(",")) + offsets[0]
+    if len(commas) != len(rows) * (length - 1):
+        return None
+    commas = commas.reshape(len(rows), length - 1)
+    if length > 1 and not ((commas[:, 0] > starts).all() and (commas[:, -1] < ends).all()):
+        return None  # (commas are sorted: each row's block of them lies inside that row)
+    # slot 2k: null, from the separator before number k; slot 2k + 1: number k
+    slots = 2 * len(rows) * length
+    big = offsets[-1] >= 2**31
+    bounds = np.zeros(slots + 1, dtype=np.int64 if big else np.int32)
+    number_bounds = bounds[1:].reshape(len(rows), length, 2)
+    number_bounds[:, 0, 0] = starts + 1
+    number_bounds[:, 1:, 0] = commas + 1
+    number_bounds[:, :-1, 1] = commas
+    number_bounds[:, -1, 1] = ends
+    odd_slots_valid = np.full((slots + 7) // 8, 0b10101010, dtype=np.uint8)
+    strings = pa.Array.from_buffers(
+        pa.large_string() if big else pa.string(),
+        slots,
+        [pa.py_buffer(odd_slots_valid), pa.py_buffer(bounds), text],
+        null_count=slots // 2,
+    )
+    try:
+        parsed = pc.cast(strings, pa.float64())
+    except pa.ArrowInvalid:  # masked elements, spaces, a bad value: the exact path's job
+        return None
+    numbers = np.frombuffer(
+        parsed.buffers()[1], dtype=np.float64, count=slots, offset=parsed.offset * 8
+    )
+    return empty, numbers[1::2].reshape(len(rows), length)
+
+
+def _exact_text_arrays(
+    raw: pa.Array, np_type: np.dtype, length: int | None, path: Path, first_row: int, name: str
+) -> ChunkColumn:
+    """Any bracketed spelling: trimmed, split and cast by pyarrow compute, masked elements
+    ("null", "") NaN; names the row of a bad element or a wrong length."""
     trimmed = pc.utf8_trim(raw, ARRAY_BRACKETS)
     null = np.asarray(pc.fill_null(pc.equal(trimmed, ""), True))
     parts = pc.split_pattern(pc.replace_substring(trimmed, " ", ""), ",")

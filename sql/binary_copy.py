@@ -213,6 +213,14 @@ def pg_element(pg_type: str) -> tuple[str, int, bool]:
 
 def encode_copy(columns: list[tuple[str, CopyValues]], n_rows: int) -> bytes:
     """A complete binary COPY stream (header, tuples, trailer) for the given typed columns."""
+    return b"".join(encode_copy_parts(columns, n_rows))
+
+
+def encode_copy_parts(
+    columns: list[tuple[str, CopyValues]], n_rows: int
+) -> list[bytes | memoryview]:
+    """:func:`encode_copy` as consecutive pieces to write one after another: joining them
+    would copy every byte once more (into pages the kernel must first map and clear)."""
     null_matrix = np.zeros((n_rows, len(columns)), dtype=bool)
     for j, (_, column) in enumerate(columns):
         if column.null is not None:
@@ -228,7 +236,7 @@ def encode_copy(columns: list[tuple[str, CopyValues]], n_rows: int) -> bytes:
             rows = np.flatnonzero(inverse == g)
             parts.append(_encode_group(columns, rows, len(rows), null_matrix[rows[0]]))
     parts.append(TRAILER)
-    return b"".join(parts)
+    return parts
 
 
 def _encode_group(
