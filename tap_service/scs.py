@@ -1,7 +1,8 @@
 """IVOA Simple Cone Search (1.03, with the 1.1 MAXREC/RESPONSEFORMAT) over emitter candidates.
 
-A cone is one indexed ``q3c_join`` (constants first: cheap to plan, unlike
-``q3c_radial_query`` on a partitioned table) on the published candidate view, run as the TAP
+A cone reads the Q3C pixel ranges of its fine cover (``sql.q3c_cover``: a few constant ranges,
+cheap to plan, unlike ``q3c_radial_query`` on a partitioned table, and ~2x the cone's rows
+where ``q3c_join`` reads ~8x) on the published candidate view, run as the TAP
 role like any TAP query. The result FIELDs carry the UCD1 names SCS 1.03 requires (exactly one
 ``ID_MAIN``, ``POS_EQ_RA_MAIN``, ``POS_EQ_DEC_MAIN``: pyvo's ``.id``/``.pos`` read these); the
 other FIELDs use UCD1+. Errors are VOTables with ``INFO name="Error"`` under VOTABLE, where
@@ -19,6 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 import psycopg
 from psycopg import sql
 
+from sql.q3c_cover import cone_cover, distance_limit
 from tap_service.errors import UsageFault
 from tap_service.query import (
     QueryResult,
@@ -191,17 +193,34 @@ def _number(p: Mapping[str, str], name: str, low: float, high: float) -> float:
     return value
 
 
-def cone_sql(schema: str, verb: int) -> sql.Composed:
-    """The cone query over ``{schema}.emitter_candidates``, nearest first."""
+def cone_sql(schema: str, verb: int, cover: tuple[tuple[int, int], ...] | None) -> sql.Composed:
+    """The cone query over ``{schema}.emitter_candidates``, nearest first: the Q3C pixel
+    ranges of the cone's fine ``cover`` (``sql.q3c_cover``) and Q3C's distance test against
+    ``%(near)s``, or ``q3c_join`` for a cone without a cover."""
     columns = [c for c in COLUMNS if c.verbosity <= verb]
     select = sql.SQL(", ").join(
         sql.SQL(f"{c.expression} AS ") + sql.Identifier(c.field.name) for c in columns
     )
+    where: sql.Composable = sql.SQL("q3c_join(%(ra)s, %(dec)s, ra, dec, %(sr)s)")
+    if cover:
+        ranges = sql.SQL(" OR ").join(
+            sql.SQL("q3c_ang2ipix(ra, dec) BETWEEN {} AND {}").format(
+                sql.Literal(lo), sql.Literal(hi - 1)
+            )
+            for lo, hi in cover
+        )
+        where = sql.SQL("({}) AND q3c_sindist(ra, dec, %(ra)s, %(dec)s) < %(near)s").format(ranges)
     return sql.SQL(
-        "SELECT {} FROM {}.emitter_candidates"
-        " WHERE q3c_join(%(ra)s, %(dec)s, ra, dec, %(sr)s)"
+        "SELECT {} FROM {}.emitter_candidates WHERE {}"
         " ORDER BY q3c_dist(ra, dec, %(ra)s, %(dec)s) LIMIT %(limit)s"
-    ).format(select, sql.Identifier(schema))
+    ).format(select, sql.Identifier(schema), where)
+
+
+def _cover(request: ConeRequest) -> tuple[tuple[int, int], ...] | None:
+    try:
+        return cone_cover(request.ra, request.dec, request.sr)
+    except ValueError:  # SR = 0 (metadata only) or wider than a cover serves
+        return None
 
 
 def run_cone(request: ConeRequest, engine: TapEngine) -> QueryResult:
@@ -217,7 +236,13 @@ def run_cone(request: ConeRequest, engine: TapEngine) -> QueryResult:
     if request.sr == 0:
         limit = 0  # SCS: SR=0 asks for the metadata only
     fields = [c.field for c in COLUMNS if c.verbosity <= request.verb]
-    params = {"ra": request.ra, "dec": request.dec, "sr": request.sr, "limit": limit + 1}
+    params = {
+        "ra": request.ra,
+        "dec": request.dec,
+        "sr": request.sr,
+        "near": distance_limit(request.sr),
+        "limit": limit + 1,
+    }
     timeout = settings.tap_sync_timeout_s
     conn = engine.getconn()
     stream = None
@@ -225,7 +250,7 @@ def run_cone(request: ConeRequest, engine: TapEngine) -> QueryResult:
         engine.begin(conn, timeout, None)  # read-only, one round trip
         stream = row_stream(
             conn.cursor(binary=True),
-            cone_sql(settings.published_schema, request.verb),
+            cone_sql(settings.published_schema, request.verb, _cover(request)),
             settings.tap_fetch_rows,
             params,
         )

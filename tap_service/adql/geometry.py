@@ -4,7 +4,9 @@ Predicates are morphed first, while their shape is still visible:
 
 * ``1 = CONTAINS(POINT(a, b), CIRCLE(c, d, r))`` (or INTERSECTS) and ``DISTANCE(P, Q) < r``
   become ``q3c_join(c, d, a, b, r)``: constants first, or, joining two tables, the indexed
-  pair second (Q3C uses the index of the second pair).
+  pair second (Q3C uses the index of the second pair). A cone with a numeric centre and
+  radius around a pair of columns is spelled instead as the Q3C pixel ranges of its fine
+  cover (``sql.q3c_cover``) plus Q3C's own distance test: ~2x the cone's rows read, not ~8x.
 * ``1 = CONTAINS(POINT(a, b), POLYGON(...))`` becomes ``q3c_poly_query(a, b, ARRAY[...])``.
 
 Whatever is left is pgSphere (angles in radians): POINT -> spoint, CIRCLE -> scircle,
@@ -19,6 +21,7 @@ from collections.abc import Mapping
 
 from sqlglot import exp
 
+from sql.q3c_cover import cone_cover, distance_limit
 from tap_service.adql.errors import AdqlError, at_node
 from tap_service.catalog import ColumnInfo
 
@@ -104,10 +107,56 @@ def _call(name: str, *args: exp.Expr) -> exp.Anonymous:
 def q3c_join(
     p: Coordinates, q: Coordinates, radius: exp.Expr, infos: Mapping[int, ColumnInfo]
 ) -> exp.Expr:
-    """q3c_join with constants first, else with the indexed pair second."""
+    """q3c_join with constants first, else with the indexed pair second; a cone with a
+    numeric centre and radius around a pair of columns reads its fine cover instead."""
     if (is_constant(q[0]) and is_constant(q[1])) or (_indexed(p, infos) and not _indexed(q, infos)):
         p, q = q, p
+    numbers = [_number(node) for node in (p[0], p[1], radius)]
+    if all(isinstance(c, exp.Column) for c in q) and None not in numbers:
+        cone = _covered_cone(q, *numbers)  # type: ignore[arg-type]  # None was ruled out
+        if cone is not None:
+            return cone
     return _call("q3c_join", p[0], p[1], q[0], q[1], radius)
+
+
+def _number(node: exp.Expr) -> float | None:
+    """The value of a numeric literal (signed, parenthesised), else None."""
+    sign = 1.0
+    while isinstance(node, (exp.Paren, exp.Neg)):
+        sign = -sign if isinstance(node, exp.Neg) else sign
+        node = node.this
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            return sign * float(node.this)
+        except ValueError:
+            return None
+    return None
+
+
+def _covered_cone(columns: Coordinates, ra: float, dec: float, radius: float) -> exp.Expr | None:
+    """``q3c_join(ra, dec, column_ra, column_dec, radius)`` spelled as the Q3C pixel ranges of
+    the cone's fine cover (``sql.q3c_cover``) and Q3C's own distance test (the same
+    comparison q3c_join makes), or None for a cone the cover does not serve."""
+    try:
+        ranges = cone_cover(ra, dec, radius)
+    except ValueError:
+        return None
+    pixel = _call("q3c_ang2ipix", columns[0].copy(), columns[1].copy())
+    inside = [
+        exp.Between(this=pixel.copy(), low=exp.Literal.number(lo), high=exp.Literal.number(hi - 1))
+        for lo, hi in ranges
+    ]
+    near = exp.LT(
+        this=_call(
+            "q3c_sindist",
+            columns[0].copy(),
+            columns[1].copy(),
+            exp.Literal.number(repr(ra)),
+            exp.Literal.number(repr(dec)),
+        ),
+        expression=exp.Literal.number(repr(distance_limit(radius))),
+    )
+    return exp.Paren(this=exp.And(this=exp.Paren(this=exp.or_(*inside)), expression=near))
 
 
 # --- predicates -----------------------------------------------------------------------
