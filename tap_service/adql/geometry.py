@@ -120,17 +120,43 @@ def q3c_join(
 
 
 def _number(node: exp.Expr) -> float | None:
-    """The value of a numeric literal (signed, parenthesised), else None."""
-    sign = 1.0
-    while isinstance(node, (exp.Paren, exp.Neg)):
-        sign = -sign if isinstance(node, exp.Neg) else sign
-        node = node.this
+    """The value of a numeric literal or of arithmetic on them (``5 / 60.``, ``-24.1``,
+    parenthesised) as PostgreSQL computes it (``5 / 60`` is the integer 0), else None."""
+    value = _value(node)
+    return None if value is None else float(value)
+
+
+def _value(node: exp.Expr) -> int | float | None:
+    if isinstance(node, exp.Paren):
+        return _value(node.this)
+    if isinstance(node, exp.Neg):
+        inner = _value(node.this)
+        return None if inner is None else -inner
     if isinstance(node, exp.Literal) and not node.is_string:
+        text = node.this
         try:
-            return sign * float(node.this)
+            value = int(text) if text.isdigit() else float(text)
         except ValueError:
             return None
-    return None
+        return value if abs(value) < 2**31 else None  # finite, and no integer overflow
+    if type(node) not in (exp.Add, exp.Sub, exp.Mul, exp.Div):
+        return None
+    left, right = _value(node.this), _value(node.expression)
+    if left is None or right is None:
+        return None
+    if isinstance(node, exp.Add):
+        value = left + right
+    elif isinstance(node, exp.Sub):
+        value = left - right
+    elif isinstance(node, exp.Mul):
+        value = left * right
+    elif right == 0:
+        return None
+    elif isinstance(left, int) and isinstance(right, int):  # truncated toward zero, as in SQL
+        value = abs(left) // abs(right) * (1 if (left < 0) == (right < 0) else -1)
+    else:
+        value = left / right
+    return value if abs(value) < 2**31 else None
 
 
 def _covered_cone(columns: Coordinates, ra: float, dec: float, radius: float) -> exp.Expr | None:
