@@ -32,7 +32,7 @@ CONE_ADQL = (
 )
 CONE_SQL = (
     "SELECT source_id, ra, dec, score, probability FROM xpha.emitter_candidates"
-    " WHERE q3c_join(%s, %s, ra, dec, %s)"  # what the translator emits for the ADQL cone
+    " WHERE q3c_join(%s, %s, ra, dec, %s)"  # the bare Q3C cone (ADQL reads the finer cover)
 )
 DOWNLOAD_COLUMNS = (
     "source_id, ra, dec, parallax, phot_g_mean_mag, bp_rp, ruwe, pmra, pmdec,"
