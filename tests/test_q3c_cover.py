@@ -8,6 +8,7 @@ poles, face edges and corners, ra = 0/360.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -83,7 +84,7 @@ def test_every_source_in_the_cone_is_in_its_cover(conn, cone) -> None:
     ra, dec, radius = cone
     cover = cone_cover(ra, dec, radius)
     assert all(lo < hi for lo, hi in cover)
-    assert all(a[1] < b[0] for a, b in zip(cover, cover[1:], strict=False))  # sorted, merged
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(cover))  # sorted, merged
     assert len(cover) <= 40  # a short OR for the planner
     inside = covered(cover, pixels(conn, *points_in_cone(ra, dec, radius, 1500)))
     assert inside.all(), f"{(~inside).sum()} points of the cone outside its cover"
