@@ -3,8 +3,8 @@
 ``q3c_join(ra0, dec0, ra, dec, r)`` reads four ranges at one depth: at 50M sources a 0.5 deg
 cone scans ~8x the rows it returns. ``q3c_radial_query`` reads a finer cover, but it names 100
 bounds (most of them empty), which PostgreSQL plans per partition in ~5 ms. This module computes
-a fine cover in Python instead, so the SQL names only the ranges that matter (a dozen, as
-constants, pruned to their partitions when planned).
+a fine cover in Python instead, so the SQL names only the ranges that matter (a few, as
+constants, pruned to their partitions when planned); ~0.3 ms per cone, cached.
 
 Q3C's pixel of a direction (``q3cube.c``, ``q3c_ang2ipix``): the direction is projected
 gnomonically onto one of six cube faces (0 north, 1-4 equatorial centred on ra 0, 90, 180, 270,
@@ -13,9 +13,12 @@ gnomonically onto one of six cube faces (0 north, 1-4 equatorial centred on ra 0
 of depth L (side 2^(30-L) pixels) is therefore one contiguous range of ipix.
 
 The cover is conservative geometry on the sphere: a cell is kept whole when it lies inside the
-cone, dropped when it lies outside, and split while it straddles the cone's edge and is larger
-than a quarter of the radius. The radius is padded by ``PAD`` so rounding in
-Q3C's own arithmetic cannot put a point of the cone in a cell left out.
+cone, dropped when it lies outside, and split while it straddles the cone's edge, until cells
+are a quarter of the radius or the cover would list ``MAX_CELLS`` cells (which comes first at
+every radius: ~7 merged ranges, at most ~25, holding ~2x the cone's sources against
+q3c_join's ~8x). The radius is padded by ``PAD`` so rounding in Q3C's own arithmetic cannot
+put a point of the cone in a cell left out. tests/test_q3c_cover.py checks the cover point by
+point against ``q3c_ang2ipix`` in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -90,10 +93,12 @@ def _interleave(i: int, j: int) -> int:
 def _cells(face: int, centre: Vector, radius: float, finest: int) -> list[tuple[int, int, int]]:
     """(depth, i, j) of the cells of ``face`` that may meet the cone, refined to ``finest``.
 
-    A cell of side s (in face units) lies within s / sqrt(2) of its middle on the sphere (the
-    gnomonic projection never shrinks an angle into a longer line), so it misses the cone if
-    its middle is farther than radius + s / sqrt(2) from the centre, and lies inside the cone
-    if its middle is nearer than radius - s / sqrt(2).
+    Every point of a cell of side s (in face units) lies within its reach, s / sqrt(2) times
+    1 / sqrt(1 + d^2), of its middle on the sphere: the gnomonic projection maps great circles
+    to straight lines and shrinks lengths by at least that factor at a distance d from the
+    face's centre, and d is smallest at the cell's point nearest that centre. So a cell misses
+    the cone if its middle is farther than radius + reach from the cone's centre, and lies
+    inside it if its middle is nearer than radius - reach.
     """
     partial = [(0, 0, 0)]
     out: list[tuple[int, int, int]] = []
