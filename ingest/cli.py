@@ -35,7 +35,11 @@ def _report(results: list) -> None:
 @ingest_app.command("gaia-xp")
 def ingest_gaia_xp(
     paths: list[Path] = typer.Argument(..., help=PATHS_HELP),
-    chunk_rows: int | None = typer.Option(None, help="Rows per chunk (default: settings)."),
+    chunk_rows: int | None = typer.Option(
+        None,
+        help="Rows per chunk (default: settings); at most 500 for XP, whose rows are ~36 kB "
+        "of text, so that every buffer is reused instead of mapped afresh.",
+    ),
     jobs: int = typer.Option(1, help="Files loaded at once, one process each."),
 ) -> None:
     """Load XP continuous mean spectra (xp_continuous_mean_spectrum) into gaia.xp_continuous."""
