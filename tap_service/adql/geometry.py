@@ -107,16 +107,28 @@ def _call(name: str, *args: exp.Expr) -> exp.Anonymous:
 def q3c_join(
     p: Coordinates, q: Coordinates, radius: exp.Expr, infos: Mapping[int, ColumnInfo]
 ) -> exp.Expr:
-    """q3c_join with constants first, else with the indexed pair second; a cone with a
-    numeric centre and radius around a pair of columns reads its fine cover instead."""
+    """q3c_join with constants first, else with the indexed pair second (``fine_cones``
+    later spells a numeric cone as its fine cover)."""
     if (is_constant(q[0]) and is_constant(q[1])) or (_indexed(p, infos) and not _indexed(q, infos)):
         p, q = q, p
-    numbers = [_number(node) for node in (p[0], p[1], radius)]
-    if all(isinstance(c, exp.Column) for c in q) and None not in numbers:
-        cone = _covered_cone(q, *numbers)  # type: ignore[arg-type]  # None was ruled out
-        if cone is not None:
-            return cone
     return _call("q3c_join", p[0], p[1], q[0], q[1], radius)
+
+
+def fine_cones(tree: exp.Expr) -> None:
+    """Replace every ``q3c_join(numbers, column, column, number)`` of the finished tree by the
+    cone's fine cover. Done last, on columns already in their PostgreSQL form, so that the
+    dozens of nodes a cover makes skip the rewriting passes (~0.5 ms a cone)."""
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name != "q3c_join":
+            continue
+        ra, dec, column_ra, column_dec, radius = node.expressions
+        numbers = [_number(n) for n in (ra, dec, radius)]
+        columns = (column_ra, column_dec)
+        if None in numbers or not all(isinstance(c, exp.Column) for c in columns):
+            continue
+        cone = _covered_cone(columns, *numbers)  # type: ignore[arg-type]  # None ruled out
+        if cone is not None:
+            node.replace(cone)
 
 
 def _fresh(node: exp.Expr) -> exp.Expr:

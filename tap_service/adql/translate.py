@@ -88,6 +88,7 @@ def _translate(
 
     tree = _rewrite(tree, to_postgres)
     geometry.check_no_loose_geometry(tree)
+    geometry.fine_cones(tree)
     _apply_limit(tree, row_limit)
     sql = POSTGRES.generate(
         tree, copy=False, identify=True, comments=False, normalize_functions="lower"
