@@ -120,8 +120,10 @@ class Catalog:
         return {t.schema.lower() for t in self.tables.values()}
 
     def with_tables(self, tables: Iterable[TableInfo]) -> Catalog:
-        """This catalogue plus ``tables`` (a request's uploads), itself unchanged."""
-        return dataclasses.replace(self, tables={**self.tables, **{t.qualified: t for t in tables}})
+        """This catalogue plus ``tables`` (a request's uploads), itself unchanged; itself when
+        there are none (what is kept per catalogue, as translations are, stays valid)."""
+        extra = {t.qualified: t for t in tables}
+        return dataclasses.replace(self, tables={**self.tables, **extra}) if extra else self
 
     def tableset(self) -> list[tuple[SchemaInfo, list[TableInfo]]]:
         """The described schemas with their tables, as VOSI and the landing page list them."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import select
-import threading
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -137,36 +136,6 @@ def shape(sql: str) -> str:
         return "<int4>" if value <= INT4_MAX else "<int8>" if value <= INT8_MAX else "<numeric>"
 
     return _LITERAL.sub(token, sql)
-
-
-class Descriptions:
-    """Result descriptions by query shape: a cone search is described once, not per request.
-
-    Cleared with the catalogue (views may have changed); bounded by starting afresh when full.
-    """
-
-    def __init__(self, size: int = 1024) -> None:
-        self._size = size
-        self._known: dict[str, list[tuple[str, int]]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, conn: psycopg.Connection, sql: str) -> list[tuple[str, int]] | None:
-        key = shape(sql)
-        with self._lock:
-            known = self._known.get(key)
-        if known is not None:
-            return known
-        description = describe(conn, sql)
-        if description is not None:
-            with self._lock:
-                if len(self._known) >= self._size:
-                    self._known.clear()
-                self._known[key] = description
-        return description
-
-    def clear(self) -> None:
-        with self._lock:
-            self._known.clear()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from tap_service import columnar
 from tap_service.adql import AdqlError, Translation, translate
 from tap_service.catalog import Catalog, CatalogCache, load_catalog
 from tap_service.errors import DaliFault, FatalFault, TransientFault, UsageFault
+from tap_service.memo import Memo
 from tap_service.settings import TapSettings
 from tap_service.uploads import (
     UploadedTable,
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 LANGUAGES = ("ADQL", "ADQL-2.0", "ADQL-2.1")
 DEFAULT_FORMAT = "votable"
+MEMO_QUERY_CHARS = 8_000  # longer queries are translated afresh (they are rarely repeated)
 
 
 # --- the request ---------------------------------------------------------------------------
@@ -159,13 +161,21 @@ class TapEngine:
             open=False,
             name="xpha-tap",
         )
-        self.descriptions = columnar.Descriptions()
+        # result descriptions by query shape (a cone is described once, not per request),
+        # translations by query text and row limit
+        self.descriptions: Memo[list[tuple[str, int]] | None] = Memo(1024)
+        self.translations: Memo[Translation] = Memo(256)
         self._timeouts: weakref.WeakKeyDictionary[psycopg.Connection, int] = (
             weakref.WeakKeyDictionary()
         )
         self.catalogue = CatalogCache(
-            self._read_catalog, settings.tap_catalog_ttl_s, on_reload=self.descriptions.clear
+            self._read_catalog, settings.tap_catalog_ttl_s, on_reload=self._forget
         )
+
+    def _forget(self) -> None:
+        """The catalogue was read again: what was worked out from it may differ now."""
+        self.descriptions.clear()
+        self.translations.clear()
 
     def open(self) -> None:
         self.pool.open(wait=False)
@@ -266,12 +276,8 @@ def run_query(
     try:
         parsed = read_uploads(request.uploads, settings) if request.uploads else []
         catalog = engine.catalog().with_tables(p.info for p in parsed)
-        translation = translate(
-            request.query,
-            catalog,
-            row_limit=limit + 1 if limit > 0 else 0,
-            uploads={p.name: p.relation for p in parsed},
-        )
+        translation = _translation(engine, request.query, catalog, limit + 1 if limit > 0 else 0,
+                                   {p.name: p.relation for p in parsed})  # fmt: skip
     except DaliFault:
         raise
     except AdqlError as exc:
@@ -296,7 +302,8 @@ def run_query(
                 translation,
                 begin,
                 settings.tap_fetch_rows,
-                None if uploaded else engine.descriptions,  # upload tables differ per request
+                engine,
+                None if uploaded else catalog,  # upload tables differ per request
             )
             if settings.tap_copy_fetch
             else None
@@ -343,19 +350,37 @@ class _Fetch:
     close: Callable[[], None]
 
 
+def _translation(
+    engine: TapEngine, adql: str, catalog: Catalog, row_limit: int, uploads: Mapping[str, str]
+) -> Translation:
+    """The query's translation; one without uploads is kept (by text and row limit) until the
+    catalogue is read again, so a repeated query is not parsed and checked again."""
+    if uploads or len(adql) > MEMO_QUERY_CHARS:
+        return translate(adql, catalog, row_limit=row_limit, uploads=uploads)
+    return engine.translations.get(
+        (adql, row_limit), catalog, lambda: translate(adql, catalog, row_limit=row_limit)
+    )
+
+
 def _fetch_columns(
     conn: psycopg.Connection,
     translation: Translation,
     begin: Callable[[], None],
     size: int,
-    descriptions: columnar.Descriptions | None = None,
+    engine: TapEngine | None = None,
+    catalog: Catalog | None = None,
 ) -> _Fetch | None:
     """Stream a result by binary COPY into column batches (see columnar); None when a column
-    has a type it does not decode (or the server refuses it: the row path says why)."""
-    if descriptions is not None:
-        description = descriptions.get(conn, translation.sql)
+    has a type it does not decode (or the server refuses it: the row path says why). With a
+    ``catalog`` the engine keeps the description by the query's shape (a cone is described
+    once)."""
+    sql = translation.sql
+    if engine is not None and catalog is not None:
+        description = engine.descriptions.get(
+            columnar.shape(sql), catalog, lambda: columnar.describe(conn, sql)
+        )
     else:
-        description = columnar.describe(conn, translation.sql)
+        description = columnar.describe(conn, sql)
     if description is None:
         return None
     fields = field_specs(description, translation.columns)

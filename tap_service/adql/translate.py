@@ -38,7 +38,7 @@ class Translation:
     """The SQL to run and the columns it returns, in order."""
 
     sql: str
-    columns: list[OutputColumn]
+    columns: tuple[OutputColumn, ...]  # shared by every request that repeats the query
 
 
 def translate(
@@ -93,7 +93,7 @@ def _translate(
     sql = POSTGRES.generate(
         tree, copy=False, identify=True, comments=False, normalize_functions="lower"
     )
-    return Translation(sql=sql, columns=outputs)
+    return Translation(sql=sql, columns=tuple(outputs))
 
 
 def _rewrite(
