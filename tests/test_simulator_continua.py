@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from ingest.simulator.continua import (
+    ZERO_POINT,
     correlation_matrix,
     error_scale,
     g_flux_from_bp_rp,
+    g_flux_of,
     load_parents,
     magnitude,
 )
@@ -37,6 +41,32 @@ def test_g_from_xp_fluxes_matches_a_real_star(real_data):
     rp_flux = band_model("rp").integrated_rate(parse(frame["rp_coefficients"][0]))
     g = magnitude(g_flux_from_bp_rp(bp_flux, rp_flux), "g")
     assert g == pytest.approx(frame["phot_g_mean_mag"][0], abs=0.03)
+
+
+# BP fluxes that are no measurement: missing, zero, and the integrated BP of a faint TiO-star
+# copy that noise took below zero (held-out fold 3's sky, RP 1,850 e-/s: it had no G)
+NO_BP_FLUX = [np.nan, 0.0, -6.06]
+
+
+@pytest.mark.parametrize("bp_flux", NO_BP_FLUX)
+def test_g_without_a_positive_bp_flux_comes_from_rp(bp_flux: float) -> None:
+    rp_flux = np.array([1850.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to warn about: the cases are expected
+        g_flux = g_flux_of(np.array([bp_flux]), rp_flux)
+        colour = magnitude(np.array([bp_flux]), "bp") - magnitude(rp_flux, "rp")
+    red_bp = rp_flux * 10 ** (-0.4 * (2.5 - ZERO_POINT["bp"] + ZERO_POINT["rp"]))
+    assert g_flux == pytest.approx(g_flux_from_bp_rp(red_bp, rp_flux))
+    assert 17 < magnitude(g_flux, "g")[0] < 18
+    assert np.isnan(colour).all()
+
+
+def test_magnitudes_of_fluxes_that_are_not_positive_are_nan() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mags = magnitude(np.array([1.0, 0.0, -1.0, np.nan, np.inf]), "g")
+    assert mags[0] == ZERO_POINT["g"]
+    assert np.isnan(mags[1:4]).all() and mags[4] == -np.inf
 
 
 def test_correlation_matrix_layout_is_gaiaxpys(library):
