@@ -43,7 +43,7 @@ def test_g_from_xp_fluxes_matches_a_real_star(real_data):
     assert g == pytest.approx(frame["phot_g_mean_mag"][0], abs=0.03)
 
 
-# BP fluxes that are no measurement: missing, zero, and the integrated BP of a faint TiO-star
+# BP fluxes that are no measurement: missing, zero, and the integrated BP of a faint
 # copy that noise took below zero (held-out fold 3's sky, RP 1,850 e-/s: it had no G)
 NO_BP_FLUX = [np.nan, 0.0, -6.06]
 
