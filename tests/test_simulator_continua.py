@@ -61,6 +61,15 @@ def test_g_without_a_positive_bp_flux_comes_from_rp(bp_flux: float) -> None:
     assert np.isnan(colour).all()
 
 
+@pytest.mark.parametrize("bp_flux", [np.nan, 400.0])
+@pytest.mark.parametrize("rp_flux", [0.0, -5.0])
+def test_without_a_positive_rp_flux_there_is_no_g(bp_flux: float, rp_flux: float) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g_flux = g_flux_of(np.array([bp_flux]), np.array([rp_flux]))
+        assert not np.isfinite(magnitude(g_flux, "g")).any()
+
+
 def test_magnitudes_of_fluxes_that_are_not_positive_are_nan() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -84,11 +84,10 @@ def photometry_from_xp(batch: FeedBatch) -> FeedBatch:
 
     bp_flux = band_model("bp").integrated_rate(batch["bp"][missing])
     rp_flux = band_model("rp").integrated_rate(batch["rp"][missing])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g_flux = np.where(rp_flux > 0, g_flux_of(bp_flux, rp_flux), np.nan)
-        g_flux = np.where(g_flux > 0, g_flux, np.nan)
-        colour = np.where(bp_flux > 0, magnitude(bp_flux, "bp") - magnitude(rp_flux, "rp"), np.nan)
-        g_mag = magnitude(g_flux, "g")
+    g_flux = np.where(rp_flux > 0, g_flux_of(bp_flux, rp_flux), np.nan)  # BP may be missing
+    g_flux = np.where(g_flux > 0, g_flux, np.nan)
+    colour = magnitude(bp_flux, "bp") - magnitude(rp_flux, "rp")  # NaN without both fluxes
+    g_mag = magnitude(g_flux, "g")
     for name, values in (("g_flux", g_flux), ("g_mag", g_mag), ("bp_rp", colour)):
         column = np.array(batch[name])  # a copy: snapshot arrays may be read-only
         keep = np.isfinite(column[missing])

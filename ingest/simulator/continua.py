@@ -38,8 +38,9 @@ BACKGROUND_G_MAG = 18.5  # where sky + read noise equal the source: errors flatt
 def g_flux_from_bp_rp(bp_flux: np.ndarray, rp_flux: np.ndarray) -> np.ndarray:
     """G flux from BP and RP fluxes via the expected excess factor C(BP-RP) of Riello+2021
     (Table 2): C = (BP + RP) / G for a normal star."""
-    with np.errstate(divide="ignore", invalid="ignore"):  # no positive RP: no colour, no G
+    with np.errstate(divide="ignore", invalid="ignore"):
         colour = -2.5 * np.log10(bp_flux / rp_flux) + ZERO_POINT["bp"] - ZERO_POINT["rp"]
+    colour = np.where(np.isfinite(colour), colour, np.nan)  # no positive RP: no colour, no G
     excess = np.where(
         colour < 0.5,
         1.154360 + 0.033772 * colour + 0.032277 * colour**2,
