@@ -209,7 +209,7 @@ def _covered_cone(columns: Coordinates, ra: float, dec: float, radius: float) ->
         ),
         expression=exp.Literal.number(repr(distance_limit(radius))),
     )
-    return exp.Paren(this=exp.And(this=exp.Paren(this=exp.or_(*inside)), expression=near))
+    return exp.Paren(this=exp.And(this=exp.Paren(this=exp.or_(*inside, copy=False)), expression=near))
 
 
 # --- predicates -----------------------------------------------------------------------
