@@ -155,3 +155,17 @@ def distance_limit(radius: float) -> float:
     """What ``q3c_sindist`` is compared with for a cone of ``radius`` degrees:
     ``POW(SIN(RADIANS(radius) / 2), 2)``, as q3c_join computes it."""
     return math.sin(math.radians(radius) / 2) ** 2
+
+
+def cone_predicate(ra_sql: str, dec_sql: str, ra: float, dec: float, radius: float) -> str:
+    """The SQL condition of a cone around the columns ``ra_sql``, ``dec_sql`` (SQL text the
+    caller generated): its cover's pixel ranges, then Q3C's own distance test. Every number
+    in it is one computed here, never text from a client. ValueError for a cone the cover does
+    not serve (the caller then keeps ``q3c_join``)."""
+    pixel = f"q3c_ang2ipix({ra_sql}, {dec_sql})"
+    inside = " OR ".join(
+        f"{pixel} BETWEEN {lo} AND {hi - 1}" for lo, hi in cone_cover(ra, dec, radius)
+    )
+    centre = f"{float(ra)!r}, {float(dec)!r}"
+    near = f"q3c_sindist({ra_sql}, {dec_sql}, {centre}) < {distance_limit(radius)!r}"
+    return f"(({inside}) AND {near})"

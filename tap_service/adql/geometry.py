@@ -17,11 +17,13 @@ point/circle/polygon.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from sqlglot import exp
 
-from sql.q3c_cover import cone_cover, distance_limit
+from sql.q3c_cover import cone_cover, cone_predicate
 from tap_service.adql.errors import AdqlError, at_node
 from tap_service.catalog import ColumnInfo
 
@@ -114,35 +116,70 @@ def q3c_join(
     return _call("q3c_join", p[0], p[1], q[0], q[1], radius)
 
 
-def fine_cones(tree: exp.Expr) -> None:
-    """Replace every ``q3c_join(numbers, column, column, number)`` of the finished tree by the
-    cone's fine cover. Done last, on columns already in their PostgreSQL form, so that the
-    dozens of nodes a cover makes skip the rewriting passes (~0.5 ms a cone)."""
+@dataclass(frozen=True)
+class Cone:
+    """A cone with a numeric centre and radius around a pair of columns, held in the tree by a
+    placeholder call (``placeholder(ra_column, dec_column)``) until the tree is SQL."""
+
+    placeholder: str
+    columns: Coordinates
+    ra: float
+    dec: float
+    radius: float
+
+
+# Placeholder names are new in each process: no client can spell one in a query.
+PLACEHOLDER = f"xpha_cone_{secrets.token_hex(8)}_"
+
+
+def fine_cones(tree: exp.Expr) -> list[Cone]:
+    """Replace every ``q3c_join(numbers, column, column, number)`` of the finished tree that
+    the fine cover serves by a placeholder, and return those cones: ``spelled(cone, ...).spell`` writes
+    each one's cover (``sql.q3c_cover.cone_predicate``) into the generated SQL. Done last, on
+    columns already in their PostgreSQL form; spelled as text, a cover's dozens of nodes are
+    never built, rewritten or generated."""
+    cones: list[Cone] = []
     for node in list(tree.find_all(exp.Anonymous)):
         if node.name != "q3c_join":
             continue
         ra, dec, column_ra, column_dec, radius = node.expressions
-        numbers = [_number(n) for n in (ra, dec, radius)]
-        columns = (column_ra, column_dec)
-        if None in numbers or not all(isinstance(c, exp.Column) for c in columns):
+        centre_ra, centre_dec, r = (number_value(n) for n in (ra, dec, radius))
+        if centre_ra is None or centre_dec is None or r is None:
             continue
-        cone = _covered_cone(columns, *numbers)  # type: ignore[arg-type]  # None ruled out
-        if cone is not None:
-            node.replace(cone)
+        if not all(isinstance(c, exp.Column) for c in (column_ra, column_dec)):
+            continue
+        try:
+            cone_cover(centre_ra, centre_dec, r)
+        except ValueError:
+            continue
+        cone = Cone(f"{PLACEHOLDER}{len(cones)}", (column_ra, column_dec), centre_ra, centre_dec, r)
+        node.replace(_call(cone.placeholder, column_ra, column_dec))
+        cones.append(cone)
+    return cones
 
 
-def _fresh(node: exp.Expr) -> exp.Expr:
-    """A copy of a column reference, built directly: ``copy()`` deep-copies through Python's
-    ``copy`` module, ~7x slower, and a cover repeats its two columns a dozen times."""
-    if isinstance(node, exp.Identifier):
-        return exp.Identifier(this=node.this, quoted=node.args.get("quoted"))
-    parts = node.args.items()
-    if isinstance(node, exp.Column) and all(isinstance(v, exp.Identifier | None) for _, v in parts):
-        return exp.Column(**{k: _fresh(v) for k, v in parts if v is not None})
-    return node.copy()
+@dataclass(frozen=True)
+class SpelledCone:
+    """A cone's placeholder call and its columns as they read in the generated SQL."""
+
+    call: str
+    ra_sql: str
+    dec_sql: str
+
+    def spell(self, sql: str, ra: float, dec: float, radius: float) -> str:
+        """``sql`` with the placeholder replaced by the cone's cover and distance test."""
+        if sql.count(self.call) != 1:  # never: the name is new in each process
+            raise RuntimeError(f"a cone placeholder is not in the SQL once: {self.call}")
+        return sql.replace(self.call, cone_predicate(self.ra_sql, self.dec_sql, ra, dec, radius))
 
 
-def _number(node: exp.Expr) -> float | None:
+def spelled(cone: Cone, generate: Callable[[exp.Expr], str]) -> SpelledCone:
+    """Where ``cone`` stands in SQL made by ``generate`` (which made the whole query)."""
+    ra_sql, dec_sql = generate(cone.columns[0]), generate(cone.columns[1])
+    return SpelledCone(f"{cone.placeholder}({ra_sql}, {dec_sql})", ra_sql, dec_sql)
+
+
+def number_value(node: exp.Expr) -> float | None:
     """The value of a numeric literal or of arithmetic on them (``5 / 60.``, ``-24.1``,
     parenthesised) as PostgreSQL computes it (``5 / 60`` is the integer 0), else None."""
     value = _value(node)
@@ -180,36 +217,6 @@ def _value(node: exp.Expr) -> int | float | None:
     else:
         value = left / right
     return value if abs(value) < 2**31 else None
-
-
-def _covered_cone(columns: Coordinates, ra: float, dec: float, radius: float) -> exp.Expr | None:
-    """``q3c_join(ra, dec, column_ra, column_dec, radius)`` spelled as the Q3C pixel ranges of
-    the cone's fine cover (``sql.q3c_cover``) and Q3C's own distance test (the same
-    comparison q3c_join makes), or None for a cone the cover does not serve."""
-    try:
-        ranges = cone_cover(ra, dec, radius)
-    except ValueError:
-        return None
-    ra_column, dec_column = columns
-    inside = [
-        exp.Between(
-            this=_call("q3c_ang2ipix", _fresh(ra_column), _fresh(dec_column)),
-            low=exp.Literal.number(lo),
-            high=exp.Literal.number(hi - 1),
-        )
-        for lo, hi in ranges
-    ]
-    near = exp.LT(
-        this=_call(
-            "q3c_sindist",
-            _fresh(ra_column),
-            _fresh(dec_column),
-            exp.Literal.number(repr(ra)),
-            exp.Literal.number(repr(dec)),
-        ),
-        expression=exp.Literal.number(repr(distance_limit(radius))),
-    )
-    return exp.Paren(this=exp.And(this=exp.Paren(this=exp.or_(*inside, copy=False)), expression=near))
 
 
 # --- predicates -----------------------------------------------------------------------

@@ -41,6 +41,23 @@ class Translation:
     columns: tuple[OutputColumn, ...]  # shared by every request that repeats the query
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A translation whose cones (``geometry.fine_cones``) are still placeholders in its SQL,
+    with where each stands: ``finish`` writes their covers in; a kept shape
+    (``tap_service.adql.cone_shape``) writes in another centre's."""
+
+    sql: str
+    columns: tuple[OutputColumn, ...]
+    cones: tuple[tuple[geometry.SpelledCone, geometry.Cone], ...]
+
+    def finish(self) -> Translation:
+        sql = self.sql
+        for spelled, cone in self.cones:
+            sql = spelled.spell(sql, cone.ra, cone.dec, cone.radius)
+        return Translation(sql=sql, columns=self.columns)
+
+
 def translate(
     adql: str,
     catalog: Catalog,
@@ -53,21 +70,41 @@ def translate(
 
     Tables are read from TAP_SCHEMA and ``published_schema`` (default: the catalogue's).
     """
+    return draft(
+        adql, catalog, row_limit=row_limit, uploads=uploads, published_schema=published_schema
+    ).finish()
+
+
+def draft(
+    adql: str,
+    catalog: Catalog,
+    *,
+    row_limit: int | None = None,
+    uploads: Mapping[str, str] | None = None,
+    published_schema: str | None = None,
+) -> Draft:
+    """``translate`` up to the cones' covers (see :class:`Draft`)."""
     try:
-        return _translate(adql, catalog, row_limit, uploads or {}, published_schema)
+        return _draft(adql, catalog, row_limit, uploads or {}, published_schema)
     except AdqlError as error:
         raise _located(error, adql) from None
     except RecursionError:
         raise AdqlError("the query is nested too deeply") from None
 
 
-def _translate(
+def _generate(node: exp.Expr) -> str:
+    return POSTGRES.generate(
+        node, copy=False, identify=True, comments=False, normalize_functions="lower"
+    )
+
+
+def _draft(
     adql: str,
     catalog: Catalog,
     row_limit: int | None,
     uploads: Mapping[str, str],
     published_schema: str | None,
-) -> Translation:
+) -> Draft:
     tree = parse(adql)
     check_tree(tree)
     schema = published_schema or catalog.published_schema
@@ -88,12 +125,11 @@ def _translate(
 
     tree = _rewrite(tree, to_postgres)
     geometry.check_no_loose_geometry(tree)
-    geometry.fine_cones(tree)
+    cones = geometry.fine_cones(tree)
     _apply_limit(tree, row_limit)
-    sql = POSTGRES.generate(
-        tree, copy=False, identify=True, comments=False, normalize_functions="lower"
-    )
-    return Translation(sql=sql, columns=tuple(outputs))
+    sql = _generate(tree)
+    spelled = tuple((geometry.spelled(cone, _generate), cone) for cone in cones)
+    return Draft(sql=sql, columns=tuple(outputs), cones=spelled)
 
 
 def _rewrite(
