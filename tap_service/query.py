@@ -33,6 +33,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from sql.database import database_url, tap_role_password
 from tap_service import columnar
 from tap_service.adql import AdqlError, Translation, translate
+from tap_service.adql.cone_shape import ConeShapes
 from tap_service.catalog import Catalog, CatalogCache, load_catalog
 from tap_service.errors import DaliFault, FatalFault, TransientFault, UsageFault
 from tap_service.memo import Memo
@@ -165,6 +166,7 @@ class TapEngine:
         # translations by query text and row limit
         self.descriptions: Memo[list[tuple[str, int]] | None] = Memo(1024)
         self.translations: Memo[Translation] = Memo(256)
+        self.cone_shapes = ConeShapes(256)  # cone queries, whatever their centre
         self._timeouts: weakref.WeakKeyDictionary[psycopg.Connection, int] = (
             weakref.WeakKeyDictionary()
         )
@@ -176,6 +178,7 @@ class TapEngine:
         """The catalogue was read again: what was worked out from it may differ now."""
         self.descriptions.clear()
         self.translations.clear()
+        self.cone_shapes.clear()
 
     def open(self) -> None:
         self.pool.open(wait=False)
@@ -354,11 +357,12 @@ def _translation(
     engine: TapEngine, adql: str, catalog: Catalog, row_limit: int, uploads: Mapping[str, str]
 ) -> Translation:
     """The query's translation; one without uploads is kept (by text and row limit) until the
-    catalogue is read again, so a repeated query is not parsed and checked again."""
+    catalogue is read again, so a repeated query is not parsed and checked again, and a cone
+    query at a new centre is written from its kept shape (``adql.cone_shape``)."""
     if uploads or len(adql) > MEMO_QUERY_CHARS:
         return translate(adql, catalog, row_limit=row_limit, uploads=uploads)
     return engine.translations.get(
-        (adql, row_limit), catalog, lambda: translate(adql, catalog, row_limit=row_limit)
+        (adql, row_limit), catalog, lambda: engine.cone_shapes.translate(adql, catalog, row_limit)
     )
 
 

@@ -3,7 +3,8 @@
 A kept value is served only with the catalogue object it was worked out from; None and
 exceptions are never kept; the memo starts afresh when full. Against a real database: a repeated
 query is translated once, a different row limit or a re-read catalogue translates again, and
-queries with uploads or over ``MEMO_QUERY_CHARS`` are never kept.
+queries with uploads or over ``MEMO_QUERY_CHARS`` are never kept; a cone query at a new centre
+is written from its kept shape (``tap_service.adql.cone_shape``), not translated again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from tap_support import seed_field, tap_settings
 
 import tap_service.query as query
-from tap_service.adql import Translation
+from tap_service.adql import Translation, cone_shape
 from tap_service.memo import Memo
 from tap_service.query import TapEngine, TapRequest, run_query
 
@@ -95,6 +96,7 @@ def translations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return real(adql, *args, **kwargs)
 
     monkeypatch.setattr(query, "translate", counting)
+    monkeypatch.setattr(cone_shape, "translate", counting)  # cone queries go through shapes
     return seen
 
 
@@ -144,3 +146,24 @@ def test_long_queries_and_uploads_are_not_kept(
     for _ in range(2):  # an upload's relation name differs per request
         query._translation(engine, "SELECT * FROM TAP_UPLOAD.t", catalog, 10, {"t": "up_1"})
     assert len(translations) == 4
+
+
+def test_a_cone_at_a_new_centre_is_written_from_its_shape(
+    engine: TapEngine, translations: list[str]
+) -> None:
+    near = CONE.replace("{ra}, 0, 90))", "{ra}, 24.5, 1.5))")  # cones the fine cover serves
+    first, second = near.format(ra=56.5), near.format(ra=57.25)
+    assert rows(engine, first) > 0
+    assert translations == [first]  # learnt from it (and from its twin, not counted here)
+    expected = rows_of(engine, query.translate(second, engine.catalog(), row_limit=10_001).sql)
+    translations.clear()
+    assert rows(engine, second) == expected > 0
+    assert translations == []  # parsed and checked once per shape, not per centre
+
+
+def rows_of(engine: TapEngine, sql: str) -> int:
+    conn = engine.getconn()
+    try:
+        return len(conn.execute(sql).fetchall())
+    finally:
+        engine.putconn(conn)

@@ -77,15 +77,20 @@ def check_characters(adql: str) -> None:
         raise AdqlSecurityError(f"character '{shown}' is not allowed in ADQL", line, col, shown)
 
 
+def check_query_text(adql: str) -> None:
+    """The lexical gate: not empty, only ADQL's characters, and a query (SELECT or WITH)."""
+    if not adql or not adql.strip():
+        raise AdqlError("the query is empty")
+    check_characters(adql)
+    _check_first_word(adql)
+
+
 _HIGHLIGHT = re.compile(r"\x1b\[4m(.*?)\x1b\[0m", re.S)
 
 
 def parse(adql: str) -> exp.Expr:
     """The parsed tree of one ADQL query, or an AdqlError naming line, column and token."""
-    if not adql or not adql.strip():
-        raise AdqlError("the query is empty")
-    check_characters(adql)
-    _check_first_word(adql)
+    check_query_text(adql)
     try:
         trees = Adql().parse(adql)
     except ParseError as exc:
