@@ -32,6 +32,7 @@ PAD = 1e-9  # radians added to the radius (0.2 mas): far above double rounding
 MAX_RADIUS = 30.0  # degrees; wider cones read most of a face anyway: q3c_join serves them
 MAX_CELLS = 96  # stop refining when the cover would list more cells than this
 HALF_DIAGONAL = math.sqrt(0.5)
+FACE_REACH = math.acos(1 / math.sqrt(3))  # every point of a face is this near its centre
 REFINE = 4.0  # split edge cells until their side is below radius / REFINE
 
 Vector = tuple[float, float, float]
@@ -59,17 +60,6 @@ FRAMES = tuple(_face_frame(f) for f in range(6))
 
 def _dot(a: Vector, b: Vector) -> float:
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-
-
-def _point(face: int, x: float, y: float) -> Vector:
-    """The unit direction of the point (x, y) of ``face``."""
-    o, u, w = FRAMES[face]
-    norm = math.sqrt(1.0 + x * x + y * y)
-    return (
-        (o[0] + x * u[0] + y * w[0]) / norm,
-        (o[1] + x * u[1] + y * w[1]) / norm,
-        (o[2] + x * u[2] + y * w[2]) / norm,
-    )
 
 
 def _angle(a: Vector, b: Vector) -> float:
@@ -100,17 +90,25 @@ def _cells(face: int, centre: Vector, radius: float, finest: int) -> list[tuple[
     the cone if its middle is farther than radius + reach from the cone's centre, and lies
     inside it if its middle is nearer than radius - reach.
     """
+    (ox, oy, oz), (ux, uy, uz), (wx, wy, wz) = FRAMES[face]
+    cx, cy, cz = centre
     partial = [(0, 0, 0)]
     out: list[tuple[int, int, int]] = []
-    while partial:
+    while partial:  # the middle's direction and angle written out: most of a cover's time
         refined: list[tuple[int, int, int]] = []
         for depth, i, j in partial:
             size = 2.0 / (1 << depth)
             x0, y0 = -1.0 + i * size, -1.0 + j * size
-            nearest_x = 0.0 if x0 < 0 < x0 + size else min(abs(x0), abs(x0 + size))
-            nearest_y = 0.0 if y0 < 0 < y0 + size else min(abs(y0), abs(y0 + size))
+            x1, y1 = x0 + size, y0 + size  # the cell's coordinate nearest 0, on each axis:
+            nearest_x = 0.0 if x0 < 0 < x1 else (x0 if x0 >= 0 else -x1)
+            nearest_y = 0.0 if y0 < 0 < y1 else (y0 if y0 >= 0 else -y1)
             reach = size * HALF_DIAGONAL / math.sqrt(1.0 + nearest_x**2 + nearest_y**2)
-            distance = _angle(centre, _point(face, x0 + 0.5 * size, y0 + 0.5 * size))
+            x, y = x0 + 0.5 * size, y0 + 0.5 * size
+            norm = math.sqrt(1.0 + x * x + y * y)
+            dx = cx - (ox + x * ux + y * wx) / norm
+            dy = cy - (oy + x * uy + y * wy) / norm
+            dz = cz - (oz + x * uz + y * wz) / norm
+            distance = 2.0 * math.asin(min(1.0, 0.5 * math.sqrt(dx * dx + dy * dy + dz * dz)))
             if distance > radius + reach:
                 continue
             if (
@@ -137,6 +135,8 @@ def cone_cover(ra: float, dec: float, radius: float) -> tuple[tuple[int, int], .
     finest = max(0, min(NSIDE_BITS, math.ceil(math.log2(2.0 * REFINE / math.radians(radius)))))
     ranges: list[tuple[int, int]] = []
     for face in range(6):
+        if _angle(centre, FRAMES[face][0]) > padded + FACE_REACH:
+            continue  # no point of the cone is on this face
         for depth, i, j in _cells(face, centre, padded, finest):
             span = 1 << (2 * (NSIDE_BITS - depth))
             lo = face * FACE_PIXELS + _interleave(i, j) * span
