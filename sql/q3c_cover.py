@@ -132,7 +132,12 @@ def cone_cover(ra: float, dec: float, radius: float) -> tuple[tuple[int, int], .
         raise ValueError(f"no cover for a cone of radius {radius} at ({ra}, {dec})")
     centre = _unit(ra, dec)
     padded = math.radians(radius) + PAD
-    finest = max(0, min(NSIDE_BITS, math.ceil(math.log2(2.0 * REFINE / math.radians(radius)))))
+    radians = math.radians(radius)  # 0.0 for 5e-324: no division by it
+    finest = (
+        NSIDE_BITS
+        if radians * 2.0**NSIDE_BITS < 2.0 * REFINE
+        else max(0, math.ceil(math.log2(2.0 * REFINE / radians)))
+    )
     ranges: list[tuple[int, int]] = []
     for face in range(6):
         if _angle(centre, FRAMES[face][0]) > padded + FACE_REACH:

@@ -57,7 +57,20 @@ FORMS = [  # (query with {ra} {dec} {r}, whether its shape is written from a tem
     ),  # two: never a shape
     ("SELECT * FROM xpha.stars WHERE 1 = CONTAINS(POINT({ra}, {dec}), CIRCLE(ra, dec, {r}))", None),
 ]
-RADII = ["{r:.5f}", "{r:.2e}", "1", "30", "30.5", "0", "-1", "5/60.", ".5", "1e400", "2147483648"]
+RADII = [
+    "{r:.5f}",
+    "{r:.2e}",
+    "1",
+    "30",
+    "30.5",
+    "0",
+    "-1",
+    "5/60.",
+    ".5",
+    "1e400",
+    "2147483648",
+    "1e-308",
+]
 CENTRES = ["{ra:.6f}", "{ra_int}", "{ra:.3e}", "{ra!r}", "-{ra:.2f}"]
 
 

@@ -30,6 +30,8 @@ AWKWARD = [
     (90.0, -45.0, 5.0),
     (180.0, 0.0, MAX_RADIUS),
     (10.0, 20.0, 1e-4),
+    (10.0, 20.0, 1e-308),  # 1 / radius overflows: the finest cells
+    (10.0, 20.0, 5e-324),
 ]
 RANDOM = [
     (
