@@ -7,9 +7,9 @@ whose lengths differ). :func:`to_column` turns any of them into the typed :class
 bulk loader packs, checking array lengths and naming the row of the first bad value.
 
 - CSV / ECSV (also gzipped): pyarrow's streaming CSV reader, every column read as text; arrays
-  are "(a, b, ...)" or "[a, b, ...]" strings. Gzip is inflated by ISA-L (``isal``): zlib's
-  inflate was a third of the client's time on the archive's ``.csv.gz`` files. The archive's own "[a,b,...]" is parsed in place
-  by one cast; any other spelling is split and cast by pyarrow compute.
+  are "(a, b, ...)" or "[a, b, ...]" strings. The archive's own "[a,b,...]" is parsed in place
+  by one cast; any other spelling is split and cast by pyarrow compute. Gzip is inflated by
+  ISA-L (``isal``): zlib's inflate was a third of the client's time on the archive's files.
 - FITS (also gzipped, decompressed to a temporary file first): the binary table is memory-mapped
   and sliced; variable-length array columns (the archive's ``PD(55)``) are gathered from the heap
   with numpy, so memory stays flat and no Python loop runs per row.

@@ -131,8 +131,8 @@ def cone_cover(ra: float, dec: float, radius: float) -> tuple[tuple[int, int], .
     if not 0 < radius <= MAX_RADIUS or not -90 <= dec <= 90 or not math.isfinite(ra):
         raise ValueError(f"no cover for a cone of radius {radius} at ({ra}, {dec})")
     centre = _unit(ra, dec)
-    padded = math.radians(radius) + PAD
     radians = math.radians(radius)  # 0.0 for 5e-324: no division by it
+    padded = radians + PAD
     finest = (
         NSIDE_BITS
         if radians * 2.0**NSIDE_BITS < 2.0 * REFINE

@@ -65,14 +65,12 @@ class Template:
     def render(self, numbers: tuple[ConeNumber, ...]) -> Translation | None:
         """The translation of the query with these numbers, or None where the cover does not
         serve the cone."""
-        ra, dec, radius = (n.value for n in numbers)
-        if ra is None or dec is None or radius is None:
+        cone = _served_cone(numbers)
+        if cone is None:
             return None
-        try:
-            sql = self.cone.spell(self.draft_sql, ra, dec, radius)
-        except ValueError:
-            return None
-        return Translation(sql=sql, columns=self.translation.columns)
+        return Translation(
+            sql=self.cone.spell(self.draft_sql, *cone), columns=self.translation.columns
+        )
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ class ConeShapes:
         def learn() -> Shape | None:
             full = translate(adql, catalog, row_limit=row_limit)  # errors pass through
             learnt.append(full)
-            if not _served(numbers):
+            if _served_cone(numbers) is None:
                 return None  # nothing to learn from: the next query of the shape tries
             return Shape(_template(adql, numbers, catalog, row_limit, full))
 
@@ -129,7 +127,7 @@ def cone_numbers(adql: str) -> tuple[Hashable, tuple[ConeNumber, ...]] | None:
     ]
     if len(found) != 1:
         return None
-    positions = {n: number for n, number in found[0]}
+    positions = dict(found[0])
     shape = tuple((t.token_type, None if i in positions else t.text) for i, t in enumerate(tokens))
     return shape, tuple(positions.values())
 
@@ -159,16 +157,16 @@ def _circle_numbers(tokens: list[Token], i: int) -> list[tuple[int, ConeNumber]]
     return out
 
 
-def _served(numbers: tuple[ConeNumber, ...]) -> bool:
-    """Whether the fine cover serves the cone of these numbers."""
+def _served_cone(numbers: tuple[ConeNumber, ...]) -> tuple[float, float, float] | None:
+    """(ra, dec, radius) of these numbers where the fine cover serves that cone, else None."""
     ra, dec, radius = (n.value for n in numbers)
     if ra is None or dec is None or radius is None:
-        return False
+        return None
     try:
         cone_cover(ra, dec, radius)
     except ValueError:
-        return False
-    return True
+        return None
+    return ra, dec, radius
 
 
 def _template(
