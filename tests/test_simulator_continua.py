@@ -7,8 +7,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import least_squares
 
 from ingest.simulator.continua import (
+    ERROR_MODEL_G_MAG,
     ZERO_POINT,
     correlation_matrix,
     error_scale,
@@ -96,7 +98,7 @@ def test_copies_scatter_as_their_quoted_errors_say(library, fainter_by):
     g_new = np.full(4000, library.g_mag[100] + fainter_by)
     copies, errors, scale = perturbed_copies(library, parent, g_new, np.random.default_rng(0))
     residual = (copies["rp"] - scale[:, None] * library.rp[parent]) / errors["rp"]
-    grow = error_scale(scale[:1], library.g_flux[parent[:1]])[0]
+    grow = error_scale(scale[:1], library.g_flux[parent[:1]], "rp")[0]
     expected = np.sqrt(max(1 - scale[0] ** 2 / grow**2, 0.25))
     assert np.std(residual, axis=0) == pytest.approx(np.full(55, expected), rel=0.08)
 
@@ -124,3 +126,57 @@ def test_errors_grow_with_magnitude(library):
     medians = [np.median(relative[bins == k]) for k in range(4)]
     assert np.all(np.diff(medians) > 0)
     assert np.all(library.g_mag[parent] <= g_new + 0.5 + 1e-9)
+
+
+def _error_level(library, band: str) -> tuple[np.ndarray, np.ndarray]:
+    """(G, median quoted error over the 55 coefficients) of the real stars with that band."""
+    level = np.median(getattr(library, f"{band}_err"), axis=1)
+    keep = np.isfinite(level) & (level > 0) & np.isfinite(library.g_flux)
+    return library.g_mag[keep], level[keep]
+
+
+@pytest.mark.parametrize("band", ["bp", "rp"])
+def test_error_model_is_what_real_stars_show(library, band):
+    """The noise model's two magnitudes, fitted again to the real stars' quoted errors
+    (variance = floor + photon + background, a robust fit in log variance), and the model
+    against every G bin of at least 50 stars: within 8% in error (0.15 in log variance)."""
+    g, level = _error_level(library, band)
+    flux = 10 ** (-0.4 * (g - ZERO_POINT["g"]))
+
+    def log_variance(p: np.ndarray) -> np.ndarray:  # p: log of the floor, photon, background terms
+        return np.log(np.exp(p[0]) * flux**2 + np.exp(p[1]) * flux + np.exp(p[2]))
+
+    fit = least_squares(
+        lambda p: log_variance(p) - np.log(level**2),
+        np.log([1e-9, 1e-4, 0.1]),
+        loss="soft_l1",
+        f_scale=0.3,
+    ).x
+    floor_mag = ZERO_POINT["g"] - 2.5 * (fit[1] - fit[0]) / np.log(10)
+    background_mag = ZERO_POINT["g"] - 2.5 * (fit[2] - fit[1]) / np.log(10)
+    assert (floor_mag, background_mag) == pytest.approx(ERROR_MODEL_G_MAG[band], abs=0.25)
+
+    unit = error_scale(flux / flux[0], np.full(len(g), flux[0]), band) ** 2  # ∝ model variance
+    residual = np.log(level**2 / unit)
+    residual -= np.median(residual)
+    for low in range(8, 19):
+        in_bin = (g >= low) & (g < low + 1)
+        if in_bin.sum() >= 50:
+            assert abs(np.median(residual[in_bin])) < 0.15, (band, low)
+
+
+@pytest.mark.parametrize("band", ["bp", "rp"])
+def test_faint_copies_of_bright_parents_have_the_errors_of_real_faint_stars(library, band):
+    """Parents brighter than G 12 made G 16-17: their errors relative to the G flux are those
+    of the real stars at G 16-17 (within 20%). Photon + background scaling without the
+    calibration floor gave 2-4x."""
+    rng = np.random.default_rng(3)
+    bright = np.flatnonzero((library.g_mag < 12) & np.isfinite(getattr(library, band)).all(1))
+    parent = rng.choice(bright, 4000)
+    g_new = rng.uniform(16, 17, len(parent))
+    _, errors, scale = perturbed_copies(library, parent, g_new, rng)
+    copies = np.median(errors[band] / (scale * library.g_flux[parent])[:, None], axis=1)
+    g, level = _error_level(library, band)
+    faint = (g >= 16) & (g < 17)
+    real = level[faint] / 10 ** (-0.4 * (g[faint] - ZERO_POINT["g"]))
+    assert np.median(copies) == pytest.approx(np.median(real), rel=0.2)

@@ -185,17 +185,18 @@ def choose_parents(
 def perturbed_copies(
     library: ParentLibrary, parent: np.ndarray, g_new: np.ndarray, rng: np.random.Generator
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """Parents scaled in flux to G = g_new, with errors grown as photon + background noise.
+    """Parents scaled in flux to G = g_new, with errors grown as real XP errors grow
+    (calibration floor, photon and background noise: ``error_scale``).
 
     Noise is added for the fainter copy's larger errors; at least half its own errors, so that
     copies of one parent are distinct draws. Returns coefficients, errors, flux ratios.
     """
     scale = 10 ** (-0.4 * (g_new - library.g_mag[parent]))
-    grow = error_scale(scale, library.g_flux[parent])
-    # σ_new = grow σ_parent; added noise σ_parent × sqrt(max(grow² - scale², grow² / 4)).
-    added = np.sqrt(np.maximum(grow**2 - scale**2, 0.25 * grow**2))[:, None]
     coefficients, errors = {}, {}
     for band in ("bp", "rp"):
+        grow = error_scale(scale, library.g_flux[parent], band)
+        # σ_new = grow σ_parent; added noise σ_parent × sqrt(max(grow² - scale², grow² / 4)).
+        added = np.sqrt(np.maximum(grow**2 - scale**2, 0.25 * grow**2))[:, None]
         parent_err = getattr(library, f"{band}_err")[parent]
         noise = _noise(rng, library, band, parent, parent_err)
         noise *= added

@@ -7,8 +7,9 @@ variance noise² + scatter², the scatter-VAE recipe (Laroche & Speagle 2025) re
 direction a line moves.
 
 Training examples come from the reference library by augmentations that are exact in
-coefficient space: fainter copies (noise added so the errors grow as photon + background noise
-would) and unresolved binaries (flux-weighted sums of a star and one of its nearest neighbours).
+coefficient space: fainter copies (noise added so the errors grow as real XP errors do:
+calibration floor, photon and background noise) and unresolved binaries (flux-weighted sums of
+a star and one of its nearest neighbours).
 Each epoch draws new examples, so the network never sees one noise draw twice.
 """
 
@@ -114,7 +115,8 @@ class Augmenter:
         target = np.maximum(target, self.mag[a])
         flux = 10 ** (-0.4 * (self.mag[a] - ZERO_POINT["g"]))
         scale = 10 ** (-0.4 * (target - self.mag[a]))
-        err = star * (error_scale(scale, flux) / scale)[:, None]  # relative errors at target
+        # relative errors at target, grown as RP's (the band of H-alpha, where β lies)
+        err = star * (error_scale(scale, flux, "rp") / scale)[:, None]
         added = np.sqrt(np.maximum(err**2 - have**2, 0.0))
         return cont + rng.standard_normal(cont.shape) * added, err, target
 
