@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.simulator.continua import line_stars
+from ingest.simulator.continua import line_stars, load_parents
 from training import heldout
 
 SMALL = {
@@ -24,8 +24,9 @@ SMALL = {
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory) -> tuple[dict, Path]:
     plan = heldout.HeldOutPlan(
-        folds=4, train_sources=4000, val_sources=2000, null_copies=4000, injected=200,
-        sky_sources=3000, bootstrap=5, chunk_rows=2000, only_folds=(0, 2), continuum=SMALL,
+        folds=4, train_sources=4000, val_sources=2000, null_copies=4000, val_null_copies=1000,
+        injected=200, sky_sources=3000, bootstrap=5, chunk_rows=2000, only_folds=(0, 2),
+        continuum=SMALL,
     )  # fmt: skip
     out = tmp_path_factory.mktemp("heldout")
     results = heldout.run(plan, out, progress=lambda _: None)
@@ -37,6 +38,18 @@ def test_folds_are_disjoint_unseen_parents_without_line_stars():
     everyone = np.concatenate(folds)
     assert np.unique(everyone).size == everyone.size
     assert not np.isin(everyone, line_stars()).any()
+
+
+def test_validation_thresholds_come_from_as_many_copies_as_planned():
+    """The FPR-1e-4 threshold of validation parents rests on val_null_copies line-free copies
+    (20 above it at the default 200,000), not on a quarter of the test copies."""
+    plan = heldout.HeldOutPlan(null_copies=1000, val_null_copies=3000, injected=8,
+                               sky_sources=500, chunk_rows=1000)  # fmt: skip
+    test, val = heldout.parent_folds(4, 0)[:2]
+    fs = heldout.score_fold(test, val, {"g": lambda batch: batch["g"]}, 0, plan)
+    assert fs.null["g"].size == 1000 and fs.val_null["g"].size == 3000
+    source_id = load_parents().source_id  # copies carry their parent's library row
+    assert np.isin(source_id[fs.null_parent], test).all()
 
 
 def test_report_and_metrics_name_the_parents_behind_thresholds_and_misses(evaluated):
@@ -60,6 +73,7 @@ def test_report_and_metrics_name_the_parents_behind_thresholds_and_misses(evalua
     assert (
         "Physical limit" in report
         and "its physical limit" in report
+        and "test FPR / target at val thresholds" in report
         and (out / "heldout.png").stat().st_size > 10_000
     )
     assert json.loads((out / "metrics.json").read_text())["summary"]["line_snr"]["ew50_fpr_0.01"]

@@ -191,6 +191,13 @@ def evaluate_heldout(
     null_copies: int = typer.Option(
         200_000, "--null-copies", min=1_000, help="Line-free copies of test parents per fold."
     ),
+    val_null_copies: int = typer.Option(
+        200_000,
+        "--val-null-copies",
+        min=1_000,
+        help="Line-free copies of validation parents per fold: they choose the thresholds whose "
+        "FPR on test parents is reported (20 above a 1e-4 threshold at the default).",
+    ),
     only_folds: str = typer.Option(
         "", "--only-folds", help="Comma-separated fold numbers to run (default: every fold)."
     ),
@@ -209,7 +216,8 @@ def evaluate_heldout(
     if any(not 0 <= k < folds for k in chosen):
         raise XphaError(f"--only-folds {only_folds!r}: folds are numbered 0..{folds - 1}")
     plan = HeldOutPlan(folds=folds, seeds=tuple(range(seeds)), train_sources=train_sources,
-                       null_copies=null_copies, only_folds=chosen)  # fmt: skip
+                       null_copies=null_copies, val_null_copies=val_null_copies,
+                       only_folds=chosen)  # fmt: skip
     out = out or get_settings().var_dir / "heldout"
     run(plan, out, progress=typer.echo)
     typer.echo(f"report: {out / 'report.md'}")
