@@ -77,3 +77,26 @@ def test_report_and_metrics_name_the_parents_behind_thresholds_and_misses(evalua
         and (out / "heldout.png").stat().st_size > 10_000
     )
     assert json.loads((out / "metrics.json").read_text())["summary"]["line_snr"]["ew50_fpr_0.01"]
+
+
+def test_test_fpr_at_validation_thresholds_is_reported_per_g_bin(evaluated):
+    """Every null copy is counted in exactly one G bin; the bins add up to the fold's overall
+    test FPR, pool over folds in the summary, and reach the report."""
+    results, out = evaluated
+    for name in ("line_snr", "matched_filter"):
+        for fpr in heldout.FPRS:
+            key = f"fpr_{fpr:g}"
+            pooled_flagged = np.zeros(len(heldout.G_EDGES) - 1, int)
+            for fold in results["folds"]:
+                m = fold["detectors"][name][key]
+                flagged, copies = np.array(m["test_flagged_at_val_threshold_by_g_bin"]).T
+                assert copies.sum() == fold["n_null"] == 4000
+                assert copies.min() > 0  # the plan's G distribution reaches every bin
+                assert flagged.sum() / copies.sum() == pytest.approx(m["test_fpr_at_val_threshold"])
+                pooled_flagged += flagged
+            cells = results["summary"][name][f"test_fpr_at_val_threshold_by_g_bin_{fpr:g}"]
+            assert [c["flagged"] for c in cells] == pooled_flagged.tolist()
+            assert all(c["fpr"] == pytest.approx(c["flagged"] / c["copies"]) for c in cells)
+    report = (out / "report.md").read_text()
+    assert "Test FPR / target per G bin" in report
+    assert "| line_snr | 0.001 |" in report and "| matched_filter | 0.0001 |" in report
