@@ -79,10 +79,11 @@ def test_a_line_moves_only_beta_and_never_the_line_blind_part():
     np.testing.assert_allclose(split.perpendicular(u1), split.perpendicular(u0), atol=1e-12)
 
 
-def test_local_statistic_is_linear_in_the_line_and_matches_a_direct_solve():
+@pytest.mark.parametrize("scatter_weight", [0.5, 1.0])
+def test_local_statistic_is_linear_in_the_line_and_matches_a_direct_solve(scatter_weight):
     library = Stars.of(_batch(_chunk(400, 4, lines=False)))
     stars = Stars.of(_batch(_chunk(30, 5, lines=False)))
-    settings = LocalSettings(neighbours=15, shrink=0.3)
+    settings = LocalSettings(neighbours=15, shrink=0.3, scatter_weight=scatter_weight)
     base = local_snr(stars.u, stars.e, library.u, None, settings)
     a = np.linspace(0, 3, 30) / base.gain  # 0..3 sigma
     moved = local_snr(stars.u + a[:, None] * line_template(), stars.e, library.u, None, settings)
@@ -94,7 +95,8 @@ def test_local_statistic_is_linear_in_the_line_and_matches_a_direct_solve():
     near = nearest(stars.u[:1], stars.e[:1], library.u, None, settings)[0]
     dev = library.u[near] - library.u[near].mean(0)
     cov = dev.T @ dev / (settings.neighbours - 1)
-    sigma = 0.7 * cov + 0.3 * np.diag(np.diag(cov)) + np.diag(stars.e[0] ** 2)
+    w = settings.scatter_weight
+    sigma = w * (0.7 * cov + 0.3 * np.diag(np.diag(cov))) + np.diag(stars.e[0] ** 2)
     t = line_template()
     solved = np.linalg.solve(sigma, t)
     expect = solved @ (stars.u[0] - library.u[near].mean(0)) / np.sqrt(solved @ t)
@@ -104,6 +106,15 @@ def test_local_statistic_is_linear_in_the_line_and_matches_a_direct_solve():
     chi2 = r @ np.linalg.solve(sigma, r) - expect**2
     assert base.misfit[0] == pytest.approx(chi2 / (len(t) - 1), rel=1e-6)
     np.testing.assert_allclose(moved.misfit, base.misfit, rtol=1e-6)  # a line is no misfit
+
+
+def test_detector_settings_saved_before_the_scatter_weight_keep_their_weight():
+    """A model saved before Σ = C + w·S had w = 1: it must score as it did when it was made."""
+    saved = DetectorSettings().to_dict()
+    del saved["local"]["scatter_weight"]
+    assert DetectorSettings.from_dict(saved).local.scatter_weight == 1.0
+    now = DetectorSettings.from_dict(DetectorSettings().to_dict())
+    assert now.local.scatter_weight == LocalSettings().scatter_weight == 0.5
 
 
 def test_the_library_merges_copies_and_drops_the_ones_carrying_lines():

@@ -159,6 +159,13 @@ class TrainingSettings(Settings, Phase2Config, Phase1Config):
     continuum_neighbours: int = Field(
         40, description="Library stars that define each source's local continuum and scatter."
     )
+    continuum_scatter_weight: float = Field(
+        0.5,
+        gt=0,
+        description="Weight w of the library neighbours' scatter S in the local continuum's "
+        "covariance C + w·S (1: the 40-star sample covariance as it is, which overstates its "
+        "leading directions).",
+    )
     continuum_misfit_quantile: float = Field(
         0.9,
         gt=0,

@@ -63,7 +63,7 @@ class DetectorSettings:
     def from_dict(cls, data: dict) -> DetectorSettings:
         return cls(
             LibrarySettings(**data["library"]),
-            LocalSettings(**data["local"]),
+            LocalSettings(**{"scatter_weight": 1.0, **data["local"]}),  # saved before it
             NetworkSettings(**data["network"]),
             data["calibration_bins"],
             data["pca_components"],

@@ -43,7 +43,10 @@ MEASURED = "line_snr_measurement"  # batch key of a measurement made once
 def detector_settings(settings: TrainingSettings) -> DetectorSettings:
     return DetectorSettings(
         library=LibrarySettings(max_candidates=settings.continuum_library_sources),
-        local=LocalSettings(neighbours=settings.continuum_neighbours),
+        local=LocalSettings(
+            neighbours=settings.continuum_neighbours,
+            scatter_weight=settings.continuum_scatter_weight,
+        ),
         network=NetworkSettings(
             hidden=settings.continuum_hidden,
             epochs=settings.continuum_epochs,
