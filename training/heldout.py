@@ -292,16 +292,15 @@ def fold_metrics(fs: FoldScores, name: str) -> dict:
     null, val = fs.null[name], fs.val_null[name]
     inj, ew = fs.injected[name], fs.inj_ew
     grid = EW_GRID[EW_GRID > 0]
-    null_bins = g_bins(fs.null_g)
+    null_bins, inj_bins = g_bins(fs.null_g), g_bins(fs.inj_g)
     for fpr in FPRS:
         thr = threshold(null, fpr)
         key = f"fpr_{fpr:g}"
         sim = ~fs.inj_uniform
         recall = recall_table(inj[sim], ew[sim], thr)
-        bins = g_bins(fs.inj_g)
         per_bin = []
         for b in range(len(G_EDGES) - 1):
-            m = fs.inj_uniform & (bins == b)
+            m = fs.inj_uniform & (inj_bins == b)
             per_bin.append(ew_at_recall(grid, recall_table(inj[m], ew[m], thr)))
         strong = grid >= STRONG_EW
         strong_copies = sim & (ew >= STRONG_EW)
