@@ -293,22 +293,23 @@ def fold_metrics(fs: FoldScores, name: str) -> dict:
     inj, ew = fs.injected[name], fs.inj_ew
     grid = EW_GRID[EW_GRID > 0]
     null_bins, inj_bins = g_bins(fs.null_g), g_bins(fs.inj_g)
+    null_scores = np.where(np.isfinite(null), null, -np.inf)  # unscorable copies never flag
+    sim = ~fs.inj_uniform
+    strong_copies = sim & (ew >= STRONG_EW)
     for fpr in FPRS:
         thr = threshold(null, fpr)
         key = f"fpr_{fpr:g}"
-        sim = ~fs.inj_uniform
         recall = recall_table(inj[sim], ew[sim], thr)
         per_bin = []
         for b in range(len(G_EDGES) - 1):
             m = fs.inj_uniform & (inj_bins == b)
             per_bin.append(ew_at_recall(grid, recall_table(inj[m], ew[m], thr)))
         strong = grid >= STRONG_EW
-        strong_copies = sim & (ew >= STRONG_EW)
         oracle = oracle_recall(ew[strong_copies], fs.inj_fisher[strong_copies], fpr)
         detectable = oracle >= DETECTABLE
         strong_hits = np.nan_to_num(inj[strong_copies], nan=-np.inf) > thr
         val_thr = threshold(val, fpr)
-        flagged_at_val = np.where(np.isfinite(null), null, -np.inf) > val_thr
+        flagged_at_val = null_scores > val_thr
         sky_pos = fs.sky_ew >= WEAK_EW
         sky_score = fs.sky[name]
         tpr_sky = float(
@@ -584,8 +585,9 @@ def write_report(results: dict, pooled: list[FoldScores], out: Path) -> None:
             f"| {e['pr_auc_at_1e-3']['mean']:.3f} [{ci['pr_auc_at_1e-3'][0]:.3f}, "
             f"{ci['pr_auc_at_1e-3'][1]:.3f}] |"
         )
+    g_header = " | ".join(f"G {a:g}-{b:g}" for a, b in itertools.pairwise(G_EDGES)) + " |"
     lines += ["", "EW50 (A) at FPR 1e-2 per G bin (uniform within the bin, pooled threshold):", "",
-              "| detector | " + " | ".join(f"G {a:g}-{b:g}" for a, b in itertools.pairwise(G_EDGES)) + " |",
+              "| detector | " + g_header,
               "|---|" + "---|" * (len(G_EDGES) - 1)]  # fmt: skip
     for name in names:
         lines.append(f"| {name} | " + " | ".join("-" if not np.isfinite(v) else f"{v:.2f}"
@@ -594,7 +596,7 @@ def write_report(results: dict, pooled: list[FoldScores], out: Path) -> None:
               "(pooled over folds; flagged copies in brackets). The bright bins hold a few dozen "
               "parents each: their null is those parents' continua, which validation parents "
               "cannot predict.", "",
-              "| detector | FPR | " + " | ".join(f"G {a:g}-{b:g}" for a, b in itertools.pairwise(G_EDGES)) + " |",
+              "| detector | FPR | " + g_header,
               "|---|---|" + "---|" * (len(G_EDGES) - 1)]  # fmt: skip
     for name in names:
         for fpr in FPRS:
