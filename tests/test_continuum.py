@@ -90,22 +90,42 @@ def test_local_statistic_is_linear_in_the_line_and_matches_a_direct_solve(scatte
     np.testing.assert_allclose(moved.snr - base.snr, a * base.gain, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(moved.gain, base.gain, rtol=1e-9)
     # the Woodbury inversion against an explicit Σ for one star
-    from training.continuum.local import nearest
-
-    near = nearest(stars.u[:1], stars.e[:1], library.u, None, settings)[0]
-    dev = library.u[near] - library.u[near].mean(0)
-    cov = dev.T @ dev / (settings.neighbours - 1)
-    w = settings.scatter_weight
-    sigma = w * (0.7 * cov + 0.3 * np.diag(np.diag(cov))) + np.diag(stars.e[0] ** 2)
-    t = line_template()
-    solved = np.linalg.solve(sigma, t)
-    expect = solved @ (stars.u[0] - library.u[near].mean(0)) / np.sqrt(solved @ t)
+    expect, chi2 = _explicit(stars.u[0], stars.e[0], stars.u[0], library.u, settings)
     assert base.snr[0] == pytest.approx(expect, rel=1e-6)
     # the misfit: chi-square against the neighbours with the best line removed, per dof
-    r = stars.u[0] - library.u[near].mean(0)
-    chi2 = r @ np.linalg.solve(sigma, r) - expect**2
-    assert base.misfit[0] == pytest.approx(chi2 / (len(t) - 1), rel=1e-6)
+    assert base.misfit[0] == pytest.approx(chi2 / (len(line_template()) - 1), rel=1e-6)
     np.testing.assert_allclose(moved.misfit, base.misfit, rtol=1e-6)  # a line is no misfit
+
+
+def _explicit(u, e, select, refs, settings: LocalSettings) -> tuple[float, float]:
+    """S/N and line-removed chi-square of one star by an explicit Σ, with the neighbours of
+    ``select`` (weighted by e)."""
+    from training.continuum.local import nearest
+
+    near = nearest(select[None], e[None], refs, None, settings)[0]
+    mean = refs[near].mean(0)
+    dev = refs[near] - mean
+    cov = dev.T @ dev / (settings.neighbours - 1)
+    shrunk = (1 - settings.shrink) * cov + settings.shrink * np.diag(np.diag(cov))
+    sigma = settings.scatter_weight * shrunk + np.diag(e**2)
+    t = line_template()
+    solved = np.linalg.solve(sigma, t)
+    snr = solved @ (u - mean) / np.sqrt(solved @ t)
+    return float(snr), float((u - mean) @ np.linalg.solve(sigma, u - mean) - snr**2)
+
+
+def test_neighbours_can_be_chosen_by_another_shape_than_the_one_measured():
+    """``select``: a diagnosis chooses the neighbours of a copy by its noise-free parent."""
+    library = Stars.of(_batch(_chunk(400, 4, lines=False)))
+    clean = Stars.of(_batch(_chunk(20, 5, lines=False)))
+    noisy_u = clean.u + 3 * clean.e * np.random.default_rng(6).standard_normal(clean.u.shape)
+    settings = LocalSettings(neighbours=15)
+    by_clean = local_snr(noisy_u, clean.e, library.u, None, settings, select=clean.u)
+    by_noisy = local_snr(noisy_u, clean.e, library.u, None, settings)
+    for row in range(3):
+        expect, _ = _explicit(noisy_u[row], clean.e[row], clean.u[row], library.u, settings)
+        assert by_clean.snr[row] == pytest.approx(expect, rel=1e-6)
+    assert not np.allclose(by_clean.snr, by_noisy.snr)
 
 
 def test_detector_settings_saved_before_the_scatter_weight_keep_their_weight():

@@ -87,12 +87,15 @@ def local_snr(
     projection: np.ndarray | None,
     settings: LocalSettings,
     exclude: np.ndarray | None = None,
+    select: np.ndarray | None = None,
 ) -> LocalResult:
     """Line S/N of every row of (u, e) against the reference continua ``refs`` (normalised).
 
     ``exclude`` (row -> reference index) leaves a star's own entry out (the library's
-    self-test). Σ = C + w·(shrink·diag(S) + (1 - shrink)·S) is inverted by Woodbury through
-    the K x K system, so a row costs O(K² · 110)."""
+    self-test). ``select`` (default u) are the shapes the neighbours are chosen by: a
+    diagnosis can choose them by a copy's noise-free parent and measure the noisy copy.
+    Σ = C + w·(shrink·diag(S) + (1 - shrink)·S) is inverted by Woodbury through the K x K
+    system, so a row costs O(K² · 110)."""
     t = line_template()
     n, k = len(u), settings.neighbours
     snr, gain, misfit = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
@@ -100,7 +103,7 @@ def local_snr(
         rows = slice(lo, lo + settings.chunk_rows)
         ui, ei = u[rows], e[rows]
         w = 1.0 / ei**2
-        near = _nearest(ui, w, refs, projection, settings,
+        near = _nearest(ui if select is None else select[rows], w, refs, projection, settings,
                         None if exclude is None else exclude[rows])  # fmt: skip
         members = refs[near]  # (m, K, 110)
         mu = members.mean(1)

@@ -12,6 +12,7 @@ known-continuum limit. Run from the repository root: `.venv/bin/python docs/resu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -43,25 +44,32 @@ def by_bin(library, stars: dict, settings) -> tuple[np.ndarray, np.ndarray]:
     """Per G bin: EW50 at FPR 1e-2, and the null's 1 - 1e-3 quantile (3.09 for a normal tail),
     both in units centred and scaled by the bin's own null (median, MAD)."""
 
-    def snr(s: Stars) -> np.ndarray:
+    def snr(lo: float, ew: float) -> np.ndarray:
+        s = stars[lo, ew]
         return local_snr(s.u, s.e, library.u, library.projection, settings).snr
 
+    return ew50_by_bin(snr)
+
+
+def ew50_by_bin(snr: Callable[[float, float], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``by_bin`` for any statistic: ``snr(lo, ew)`` scores the copies of G bin ``lo`` with
+    a line of ``ew`` A (0: the bin's null)."""
     ew50, tail = [], []
     for lo, _ in BINS:
-        null = snr(stars[lo, 0.0])
+        null = snr(lo, 0.0)
         centre = np.nanmedian(null)
         scale = 1.4826 * np.nanmedian(np.abs(null - centre))
         threshold = np.nanquantile((null - centre) / scale, 0.99)
         tail.append(np.nanquantile((null - centre) / scale, 0.999))
-        recall = [np.mean(np.nan_to_num((snr(stars[lo, ew]) - centre) / scale, nan=-9) > threshold)
+        recall = [np.mean(np.nan_to_num((snr(lo, ew) - centre) / scale, nan=-9) > threshold)
                   for ew in EWS]  # fmt: skip
         ew50.append(np.interp(0.5, recall, EWS))
     return np.array(ew50), np.array(tail)
 
 
-def unseen_fold() -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
-    """Fold 2's test and other parents, the test parents' copies per (G bin, EW) as Stars, and
-    the known-continuum EW50 per bin."""
+def unseen_fold() -> tuple[np.ndarray, np.ndarray, dict, np.ndarray, dict]:
+    """Fold 2's test and other parents, the test parents' copies per (G bin, EW) as Stars,
+    the known-continuum EW50 per bin, and each copy's parent (row of the parent library)."""
     folds = heldout.parent_folds(heldout.HeldOutPlan().folds, SEED)
     test = folds[FOLD]
     others = np.concatenate([f for k, f in enumerate(folds) if k != FOLD])
@@ -69,7 +77,8 @@ def unseen_fold() -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
     stars = {key: Stars.of(batch) for key, batch in batches.items()}
     limit = np.array([heldout.fisher_ew50(heldout.fisher_sigma_ew(batches[lo, 0.0]), 1e-2)
                       for lo, _ in BINS])  # fmt: skip
-    return test, others, stars, limit
+    parents = {key: batch["parent"] for key, batch in batches.items()}
+    return test, others, stars, limit, parents
 
 
 def library_of(ids: np.ndarray, settings: DetectorSettings):
@@ -84,7 +93,7 @@ def library_of(ids: np.ndarray, settings: DetectorSettings):
 
 def main() -> None:
     settings = DetectorSettings()
-    test, others, stars, limit = unseen_fold()
+    test, others, stars, limit, _ = unseen_fold()
     print("G bins:", " ".join(f"{lo:g}-{hi:g}" for lo, hi in BINS))
     print("known-continuum EW50 (A):", np.round(limit, 2))
     order = np.random.default_rng(3).permutation(others)

@@ -28,7 +28,7 @@ WEIGHTS = (1.0, 0.7, 0.5, 0.35, 0.25)
 
 def main() -> None:
     settings = DetectorSettings()
-    _, others, stars, limit = unseen_fold()
+    _, others, stars, limit, _ = unseen_fold()
     library = library_of(others, settings)
     print("G bins:", " ".join(f"{lo:g}-{hi:g}" for lo, hi in BINS))
     print(f"{len(library)} library stars; known-continuum EW50 (A):", np.round(limit, 2))
