@@ -296,6 +296,7 @@ def fold_metrics(fs: FoldScores, name: str) -> dict:
     null_scores = np.where(np.isfinite(null), null, -np.inf)  # unscorable copies never flag
     sim = ~fs.inj_uniform
     strong_copies = sim & (ew >= STRONG_EW)
+    strong = grid >= STRONG_EW
     for fpr in FPRS:
         thr = threshold(null, fpr)
         key = f"fpr_{fpr:g}"
@@ -304,7 +305,6 @@ def fold_metrics(fs: FoldScores, name: str) -> dict:
         for b in range(len(G_EDGES) - 1):
             m = fs.inj_uniform & (inj_bins == b)
             per_bin.append(ew_at_recall(grid, recall_table(inj[m], ew[m], thr)))
-        strong = grid >= STRONG_EW
         oracle = oracle_recall(ew[strong_copies], fs.inj_fisher[strong_copies], fpr)
         detectable = oracle >= DETECTABLE
         strong_hits = np.nan_to_num(inj[strong_copies], nan=-np.inf) > thr

@@ -8,7 +8,7 @@ continuum, the costliest part, is computed once for both: `local_snr` is memoise
 input (the detectors share a library built from the same sky).
 
 Run from the repository root: `.venv/bin/python docs/results/<run>/network_budget.py` (about
-45 minutes on 2 cores); the report goes to var/results/heldout-network-budget/.
+40 minutes on 2 cores); the report goes to var/results/heldout-network-budget/.
 """
 
 from __future__ import annotations
@@ -39,10 +39,13 @@ def _fingerprint(*arrays: np.ndarray) -> str:
 
 
 def memoised_local_snr(u, e, refs, projection, settings, exclude=None, select=None):
-    """local_snr, reusing the result for the same stars, library and settings."""
-    key = (_fingerprint(u, e, refs), repr(settings), exclude is None, select is None)
+    """local_snr, reusing the result for the same stars, library and settings (the detector's
+    plain call; one with ``exclude`` or ``select`` is never reused)."""
+    if exclude is not None or select is not None:
+        return _local_snr(u, e, refs, projection, settings, exclude, select)
+    key = (_fingerprint(u, e, refs), repr(settings))
     if _last.get("key") != key:
-        _last.update(key=key, value=_local_snr(u, e, refs, projection, settings, exclude, select))
+        _last.update(key=key, value=_local_snr(u, e, refs, projection, settings))
     return _last["value"]
 
 
