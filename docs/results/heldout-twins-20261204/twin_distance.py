@@ -39,7 +39,7 @@ from training import heldout
 from training.continuum.detector import Stars
 from training.continuum.geometry import line_template
 
-FOLD = int(sys.argv[1]) if len(sys.argv) > 1 else 2  # of seed 0's deal
+FOLD = int(sys.argv[1]) if sys.argv[1:2] and sys.argv[1].isdigit() else 2  # of seed 0's deal
 BRIGHT_PARENT = 15.0  # line-blind magnitude of the parent
 MIN_PARENTS = 20  # per group and G bin: fewer parents make no EW50 worth printing
 NULL_COPIES, INJECTED_COPIES = 100_000, 4_000  # at the simulator's G: the pooled figures
@@ -244,5 +244,27 @@ def plot(ratio, ratio_seen, names, sizes, medians, near, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def summary() -> None:
+    """The folds run so far, whole: EW50 and strong-line recall unseen and seen, and their mean."""
+    runs = [json.loads(path.read_text()) | {"fold": path.parent.name}
+            for path in sorted(OUT.parent.glob("fold*/twins.json"))]  # fmt: skip
+    fields = ("ew50", "limit", "recall_ew_ge_20", "oracle_ew_ge_20")
+    whole = {"unseen": lambda r: r["pooled"], "seen": lambda r: r["seen"]["pooled"]}
+    table = {case: np.array([[pick(r)["all test parents"][f] for f in fields] for r in runs])
+             for case, pick in whole.items()}  # fmt: skip
+    for i, r in enumerate(runs):
+        u, s = table["unseen"][i], table["seen"][i]
+        print(f"{r['fold']}: EW50 unseen {u[0]:.2f} A ({u[0] / u[1]:.3f}x), seen {s[0]:.2f} A "
+              f"({s[0] / s[1]:.3f}x); recall at EW >= 20 A unseen {u[2]:.4f}, seen {s[2]:.4f}, "
+              f"limit {u[3]:.4f}")  # fmt: skip
+    for case, t in table.items():
+        print(f"{case}, {len(runs)} folds: EW50 {t[:, 0].mean():.2f} +- {t[:, 0].std(ddof=1):.2f} A "
+              f"({(t[:, 0] / t[:, 1]).mean():.3f}x the limit, {t[:, 1].mean():.2f} A); recall at "
+              f"EW >= 20 A {t[:, 2].mean():.4f} (limit {t[:, 3].mean():.4f})")  # fmt: skip
+    paired = table["seen"][:, 0] - table["unseen"][:, 0]
+    print(f"seen - unseen EW50: {paired.mean():+.2f} +- "
+          f"{paired.std(ddof=1) / np.sqrt(paired.size):.2f} A (standard error)")  # fmt: skip
+
+
 if __name__ == "__main__":
-    main()
+    summary() if sys.argv[1:] == ["summary"] else main()
