@@ -81,6 +81,16 @@ def unseen_fold() -> tuple[np.ndarray, np.ndarray, dict, np.ndarray, dict]:
     return test, others, stars, limit, parents
 
 
+def parent_stars() -> Stars:
+    """Every parent of the simulator as Stars (row i: the parent library's row i): the shape a
+    copy has before its added noise."""
+    from ingest.simulator.continua import load_parents
+
+    parents = load_parents()
+    return Stars.of({"bp": parents.bp, "rp": parents.rp, "bp_err": parents.bp_err,
+                     "rp_err": parents.rp_err})  # fmt: skip
+
+
 def library_of(ids: np.ndarray, settings: DetectorSettings):
     """The library as `xpha evaluate heldout` builds it, from every copy of a sky of ``ids``
     (not the 40,000 brightest), so that every parent has its entry."""

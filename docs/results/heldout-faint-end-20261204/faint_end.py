@@ -25,12 +25,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "heldout-5fold-3seeds-noise-20261204"))
-from library_size import ew50_by_bin, library_of, unseen_fold
+from library_size import ew50_by_bin, library_of, parent_stars, unseen_fold
 
-from ingest.simulator.continua import load_parents
 from training import heldout
 from training.continuum import network
-from training.continuum.detector import DetectorSettings, Stars
+from training.continuum.detector import DetectorSettings
 from training.continuum.geometry import Split
 from training.continuum.local import local_snr
 
@@ -43,9 +42,7 @@ NETWORKS: tuple[tuple[str, dict[str, int]], ...] = (
 
 def parent_shapes(parents: dict) -> dict:
     """The normalised shape of each copy's parent (the copy before its added noise)."""
-    library = load_parents()
-    shape = Stars.of({"bp": library.bp, "rp": library.rp, "bp_err": library.bp_err,
-                      "rp_err": library.rp_err}).u  # fmt: skip
+    shape = parent_stars().u
     return {key: shape[rows] for key, rows in parents.items()}
 
 

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "heldout-5fold-3seeds-noise-20261204"))
-from library_size import BINS, EWS, SEED, copies
+from library_size import BINS, SEED, copies, ew50_by_bin, parent_stars
 
 from ingest.simulator.continua import load_parents
 from training import heldout
@@ -46,14 +47,6 @@ NULL_COPIES, INJECTED_COPIES = 100_000, 4_000  # at the simulator's G: the poole
 OUT = Path(f"var/results/heldout-twins/fold{FOLD}")
 
 
-def parent_shapes() -> tuple[dict[int, int], np.ndarray, np.ndarray]:
-    """Row of each source_id, every parent's normalised shape and its line-blind magnitude."""
-    parents = load_parents()
-    stars = Stars.of({"bp": parents.bp, "rp": parents.rp, "bp_err": parents.bp_err,
-                      "rp_err": parents.rp_err})  # fmt: skip
-    return {int(s): i for i, s in enumerate(parents.source_id)}, stars.u, stars.mag
-
-
 def twin_distance(u: np.ndarray, refs: np.ndarray, e: np.ndarray) -> np.ndarray:
     """Line-blind reduced chi-square of each row of ``u`` to its nearest row of ``refs`` in the
     errors ``e`` (110,): the best-fitting line is removed first, as the local continuum does."""
@@ -63,15 +56,16 @@ def twin_distance(u: np.ndarray, refs: np.ndarray, e: np.ndarray) -> np.ndarray:
     return chi.min(1) / (u.shape[1] - 1)
 
 
-def score_copies(train, val, test, path: Path) -> dict:
-    """``line_snr`` of the per-bin copies and of the copies at the simulator's G (cached)."""
+def score_copies(train, val, test, batches: dict, path: Path) -> dict:
+    """``line_snr`` of the per-bin copies ``batches`` and of copies at the simulator's G
+    (cached)."""
     if path.exists():
         with np.load(path) as cached:
             return dict(cached)
     plan = heldout.HeldOutPlan()
     line_snr = heldout.fit_detectors(train, val, 1000 * SEED + FOLD, plan)["line_snr"]
     out: dict[str, Any] = {}  # Any: np.savez's keywords include allow_pickle
-    for (lo, ew), batch in copies(test).items():
+    for (lo, ew), batch in batches.items():
         out[f"bin_{lo:g}_{ew:g}"] = line_snr(batch)
         out[f"bin_{lo:g}_{ew:g}_parent"] = batch["parent"]
         out[f"bin_{lo:g}_{ew:g}_sigma"] = heldout.fisher_sigma_ew(batch)
@@ -89,24 +83,25 @@ def score_copies(train, val, test, path: Path) -> dict:
 
 def ratio_by_bin(scores: dict, group_of_row: np.ndarray, groups: int) -> np.ndarray:
     """(groups, bins) EW50 / known-continuum EW50 of each group's copies, at the bin's
-    threshold (NaN where a group has fewer than MIN_PARENTS parents bright enough)."""
+    threshold from its whole null (NaN where a group has fewer than MIN_PARENTS parents bright
+    enough)."""
     out = np.full((groups, len(BINS)), np.nan)
-    for b, (lo, _) in enumerate(BINS):
-        null = scores[f"bin_{lo:g}_0"]
-        centre = np.nanmedian(null)
-        scale = 1.4826 * np.nanmedian(np.abs(null - centre))
-        threshold = np.nanquantile((null - centre) / scale, 0.99)
-        null_group = group_of_row[scores[f"bin_{lo:g}_0_parent"]]
-        for k in range(groups):
-            if np.unique(scores[f"bin_{lo:g}_0_parent"][null_group == k]).size < MIN_PARENTS:
-                continue
-            recall = []
-            for ew in EWS:
-                mine = group_of_row[scores[f"bin_{lo:g}_{ew:g}_parent"]] == k
-                z = (scores[f"bin_{lo:g}_{ew:g}"][mine] - centre) / scale
-                recall.append(np.mean(np.nan_to_num(z, nan=-9) > threshold))
-            limit = heldout.fisher_ew50(scores[f"bin_{lo:g}_0_sigma"][null_group == k], 1e-2)
-            out[k, b] = np.interp(0.5, recall, EWS) / limit
+    for k in range(groups):
+
+        def group_snr(lo: float, ew: float, k: int = k) -> np.ndarray:
+            snr = scores[f"bin_{lo:g}_{ew:g}"]
+            mine = group_of_row[scores[f"bin_{lo:g}_{ew:g}_parent"]] == k
+            return snr if ew == 0 else snr[mine]  # the null is the whole bin's
+
+        with warnings.catch_warnings():  # bins a group has no copies in: NaN, dropped below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ew50 = ew50_by_bin(group_snr)[0]
+        for b, (lo, _) in enumerate(BINS):
+            parents = scores[f"bin_{lo:g}_0_parent"]
+            mine = group_of_row[parents] == k
+            if np.unique(parents[mine]).size >= MIN_PARENTS:
+                sigma = scores[f"bin_{lo:g}_0_sigma"][mine]
+                out[k, b] = ew50[b] / heldout.fisher_ew50(sigma, 1e-2)
     return out
 
 
@@ -140,9 +135,12 @@ def main() -> None:
     val_fold = (FOLD + 1) % plan.folds
     test, val = folds[FOLD], folds[val_fold]
     train = np.concatenate([f for k, f in enumerate(folds) if k not in (FOLD, val_fold)])
-    row, shape, mag = parent_shapes()
+    parents = parent_stars()
+    shape, mag = parents.u, parents.mag
+    row = {int(s): i for i, s in enumerate(load_parents().source_id)}
     test_rows, train_rows = (np.array([row[int(s)] for s in ids]) for ids in (test, train))
-    e17 = np.nanmedian(Stars.of(copies(test)[17.0, 0.0]).e, axis=0)  # a G 17-17.65 copy's
+    batches = copies(test)  # the same copies for both detectors
+    e17 = np.nanmedian(Stars.of(batches[17.0, 0.0]).e, axis=0)  # a G 17-17.65 copy's
     distance = twin_distance(shape[test_rows], shape[train_rows], e17)
     print(f"{test.size} test parents, {train.size} training parents; correlation of log twin "
           f"distance with the parent's magnitude {np.corrcoef(mag[test_rows], np.log(distance))[0, 1]:.2f}")  # fmt: skip
@@ -165,7 +163,7 @@ def main() -> None:
     group_of_row[test_rows] = 2
     group_of_row[test_rows[bright]] = (near_bright >= split).astype(int)
 
-    scores = score_copies(train, val, test, OUT / "scores.npz")
+    scores = score_copies(train, val, test, batches, OUT / "scores.npz")
     everyone = np.where(group_of_row >= 0, 0, -1)
     ratio = np.vstack([ratio_by_bin(scores, group_of_row, len(names)),
                        ratio_by_bin(scores, everyone, 1)])  # fmt: skip
@@ -186,7 +184,8 @@ def main() -> None:
     sizes = [n for n in (25, 50, 100, 200, 400) if n < bright_train.size] + [bright_train.size]
     medians = []
     # the seen case: the same copies, the test parents in the training sky (their twin is exact)
-    seen = score_copies(np.concatenate([train, test]), val, test, OUT / "scores-seen.npz")
+    seen = score_copies(np.concatenate([train, test]), val, test, batches,
+                        OUT / "scores-seen.npz")  # fmt: skip
     ratio_seen = np.vstack([ratio_by_bin(seen, group_of_row, len(names) - 1),
                             ratio_by_bin(seen, everyone, 1)])  # fmt: skip
     summary_seen = {name: pooled(seen, group_of_row, k) for k, name in enumerate(names[:-1])}
